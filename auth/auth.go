@@ -1,0 +1,212 @@
+// Package auth decides who is calling and what they may do.
+//
+// It holds the accounts (users, argon2id password hashes), sign-in sessions
+// with HS256 JWTs (access 15 minutes, refresh 7 days, rotated), API tokens
+// (srg_…, stored only as a sha256 hash), the one credential parser every
+// protocol handler uses, organizations, teams, repositories and their
+// permissions, the RBAC resolution over them, login throttling and the
+// audit log. It knows nothing of HTTP: the edge turns its errors (classified
+// with hosted/fault kinds) into responses.
+//
+// Everything is stored through hosted.Store, one document per write: unique
+// keys hold uniqueness (lowercased email and username, org name,
+// org/protocol/repository name, token hash), membership documents have ids
+// such as orgID/userID so that they are unique by construction, and
+// read-modify-write goes through hosted.Update's revision check.
+//
+// Hot path: verified credentials, session liveness and permission decisions
+// are held in LRUs with a short TTL (Config.CacheTTL), so an authenticated
+// request on a warm cache makes no store round trip. Changes made through
+// this Service invalidate them at once in this process (a generation
+// counter for users, tokens and permissions; an explicit "revoked" entry
+// for sessions). Other processes sharing the store see a change within
+// CacheTTL at the latest.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// Config configures a Service. Only SigningKey is required.
+type Config struct {
+	// SigningKey is the HS256 key for access and refresh tokens, at least
+	// 32 bytes. Every process sharing a store must use the same key.
+	SigningKey []byte
+	// Issuer is the JWT "iss" claim; default "entrepot".
+	Issuer string
+	// AccessTTL and RefreshTTL are token lifetimes; defaults 15 minutes and
+	// 7 days.
+	AccessTTL, RefreshTTL time.Duration
+	// Password holds the argon2id parameters of new hashes; zero means
+	// DefaultParams. Stored hashes keep their own parameters and are
+	// rehashed on the next successful sign-in when these are raised.
+	Password Params
+	// CacheTTL bounds how long a verified credential, a session's liveness
+	// or a permission decision is trusted without the store (default 30s);
+	// CacheSize bounds each of those caches (default 10000 entries).
+	CacheTTL  time.Duration
+	CacheSize int
+	// Throttle configures login throttling; zero fields take defaults.
+	Throttle ThrottleConfig
+}
+
+// Service is the auth core over a hosted.Store. It is safe for concurrent
+// use. Create it with New; it holds no goroutine of its own (run
+// RunTokenFlusher for batched last-used times).
+type Service struct {
+	store  hosted.Store
+	cfg    Config
+	parser *jwt.Parser
+	dummy  string // a hash verified for unknown accounts, to equalize timing
+
+	// secret mixes into credential cache keys so that the cache never holds
+	// a clear secret nor an unsalted hash of one.
+	secret [32]byte
+
+	creds     *ttlCache[[32]byte, credEntry]
+	sessions  *ttlCache[string, bool]
+	decisions *ttlCache[decisionKey, decision]
+	credGen   atomic.Uint64 // bumped when a user or a token changes
+	sessGen   atomic.Uint64 // bumped when a session is revoked
+	permGen   atomic.Uint64 // bumped when a membership, team, repository or permission changes
+
+	throttle *Throttle
+
+	usedMu sync.Mutex
+	used   map[string]time.Time // token id → last use, flushed by FlushTokenUse
+}
+
+// The collections this package owns.
+var (
+	usersC       = hosted.Collection{Name: "auth_users", Unique: []string{"email", "username"}}
+	sessionsC    = hosted.Collection{Name: "auth_sessions", Index: []string{"user"}}
+	tokensC      = hosted.Collection{Name: "auth_tokens", Unique: []string{"hash"}, Index: []string{"owner"}}
+	orgsC        = hosted.Collection{Name: "auth_orgs", Unique: []string{"name"}}
+	orgMembersC  = hosted.Collection{Name: "auth_org_members", Index: []string{"org", "user"}}
+	teamsC       = hosted.Collection{Name: "auth_teams", Unique: []string{"name"}, Index: []string{"org"}}
+	teamMembersC = hosted.Collection{Name: "auth_team_members", Index: []string{"team", "user"}}
+	teamReposC   = hosted.Collection{Name: "auth_team_repos", Index: []string{"team", "repo"}}
+	reposC       = hosted.Collection{Name: "auth_repos", Unique: []string{"name"}, Index: []string{"org"}}
+	repoPermsC   = hosted.Collection{Name: "auth_repo_perms", Index: []string{"repo", "user"}}
+	auditC       = hosted.Collection{Name: "auth_audit", Index: []string{"actor", "org", "action"}}
+)
+
+// New returns a Service over store. It fails with Invalid when the signing
+// key is shorter than 32 bytes or the password parameters are out of range.
+func New(store hosted.Store, cfg Config) (*Service, error) {
+	const op = "auth.New"
+	if len(cfg.SigningKey) < 32 {
+		return nil, fault.New(op, fault.Invalid, "signing key must be at least 32 bytes")
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "entrepot"
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 7 * 24 * time.Hour
+	}
+	if cfg.Password == (Params{}) {
+		cfg.Password = DefaultParams()
+	}
+	if err := cfg.Password.check(); err != nil {
+		return nil, fault.Op(op, err)
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 30 * time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10000
+	}
+	cfg.SigningKey = append([]byte(nil), cfg.SigningKey...)
+	s := &Service{
+		store: store,
+		cfg:   cfg,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(5*time.Second),
+		),
+		creds:     newTTLCache[[32]byte, credEntry](cfg.CacheSize, cfg.CacheTTL),
+		sessions:  newTTLCache[string, bool](cfg.CacheSize, cfg.CacheTTL),
+		decisions: newTTLCache[decisionKey, decision](cfg.CacheSize, cfg.CacheTTL),
+		throttle:  NewThrottle(cfg.Throttle),
+		used:      map[string]time.Time{},
+	}
+	rand.Read(s.secret[:])
+	dummy, err := HashPassword(rand.Text(), cfg.Password)
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	s.dummy = dummy
+	return s, nil
+}
+
+// Throttle returns the login throttle, for tests and for the edge's
+// metrics.
+func (s *Service) Throttle() *Throttle { return s.throttle }
+
+// Page asks for one page of a list: Cursor is "" for the first page or the
+// cursor the previous page returned; Limit 0 means hosted.MaxPage.
+type Page struct {
+	Cursor string
+	Limit  int
+}
+
+// newID returns a random 96-bit id in hex: unguessable, and free of "/" so
+// that it can be joined into composite ids.
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// credKey derives a credential cache key: a hash of the service's secret,
+// the credential's kind and its parts, never the secret itself.
+func (s *Service) credKey(kind CredentialKind, parts ...string) [32]byte {
+	h := sha256.New()
+	h.Write(s.secret[:])
+	h.Write([]byte{byte(kind)})
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// userChanged invalidates every cached credential: a user was deactivated,
+// deleted, lost or gained platform admin, changed password, or a token was
+// revoked. Such changes are rare; a coarse generation keeps the hot path to
+// one comparison.
+func (s *Service) userChanged() { s.credGen.Add(1) }
+
+// permChanged invalidates every cached permission decision.
+func (s *Service) permChanged() { s.permGen.Add(1) }
+
+func unmarshal(op string, data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fault.Wrap(op, fault.Internal, err)
+	}
+	return nil
+}
+
+func jsonMarshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return b, fault.Wrap("auth.marshal", fault.Internal, err)
+}

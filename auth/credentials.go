@@ -1,0 +1,276 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"strings"
+	"time"
+
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// CredentialKind tells what a request presented.
+type CredentialKind uint8
+
+const (
+	// NoCredentials: no Authorization header; the caller is anonymous.
+	NoCredentials CredentialKind = iota
+	// JWTCredentials: a Bearer access token from Login or Refresh.
+	JWTCredentials
+	// TokenCredentials: an srg_ API token, however it arrived.
+	TokenCredentials
+	// PasswordCredentials: Basic user:password (email or username).
+	PasswordCredentials
+	// BadCredentials: a header we could not make sense of.
+	BadCredentials
+)
+
+// Credentials is what a request presented, as ParseCredentials read it.
+// The edge fills ClientIP, which throttles password guessing. Its String
+// and LogValue never show the secret.
+type Credentials struct {
+	Kind     CredentialKind
+	Username string // Basic user name, when there was one
+	Secret   string // the JWT, the srg_ token or the password
+	ClientIP string
+}
+
+var kindNames = [...]string{"none", "jwt", "token", "password", "bad"}
+
+// String describes c without its secret.
+func (c Credentials) String() string {
+	if int(c.Kind) >= len(kindNames) {
+		return "credentials(?)"
+	}
+	s := "credentials(" + kindNames[c.Kind]
+	if c.Username != "" {
+		s += " " + c.Username
+	}
+	return s + ")"
+}
+
+// LogValue keeps the secret out of structured logs.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// ParseCredentials reads an Authorization header value. It understands
+//
+//	Bearer <jwt>                   npm _authToken, the web UI, the API
+//	Bearer srg_…  / Token srg_…    any client given a token
+//	Basic base64(user:password)    pip, mvn, composer, docker login…
+//	Basic base64(user:srg_…)       any user name (it is not checked) with a token
+//	Basic base64(__token__:srg_…)  twine and pip's token convention
+//	Basic base64(srg_…:)           a token given as the user name
+//	srg_…  / __token__:srg_…       the raw token as the whole header (cargo, gem)
+//
+// An empty header gives NoCredentials; anything else BadCredentials, which
+// Authenticate refuses. It is pure and never fails: every protocol handler
+// calls it and never parses credentials itself.
+func ParseCredentials(authorization string) Credentials {
+	h := strings.TrimSpace(authorization)
+	if h == "" {
+		return Credentials{}
+	}
+	if strings.HasPrefix(h, TokenPrefix) {
+		return Credentials{Kind: TokenCredentials, Secret: h}
+	}
+	if rest, ok := strings.CutPrefix(h, "__token__:"); ok {
+		return userSecret("__token__", rest)
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	rest = strings.TrimSpace(rest)
+	switch {
+	case strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token"):
+		switch {
+		case strings.HasPrefix(rest, TokenPrefix):
+			return Credentials{Kind: TokenCredentials, Secret: rest}
+		case strings.Count(rest, ".") == 2:
+			return Credentials{Kind: JWTCredentials, Secret: rest}
+		}
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			if raw, err = base64.RawStdEncoding.DecodeString(rest); err != nil {
+				return Credentials{Kind: BadCredentials}
+			}
+		}
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return Credentials{Kind: BadCredentials}
+		}
+		return userSecret(user, pass)
+	}
+	return Credentials{Kind: BadCredentials}
+}
+
+func userSecret(user, pass string) Credentials {
+	switch {
+	case strings.HasPrefix(pass, TokenPrefix):
+		return Credentials{Kind: TokenCredentials, Username: user, Secret: pass}
+	case pass == "" && strings.HasPrefix(user, TokenPrefix):
+		return Credentials{Kind: TokenCredentials, Secret: user}
+	case user == "" || pass == "" || user == "__token__":
+		return Credentials{Kind: BadCredentials, Username: user}
+	}
+	return Credentials{Kind: PasswordCredentials, Username: user, Secret: pass}
+}
+
+// Principal is who a request acts as. The zero Principal is anonymous.
+type Principal struct {
+	UserID        string
+	Username      string
+	PlatformAdmin bool
+	SessionID     string  // set for a JWT, for Logout
+	TokenID       string  // set for an API token
+	Scopes        *Scopes // the token's restrictions; nil for a session or a password
+}
+
+// Anonymous reports whether p is nobody.
+func (p Principal) Anonymous() bool { return p.UserID == "" }
+
+// credEntry is a verified credential in the cache.
+type credEntry struct {
+	p   Principal
+	gen uint64 // credGen when verified
+}
+
+// Authenticate resolves credentials to a Principal: the zero Principal for
+// NoCredentials, Unauthorized (same message whatever the reason) for bad,
+// expired or revoked ones or an inactive owner, a *ThrottleError
+// (RateLimited) while password guessing from the account or address is
+// throttled. A warm cache answers without the store; a JWT's session is
+// still checked for liveness on every call (from its own cache, which
+// Logout updates). Safe for concurrent use.
+func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
+	const op = "auth.Authenticate"
+	switch c.Kind {
+	case NoCredentials:
+		return Principal{}, nil
+	case JWTCredentials, TokenCredentials, PasswordCredentials:
+	default:
+		return Principal{}, errBadCredentials(op)
+	}
+	gen := s.credGen.Load()
+	key := s.credKey(c.Kind, c.Username, c.Secret)
+	if c.Kind == TokenCredentials {
+		key = s.credKey(c.Kind, c.Secret) // the user name beside a token is not checked
+	}
+	if e, ok := s.creds.get(key); ok && e.gen == gen {
+		return s.stillGood(ctx, op, e.p)
+	}
+	var (
+		p     Principal
+		until time.Time
+		err   error
+	)
+	switch c.Kind {
+	case JWTCredentials:
+		p, until, err = s.authJWT(ctx, op, c.Secret)
+	case TokenCredentials:
+		p, until, err = s.authToken(ctx, op, c.Secret)
+	case PasswordCredentials:
+		p, err = s.authPassword(ctx, op, c)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	s.creds.add(key, credEntry{p: p, gen: gen}, until)
+	if p.TokenID != "" {
+		s.tokenUsed(p.TokenID)
+	}
+	return p, nil
+}
+
+// stillGood re-checks what a cached credential cannot vouch for by itself:
+// the session of a JWT, the use of a token.
+func (s *Service) stillGood(ctx context.Context, op string, p Principal) (Principal, error) {
+	if p.SessionID != "" {
+		live, err := s.sessionLive(ctx, p.SessionID, p.UserID)
+		if err != nil {
+			return Principal{}, fault.Op(op, err)
+		}
+		if !live {
+			return Principal{}, errBadCredentials(op)
+		}
+	}
+	if p.TokenID != "" {
+		s.tokenUsed(p.TokenID)
+	}
+	return p, nil
+}
+
+// activeUser loads the user id and refuses an inactive or missing one.
+func (s *Service) activeUser(ctx context.Context, op, id string) (User, error) {
+	var d userDoc
+	_, err := hosted.GetJSON(ctx, s.store, usersC, id, &d)
+	if fault.Is(err, fault.NotFound) || err == nil && !d.Active {
+		return User{}, errBadCredentials(op)
+	}
+	if err != nil {
+		return User{}, fault.Op(op, err)
+	}
+	return d.User, nil
+}
+
+func (s *Service) authJWT(ctx context.Context, op, token string) (Principal, time.Time, error) {
+	c, err := s.parse(op, token, typAccess)
+	if err != nil {
+		return Principal{}, time.Time{}, err
+	}
+	live, err := s.sessionLive(ctx, c.SID, c.Subject)
+	if err != nil {
+		return Principal{}, time.Time{}, fault.Op(op, err)
+	}
+	if !live {
+		return Principal{}, time.Time{}, errBadCredentials(op)
+	}
+	u, err := s.activeUser(ctx, op, c.Subject)
+	if err != nil {
+		return Principal{}, time.Time{}, err
+	}
+	p := Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin, SessionID: c.SID}
+	return p, c.ExpiresAt.Time, nil
+}
+
+func (s *Service) authToken(ctx context.Context, op, token string) (Principal, time.Time, error) {
+	if !wellFormedToken(token) {
+		return Principal{}, time.Time{}, errBadCredentials(op)
+	}
+	recs, _, err := s.store.Query(ctx, tokensC, hosted.Query{Key: "hash", Prefix: tokenHash(token), Exact: true, Limit: 1})
+	if err != nil {
+		return Principal{}, time.Time{}, fault.Op(op, err)
+	}
+	if len(recs) == 0 {
+		return Principal{}, time.Time{}, errBadCredentials(op)
+	}
+	var t Token
+	if err := unmarshal(op, recs[0].Data, &t); err != nil {
+		return Principal{}, time.Time{}, err
+	}
+	if !t.ExpiresAt.IsZero() && !time.Now().Before(t.ExpiresAt) {
+		return Principal{}, time.Time{}, errBadCredentials(op)
+	}
+	u, err := s.activeUser(ctx, op, t.OwnerID)
+	if err != nil {
+		return Principal{}, time.Time{}, err
+	}
+	p := Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin, TokenID: t.ID, Scopes: t.Scopes()}
+	return p, t.ExpiresAt, nil
+}
+
+func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (Principal, error) {
+	account, address := throttleKeys(c.Username, c.ClientIP)
+	if err := s.throttle.Check(account, address); err != nil {
+		return Principal{}, fault.Op(op, err)
+	}
+	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
+	if err != nil {
+		if fault.Is(err, fault.Unauthorized) {
+			s.throttle.Fail(account, address)
+		}
+		return Principal{}, err
+	}
+	s.throttle.Reset(account)
+	return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin}, nil
+}

@@ -1,0 +1,251 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"slices"
+	"time"
+
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// TokenPrefix starts every API token, so that secret scanners and the
+// credential parser can recognize one.
+const TokenPrefix = "srg_"
+
+// tokenBytes is the entropy of an API token: 256 bits, 43 base64url
+// characters after the prefix.
+const tokenBytes = 32
+
+// protocols are the protocol names a repository or a token scope may name.
+var protocols = []string{"npm", "oci", "pypi", "cargo", "maven", "composer", "rubygems", "go"}
+
+// Protocols returns the protocol names a repository or a token scope may
+// name (a fresh copy).
+func Protocols() []string { return slices.Clone(protocols) }
+
+// Token is an API token as listed: everything but the secret, which exists
+// in clear only in CreateToken's answer and is stored as its sha256.
+// Empty Protocols, Actions or Organizations mean no restriction on that
+// axis; a zero ExpiresAt means no expiry.
+type Token struct {
+	ID            string    `json:"id"`
+	OwnerID       string    `json:"ownerId"`
+	Name          string    `json:"name"`
+	Protocols     []string  `json:"protocols,omitempty"`
+	Actions       []string  `json:"actions,omitempty"`
+	Organizations []string  `json:"organizations,omitempty"` // organization ids
+	ExpiresAt     time.Time `json:"expiresAt,omitzero"`
+	CreatedAt     time.Time `json:"createdAt"`
+	LastUsedAt    time.Time `json:"lastUsedAt,omitzero"`
+}
+
+// Scopes returns the token's restrictions as a Principal carries them.
+func (t Token) Scopes() *Scopes {
+	sc := &Scopes{Protocols: t.Protocols, Organizations: t.Organizations, ExpiresAt: t.ExpiresAt}
+	for _, a := range t.Actions {
+		if act, err := ParseAction(a); err == nil {
+			sc.Actions |= act
+		}
+	}
+	if len(t.Actions) == 0 {
+		sc.Actions = Read | Write | Delete
+	}
+	return sc
+}
+
+// NewToken describes a token to create. Organizations may name
+// organizations by id or by name; they are stored as ids.
+type NewToken struct {
+	Name          string
+	Protocols     []string
+	Actions       []string // of read, write, delete
+	Organizations []string
+	ExpiresAt     time.Time
+}
+
+// tokenHash is the stored form of a token: hex sha256. A token carries 256
+// random bits, so a fast hash is enough (no salt or stretching needed).
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// wellFormedToken reports whether token could be one of ours, to refuse
+// garbage before a store round trip.
+func wellFormedToken(token string) bool {
+	if len(token) < len(TokenPrefix)+43 || len(token) > 128 || token[:len(TokenPrefix)] != TokenPrefix {
+		return false
+	}
+	for i := len(TokenPrefix); i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateToken creates an API token for ownerID and returns it with its
+// clear secret, which is never shown again. Invalid for an unknown
+// protocol or action, an unknown organization, an empty or long name or a
+// past expiry; NotFound when the owner does not exist. Scopes only narrow:
+// the token never grants more than its owner has at the time of use.
+func (s *Service) CreateToken(ctx context.Context, ownerID string, nt NewToken) (Token, string, error) {
+	const op = "auth.CreateToken"
+	if nt.Name == "" || len(nt.Name) > 100 {
+		return Token{}, "", fault.New(op, fault.Invalid, "token name must be 1 to 100 characters")
+	}
+	for _, p := range nt.Protocols {
+		if !slices.Contains(protocols, p) {
+			return Token{}, "", fault.Newf(op, fault.Invalid, "unknown protocol %q", p)
+		}
+	}
+	for _, a := range nt.Actions {
+		if act, err := ParseAction(a); err != nil || act == Manage {
+			return Token{}, "", fault.Newf(op, fault.Invalid, "token action %q is not one of read, write, delete", a)
+		}
+	}
+	now := time.Now().UTC()
+	if !nt.ExpiresAt.IsZero() && !nt.ExpiresAt.After(now) {
+		return Token{}, "", fault.New(op, fault.Invalid, "expiresAt is in the past")
+	}
+	if _, err := s.GetUser(ctx, ownerID); err != nil {
+		return Token{}, "", fault.Op(op, err)
+	}
+	orgs := make([]string, 0, len(nt.Organizations))
+	for _, o := range nt.Organizations {
+		org, err := s.GetOrg(ctx, o)
+		if fault.Is(err, fault.NotFound) {
+			return Token{}, "", fault.Newf(op, fault.Invalid, "unknown organization %q", o)
+		}
+		if err != nil {
+			return Token{}, "", fault.Op(op, err)
+		}
+		orgs = append(orgs, org.ID)
+	}
+	t := Token{
+		ID: newID(), OwnerID: ownerID, Name: nt.Name,
+		Protocols: sortedSet(nt.Protocols), Actions: sortedSet(nt.Actions), Organizations: sortedSet(orgs),
+		ExpiresAt: nt.ExpiresAt.UTC(), CreatedAt: now,
+	}
+	if nt.ExpiresAt.IsZero() {
+		t.ExpiresAt = time.Time{}
+	}
+	var raw [tokenBytes]byte
+	rand.Read(raw[:])
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	keys := map[string]string{"hash": tokenHash(secret), "owner": ownerID}
+	if _, err := hosted.CreateJSON(ctx, s.store, tokensC, t.ID, keys, t); err != nil {
+		return Token{}, "", fault.Op(op, err)
+	}
+	return t, secret, nil
+}
+
+func sortedSet(v []string) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return slices.Compact(v)
+}
+
+// GetToken returns token id, or NotFound.
+func (s *Service) GetToken(ctx context.Context, id string) (Token, error) {
+	var t Token
+	_, err := hosted.GetJSON(ctx, s.store, tokensC, id, &t)
+	return t, fault.Op("auth.GetToken", err)
+}
+
+// ListTokens returns a page of ownerID's tokens.
+func (s *Service) ListTokens(ctx context.Context, ownerID string, pg Page) ([]Token, string, error) {
+	const op = "auth.ListTokens"
+	recs, next, err := s.store.Query(ctx, tokensC, hosted.Query{Key: "owner", Prefix: ownerID, Exact: true, After: pg.Cursor, Limit: pg.Limit})
+	if err != nil {
+		return nil, "", fault.Op(op, err)
+	}
+	out := make([]Token, 0, len(recs))
+	for _, r := range recs {
+		var t Token
+		if err := unmarshal(op, r.Data, &t); err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	return out, next, nil
+}
+
+// RevokeToken deletes token id; it stops authenticating at once in this
+// process (within Config.CacheTTL elsewhere). Revoking a missing token is
+// not an error. Whether the caller may revoke it is the caller's check.
+func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	err := s.store.Delete(ctx, tokensC, id)
+	s.userChanged()
+	s.usedMu.Lock()
+	delete(s.used, id)
+	s.usedMu.Unlock()
+	return fault.Op("auth.RevokeToken", err)
+}
+
+// tokenUsed notes that token id was used now; FlushTokenUse writes it.
+func (s *Service) tokenUsed(id string) {
+	now := time.Now()
+	s.usedMu.Lock()
+	s.used[id] = now
+	s.usedMu.Unlock()
+}
+
+// FlushTokenUse writes the last-used times noted since the previous flush,
+// one update per token used, instead of one per request. Tokens revoked
+// meanwhile are skipped; the first other error is returned after trying
+// every token.
+func (s *Service) FlushTokenUse(ctx context.Context) error {
+	s.usedMu.Lock()
+	batch := s.used
+	s.used = make(map[string]time.Time, len(batch))
+	s.usedMu.Unlock()
+	var first error
+	for id, at := range batch {
+		at := at.UTC()
+		_, err := hosted.Update(ctx, s.store, tokensC, id, func(t *Token, _ map[string]string) error {
+			if at.After(t.LastUsedAt) {
+				t.LastUsedAt = at
+			}
+			return nil
+		})
+		if err != nil && !fault.Is(err, fault.NotFound) && first == nil {
+			first = fault.Op("auth.FlushTokenUse", err)
+		}
+	}
+	return first
+}
+
+// RunTokenFlusher calls FlushTokenUse every interval until ctx ends, then
+// flushes once more under a short detached deadline so that shutdown loses
+// nothing. Errors go to onErr when it is not nil. Run it in its own
+// goroutine; it returns when done.
+func (s *Service) RunTokenFlusher(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	report := func(err error) {
+		if err != nil && onErr != nil {
+			onErr(err)
+		}
+	}
+	for {
+		select {
+		case <-t.C:
+			report(s.FlushTokenUse(ctx))
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			report(s.FlushTokenUse(fctx))
+			cancel()
+			return
+		}
+	}
+}

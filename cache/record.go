@@ -1,0 +1,67 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// records holds one record per cache key: the id is the key, the body the
+// Entry as JSON. The digest index lets a blob sweeper ask whether a blob
+// is still referenced; negative records have none.
+var records = hosted.Collection{Name: "cache_records", Index: []string{"digest"}}
+
+// load reads key's record from the store.
+func (c *Cache) load(ctx context.Context, key string) (Entry, bool, error) {
+	var e Entry
+	_, err := hosted.GetJSON(ctx, c.meta, records, key, &e)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		return Entry{}, false, nil
+	case err != nil:
+		return Entry{}, false, fault.Op("cache.load", err)
+	}
+	e.Key = key
+	return e, true, nil
+}
+
+// maxSaveTries bounds save's create-or-replace loop; every turn means
+// another writer got in between, which for one key is rare.
+const maxSaveTries = 8
+
+// save creates or replaces e's record (the last writer wins: every writer
+// holds verified bytes) and then puts e in the LRU, so that a record is
+// never in memory before it is in the store.
+func (c *Cache) save(ctx context.Context, e Entry) error {
+	const op = "cache.save"
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fault.Wrap(op, fault.Internal, err)
+	}
+	rec := hosted.Record{ID: e.Key, Data: data}
+	if e.Digest != "" {
+		rec.Keys = map[string]string{"digest": string(e.Digest)}
+	}
+	for try := 0; try < maxSaveTries; try++ {
+		var old hosted.Record
+		old, err = c.meta.Get(ctx, records, e.Key)
+		switch {
+		case fault.Is(err, fault.NotFound):
+			_, err = c.meta.Create(ctx, records, rec)
+		case err == nil:
+			_, err = c.meta.Replace(ctx, records, rec, old.Rev)
+		}
+		if err == nil {
+			c.hot.Add(e.Key, e)
+			return nil
+		}
+		// Conflict: someone wrote first; NotFound: someone deleted it.
+		if !fault.Is(err, fault.Conflict) && !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+	}
+	// Never NotFound: that would read as the upstream's 404.
+	return fault.Wrap(op, fault.Conflict, err)
+}

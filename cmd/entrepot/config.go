@@ -1,0 +1,349 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Config is everything `entrepot serve` is told from outside.
+type Config struct {
+	Host           string
+	Port           int
+	PublicURL      string // "" = derived from each request
+	TrustedProxies []netip.Prefix
+
+	DataDir   string
+	MongoURL  string
+	MongoDB   string
+	S3        S3Config
+	StorePath string
+
+	JWTSecret         string
+	AuthEncryptionKey string
+
+	UpstreamCache       bool
+	UpstreamCacheExpiry time.Duration
+	Upstreams           map[string]string // protocol → base URL, only those configured
+	UpstreamOCI         []OCIUpstream
+
+	LogLevel  slog.Level
+	LogFormat string
+
+	ShutdownTimeout time.Duration
+}
+
+// S3Config holds the S3_* settings.
+type S3Config struct {
+	Endpoint, AccessKey, SecretKey, Bucket, Region string
+	ForcePathStyle                                 bool
+}
+
+// OCIUpstream is one `prefix=url` entry of UPSTREAM_OCI.
+type OCIUpstream struct {
+	Prefix string
+	URL    string
+}
+
+// setting is one configuration variable: its environment name is the
+// contract, the flag is its lowercase-dashed twin, and parse stores the
+// validated value into the Config.
+type setting struct {
+	env    string
+	def    string
+	help   string
+	secret bool
+	parse  func(c *Config, v string) error
+}
+
+var (
+	dbName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+	ociPrefix = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+)
+
+// upstreamProtocols are the protocols with a single-URL UPSTREAM_<PROTOCOL>.
+var upstreamProtocols = []string{"npm", "pypi", "cargo", "maven", "composer", "rubygems"}
+
+func settings() []setting {
+	s := []setting{
+		{env: "HOST", def: "0.0.0.0", help: "address to listen on", parse: func(c *Config, v string) error {
+			if v != "" && v != "localhost" {
+				if _, err := netip.ParseAddr(strings.Trim(v, "[]")); err != nil {
+					return errors.New("must be an IP address or localhost")
+				}
+			}
+			c.Host = v
+			return nil
+		}},
+		{env: "PORT", def: "3000", help: "TCP port to listen on (0 picks a free one)", parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 65535 {
+				return errors.New("must be a number from 0 to 65535")
+			}
+			c.Port = n
+			return nil
+		}},
+		{env: "PUBLIC_URL", help: "external base URL used in rewritten links (default: derived from each request)", parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return errors.New("must be an absolute http(s) URL without query or credentials, like https://registry.example.com")
+			}
+			c.PublicURL = strings.TrimRight(v, "/")
+			return nil
+		}},
+		{env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDRs whose X-Forwarded-Proto/-Host are believed", parse: func(c *Config, v string) error {
+			for _, f := range splitList(v) {
+				p, err := netip.ParsePrefix(f)
+				if err != nil {
+					a, err2 := netip.ParseAddr(f)
+					if err2 != nil {
+						return fmt.Errorf("%q is not an IP address or CIDR", f)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
+		{env: "DATA_DIR", def: "./data", help: "folder for the embedded metadata store, blobs and generated secrets", parse: func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}},
+		{env: "MONGODB_URL", help: "MongoDB connection string; empty = embedded store in DATA_DIR", secret: true, parse: func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "mongodb://") && !strings.HasPrefix(v, "mongodb+srv://") {
+				return errors.New("must start with mongodb:// or mongodb+srv://")
+			}
+			c.MongoURL = v
+			return nil
+		}},
+		{env: "MONGODB_DB", def: "entrepot", help: "MongoDB database name", parse: func(c *Config, v string) error {
+			if !dbName.MatchString(v) {
+				return errors.New("must be 1-63 letters, digits, - or _")
+			}
+			c.MongoDB = v
+			return nil
+		}},
+		{env: "S3_ENDPOINT", help: "S3 endpoint URL; empty = blobs under DATA_DIR/blobs", parse: func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errors.New("must be an absolute http(s) URL")
+				}
+			}
+			c.S3.Endpoint = v
+			return nil
+		}},
+		{env: "S3_ACCESS_KEY", help: "S3 access key (empty = the SDK's default credential chain)", parse: func(c *Config, v string) error { c.S3.AccessKey = v; return nil }},
+		{env: "S3_SECRET_KEY", help: "S3 secret key", secret: true, parse: func(c *Config, v string) error { c.S3.SecretKey = v; return nil }},
+		{env: "S3_BUCKET", help: "S3 bucket (required with S3_ENDPOINT)", parse: func(c *Config, v string) error { c.S3.Bucket = v; return nil }},
+		{env: "S3_REGION", def: "us-east-1", help: "S3 region", parse: func(c *Config, v string) error { c.S3.Region = v; return nil }},
+		{env: "S3_FORCE_PATH_STYLE", def: "false", help: "address buckets as path segments (MinIO and most S3-compatible stores)", parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.S3.ForcePathStyle = b
+			return boolErr(err)
+		}},
+		{env: "STORAGE_PATH", def: "packages", help: "key prefix of blobs in the S3 bucket", parse: func(c *Config, v string) error {
+			v = strings.Trim(v, "/")
+			if v == "" || strings.Contains(v, "..") {
+				return errors.New("must be a non-empty key prefix without ..")
+			}
+			c.StorePath = v
+			return nil
+		}},
+		{env: "JWT_SECRET", help: "HMAC key for session tokens, 32+ characters (generated into DATA_DIR if unset in embedded mode)", secret: true, parse: func(c *Config, v string) error {
+			c.JWTSecret = v
+			return nil
+		}},
+		{env: "AUTH_ENCRYPTION_KEY", help: "AES-256 key for stored provider secrets, 64 hex characters or base64 of 32 bytes (generated into DATA_DIR if unset in embedded mode)", secret: true, parse: func(c *Config, v string) error {
+			c.AuthEncryptionKey = v
+			return nil
+		}},
+		{env: "ENABLE_UPSTREAM_CACHE", def: "true", help: "cache upstream metadata for UPSTREAM_CACHE_EXPIRY (false: revalidate on every request)", parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.UpstreamCache = b
+			return boolErr(err)
+		}},
+		{env: "UPSTREAM_CACHE_EXPIRY", def: "24", help: "hours before cached upstream metadata is revalidated (fractions allowed)", parse: func(c *Config, v string) error {
+			h, err := strconv.ParseFloat(v, 64)
+			if err != nil || h < 0 || h > 24*365 {
+				return errors.New("must be a number of hours from 0 to 8760")
+			}
+			c.UpstreamCacheExpiry = time.Duration(h * float64(time.Hour))
+			return nil
+		}},
+		{env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error", parse: func(c *Config, v string) error {
+			return c.LogLevel.UnmarshalText([]byte(v))
+		}},
+		{env: "LOG_FORMAT", def: "text", help: "text or json", parse: func(c *Config, v string) error {
+			if v != "text" && v != "json" {
+				return errors.New("must be text or json")
+			}
+			c.LogFormat = v
+			return nil
+		}},
+		{env: "SHUTDOWN_TIMEOUT", def: "30s", help: "how long SIGTERM waits for in-flight requests", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return errors.New("must be a duration like 30s")
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}},
+	}
+	for _, p := range upstreamProtocols {
+		s = append(s, setting{env: "UPSTREAM_" + strings.ToUpper(p), help: p + " upstream base URL (empty = no mirror)", parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			if err := checkUpstreamURL(v); err != nil {
+				return err
+			}
+			c.Upstreams[p] = strings.TrimRight(v, "/") + "/"
+			return nil
+		}})
+	}
+	s = append(s, setting{env: "UPSTREAM_OCI", help: "OCI pull-through upstreams as prefix=url,... (e.g. hub=https://registry.example)", parse: func(c *Config, v string) error {
+		seen := map[string]bool{}
+		for _, f := range splitList(v) {
+			prefix, u, ok := strings.Cut(f, "=")
+			if !ok || !ociPrefix.MatchString(prefix) {
+				return fmt.Errorf("%q is not prefix=url with a lowercase prefix", f)
+			}
+			if seen[prefix] {
+				return fmt.Errorf("prefix %q given twice", prefix)
+			}
+			seen[prefix] = true
+			if err := checkUpstreamURL(u); err != nil {
+				return fmt.Errorf("%s: %w", prefix, err)
+			}
+			c.UpstreamOCI = append(c.UpstreamOCI, OCIUpstream{Prefix: prefix, URL: strings.TrimRight(u, "/")})
+		}
+		return nil
+	}})
+	return s
+}
+
+func checkUpstreamURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", v)
+	}
+	return nil
+}
+
+func boolErr(err error) error {
+	if err != nil {
+		return errors.New("must be true or false")
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func flagName(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
+
+// ConfigError names the variable that is wrong; main prints it as one line.
+type ConfigError struct {
+	Var string
+	Err error
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Err.Error() }
+
+// loadConfig reads every setting from the environment, lets flags override
+// it, and validates the result. flag.ErrHelp comes back when --help was
+// asked for, after the usage was printed to out.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	ss := settings()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	vals := make([]*string, len(ss))
+	for i, s := range ss {
+		v := s.def
+		if e, ok := lookup(getenv, s.env); ok {
+			v = e
+		}
+		vals[i] = fs.String(flagName(s.env), v, s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(out, ss)
+			return nil, err
+		}
+		return nil, &ConfigError{Var: "arguments", Err: err}
+	}
+	if fs.NArg() > 0 {
+		return nil, &ConfigError{Var: "arguments", Err: fmt.Errorf("unexpected %q", fs.Arg(0))}
+	}
+	c := &Config{Upstreams: map[string]string{}}
+	for i, s := range ss {
+		if err := s.parse(c, strings.TrimSpace(*vals[i])); err != nil {
+			return nil, &ConfigError{Var: s.env, Err: err}
+		}
+	}
+	if c.S3.Endpoint != "" && c.S3.Bucket == "" {
+		return nil, &ConfigError{Var: "S3_BUCKET", Err: errors.New("must be set when S3_ENDPOINT is")}
+	}
+	if c.MongoURL != "" {
+		// Several edges share one database: each must be given the same
+		// secrets rather than invent its own.
+		if c.JWTSecret == "" {
+			return nil, &ConfigError{Var: "JWT_SECRET", Err: errors.New("must be set when MONGODB_URL is (every edge needs the same one)")}
+		}
+		if c.AuthEncryptionKey == "" {
+			return nil, &ConfigError{Var: "AUTH_ENCRYPTION_KEY", Err: errors.New("must be set when MONGODB_URL is (every edge needs the same one)")}
+		}
+	}
+	if c.JWTSecret != "" {
+		if err := checkJWTSecret(c.JWTSecret); err != nil {
+			return nil, &ConfigError{Var: "JWT_SECRET", Err: err}
+		}
+	}
+	if c.AuthEncryptionKey != "" {
+		if _, err := decodeKey(c.AuthEncryptionKey); err != nil {
+			return nil, &ConfigError{Var: "AUTH_ENCRYPTION_KEY", Err: err}
+		}
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func usage(out io.Writer, ss []setting) {
+	fmt.Fprintf(out, "Usage: entrepot serve [flags]\n\nEvery setting is read from its environment variable; a flag overrides it.\n\n")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tFLAG\tDEFAULT\tMEANING")
+	for _, s := range ss {
+		def := s.def
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "%s\t--%s\t%s\t%s\n", s.env, flagName(s.env), def, s.help)
+	}
+	tw.Flush()
+}

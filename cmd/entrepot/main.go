@@ -1,0 +1,84 @@
+// Command entrepot is the Entrepot registry: one binary that serves an
+// organization's private packages and mirrors the public registries for
+// npm, OCI, PyPI, Cargo, Maven, Composer and RubyGems.
+//
+//	entrepot serve [flags]    run the registry (entrepot serve --help lists every setting)
+//	entrepot blob put|get|stat  admin helper on the configured blob store
+//	entrepot version          print version and build information
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		err := serve(args[1:], getenv, stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			// One line that names what is wrong, never a stack trace.
+			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
+	case "blob":
+		if err := blobCmd(args[1:], getenv, os.Stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
+	case "version", "--version", "-v":
+		printVersion(stdout)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	}
+	fmt.Fprintf(stderr, "entrepot: unknown command %q\n\n%s", args[0], usageText)
+	return 2
+}
+
+const usageText = `Usage: entrepot <command> [flags]
+
+Commands:
+  serve     run the registry (entrepot serve --help lists every setting)
+  blob      put, get or stat a blob of the configured store (admin helper)
+  version   print version and build information
+`
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "entrepot %s\n", version)
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "go: %s\n", bi.GoVersion)
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH", "-race":
+			fmt.Fprintf(w, "%s: %s\n", s.Key, s.Value)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/blob/fs"
+	"entrepot/hosted/blob/s3"
+	"entrepot/hosted/bolt"
+	"entrepot/hosted/mongo"
+	"entrepot/upstream"
+)
+
+// sweepEvery is how often stale temp files of interrupted blob writes are
+// swept while running; at start-up every temp file is stale.
+const sweepEvery = time.Hour
+
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return &ConfigError{Var: "DATA_DIR", Err: err}
+	}
+
+	meta, metaBackend, err := openMeta(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer meta.Close(context.Background())
+
+	if cfg.MongoURL == "" {
+		gen, err := ensureSecrets(cfg)
+		if err != nil {
+			return &ConfigError{Var: "DATA_DIR", Err: fmt.Errorf("secrets: %w", err)}
+		}
+		if len(gen) > 0 {
+			log.Info("generated secrets", "names", gen, "file", filepath.Join(cfg.DataDir, "secrets.json"))
+		}
+	}
+
+	blobs, blobBackend, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if sw, ok := blobs.(sweeper); ok {
+		sweepTemp(ctx, sw, log)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ups, err := newUpstreams(cfg, reg)
+	if err != nil {
+		return err
+	}
+	var health []edge.UpstreamHealth
+	for _, u := range ups {
+		health = append(health, u)
+		go u.Run(ctx, 30*time.Second)
+	}
+
+	srv := edge.New(edge.Config{
+		Version:  version,
+		Logger:   log,
+		Registry: reg,
+		Components: []edge.Component{
+			{Name: "metadata", Backend: metaBackend, Pinger: meta, Required: true},
+			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true},
+		},
+		Upstreams: health,
+	})
+
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &ConfigError{Var: "PORT", Err: fmt.Errorf("cannot listen on %s: %w", addr, errors.Unwrap(err))}
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "metadata", metaBackend, "blobs", blobBackend, "version", version)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "error", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openMeta(ctx context.Context, cfg *Config) (hosted.Store, string, error) {
+	if cfg.MongoURL != "" {
+		s, err := mongo.Open(ctx, cfg.MongoURL, cfg.MongoDB)
+		if err != nil {
+			return nil, "", &ConfigError{Var: "MONGODB_URL", Err: err}
+		}
+		return s, "mongodb", nil
+	}
+	s, err := bolt.Open(filepath.Join(cfg.DataDir, "entrepot.db"))
+	if err != nil {
+		return nil, "", &ConfigError{Var: "DATA_DIR", Err: err}
+	}
+	return s, "bbolt", nil
+}
+
+func openBlobs(ctx context.Context, cfg *Config) (blob.Store, string, error) {
+	if cfg.S3.Endpoint != "" {
+		s, err := s3.New(ctx, s3.Config{
+			Endpoint:       cfg.S3.Endpoint,
+			Region:         cfg.S3.Region,
+			Bucket:         cfg.S3.Bucket,
+			AccessKey:      cfg.S3.AccessKey,
+			SecretKey:      cfg.S3.SecretKey,
+			ForcePathStyle: cfg.S3.ForcePathStyle,
+			Prefix:         cfg.StorePath,
+			TempDir:        filepath.Join(cfg.DataDir, "spool"),
+		})
+		if err != nil {
+			return nil, "", &ConfigError{Var: "S3_ENDPOINT", Err: err}
+		}
+		return s, "s3", nil
+	}
+	s, err := fs.New(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return nil, "", &ConfigError{Var: "DATA_DIR", Err: err}
+	}
+	return s, "filesystem", nil
+}
+
+// sweeper is a blob store that keeps temp files of its own.
+type sweeper interface {
+	Sweep(cutoff time.Time) (int, error)
+}
+
+// sweepTemp removes what interrupted writes left behind: everything at
+// start-up (the metadata store's lock makes this process the data
+// directory's only writer, so every temp file now is a crash's leftover),
+// then, until ctx ends, files older than a day.
+func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
+	if n, err := s.Sweep(time.Now()); err != nil {
+		log.Warn("sweep blob temp files", "error", err)
+	} else if n > 0 {
+		log.Info("swept temp files of interrupted blob writes", "count", n)
+	}
+	go func() {
+		t := time.NewTicker(sweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.Sweep(time.Now().Add(-24 * time.Hour))
+			}
+		}
+	}()
+}
+
+func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, error) {
+	var out []*upstream.Client
+	add := func(name, envVar, base string) error {
+		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg})
+		if err != nil {
+			return &ConfigError{Var: envVar, Err: err}
+		}
+		out = append(out, c)
+		return nil
+	}
+	for _, p := range upstreamProtocols {
+		if u, ok := cfg.Upstreams[p]; ok {
+			if err := add(p, "UPSTREAM_"+strings.ToUpper(p), u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, o := range cfg.UpstreamOCI {
+		if err := add("oci/"+o.Prefix, "UPSTREAM_OCI", o.URL); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The one test command (`make test` runs it, and .ci/run runs `make test`):
+# installs what the tests need (idempotently, cached outside the
+# repository), starts the real servers on loopback ports, builds the
+# binary, runs every Go test with the race detector, runs the memory
+# benchmarks, stops what it started and prints how many tests ran.
+#
+# Usage: deploy/testenv/test.sh [go test package patterns; default ./...]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+export GOTOOLCHAIN=local
+pkgs=("${@:-./...}")
+
+t0=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
+
+step "install test servers"
+bash "$here/install.sh"
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/entrepot-test.XXXXXX")
+cleanup() {
+	bash "$here/stop.sh" "$run" || true
+	rm -rf "$run"
+}
+trap cleanup EXIT
+
+step "start FerretDB and MinIO"
+bash "$here/start.sh" "$run"
+# shellcheck disable=SC1091
+source "$run/env.sh"
+export ENTREPOT_TEST_MONGODB_URL ENTREPOT_TEST_S3_ENDPOINT ENTREPOT_TEST_S3_ACCESS_KEY \
+	ENTREPOT_TEST_S3_SECRET_KEY ENTREPOT_TEST_S3_BUCKET ENTREPOT_TEST_S3_REGION
+
+step "build"
+go build -o "$run/entrepot" ./cmd/entrepot
+export ENTREPOT_BIN="$run/entrepot"
+go vet ./...
+
+step "go test -race"
+set +e
+go test -race -count=1 -timeout 30m -v "${pkgs[@]}" >"$run/test.log" 2>&1
+status=$?
+set -e
+# Keep the output readable: failures in full, passes as one line each.
+grep -E '^(ok|FAIL|---|panic|\s+--- FAIL|.*_test\.go:[0-9]+:)' "$run/test.log" | grep -vE '^\s*--- (PASS|SKIP)' || true
+if [ $status -ne 0 ]; then
+	echo "---- full log of failing packages ----"
+	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$run/test.log" | tail -n 400
+fi
+
+step "memory benchmarks (1 GiB through each blob store)"
+if [ $status -eq 0 ]; then
+	go test -run '^$' -bench 'Heap1GiB' -benchtime 1x ./hosted/blob/... | grep -E 'Benchmark|^ok|FAIL' || status=1
+fi
+
+passed=$(grep -cE '^\s*--- PASS' "$run/test.log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$run/test.log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$run/test.log" || true)
+step "done"
+if [ "$skipped" -gt 0 ]; then
+	echo "skipped:"
+	grep -E '^\s*--- SKIP' "$run/test.log" | sed 's/^/  /'
+fi
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+exit $status

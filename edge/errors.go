@@ -1,0 +1,111 @@
+package edge
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/hosted/fault"
+)
+
+// Status maps an error kind to the HTTP status most clients understand.
+func Status(k fault.Kind) int {
+	switch k {
+	case fault.Invalid:
+		return fasthttp.StatusBadRequest
+	case fault.Unauthorized:
+		return fasthttp.StatusUnauthorized
+	case fault.Forbidden:
+		return fasthttp.StatusForbidden
+	case fault.NotFound:
+		return fasthttp.StatusNotFound
+	case fault.Conflict:
+		return fasthttp.StatusConflict
+	case fault.TooLarge:
+		return fasthttp.StatusRequestEntityTooLarge
+	case fault.RateLimited:
+		return fasthttp.StatusTooManyRequests
+	case fault.Upstream:
+		return fasthttp.StatusBadGateway
+	case fault.Unavailable:
+		return fasthttp.StatusServiceUnavailable
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// StatusError lets a handler choose the exact status of an error whose kind
+// maps to a less precise one (a 416 is Invalid, a 504 is Upstream).
+type StatusError struct {
+	Code int
+	Err  error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// WithStatus wraps err so that it is answered with code.
+func WithStatus(code int, err error) error { return &StatusError{Code: code, Err: err} }
+
+// StatusOf is the status an error is answered with.
+func StatusOf(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return Status(fault.KindOf(err))
+}
+
+// ClientMessage is the text a client may see for err: its fault message, or
+// for an Internal error only a pointer to the request id, so that nothing of
+// the cause leaks.
+func ClientMessage(err error, requestID string) string {
+	k := fault.KindOf(err)
+	if m := fault.Message(err); m != "" && k != fault.Internal {
+		return m
+	}
+	if k == fault.Internal {
+		return "internal error (request id " + requestID + ")"
+	}
+	return k.String()
+}
+
+// Renderer writes err to the response in a protocol's own error format.
+// The status is set already; the renderer writes headers and body.
+type Renderer func(ctx *fasthttp.RequestCtx, err error)
+
+// RenderJSON is the default error format, used by the management API and
+// edge endpoints: {"error":{"code":"not_found","message":"..."}}.
+func RenderJSON(ctx *fasthttp.RequestCtx, err error) {
+	type body struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId,omitempty"`
+	}
+	id := RequestID(ctx)
+	b, _ := json.Marshal(map[string]body{"error": {
+		Code:      codeOf(fault.KindOf(err)),
+		Message:   ClientMessage(err, id),
+		RequestID: id,
+	}})
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func codeOf(k fault.Kind) string {
+	switch k {
+	case fault.NotFound:
+		return "not_found"
+	case fault.TooLarge:
+		return "too_large"
+	case fault.RateLimited:
+		return "rate_limited"
+	}
+	return k.String()
+}
+
+// RetryAfter sets Retry-After in seconds, for RateLimited answers.
+func RetryAfter(ctx *fasthttp.RequestCtx, seconds int) {
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(max(seconds, 1)))
+}

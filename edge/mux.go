@@ -1,0 +1,184 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"entrepot/hosted/fault"
+)
+
+// HandlerFunc is an edge handler: it answers the request or returns an
+// error, which the route's Renderer writes in the protocol's format.
+type HandlerFunc func(ctx *fasthttp.RequestCtx) error
+
+// Route describes a registered endpoint, for logs, metrics and limits.
+type Route struct {
+	Protocol string   // "npm", "oci", "api", "edge", ...
+	Name     string   // a stable name for metrics, like "packument"
+	Render   Renderer // nil = RenderJSON
+}
+
+// Mux registers routes. Each route's middleware chain (recover, request
+// id, access log, metrics, error rendering) is built once, at
+// registration, not per request.
+type Mux struct {
+	r       *router.Router
+	log     *slog.Logger
+	metrics *metrics
+}
+
+func newMux(log *slog.Logger, m *metrics) *Mux {
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	mx := &Mux{r: r, log: log, metrics: m}
+	notFound := Route{Protocol: "edge", Name: "not_found"}
+	r.NotFound = mx.wrap(notFound, func(ctx *fasthttp.RequestCtx) error {
+		return fault.Newf("edge", fault.NotFound, "no route for %s %s", ctx.Method(), ctx.Path())
+	})
+	r.MethodNotAllowed = mx.wrap(Route{Protocol: "edge", Name: "method_not_allowed"}, func(ctx *fasthttp.RequestCtx) error {
+		return WithStatus(fasthttp.StatusMethodNotAllowed, fault.Newf("edge", fault.Invalid, "method %s not allowed here", ctx.Method()))
+	})
+	return mx
+}
+
+// Handle registers h for method and path (fasthttp/router syntax:
+// {name}, {name?}, {name:*}).
+func (m *Mux) Handle(method, path string, rt Route, h HandlerFunc) {
+	m.r.Handle(method, path, m.wrap(rt, h))
+}
+
+// Group returns a Mux view that prefixes paths, for protocol mounts.
+func (m *Mux) Group(prefix string) *Group { return &Group{m: m, prefix: prefix} }
+
+// Group registers routes under a path prefix.
+type Group struct {
+	m      *Mux
+	prefix string
+}
+
+// Handle registers h for method and prefix+path.
+func (g *Group) Handle(method, path string, rt Route, h HandlerFunc) {
+	g.m.Handle(method, g.prefix+path, rt, h)
+}
+
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+const requestIDKey = "edge.requestID"
+
+// RequestID returns the id of the request, as sent in X-Request-Id.
+func RequestID(ctx *fasthttp.RequestCtx) string {
+	if v, ok := ctx.UserValue(requestIDKey).(string); ok {
+		return v
+	}
+	return ""
+}
+
+// validID accepts a client's X-Request-Id only when it is short and plain,
+// so that it is safe to echo and to log.
+func validID(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Mux) wrap(rt Route, h HandlerFunc) fasthttp.RequestHandler {
+	render := rt.Render
+	if render == nil {
+		render = RenderJSON
+	}
+	rm := m.metrics.route(rt.Protocol, rt.Name)
+	fail := func(ctx *fasthttp.RequestCtx, err error) {
+		ctx.Response.ResetBody()
+		ctx.SetStatusCode(StatusOf(err))
+		render(ctx, err)
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		var id string
+		if b := ctx.Request.Header.Peek("X-Request-Id"); validID(b) {
+			id = string(b)
+		} else {
+			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
+		}
+		ctx.SetUserValue(requestIDKey, id)
+		ctx.Response.Header.Set("X-Request-Id", id)
+
+		var err error
+		func() {
+			// fasthttp does not recover handler panics: this is the only
+			// thing between a bug and a dead process.
+			defer func() {
+				if p := recover(); p != nil {
+					err = fault.Wrap("edge.recover", fault.Internal, fmt.Errorf("panic: %v", p))
+					m.log.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			err = h(ctx)
+		}()
+		if err != nil {
+			fail(ctx, err)
+		}
+
+		status := ctx.Response.StatusCode()
+		size := ctx.Response.Header.ContentLength()
+		if size < 0 {
+			size = len(ctx.Response.Body())
+		}
+		if ctx.IsHead() {
+			size = 0
+		}
+		elapsed := time.Since(start)
+		rm.observe(status, size, elapsed)
+
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		if !m.log.Enabled(context.Background(), level) {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", string(ctx.Method())),
+			// the path only: query strings may carry tokens
+			slog.String("path", string(ctx.Path())),
+			slog.Int("status", status),
+			slog.Int("bytes", size),
+			slog.Duration("duration", elapsed),
+			slog.String("protocol", rt.Protocol),
+			slog.String("route", rt.Name),
+			slog.String("remote", ctx.RemoteIP().String()),
+		}
+		if err != nil && (status >= 500 || m.log.Enabled(context.Background(), slog.LevelDebug)) {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		m.log.LogAttrs(context.Background(), level, "request", attrs...)
+	}
+}

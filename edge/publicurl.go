@@ -1,0 +1,79 @@
+package edge
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// BaseURL tells the external base URL of the edge, for links written into
+// rewritten metadata. A configured PUBLIC_URL wins; otherwise it is derived
+// from the request, believing X-Forwarded-Proto and X-Forwarded-Host only
+// from trusted proxies (anyone else could make us write links to their
+// host into cached documents).
+type BaseURL struct {
+	Fixed   string
+	Trusted []netip.Prefix
+}
+
+// For returns the base URL for a request, without a trailing slash.
+func (b *BaseURL) For(ctx *fasthttp.RequestCtx) string {
+	if b.Fixed != "" {
+		return b.Fixed
+	}
+	scheme, host := "http", string(ctx.Host())
+	if ctx.IsTLS() {
+		scheme = "https"
+	}
+	if b.trusted(ctx) {
+		if p := firstValue(ctx.Request.Header.Peek("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(ctx.Request.Header.Peek("X-Forwarded-Host")); validHost(h) {
+			host = h
+		}
+	}
+	if !validHost(host) {
+		host = ctx.LocalAddr().String()
+	}
+	return scheme + "://" + host
+}
+
+func (b *BaseURL) trusted(ctx *fasthttp.RequestCtx) bool {
+	if len(b.Trusted) == 0 {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(ctx.RemoteIP())
+	if !ok {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range b.Trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstValue takes the first element of a comma-separated header: the one
+// the proxy nearest the client wrote.
+func firstValue(v []byte) string {
+	s, _, _ := strings.Cut(string(v), ",")
+	return strings.TrimSpace(s)
+}
+
+// validHost accepts host[:port] made of the characters hosts are made of.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}

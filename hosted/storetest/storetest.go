@@ -1,0 +1,448 @@
+// Package storetest is the conformance suite of hosted.Store: every
+// metadata backend's test file calls Run with a constructor, and the suite
+// is the contract's specification.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// NewStore returns a fresh, empty store; the suite closes it.
+type NewStore func(t *testing.T) hosted.Store
+
+var things = hosted.Collection{Name: "things", Unique: []string{"name"}, Index: []string{"owner"}}
+
+func rec(id, name, owner, data string) hosted.Record {
+	k := map[string]string{"name": name}
+	if owner != "" {
+		k["owner"] = owner
+	}
+	return hosted.Record{ID: id, Keys: k, Data: []byte(data)}
+}
+
+// Run runs every case against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, ctx context.Context, s hosted.Store)
+	}{
+		{"GetMissing", testGetMissing},
+		{"CreateGet", testCreateGet},
+		{"CreateDuplicateID", testCreateDuplicateID},
+		{"CreateDuplicateUnique", testCreateDuplicateUnique},
+		{"ReplaceRevision", testReplaceRevision},
+		{"ReplaceStale", testReplaceStale},
+		{"ReplaceMissing", testReplaceMissing},
+		{"ReplaceMovesKeys", testReplaceMovesKeys},
+		{"ReplaceUniqueTaken", testReplaceUniqueTaken},
+		{"DeleteIdempotent", testDeleteIdempotent},
+		{"DeleteFreesKeys", testDeleteFreesKeys},
+		{"QueryByID", testQueryByID},
+		{"QueryIndexPrefix", testQueryIndexPrefix},
+		{"QueryExact", testQueryExact},
+		{"QueryPaging", testQueryPaging},
+		{"QueryUniqueKey", testQueryUniqueKey},
+		{"Collections", testCollections},
+		{"RacingCreates", testRacingCreates},
+		{"RacingReplaces", testRacingReplaces},
+		{"UpdateHelper", testUpdateHelper},
+		{"BinaryData", testBinaryData},
+		{"Ping", testPing},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			t.Cleanup(func() { s.Close(ctx) })
+			c.fn(t, ctx, s)
+		})
+	}
+}
+
+func wantKind(t *testing.T, err error, k fault.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %v", k)
+	}
+	if got := fault.KindOf(err); got != k {
+		t.Fatalf("got %v error (%v), want %v", got, err, k)
+	}
+}
+
+func mCreate(t *testing.T, ctx context.Context, s hosted.Store, c hosted.Collection, r hosted.Record) hosted.Record {
+	t.Helper()
+	r, err := s.Create(ctx, c, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mGet(t *testing.T, ctx context.Context, s hosted.Store, c hosted.Collection, id string) hosted.Record {
+	t.Helper()
+	r, err := s.Get(ctx, c, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mReplace(t *testing.T, ctx context.Context, s hosted.Store, c hosted.Collection, r hosted.Record, rev uint64) hosted.Record {
+	t.Helper()
+	r, err := s.Replace(ctx, c, r, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testGetMissing(t *testing.T, ctx context.Context, s hosted.Store) {
+	_, err := s.Get(ctx, things, "nope")
+	wantKind(t, err, fault.NotFound)
+}
+
+func testCreateGet(t *testing.T, ctx context.Context, s hosted.Store) {
+	r := mCreate(t, ctx, s, things, rec("a", "alpha", "o1", `{"x":1}`))
+	if r.Rev != 1 {
+		t.Fatalf("rev after create = %d, want 1", r.Rev)
+	}
+	g := mGet(t, ctx, s, things, "a")
+	if g.ID != "a" || g.Rev != 1 || string(g.Data) != `{"x":1}` || g.Keys["name"] != "alpha" || g.Keys["owner"] != "o1" {
+		t.Fatalf("got %+v", g)
+	}
+}
+
+func testCreateDuplicateID(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	_, err := s.Create(ctx, things, rec("a", "beta", "", "2"))
+	wantKind(t, err, fault.Conflict)
+	g := mGet(t, ctx, s, things, "a")
+	if string(g.Data) != "1" {
+		t.Fatalf("failed create changed the record: %q", g.Data)
+	}
+	// the failed create must not have claimed its unique value
+	mCreate(t, ctx, s, things, rec("b", "beta", "", "3"))
+}
+
+func testCreateDuplicateUnique(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	_, err := s.Create(ctx, things, rec("b", "alpha", "", "2"))
+	wantKind(t, err, fault.Conflict)
+	_, err = s.Get(ctx, things, "b")
+	wantKind(t, err, fault.NotFound)
+}
+
+func testReplaceRevision(t *testing.T, ctx context.Context, s hosted.Store) {
+	r := mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	r.Data = []byte("2")
+	r2 := mReplace(t, ctx, s, things, r, r.Rev)
+	if r2.Rev != 2 {
+		t.Fatalf("rev after replace = %d, want 2", r2.Rev)
+	}
+	g := mGet(t, ctx, s, things, "a")
+	if string(g.Data) != "2" || g.Rev != 2 {
+		t.Fatalf("got %+v", g)
+	}
+}
+
+func testReplaceStale(t *testing.T, ctx context.Context, s hosted.Store) {
+	r := mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	r.Data = []byte("2")
+	mReplace(t, ctx, s, things, r, 1)
+	r.Data = []byte("3")
+	_, err := s.Replace(ctx, things, r, 1)
+	wantKind(t, err, fault.Conflict)
+	if g := mGet(t, ctx, s, things, "a"); string(g.Data) != "2" {
+		t.Fatalf("stale replace wrote: %q", g.Data)
+	}
+}
+
+func testReplaceMissing(t *testing.T, ctx context.Context, s hosted.Store) {
+	_, err := s.Replace(ctx, things, rec("a", "alpha", "", "1"), 1)
+	wantKind(t, err, fault.NotFound)
+}
+
+func testReplaceMovesKeys(t *testing.T, ctx context.Context, s hosted.Store) {
+	r := mCreate(t, ctx, s, things, rec("a", "alpha", "o1", "1"))
+	r.Keys = map[string]string{"name": "alpha2", "owner": "o2"}
+	mReplace(t, ctx, s, things, r, r.Rev)
+	// the old unique value is free again, the new one is taken
+	mCreate(t, ctx, s, things, rec("b", "alpha", "", "2"))
+	_, err := s.Create(ctx, things, rec("c", "alpha2", "", "3"))
+	wantKind(t, err, fault.Conflict)
+	// the index follows the record
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "o1", Exact: true})
+	if len(got) != 0 {
+		t.Fatalf("old index entry still found: %+v", got)
+	}
+	got, _ = mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "o2", Exact: true})
+	if len(got) != 1 || got[0].ID != "a" {
+		t.Fatalf("new index entry: %+v", got)
+	}
+}
+
+func testReplaceUniqueTaken(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	r := mCreate(t, ctx, s, things, rec("b", "beta", "", "2"))
+	r.Keys = map[string]string{"name": "alpha"}
+	_, err := s.Replace(ctx, things, r, r.Rev)
+	wantKind(t, err, fault.Conflict)
+	if g := mGet(t, ctx, s, things, "b"); g.Keys["name"] != "beta" || g.Rev != 1 {
+		t.Fatalf("failed replace changed the record: %+v", g)
+	}
+}
+
+func testDeleteIdempotent(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	if err := s.Delete(ctx, things, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, things, "a"); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	_, err := s.Get(ctx, things, "a")
+	wantKind(t, err, fault.NotFound)
+}
+
+func testDeleteFreesKeys(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("a", "alpha", "o1", "1"))
+	if err := s.Delete(ctx, things, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mCreate(t, ctx, s, things, rec("b", "alpha", "", "1"))
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "o1"})
+	if len(got) != 0 {
+		t.Fatalf("deleted record still indexed: %+v", got)
+	}
+}
+
+func mQuery(t *testing.T, ctx context.Context, s hosted.Store, c hosted.Collection, q hosted.Query) ([]hosted.Record, string) {
+	t.Helper()
+	rs, next, err := s.Query(ctx, c, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs, next
+}
+
+func ids(rs []hosted.Record) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ","
+		}
+		s += r.ID
+	}
+	return s
+}
+
+func testQueryByID(t *testing.T, ctx context.Context, s hosted.Store) {
+	for _, id := range []string{"c", "a", "b", "ab"} {
+		mCreate(t, ctx, s, things, rec(id, "n"+id, "", ""))
+	}
+	got, next := mQuery(t, ctx, s, things, hosted.Query{})
+	if ids(got) != "a,ab,b,c" || next != "" {
+		t.Fatalf("got %s next %q", ids(got), next)
+	}
+	got, _ = mQuery(t, ctx, s, things, hosted.Query{Prefix: "a"})
+	if ids(got) != "a,ab" {
+		t.Fatalf("prefix a: %s", ids(got))
+	}
+}
+
+func testQueryIndexPrefix(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("1", "n1", "org/b", ""))
+	mCreate(t, ctx, s, things, rec("2", "n2", "org/a", ""))
+	mCreate(t, ctx, s, things, rec("3", "n3", "other", ""))
+	mCreate(t, ctx, s, things, rec("4", "n4", "", "")) // not indexed
+	mCreate(t, ctx, s, things, rec("0", "n0", "org/a", ""))
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "org/"})
+	if ids(got) != "0,2,1" {
+		t.Fatalf("got %s, want 0,2,1 (by value, then id)", ids(got))
+	}
+	got, _ = mQuery(t, ctx, s, things, hosted.Query{Key: "owner"})
+	if ids(got) != "0,2,1,3" {
+		t.Fatalf("whole index: got %s", ids(got))
+	}
+}
+
+func testQueryExact(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("1", "n1", "acme", ""))
+	mCreate(t, ctx, s, things, rec("2", "n2", "acme-two", ""))
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "acme", Exact: true})
+	if ids(got) != "1" {
+		t.Fatalf("got %s", ids(got))
+	}
+}
+
+func testQueryPaging(t *testing.T, ctx context.Context, s hosted.Store) {
+	const n = 25
+	for i := 0; i < n; i++ {
+		mCreate(t, ctx, s, things, rec(fmt.Sprintf("id%02d", i), fmt.Sprintf("n%02d", i), fmt.Sprintf("o%d", i%3), ""))
+	}
+	for _, key := range []string{"", "owner", "name"} {
+		var all []hosted.Record
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > n {
+				t.Fatalf("key %q: paging does not end", key)
+			}
+			got, next := mQuery(t, ctx, s, things, hosted.Query{Key: key, After: after, Limit: 4})
+			if len(got) > 4 {
+				t.Fatalf("key %q: page of %d", key, len(got))
+			}
+			all = append(all, got...)
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		if len(all) != n {
+			t.Fatalf("key %q: paged %d records, want %d", key, len(all), n)
+		}
+		seen := map[string]bool{}
+		for _, r := range all {
+			if seen[r.ID] {
+				t.Fatalf("key %q: %s twice", key, r.ID)
+			}
+			seen[r.ID] = true
+		}
+	}
+}
+
+func testQueryUniqueKey(t *testing.T, ctx context.Context, s hosted.Store) {
+	mCreate(t, ctx, s, things, rec("x", "zeta", "", ""))
+	mCreate(t, ctx, s, things, rec("y", "alpha", "", ""))
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "name", Prefix: "alpha", Exact: true})
+	if ids(got) != "y" {
+		t.Fatalf("got %s", ids(got))
+	}
+	got, _ = mQuery(t, ctx, s, things, hosted.Query{Key: "name"})
+	if ids(got) != "y,x" {
+		t.Fatalf("got %s", ids(got))
+	}
+}
+
+func testCollections(t *testing.T, ctx context.Context, s hosted.Store) {
+	other := hosted.Collection{Name: "others", Unique: []string{"name"}}
+	mCreate(t, ctx, s, things, rec("a", "alpha", "", "1"))
+	// same id and unique value in another collection: independent
+	mCreate(t, ctx, s, other, rec("a", "alpha", "", "2"))
+	if g := mGet(t, ctx, s, other, "a"); string(g.Data) != "2" {
+		t.Fatalf("got %q", g.Data)
+	}
+	got, _ := mQuery(t, ctx, s, other, hosted.Query{})
+	if len(got) != 1 {
+		t.Fatalf("collections leak into each other: %d records", len(got))
+	}
+}
+
+func testRacingCreates(t *testing.T, ctx context.Context, s hosted.Store) {
+	const n = 8
+	for round := 0; round < 5; round++ {
+		var wins, conflicts atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// different ids, same unique name: exactly one may win
+				_, err := s.Create(ctx, things, rec(fmt.Sprintf("r%d-%d", round, i), fmt.Sprintf("race%d", round), "", ""))
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case fault.Is(err, fault.Conflict):
+					conflicts.Add(1)
+				default:
+					t.Errorf("create: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != n-1 {
+			t.Fatalf("round %d: %d wins, %d conflicts; want 1 and %d", round, wins.Load(), conflicts.Load(), n-1)
+		}
+	}
+}
+
+func testRacingReplaces(t *testing.T, ctx context.Context, s hosted.Store) {
+	r := mCreate(t, ctx, s, things, rec("a", "alpha", "", "0"))
+	const n = 8
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := r
+			c.Data = []byte(fmt.Sprint(i))
+			_, err := s.Replace(ctx, things, c, r.Rev)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case fault.Is(err, fault.Conflict):
+			default:
+				t.Errorf("replace: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d replaces of one revision won, want 1", wins.Load())
+	}
+}
+
+func testUpdateHelper(t *testing.T, ctx context.Context, s hosted.Store) {
+	type counter struct{ N int }
+	if _, err := s.Create(ctx, things, hosted.Record{ID: "c", Keys: map[string]string{"name": "c"}, Data: []byte(`{"N":0}`)}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := hosted.Update(ctx, s, things, "c", func(c *counter, keys map[string]string) error {
+				c.N++
+				return nil
+			})
+			if err != nil {
+				t.Errorf("update: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	var c counter
+	if _, err := hosted.GetJSON(ctx, s, things, "c", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.N != n {
+		t.Fatalf("N = %d after %d concurrent updates: a write was lost", c.N, n)
+	}
+}
+
+func testBinaryData(t *testing.T, ctx context.Context, s hosted.Store) {
+	data := make([]byte, 256*1024)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	mCreate(t, ctx, s, things, hosted.Record{ID: "bin/ä\x01", Keys: map[string]string{"name": "n"}, Data: data})
+	g := mGet(t, ctx, s, things, "bin/ä\x01")
+	if string(g.Data) != string(data) {
+		t.Fatal("binary data changed on the way through")
+	}
+}
+
+func testPing(t *testing.T, ctx context.Context, s hosted.Store) {
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
