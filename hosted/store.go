@@ -51,7 +51,7 @@ func (c Collection) Keys(name string) (declared, unique bool) {
 // A Record is one document: an id, a revision, the values of its keys and
 // an opaque body (JSON, in practice).
 type Record struct {
-	ID   string
+	ID   string            // any string without a NUL byte
 	Rev  uint64            // set by the store: 1 on Create, +1 on every Replace
 	Keys map[string]string // key name → value, for the collection's declared keys
 	Data []byte
@@ -109,8 +109,12 @@ func Cursor(r Record, key string) string {
 	return r.Keys[key] + "\x00" + r.ID
 }
 
-// SplitCursor is the inverse of Cursor for a scan of a declared key.
+// SplitCursor is the inverse of Cursor for a scan of a declared key. Key
+// values may contain NUL bytes (composite keys do); ids may not.
 func SplitCursor(cursor string) (value, id string) {
-	value, id, _ = strings.Cut(cursor, "\x00")
-	return value, id
+	i := strings.LastIndexByte(cursor, 0)
+	if i < 0 {
+		return cursor, ""
+	}
+	return cursor[:i], cursor[i+1:]
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -117,8 +118,8 @@ func decode(id string, b []byte) (hosted.Record, error) {
 
 // check validates a record's keys against the collection.
 func check(op string, c hosted.Collection, r hosted.Record) error {
-	if r.ID == "" {
-		return fault.New(op, fault.Invalid, "empty id")
+	if r.ID == "" || strings.IndexByte(r.ID, 0) >= 0 {
+		return fault.New(op, fault.Invalid, "empty id or NUL in id")
 	}
 	for _, u := range c.Unique {
 		if r.Keys[u] == "" {
@@ -337,7 +338,7 @@ func (s *Store) Query(ctx context.Context, c hosted.Collection, q hosted.Query) 
 			}
 			id := string(k)
 			if q.Key != "" {
-				id = string(k[bytes.IndexByte(k, 0)+1:])
+				id = string(k[bytes.LastIndexByte(k, 0)+1:])
 			}
 			if len(out) == limit {
 				next = hosted.Cursor(out[len(out)-1], q.Key)

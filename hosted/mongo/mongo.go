@@ -269,8 +269,8 @@ func checkKeyName(op, name string) error {
 // revision rev. Keys with an empty value are left out, so that the record
 // is left out of their index.
 func newDocument(op string, c hosted.Collection, r hosted.Record, rev int64) (document, error) {
-	if r.ID == "" {
-		return document{}, fault.New(op, fault.Invalid, "empty id")
+	if r.ID == "" || strings.IndexByte(r.ID, 0) >= 0 {
+		return document{}, fault.New(op, fault.Invalid, "empty id or NUL in id")
 	}
 	for _, name := range c.Unique {
 		if r.Keys[name] == "" {

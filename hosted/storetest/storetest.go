@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"QueryPaging", testQueryPaging},
 		{"QueryUniqueKey", testQueryUniqueKey},
 		{"Collections", testCollections},
+		{"CompositeKeys", testCompositeKeys},
 		{"RacingCreates", testRacingCreates},
 		{"RacingReplaces", testRacingReplaces},
 		{"UpdateHelper", testUpdateHelper},
@@ -444,5 +445,35 @@ func testBinaryData(t *testing.T, ctx context.Context, s hosted.Store) {
 func testPing(t *testing.T, ctx context.Context, s hosted.Store) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testCompositeKeys: key values made of NUL-separated parts (org, protocol,
+// name) scan by prefix and page correctly.
+func testCompositeKeys(t *testing.T, ctx context.Context, s hosted.Store) {
+	for i, owner := range []string{"o1\x00npm\x00a", "o1\x00npm\x00b", "o1\x00pypi\x00a", "o2\x00npm\x00a", "o1\x00npm\x00c"} {
+		mCreate(t, ctx, s, things, rec(fmt.Sprint("id", i), fmt.Sprint("n", i), owner, ""))
+	}
+	got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "o1\x00npm\x00"})
+	if ids(got) != "id0,id1,id4" {
+		t.Fatalf("prefix scan: %s", ids(got))
+	}
+	var all []string
+	after := ""
+	for {
+		got, next := mQuery(t, ctx, s, things, hosted.Query{Key: "owner", Prefix: "o1\x00", After: after, Limit: 1})
+		for _, r := range got {
+			all = append(all, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(all) != "[id0 id1 id4 id2]" {
+		t.Fatalf("paged scan: %v", all)
+	}
+	if _, err := s.Create(ctx, things, rec("bad\x00id", "nul", "", "")); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("NUL in an id: %v", err)
 	}
 }

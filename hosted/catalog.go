@@ -1,0 +1,365 @@
+package hosted
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"entrepot/hosted/fault"
+)
+
+// The catalog's collections. Ids are built by one function each, below, so
+// that no other code composes keys.
+var (
+	claimsC = Collection{Name: "claims", Index: []string{"org"}}
+	// packages: "name" is protocol:normalized (unique, so a racing first
+	// publish has one winner); "org" lists an organization's packages by
+	// protocol; "search" scans names across protocols.
+	packagesC = Collection{Name: "packages", Unique: []string{"name"}, Index: []string{"org", "search"}}
+	versionsC = Collection{Name: "versions", Index: []string{"pkg"}}
+	filesC    = Collection{Name: "files", Index: []string{"version"}}
+)
+
+func claimID(protocol, namespace string) string { return protocol + ":" + namespace }
+func packageID(protocol, name string) string    { return protocol + ":" + name }
+func versionID(protocol, name, v string) string { return protocol + ":" + name + "@" + v }
+func fileID(protocol, path string) string       { return protocol + ":" + path }
+
+// Claim says that a namespace of a protocol (an npm scope, an OCI first
+// segment, a Maven groupId prefix, or a single package name) belongs to
+// an organization's hosted repository. A claimed name never resolves
+// upstream.
+type Claim struct {
+	Protocol  string    `json:"protocol"`
+	Namespace string    `json:"namespace"`
+	OrgID     string    `json:"orgId"`
+	RepoID    string    `json:"repoId"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Package is a hosted package: one name of one protocol.
+type Package struct {
+	ID          string    `json:"id"`
+	Protocol    string    `json:"protocol"`
+	Name        string    `json:"name"` // normalized, as the protocol compares names
+	DisplayName string    `json:"displayName,omitempty"`
+	OrgID       string    `json:"orgId"`
+	RepoID      string    `json:"repoId"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	// Serial grows with every change to the package or its versions; a
+	// protocol uses it to key prepared documents and as a validator.
+	Serial uint64          `json:"serial"`
+	Meta   json.RawMessage `json:"meta,omitempty"` // protocol-specific (dist-tags, owners, ...)
+}
+
+// File is one stored artifact of a version.
+type File struct {
+	Name        string            `json:"name"`   // file name or path, as the protocol addresses it
+	Digest      string            `json:"digest"` // sha256 digest of the stored blob
+	Size        int64             `json:"size"`
+	ContentType string            `json:"contentType,omitempty"`
+	Hashes      map[string]string `json:"hashes,omitempty"` // other algorithms, hex ("sha1", "sha512", "md5")
+	Meta        json.RawMessage   `json:"meta,omitempty"`
+	UploadedAt  time.Time         `json:"uploadedAt"`
+}
+
+// Version is one published version of a package.
+type Version struct {
+	Protocol    string          `json:"protocol"`
+	Package     string          `json:"package"` // normalized name
+	Version     string          `json:"version"`
+	OrgID       string          `json:"orgId"`
+	Files       []File          `json:"files,omitempty"`
+	Meta        json.RawMessage `json:"meta,omitempty"` // protocol-specific manifest
+	Yanked      bool            `json:"yanked,omitempty"`
+	YankReason  string          `json:"yankReason,omitempty"`
+	PublishedBy string          `json:"publishedBy,omitempty"`
+	PublishedAt time.Time       `json:"publishedAt"`
+	// Deleted marks an unpublished version. Its record stays, so that the
+	// version can never be published again with other bytes.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// FileRef maps a protocol path to the version that holds the file. It is
+// kept after deletion, for protocols where a file name is never reused.
+type FileRef struct {
+	Protocol string `json:"protocol"`
+	Path     string `json:"path"`
+	Package  string `json:"package"`
+	Version  string `json:"version"`
+	Digest   string `json:"digest"`
+	Deleted  bool   `json:"deleted,omitempty"`
+}
+
+// Catalog is the typed system of record of hosted packages over any
+// Store. It is safe for concurrent use; every write is one document.
+type Catalog struct {
+	s   Store
+	now func() time.Time
+}
+
+// NewCatalog returns a Catalog over s.
+func NewCatalog(s Store) *Catalog { return &Catalog{s: s, now: time.Now} }
+
+// Store returns the underlying store.
+func (c *Catalog) Store() Store { return c.s }
+
+// Claim records cl if its namespace is free and returns the claim in
+// force: cl itself, or the existing claim when the same organization holds
+// it already. A namespace held by another organization is a Conflict.
+func (c *Catalog) Claim(ctx context.Context, cl Claim) (Claim, error) {
+	const op = "catalog.Claim"
+	if cl.Protocol == "" || cl.Namespace == "" || cl.OrgID == "" {
+		return Claim{}, fault.New(op, fault.Invalid, "claim needs a protocol, a namespace and an organization")
+	}
+	cl.CreatedAt = c.now().UTC()
+	_, err := CreateJSON(ctx, c.s, claimsC, claimID(cl.Protocol, cl.Namespace), map[string]string{"org": cl.OrgID}, cl)
+	if err == nil {
+		return cl, nil
+	}
+	if !fault.Is(err, fault.Conflict) {
+		return Claim{}, fault.Op(op, err)
+	}
+	got, err := c.ClaimOf(ctx, cl.Protocol, cl.Namespace)
+	if err != nil {
+		return Claim{}, err
+	}
+	if got.OrgID != cl.OrgID {
+		return Claim{}, fault.Newf(op, fault.Conflict, "%s is claimed by another organization", cl.Namespace)
+	}
+	return got, nil
+}
+
+// ClaimOf returns the claim on a namespace, NotFound when it is free.
+func (c *Catalog) ClaimOf(ctx context.Context, protocol, namespace string) (Claim, error) {
+	var cl Claim
+	_, err := GetJSON(ctx, c.s, claimsC, claimID(protocol, namespace), &cl)
+	return cl, fault.Op("catalog.ClaimOf", err)
+}
+
+// Release removes a claim (platform administration).
+func (c *Catalog) Release(ctx context.Context, protocol, namespace string) error {
+	return c.s.Delete(ctx, claimsC, claimID(protocol, namespace))
+}
+
+func packageKeys(p Package) map[string]string {
+	return map[string]string{
+		"name":   packageID(p.Protocol, p.Name),
+		"org":    p.OrgID + "\x00" + p.Protocol + "\x00" + p.Name,
+		"search": p.Name + "\x00" + p.Protocol,
+	}
+}
+
+// Package returns a hosted package by its normalized name.
+func (c *Catalog) Package(ctx context.Context, protocol, name string) (Package, error) {
+	var p Package
+	_, err := GetJSON(ctx, c.s, packagesC, packageID(protocol, name), &p)
+	return p, fault.Op("catalog.Package", err)
+}
+
+// CreatePackage records a new package; Conflict when the name exists.
+func (c *Catalog) CreatePackage(ctx context.Context, p Package) (Package, error) {
+	now := c.now().UTC()
+	p.ID = packageID(p.Protocol, p.Name)
+	p.CreatedAt, p.UpdatedAt, p.Serial = now, now, 1
+	_, err := CreateJSON(ctx, c.s, packagesC, p.ID, packageKeys(p), p)
+	return p, fault.Op("catalog.CreatePackage", err)
+}
+
+// UpdatePackage changes a package through fn (which may run several
+// times) and bumps its serial.
+func (c *Catalog) UpdatePackage(ctx context.Context, protocol, name string, fn func(*Package) error) (Package, error) {
+	p, err := Update(ctx, c.s, packagesC, packageID(protocol, name), func(p *Package, keys map[string]string) error {
+		if err := fn(p); err != nil {
+			return err
+		}
+		p.Serial++
+		p.UpdatedAt = c.now().UTC()
+		for k, v := range packageKeys(*p) {
+			keys[k] = v
+		}
+		return nil
+	})
+	return p, fault.Op("catalog.UpdatePackage", err)
+}
+
+// Touch bumps a package's serial, after a change to one of its versions.
+func (c *Catalog) Touch(ctx context.Context, protocol, name string) (Package, error) {
+	return c.UpdatePackage(ctx, protocol, name, func(*Package) error { return nil })
+}
+
+// PackageFilter narrows ListPackages. Query matches names by prefix.
+type PackageFilter struct {
+	Protocol string
+	OrgID    string
+	Query    string
+}
+
+// ListPackages pages through packages matching f, by name.
+func (c *Catalog) ListPackages(ctx context.Context, f PackageFilter, after string, limit int) ([]Package, string, error) {
+	q := Query{Key: "search", Prefix: f.Query, After: after, Limit: limit}
+	if f.OrgID != "" {
+		prefix := f.OrgID + "\x00"
+		if f.Protocol != "" {
+			prefix += f.Protocol + "\x00" + f.Query
+		}
+		q = Query{Key: "org", Prefix: prefix, After: after, Limit: limit}
+	}
+	var out []Package
+	for {
+		recs, next, err := c.s.Query(ctx, packagesC, q)
+		if err != nil {
+			return nil, "", fault.Op("catalog.ListPackages", err)
+		}
+		for _, r := range recs {
+			var p Package
+			if err := json.Unmarshal(r.Data, &p); err != nil {
+				return nil, "", fault.Wrap("catalog.ListPackages", fault.Internal, err)
+			}
+			if (f.Protocol == "" || p.Protocol == f.Protocol) && strings.HasPrefix(p.Name, f.Query) {
+				out = append(out, p)
+			}
+		}
+		// A filtered page may come out short; keep reading until it is full
+		// or the scan ends, so that callers can page by the cursor alone.
+		if next == "" || (limit > 0 && len(out) >= limit) {
+			return out, next, nil
+		}
+		q.After = next
+	}
+}
+
+// DeletePackage removes a package. Its versions are marked deleted, not
+// dropped: the name may be published again, but never one of its old
+// versions (npm's rule after an unpublish, and a safe one everywhere).
+// Blobs are left to a sweeper.
+func (c *Catalog) DeletePackage(ctx context.Context, protocol, name string) error {
+	vs, err := c.Versions(ctx, protocol, name, false)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if _, err := c.DeleteVersion(ctx, protocol, name, v.Version); err != nil {
+			return err
+		}
+	}
+	return fault.Op("catalog.DeletePackage", c.s.Delete(ctx, packagesC, packageID(protocol, name)))
+}
+
+// AddVersion records a new version and a reference per file. A version
+// that exists, or existed and was deleted, is a Conflict: versions are
+// immutable. File paths taken by another version are a Conflict too, and
+// then nothing is recorded.
+func (c *Catalog) AddVersion(ctx context.Context, v Version) (Version, error) {
+	const op = "catalog.AddVersion"
+	if v.PublishedAt.IsZero() {
+		v.PublishedAt = c.now().UTC()
+	}
+	var added []string
+	for _, f := range v.Files {
+		ref := FileRef{Protocol: v.Protocol, Path: f.Name, Package: v.Package, Version: v.Version, Digest: f.Digest}
+		id := fileID(v.Protocol, f.Name)
+		if _, err := CreateJSON(ctx, c.s, filesC, id, map[string]string{"version": versionID(v.Protocol, v.Package, v.Version)}, ref); err != nil {
+			for _, a := range added {
+				c.s.Delete(ctx, filesC, a)
+			}
+			if fault.Is(err, fault.Conflict) {
+				return Version{}, fault.Newf(op, fault.Conflict, "file %s exists already", f.Name)
+			}
+			return Version{}, fault.Op(op, err)
+		}
+		added = append(added, id)
+	}
+	_, err := CreateJSON(ctx, c.s, versionsC, versionID(v.Protocol, v.Package, v.Version),
+		map[string]string{"pkg": packageID(v.Protocol, v.Package)}, v)
+	if err != nil {
+		for _, a := range added {
+			c.s.Delete(ctx, filesC, a)
+		}
+		if fault.Is(err, fault.Conflict) {
+			return Version{}, fault.Newf(op, fault.Conflict, "version %s of %s exists already", v.Version, v.Package)
+		}
+		return Version{}, fault.Op(op, err)
+	}
+	return v, nil
+}
+
+// Version returns one version, deleted ones included (check Deleted).
+func (c *Catalog) Version(ctx context.Context, protocol, name, version string) (Version, error) {
+	var v Version
+	_, err := GetJSON(ctx, c.s, versionsC, versionID(protocol, name, version), &v)
+	return v, fault.Op("catalog.Version", err)
+}
+
+// Versions lists a package's versions in the store's order (by version
+// string); deleted ones only when withDeleted.
+func (c *Catalog) Versions(ctx context.Context, protocol, name string, withDeleted bool) ([]Version, error) {
+	var out []Version
+	q := Query{Key: "pkg", Prefix: packageID(protocol, name), Exact: true}
+	for {
+		recs, next, err := c.s.Query(ctx, versionsC, q)
+		if err != nil {
+			return nil, fault.Op("catalog.Versions", err)
+		}
+		for _, r := range recs {
+			var v Version
+			if err := json.Unmarshal(r.Data, &v); err != nil {
+				return nil, fault.Wrap("catalog.Versions", fault.Internal, err)
+			}
+			if withDeleted || !v.Deleted {
+				out = append(out, v)
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		q.After = next
+	}
+}
+
+// UpdateVersion changes a version through fn (which may run several times):
+// yank, deprecate, metadata. Files cannot be changed this way.
+func (c *Catalog) UpdateVersion(ctx context.Context, protocol, name, version string, fn func(*Version) error) (Version, error) {
+	v, err := Update(ctx, c.s, versionsC, versionID(protocol, name, version), func(v *Version, _ map[string]string) error {
+		files := v.Files
+		if err := fn(v); err != nil {
+			return err
+		}
+		v.Files = files
+		return nil
+	})
+	return v, fault.Op("catalog.UpdateVersion", err)
+}
+
+// DeleteVersion marks a version deleted and its file references with it;
+// the records stay so that neither the version nor (where the protocol
+// says so) its file names can be reused.
+func (c *Catalog) DeleteVersion(ctx context.Context, protocol, name, version string) (Version, error) {
+	v, err := c.UpdateVersion(ctx, protocol, name, version, func(v *Version) error {
+		v.Deleted = true
+		return nil
+	})
+	if err != nil {
+		return v, err
+	}
+	for _, f := range v.Files {
+		_, err := Update(ctx, c.s, filesC, fileID(v.Protocol, f.Name), func(r *FileRef, _ map[string]string) error {
+			r.Deleted = true
+			return nil
+		})
+		if err != nil && !fault.Is(err, fault.NotFound) {
+			return v, fault.Op("catalog.DeleteVersion", err)
+		}
+	}
+	return v, nil
+}
+
+// File returns the reference of a file path, deleted ones included.
+func (c *Catalog) File(ctx context.Context, protocol, path string) (FileRef, error) {
+	var r FileRef
+	_, err := GetJSON(ctx, c.s, filesC, fileID(protocol, path), &r)
+	return r, fault.Op("catalog.File", err)
+}
