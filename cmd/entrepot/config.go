@@ -36,6 +36,9 @@ type Config struct {
 	Upstreams           map[string]string // protocol → base URL, only those configured
 	UpstreamOCI         []OCIUpstream
 
+	AdminEmail    string
+	AdminPassword string
+
 	LogLevel  slog.Level
 	LogFormat string
 
@@ -170,6 +173,20 @@ func settings() []setting {
 		}},
 		{env: "AUTH_ENCRYPTION_KEY", help: "AES-256 key for stored provider secrets, 64 hex characters or base64 of 32 bytes (generated into DATA_DIR if unset in embedded mode)", secret: true, parse: func(c *Config, v string) error {
 			c.AuthEncryptionKey = v
+			return nil
+		}},
+		{env: "ADMIN_EMAIL", def: "admin@localhost", help: "email of the platform admin created on first start (user name: admin)", parse: func(c *Config, v string) error {
+			if !strings.Contains(v, "@") {
+				return errors.New("must be an email address")
+			}
+			c.AdminEmail = v
+			return nil
+		}},
+		{env: "ADMIN_PASSWORD", help: "password of that first admin (generated and printed once to stderr if unset)", secret: true, parse: func(c *Config, v string) error {
+			if v != "" && (len(v) < 12 || isWeak(v)) {
+				return errors.New("must be at least 12 characters and not a known weak value")
+			}
+			c.AdminPassword = v
 			return nil
 		}},
 		{env: "ENABLE_UPSTREAM_CACHE", def: "true", help: "cache upstream metadata for UPSTREAM_CACHE_EXPIRY (false: revalidate on every request)", parse: func(c *Config, v string) error {

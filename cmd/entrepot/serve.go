@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"entrepot/auth"
+	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
@@ -77,9 +79,49 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+
+	authSvc, err := auth.New(meta, auth.Config{SigningKey: []byte(cfg.JWTSecret)})
+	if err != nil {
+		return &ConfigError{Var: "JWT_SECRET", Err: err}
+	}
+	generated, err := authSvc.Bootstrap(ctx, cfg.AdminEmail, cfg.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	if generated != "" {
+		// Shown once, on the terminal only: it is never logged or stored.
+		fmt.Fprintf(stderr, "\nentrepot: created the platform admin %q (%s) with the password:\n\n    %s\n\nIt is shown only this once; set ADMIN_PASSWORD to choose it instead.\n\n",
+			auth.BootstrapUsername, cfg.AdminEmail, generated)
+	}
+	auditor := auth.NewAuditor(meta, log, 4096)
+	auditDone := make(chan struct{})
+	go func() { auditor.Run(ctx); close(auditDone) }()
+	tokensDone := make(chan struct{})
+	go func() {
+		authSvc.RunTokenFlusher(ctx, 30*time.Second, func(err error) { log.Warn("token use flush", "error", err) })
+		close(tokensDone)
+	}()
+
+	expiry := cfg.UpstreamCacheExpiry
+	if !cfg.UpstreamCache {
+		expiry = 0
+	}
+	registry := (&edge.Registry{
+		Catalog:         hosted.NewCatalog(meta),
+		Blobs:           blobs,
+		Cache:           cache.New(meta, blobs, cache.Options{Registerer: reg, Logger: log}),
+		Auth:            authSvc,
+		Audit:           auditor,
+		Base:            &edge.BaseURL{Fixed: cfg.PublicURL, Trusted: cfg.TrustedProxies},
+		Log:             log,
+		MetadataTTL:     expiry,
+		AnonymousMirror: true,
+	}).Init()
 	var health []edge.UpstreamHealth
+	byName := map[string]*upstream.Client{}
 	for _, u := range ups {
 		health = append(health, u)
+		byName[u.Name()] = u
 		go u.Run(ctx, 30*time.Second)
 	}
 
@@ -93,6 +135,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		},
 		Upstreams: health,
 	})
+	mount(srv.Mux(), registry, byName)
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -114,6 +157,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "error", err)
 	}
+	// The background writers flush what they hold once ctx is done.
+	stop()
+	<-auditDone
+	<-tokensDone
 	log.Info("stopped")
 	return nil
 }

@@ -1,0 +1,219 @@
+package edge
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/cache"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// Registry holds the shared layers every protocol package is built on and
+// the steps of the request path they share: who is calling (Who), what
+// they may do (May), and whether a name is hosted (Claim). A protocol
+// package never parses credentials, talks to a store or an upstream
+// except through these.
+type Registry struct {
+	Catalog *hosted.Catalog
+	Blobs   blob.Store
+	Cache   *cache.Cache
+	Auth    *auth.Service
+	Audit   *auth.Auditor
+	Base    *BaseURL
+	Log     *slog.Logger
+	// MetadataTTL is how long mirrored metadata is fresh
+	// (UPSTREAM_CACHE_EXPIRY, 0 when ENABLE_UPSTREAM_CACHE is false).
+	MetadataTTL time.Duration
+	// AnonymousMirror lets anonymous callers read mirrored (unclaimed)
+	// packages: the platform setting, allowed by default.
+	AnonymousMirror bool
+
+	claims *expirable.LRU[string, claimEntry]
+}
+
+type claimEntry struct {
+	claim  hosted.Claim
+	ref    auth.RepoRef
+	hosted bool
+}
+
+// claimTTL bounds how long a claim and its repository's visibility are
+// trusted from memory: a visibility change reaches every edge within it.
+const claimTTL = 5 * time.Second
+
+// Init prepares the registry's caches; call it once before serving.
+func (r *Registry) Init() *Registry {
+	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)
+	if r.Log == nil {
+		r.Log = slog.Default()
+	}
+	return r
+}
+
+const principalKey = "edge.principal"
+
+// Who authenticates the request once and remembers the answer for the rest
+// of it. No credentials is the anonymous principal, not an error; bad
+// credentials are Unauthorized.
+func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	if p, ok := ctx.UserValue(principalKey).(auth.Principal); ok {
+		return p, nil
+	}
+	c := auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
+	if c.Kind == auth.NoCredentials {
+		ctx.SetUserValue(principalKey, auth.Principal{})
+		return auth.Principal{}, nil
+	}
+	c.ClientIP = ctx.RemoteIP().String()
+	p, err := r.Auth.Authenticate(context.Background(), c)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	ctx.SetUserValue(principalKey, p)
+	return p, nil
+}
+
+// May authenticates the caller and authorizes action on repo. A Forbidden
+// read is answered as NotFound, so that a private package's existence is
+// not revealed; Unauthorized stays, since clients need it to send
+// credentials.
+func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
+	p, err := r.Who(ctx)
+	if err != nil {
+		return p, err
+	}
+	if err := r.Auth.Authorize(context.Background(), p, repo, action); err != nil {
+		if action == auth.Read && fault.Is(err, fault.Forbidden) {
+			return p, fault.New("edge.May", fault.NotFound, "not found")
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// MayMirror authorizes reading unclaimed content through the upstream
+// cache: anyone when the platform allows anonymous mirror reads, any
+// authenticated caller otherwise (with a token scoped to the protocol).
+func (r *Registry) MayMirror(ctx *fasthttp.RequestCtx, protocol string) (auth.Principal, error) {
+	return r.May(ctx, auth.RepoRef{Protocol: protocol, Public: r.AnonymousMirror}, auth.Read)
+}
+
+// Hosted resolves the first of namespaces that is claimed, for protocol:
+// the claim, the repository it names (for May), and true. None claimed:
+// false, and the name may resolve upstream. Answers come from a short-TTL
+// cache, so a hot request makes no store round trip.
+func (r *Registry) Hosted(ctx context.Context, protocol string, namespaces ...string) (hosted.Claim, auth.RepoRef, bool, error) {
+	for _, ns := range namespaces {
+		key := protocol + ":" + ns
+		e, ok := r.claims.Get(key)
+		if !ok {
+			cl, err := r.Catalog.ClaimOf(ctx, protocol, ns)
+			switch {
+			case fault.Is(err, fault.NotFound):
+				e = claimEntry{}
+			case err != nil:
+				return hosted.Claim{}, auth.RepoRef{}, false, err
+			default:
+				e = claimEntry{claim: cl, hosted: true, ref: auth.RepoRef{OrgID: cl.OrgID, Protocol: protocol}}
+				if cl.RepoID != "" {
+					repo, err := r.Auth.GetRepo(ctx, cl.RepoID)
+					if err != nil && !fault.Is(err, fault.NotFound) {
+						return hosted.Claim{}, auth.RepoRef{}, false, err
+					}
+					if err == nil {
+						e.ref = repo.Ref()
+					}
+				}
+			}
+			r.claims.Add(key, e)
+		}
+		if e.hosted {
+			return e.claim, e.ref, true, nil
+		}
+	}
+	return hosted.Claim{}, auth.RepoRef{}, false, nil
+}
+
+// Forget drops cached claims of protocol's namespaces, after a claim or a
+// repository changed in this process.
+func (r *Registry) Forget(protocol string, namespaces ...string) {
+	for _, ns := range namespaces {
+		r.claims.Remove(protocol + ":" + ns)
+	}
+}
+
+// PublishOrg picks the organization a publish goes to: the one named
+// (an npm scope, an OCI first segment, a Composer vendor), else the one
+// the caller's token is scoped to, else the caller's only organization.
+// Anything else is an Invalid error that says how to choose.
+func (r *Registry) PublishOrg(ctx context.Context, p auth.Principal, named string) (auth.Org, error) {
+	const op = "edge.PublishOrg"
+	if p.Anonymous() {
+		return auth.Org{}, fault.New(op, fault.Unauthorized, "authentication required to publish")
+	}
+	if named != "" {
+		o, err := r.Auth.GetOrg(ctx, named)
+		if fault.Is(err, fault.NotFound) {
+			return o, fault.Newf(op, fault.NotFound, "organization %q does not exist", named)
+		}
+		return o, err
+	}
+	if p.Scopes != nil && len(p.Scopes.Organizations) == 1 {
+		return r.Auth.GetOrg(ctx, p.Scopes.Organizations[0])
+	}
+	ms, _, err := r.Auth.UserOrgs(ctx, p.UserID, auth.Page{Limit: 2})
+	if err != nil {
+		return auth.Org{}, err
+	}
+	switch len(ms) {
+	case 1:
+		return r.Auth.GetOrg(ctx, ms[0].OrgID)
+	case 0:
+		return auth.Org{}, fault.New(op, fault.Forbidden, "you belong to no organization: create one or ask to be added to one before publishing")
+	}
+	return auth.Org{}, fault.New(op, fault.Invalid, "you belong to several organizations: publish with a token scoped to exactly one organization to choose where this package goes")
+}
+
+// DefaultRepo is the name of the repository a first publish creates.
+const DefaultRepo = "default"
+
+// HostedRepo returns the organization's default repository for protocol,
+// creating it (private) on first use.
+func (r *Registry) HostedRepo(ctx context.Context, orgID, protocol string) (auth.Repository, error) {
+	repo, err := r.Auth.RepoByName(ctx, orgID, protocol, DefaultRepo)
+	if !fault.Is(err, fault.NotFound) {
+		return repo, err
+	}
+	repo, err = r.Auth.CreateRepo(ctx, auth.Repository{OrgID: orgID, Name: DefaultRepo, Protocol: protocol, Visibility: auth.Private})
+	if fault.Is(err, fault.Conflict) { // a racing publish created it
+		return r.Auth.RepoByName(ctx, orgID, protocol, DefaultRepo)
+	}
+	return repo, err
+}
+
+// Record writes an audit entry for a state change made by the request.
+func (r *Registry) Record(ctx *fasthttp.RequestCtx, action, target, orgID, outcome, detail string) {
+	if r.Audit == nil {
+		return
+	}
+	p, _ := ctx.UserValue(principalKey).(auth.Principal)
+	r.Audit.Record(auth.Entry{
+		ActorUserID:  p.UserID,
+		ActorTokenID: p.TokenID,
+		ClientIP:     ctx.RemoteIP().String(),
+		UserAgent:    strings.ToValidUTF8(string(ctx.UserAgent()), ""),
+		Action:       action,
+		Target:       target,
+		OrgID:        orgID,
+		Outcome:      outcome,
+		Detail:       detail,
+	})
+}
