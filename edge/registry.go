@@ -35,6 +35,8 @@ type Registry struct {
 	// AnonymousMirror lets anonymous callers read mirrored (unclaimed)
 	// packages: the platform setting, allowed by default.
 	AnonymousMirror bool
+	// MaxUpload bounds a publish's body (MAX_UPLOAD_SIZE).
+	MaxUpload int64
 
 	claims *expirable.LRU[string, claimEntry]
 }

@@ -43,6 +43,7 @@ type Config struct {
 	LogFormat string
 
 	ShutdownTimeout time.Duration
+	MaxUpload       int64
 }
 
 // S3Config holds the S3_* settings.
@@ -210,6 +211,14 @@ func settings() []setting {
 				return errors.New("must be text or json")
 			}
 			c.LogFormat = v
+			return nil
+		}},
+		{env: "MAX_UPLOAD_SIZE", def: "512", help: "largest package a publish may upload, in MiB (OCI layers have their own limit)", parse: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 || n > 1<<20 {
+				return errors.New("must be a number of MiB from 1 to 1048576")
+			}
+			c.MaxUpload = n << 20
 			return nil
 		}},
 		{env: "SHUTDOWN_TIMEOUT", def: "30s", help: "how long SIGTERM waits for in-flight requests", parse: func(c *Config, v string) error {

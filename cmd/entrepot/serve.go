@@ -116,6 +116,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		Log:             log,
 		MetadataTTL:     expiry,
 		AnonymousMirror: true,
+		MaxUpload:       cfg.MaxUpload,
 	}).Init()
 	var health []edge.UpstreamHealth
 	byName := map[string]*upstream.Client{}

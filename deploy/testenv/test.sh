@@ -20,6 +20,18 @@ step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "install test servers"
 bash "$here/install.sh"
 
+step "install package-manager clients"
+# One script per protocol; each is idempotent and pinned.
+for f in "$here"/clients/*.sh; do
+	[ -e "$f" ] || continue
+	echo "-- $(basename "$f")"
+	bash "$f"
+done
+export PATH="${ENTREPOT_TEST_CACHE:-$HOME/.cache/entrepot-test}/bin:$PATH"
+# A client the tests need and cannot find fails the run instead of
+# skipping (testkit.RequireTool).
+export ENTREPOT_TEST_REQUIRE_CLIENTS=1
+
 run=$(mktemp -d "${TMPDIR:-/tmp}/entrepot-test.XXXXXX")
 cleanup() {
 	bash "$here/stop.sh" "$run" || true

@@ -96,7 +96,7 @@ func (s *Server) Restart() {
 func (s *Server) start() {
 	s.t.Helper()
 	cmd := exec.Command(Binary(s.t), "serve")
-	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT=0", "LOG_FORMAT=json", "LOG_LEVEL=info")
+	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT=0", "LOG_FORMAT=json", "LOG_LEVEL=info", "ADMIN_PASSWORD="+AdminPassword)
 	cmd.Env = append(cmd.Env, s.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
