@@ -37,6 +37,10 @@ type Registry struct {
 	AnonymousMirror bool
 	// MaxUpload bounds a publish's body (MAX_UPLOAD_SIZE).
 	MaxUpload int64
+	// SpoolDir is a local folder (under DATA_DIR) for data that must
+	// outlive a request before it becomes a blob, such as resumable OCI
+	// upload sessions. Protocols use a subfolder named after themselves.
+	SpoolDir string
 
 	claims *expirable.LRU[string, claimEntry]
 }

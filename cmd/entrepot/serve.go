@@ -117,6 +117,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MetadataTTL:     expiry,
 		AnonymousMirror: true,
 		MaxUpload:       cfg.MaxUpload,
+		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 	}).Init()
 	var health []edge.UpstreamHealth
 	byName := map[string]*upstream.Client{}
