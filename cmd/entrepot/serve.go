@@ -192,6 +192,10 @@ func openMeta(ctx context.Context, cfg *Config) (hosted.Store, string, error) {
 
 func openBlobs(ctx context.Context, cfg *Config) (blob.Store, string, error) {
 	if cfg.S3.Endpoint != "" {
+		spool := filepath.Join(cfg.DataDir, "spool", "s3")
+		if err := os.MkdirAll(spool, 0o750); err != nil {
+			return nil, "", &ConfigError{Var: "DATA_DIR", Err: err}
+		}
 		s, err := s3.New(ctx, s3.Config{
 			Endpoint:       cfg.S3.Endpoint,
 			Region:         cfg.S3.Region,
@@ -200,7 +204,7 @@ func openBlobs(ctx context.Context, cfg *Config) (blob.Store, string, error) {
 			SecretKey:      cfg.S3.SecretKey,
 			ForcePathStyle: cfg.S3.ForcePathStyle,
 			Prefix:         cfg.StorePath,
-			TempDir:        filepath.Join(cfg.DataDir, "spool"),
+			TempDir:        spool,
 		})
 		if err != nil {
 			return nil, "", &ConfigError{Var: "S3_ENDPOINT", Err: err}
