@@ -147,9 +147,15 @@ func (m *Mux) wrap(rt Route, h HandlerFunc) fasthttp.RequestHandler {
 		}
 
 		status := ctx.Response.StatusCode()
+		// The header's length is set only when the response is written
+		// (0 until then for a SetBody answer), and Body() would read a
+		// stream whole into memory: count buffered bodies, trust a
+		// stream's declared size, and call an unsized one 0.
 		size := ctx.Response.Header.ContentLength()
-		if size < 0 {
+		if !ctx.Response.IsBodyStream() {
 			size = len(ctx.Response.Body())
+		} else if size < 0 {
+			size = 0
 		}
 		if ctx.IsHead() {
 			size = 0

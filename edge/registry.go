@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -33,8 +34,11 @@ type Registry struct {
 	// (UPSTREAM_CACHE_EXPIRY, 0 when ENABLE_UPSTREAM_CACHE is false).
 	MetadataTTL time.Duration
 	// AnonymousMirror lets anonymous callers read mirrored (unclaimed)
-	// packages: the platform setting, allowed by default.
+	// packages: the platform setting, allowed by default. It is the value
+	// Init starts with; while serving, SetAnonymousMirror changes it (the
+	// management API's settings do).
 	AnonymousMirror bool
+	anonMirror      atomic.Bool
 	// MaxUpload bounds a publish's body (MAX_UPLOAD_SIZE).
 	MaxUpload int64
 	// SpoolDir is a local folder (under DATA_DIR) for data that must
@@ -58,6 +62,7 @@ const claimTTL = 5 * time.Second
 // Init prepares the registry's caches; call it once before serving.
 func (r *Registry) Init() *Registry {
 	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)
+	r.anonMirror.Store(r.AnonymousMirror)
 	if r.Log == nil {
 		r.Log = slog.Default()
 	}
@@ -109,8 +114,16 @@ func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.
 // cache: anyone when the platform allows anonymous mirror reads, any
 // authenticated caller otherwise (with a token scoped to the protocol).
 func (r *Registry) MayMirror(ctx *fasthttp.RequestCtx, protocol string) (auth.Principal, error) {
-	return r.May(ctx, auth.RepoRef{Protocol: protocol, Public: r.AnonymousMirror}, auth.Read)
+	return r.May(ctx, auth.RepoRef{Protocol: protocol, Public: r.anonMirror.Load()}, auth.Read)
 }
+
+// SetAnonymousMirror turns anonymous mirror reads on or off at once, for
+// every later request. Safe for concurrent use.
+func (r *Registry) SetAnonymousMirror(on bool) { r.anonMirror.Store(on) }
+
+// AnonymousMirrorReads reports whether anonymous callers may read mirrored
+// content now.
+func (r *Registry) AnonymousMirrorReads() bool { return r.anonMirror.Load() }
 
 // Hosted resolves the first of namespaces that is claimed, for protocol:
 // the claim, the repository it names (for May), and true. None claimed:
@@ -203,6 +216,13 @@ func (r *Registry) HostedRepo(ctx context.Context, orgID, protocol string) (auth
 		return r.Auth.RepoByName(ctx, orgID, protocol, DefaultRepo)
 	}
 	return repo, err
+}
+
+// Assume records p as the request's caller, for a protocol that
+// authenticated the request by means of its own (OCI registry tokens):
+// Who, May and Record then use it.
+func (r *Registry) Assume(ctx *fasthttp.RequestCtx, p auth.Principal) {
+	ctx.SetUserValue(principalKey, p)
 }
 
 // Record writes an audit entry for a state change made by the request.

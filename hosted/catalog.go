@@ -287,6 +287,37 @@ func (c *Catalog) AddVersion(ctx context.Context, v Version) (Version, error) {
 	return v, nil
 }
 
+// AddFile adds a file to a version recorded already, for protocols whose
+// files of one version arrive in separate uploads (PyPI's sdist and
+// wheels, Maven's jar and pom). The file's path is reserved first, as
+// AddVersion does: a path taken by any version, deleted ones included, is
+// a Conflict and nothing changes. A missing version is NotFound; a deleted
+// one is a Conflict, since a deleted version is never published again.
+func (c *Catalog) AddFile(ctx context.Context, protocol, name, version string, f File) (Version, error) {
+	const op = "catalog.AddFile"
+	vid := versionID(protocol, name, version)
+	ref := FileRef{Protocol: protocol, Path: f.Name, Package: name, Version: version, Digest: f.Digest}
+	id := fileID(protocol, f.Name)
+	if _, err := CreateJSON(ctx, c.s, filesC, id, map[string]string{"version": vid}, ref); err != nil {
+		if fault.Is(err, fault.Conflict) {
+			return Version{}, fault.Newf(op, fault.Conflict, "file %s exists already", f.Name)
+		}
+		return Version{}, fault.Op(op, err)
+	}
+	v, err := Update(ctx, c.s, versionsC, vid, func(v *Version, _ map[string]string) error {
+		if v.Deleted {
+			return fault.Newf(op, fault.Conflict, "version %s of %s was deleted and cannot be published again", version, name)
+		}
+		v.Files = append(v.Files, f)
+		return nil
+	})
+	if err != nil {
+		c.s.Delete(ctx, filesC, id)
+		return Version{}, fault.Op(op, err)
+	}
+	return v, nil
+}
+
 // Version returns one version, deleted ones included (check Deleted).
 func (c *Catalog) Version(ctx context.Context, protocol, name, version string) (Version, error) {
 	var v Version

@@ -192,3 +192,50 @@ func TestListPackages(t *testing.T) {
 		t.Fatalf("paged %d packages", seen)
 	}
 }
+
+func TestAddFile(t *testing.T) {
+	ctx := context.Background()
+	c := newCatalog(t)
+	v := hosted.Version{Protocol: "pypi", Package: "demo", Version: "1.0", Files: []hosted.File{{Name: "demo-1.0.tar.gz", Digest: "sha256:a"}}}
+	if _, err := c.AddVersion(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, version, file string
+		want                fault.Kind
+		ok                  bool
+	}{
+		{"new file", "1.0", "demo-1.0-py3-none-any.whl", 0, true},
+		{"same path again", "1.0", "demo-1.0-py3-none-any.whl", fault.Conflict, false},
+		{"path of the first upload", "1.0", "demo-1.0.tar.gz", fault.Conflict, false},
+		{"missing version", "2.0", "demo-2.0.tar.gz", fault.NotFound, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.AddFile(ctx, "pypi", "demo", tc.version, hosted.File{Name: tc.file, Digest: "sha256:b"})
+			if tc.ok {
+				if err != nil || len(got.Files) != 2 {
+					t.Fatalf("AddFile: %+v %v", got, err)
+				}
+				return
+			}
+			if !fault.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// a failed AddFile leaves its path free
+	if _, err := c.File(ctx, "pypi", "demo-2.0.tar.gz"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("path of a failed AddFile: %v", err)
+	}
+	// a deleted version takes no new file, and its paths stay taken
+	if _, err := c.DeleteVersion(ctx, "pypi", "demo", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddFile(ctx, "pypi", "demo", "1.0", hosted.File{Name: "demo-1.0-py2-none-any.whl"}); !fault.Is(err, fault.Conflict) {
+		t.Fatalf("file for a deleted version: %v", err)
+	}
+	if r, err := c.File(ctx, "pypi", "demo-1.0-py3-none-any.whl"); err != nil || !r.Deleted {
+		t.Fatalf("tombstone: %+v %v", r, err)
+	}
+}

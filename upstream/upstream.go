@@ -65,6 +65,9 @@ type Options struct {
 
 // Request holds the optional parts of a GET.
 type Request struct {
+	// Method is "" (GET) or "HEAD", which returns the headers only (the
+	// Response's Body is then empty).
+	Method          string
 	Accept          string
 	IfNoneMatch     string // an ETag from a previous response
 	IfModifiedSince string // a Last-Modified from a previous response
@@ -285,7 +288,11 @@ var errStatus = errors.New("unexpected status")
 // the returned cancel ends the request (and is called by the body's Close).
 func (c *Client) attempt(ctx context.Context, u *url.URL, r Request) (*http.Response, context.CancelFunc, error) {
 	actx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	method := http.MethodGet
+	if r.Method == http.MethodHead {
+		method = http.MethodHead
+	}
+	req, err := http.NewRequestWithContext(actx, method, u.String(), nil)
 	if err != nil {
 		cancel()
 		return nil, func() {}, err
@@ -371,7 +378,9 @@ func (c *Client) classify(ctx context.Context, resp *http.Response, shown string
 	case s == http.StatusNotFound || s == http.StatusGone:
 		return fault.Newf(op, fault.NotFound, "%s: %s not found upstream", c.name, shown)
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return fault.Newf(op, fault.Upstream, "%s: upstream refused our credentials for %s (%d)", c.name, shown, s)
+		// The challenge stays in the chain, for the OCI token dance (oci.go).
+		return fault.WrapMsg(op, fault.Upstream, fmt.Sprintf("%s: upstream refused our credentials for %s (%d)", c.name, shown, s),
+			&challengeError{header: resp.Header.Get("WWW-Authenticate"), status: s})
 	case s == http.StatusTooManyRequests:
 		return fault.Newf(op, fault.Upstream, "%s: upstream is rate limiting us (%s)", c.name, shown)
 	default:
@@ -399,10 +408,12 @@ func (c *Client) accept(resp *http.Response, cancel context.CancelFunc, shown st
 		LastModified:  resp.Header.Get("Last-Modified"),
 		ContentLength: resp.ContentLength,
 	}
-	if out.NotModified {
+	if out.NotModified || resp.Request != nil && resp.Request.Method == http.MethodHead {
 		drain(resp.Body)
 		cancel()
-		out.ContentLength = 0
+		if out.NotModified {
+			out.ContentLength = 0
+		}
 		out.Body = http.NoBody
 		return out, nil
 	}

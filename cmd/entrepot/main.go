@@ -8,13 +8,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+
+	"entrepot/bench/harness"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -47,6 +51,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "bench":
+		self, _ := os.Executable()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		if err := harness.Main(ctx, args[1:], stdout, stderr, self, self); err != nil {
+			fmt.Fprintf(stderr, "entrepot: bench: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -63,6 +76,7 @@ const usageText = `Usage: entrepot <command> [flags]
 Commands:
   serve     run the registry (entrepot serve --help lists every setting)
   blob      put, get or stat a blob of the configured store (admin helper)
+  bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
 `
 

@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"entrepot/hosted/fault"
+)
+
+// RegistryAccess is one grant of an OCI registry token, as the Docker
+// token protocol writes it: the actions ("pull", "push", "delete", "*")
+// allowed on one resource (Type "repository", Name "acme/app"; or Type
+// "registry", Name "catalog").
+type RegistryAccess struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+// Allows reports whether the grants in access include action on the
+// resource typ/name.
+func Allows(access []RegistryAccess, typ, name, action string) bool {
+	for _, a := range access {
+		if a.Type == typ && a.Name == name && (slices.Contains(a.Actions, action) || slices.Contains(a.Actions, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// registryClaims are the claims of a registry token: sub is the user id
+// ("" for an anonymous caller), aud the registry service, typ "registry"
+// (so that it is never taken for a session's access token, nor one of
+// those for it), and the principal's token restrictions travel along so
+// that RBAC can be applied again on every request.
+type registryClaims struct {
+	jwt.RegisteredClaims
+	Typ      string           `json:"typ"`
+	Username string           `json:"usr,omitempty"`
+	Admin    bool             `json:"adm,omitempty"`
+	TokenID  string           `json:"tid,omitempty"`
+	Scopes   *Scopes          `json:"scp,omitempty"`
+	Access   []RegistryAccess `json:"access"`
+}
+
+const typRegistry = "registry"
+
+// IssueRegistryToken signs a short-lived token for the OCI registry
+// service (its audience) that stands for p and carries access, the grants
+// the caller decided p holds. The token is signed with the service's
+// signing key; it is not an access token of the management API. ttl <= 0
+// means 5 minutes. It returns the token and its expiry.
+func (s *Service) IssueRegistryToken(p Principal, service string, access []RegistryAccess, ttl time.Duration) (string, time.Time, error) {
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	now := time.Now().UTC()
+	exp := now.Add(ttl)
+	if access == nil {
+		access = []RegistryAccess{}
+	}
+	c := registryClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.cfg.Issuer, Subject: p.UserID, ID: newID(),
+			Audience: jwt.ClaimStrings{service},
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Typ: typRegistry, Username: p.Username, Admin: p.PlatformAdmin, TokenID: p.TokenID, Scopes: p.Scopes, Access: access,
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.SigningKey)
+	if err != nil {
+		return "", time.Time{}, fault.Wrap("auth.IssueRegistryToken", fault.Internal, err)
+	}
+	return tok, exp, nil
+}
+
+// VerifyRegistryToken checks a token made by IssueRegistryToken for
+// service (signature, issuer, expiry, type, audience) and returns the
+// principal it stands for (anonymous when it was issued to nobody) and its
+// grants. Any failure is Unauthorized. The user and the API token behind
+// it are not looked up again: a registry token lives a few minutes.
+func (s *Service) VerifyRegistryToken(token, service string) (Principal, []RegistryAccess, error) {
+	const op = "auth.VerifyRegistryToken"
+	var c registryClaims
+	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil })
+	if err != nil {
+		return Principal{}, nil, fault.WrapMsg(op, fault.Unauthorized, "invalid or expired registry token", err)
+	}
+	if c.Typ != typRegistry || c.ID == "" || !slices.Contains(c.Audience, service) {
+		return Principal{}, nil, fault.New(op, fault.Unauthorized, "invalid or expired registry token")
+	}
+	p := Principal{UserID: c.Subject, Username: c.Username, PlatformAdmin: c.Admin, TokenID: c.TokenID, Scopes: c.Scopes}
+	return p, c.Access, nil
+}

@@ -1,0 +1,35 @@
+// Command bench is Entrepot's load harness: `go run ./bench [flags]`
+// (the same as `entrepot bench [flags]`). It builds the binary, starts it
+// with the embedded defaults, and runs the scenarios; see bench/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"entrepot/bench/harness"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bin := os.Getenv("ENTREPOT_BIN")
+	if bin == "" && !(len(os.Args) > 1 && os.Args[1] == "load") {
+		dir, err := os.MkdirTemp("", "entrepot-bench-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		if bin, err = harness.BuildBinary(ctx, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if err := harness.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, bin, harness.DefaultSelf()); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

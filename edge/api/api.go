@@ -1,0 +1,316 @@
+// Package api is Entrepot's REST management API, mounted under /api/v1:
+// sign-in and sessions, users, organizations with their members and teams,
+// repositories and their permissions, hosted packages, API tokens, the
+// audit log and the platform settings.
+//
+// Every endpoint is one row of the route table (routes.go). The router
+// registrations and the OpenAPI document served at /api/v1/openapi.json
+// are both built from that table, so that neither can drift from the other.
+//
+// The API is built on the auth package, which decides who is calling and
+// what they may do; this package turns requests into calls of auth.Service
+// and hosted.Catalog and their answers into JSON. Its conventions:
+//
+//   - Errors are {"error":{"code","message","requestId"}} (edge.RenderJSON):
+//     401 without (valid) credentials, 403 without the permission, 404 for
+//     what the caller may not see, 422 for invalid input, 409 for conflicts,
+//     429 with Retry-After while sign-in is throttled.
+//   - Lists answer {"items":[...],"nextCursor":"..."} and take limit and
+//     cursor; the cursor is opaque.
+//   - An organization's name works wherever its id is asked; a user's
+//     username works wherever a user id is asked.
+//   - Managing anything needs a signed-in session (a Bearer access token
+//     from /auth/login) or a password: API tokens (srg_) never carry the
+//     Manage action, so with one the API only reads and deletes packages
+//     within the token's scopes.
+//   - Every state change, and every sign-in, is written to the audit log.
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// Prefix is the path the API is mounted under: Mount expects a Group with
+// this prefix.
+const Prefix = "/api/v1"
+
+// Options tunes the API. The zero value is ready to use.
+type Options struct {
+	// BodyLimit bounds a request's JSON body; default 1 MiB.
+	BodyLimit int64
+	// DefaultPage and MaxPage bound list pages; defaults 100 and
+	// hosted.MaxPage.
+	DefaultPage, MaxPage int
+}
+
+// Handler serves the management API. Create it with New and register it
+// with Mount. It is safe for concurrent use.
+type Handler struct {
+	r        *edge.Registry
+	opts     Options
+	settings *settings
+	routes   []route
+	openapi  []byte
+}
+
+// New returns the API over r. It loads the platform settings from the
+// metadata store and applies them to r (anonymous mirror reads); a store
+// that cannot be read leaves the defaults in force, logged.
+func New(r *edge.Registry, opts Options) *Handler {
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	if opts.MaxPage <= 0 || opts.MaxPage > hosted.MaxPage {
+		opts.MaxPage = hosted.MaxPage
+	}
+	if opts.DefaultPage <= 0 || opts.DefaultPage > opts.MaxPage {
+		opts.DefaultPage = min(100, opts.MaxPage)
+	}
+	h := &Handler{r: r, opts: opts}
+	h.settings = newSettings(r)
+	h.routes = h.table()
+	h.openapi = mustJSON(h.openAPI())
+	return h
+}
+
+// Mount registers every route of the table on g, a Group with Prefix.
+func (h *Handler) Mount(g *edge.Group) {
+	for _, rt := range h.routes {
+		g.Handle(rt.method, rt.path, edge.Route{Protocol: "api", Name: rt.name}, h.adapt(rt))
+	}
+}
+
+// principalKey holds the caller once the API authenticated it, for audit.
+const principalKey = "api.principal"
+
+// adapt wraps a route's handler with what every API endpoint shares:
+// invalid input answered as 422, the Bearer challenge on 401, Retry-After
+// on 429, and the audit record of a state change.
+func (h *Handler) adapt(rt route) edge.HandlerFunc {
+	return func(ctx *fasthttp.RequestCtx) error {
+		err := rt.h(ctx)
+		if rt.audit != "" {
+			h.audit(ctx, rt.audit, err)
+		}
+		if err == nil {
+			return nil
+		}
+		var se *edge.StatusError
+		switch k := fault.KindOf(err); {
+		case errors.As(err, &se):
+		case k == fault.Invalid:
+			err = edge.WithStatus(fasthttp.StatusUnprocessableEntity, err)
+		case k == fault.Unauthorized:
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="entrepot"`)
+		case k == fault.RateLimited:
+			if d, ok := auth.RetryAfter(err); ok {
+				edge.RetryAfter(ctx, int(d/time.Second))
+			}
+		}
+		return err
+	}
+}
+
+// bg is the context of store calls: a RequestCtx is no cancellation
+// context (DESIGN.md, pitfalls), and every call here is short.
+func bg() context.Context { return context.Background() }
+
+// who returns the caller, anonymous included; bad credentials are
+// Unauthorized.
+func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return p, err
+	}
+	ctx.SetUserValue(principalKey, p)
+	return p, nil
+}
+
+// user returns the authenticated caller: Unauthorized when anonymous.
+func (h *Handler) user(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := h.who(ctx)
+	if err == nil && p.Anonymous() {
+		err = fault.New("api", fault.Unauthorized, "authentication required")
+	}
+	return p, err
+}
+
+// manager returns the caller when it may manage things at all: signed in
+// with a session or a password. API tokens never carry Manage, so they are
+// Forbidden here.
+func (h *Handler) manager(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := h.user(ctx)
+	if err == nil && p.TokenID != "" {
+		err = fault.New("api", fault.Forbidden, "API tokens cannot manage; sign in (POST /api/v1/auth/login) and use the access token")
+	}
+	return p, err
+}
+
+// admin returns the caller when it is a platform admin with a session.
+func (h *Handler) admin(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := h.manager(ctx)
+	if err == nil && !p.PlatformAdmin {
+		err = fault.New("api", fault.Forbidden, "platform administrators only")
+	}
+	return p, err
+}
+
+// param returns the path parameter name, unescaped: the router matches
+// the raw path, so that an escaped '/' stays inside one parameter (package
+// ids).
+func param(ctx *fasthttp.RequestCtx, name string) string {
+	v, _ := ctx.UserValue(name).(string)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// query returns the query argument name.
+func query(ctx *fasthttp.RequestCtx, name string) string {
+	return string(ctx.QueryArgs().Peek(name))
+}
+
+// flag reports whether the query argument name is true.
+func flag(ctx *fasthttp.RequestCtx, name string) (bool, error) {
+	v := query(ctx, name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fault.Newf("api", fault.Invalid, "%s must be true or false", name)
+	}
+	return b, nil
+}
+
+// invalid is an Invalid error (answered 422).
+func invalid(format string, args ...any) error {
+	return fault.Newf("api", fault.Invalid, format, args...)
+}
+
+func notFound(what string) error {
+	return fault.Newf("api", fault.NotFound, "%s not found", what)
+}
+
+func forbidden(msg string) error { return fault.New("api", fault.Forbidden, msg) }
+
+// decode reads the JSON body into v, refusing an empty body, unknown
+// fields, trailing data and bodies over the limit.
+func (h *Handler) decode(ctx *fasthttp.RequestCtx, v any) error {
+	b, err := edge.ReadBody(ctx, h.opts.BodyLimit)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return invalid("a JSON body is required")
+	}
+	return decodeJSON(b, v)
+}
+
+// decodeOptional is decode for a body that may be absent.
+func (h *Handler) decodeOptional(ctx *fasthttp.RequestCtx, v any) error {
+	b, err := edge.ReadBody(ctx, h.opts.BodyLimit)
+	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return err
+	}
+	return decodeJSON(b, v)
+}
+
+func decodeJSON(b []byte, v any) error {
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return invalid("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return invalid("invalid JSON body: data after the document")
+	}
+	return nil
+}
+
+// reply writes v as JSON with status.
+func reply(ctx *fasthttp.RequestCtx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fault.Wrap("api.reply", fault.Internal, err)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(b)
+	return nil
+}
+
+// noContent answers 204.
+func noContent(ctx *fasthttp.RequestCtx) error {
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// list is the answer of every list endpoint.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+func page[T any](items []T, next string) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return list[T]{Items: items, NextCursor: encodeCursor(next)}
+}
+
+// pageOf reads limit and cursor. Cursors are the store's, base64url
+// encoded: they may hold bytes that do not travel well in a URL.
+func (h *Handler) pageOf(ctx *fasthttp.RequestCtx) (auth.Page, error) {
+	pg := auth.Page{Limit: h.opts.DefaultPage}
+	if s := query(ctx, "limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > h.opts.MaxPage {
+			return pg, invalid("limit must be a number from 1 to %d", h.opts.MaxPage)
+		}
+		pg.Limit = n
+	}
+	if s := query(ctx, "cursor"); s != "" {
+		c, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(c) == 0 {
+			return pg, invalid("invalid cursor")
+		}
+		pg.Cursor = string(c)
+	}
+	return pg, nil
+}
+
+func encodeCursor(c string) string {
+	if c == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(c))
+}
+
+// clientIP is the address login throttling and the audit log see.
+func clientIP(ctx *fasthttp.RequestCtx) string { return ctx.RemoteIP().String() }

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+)
+
+// serveOpenAPI: GET /api/v1/openapi.json — the document built from the
+// route table at start-up.
+func (h *Handler) serveOpenAPI(ctx *fasthttp.RequestCtx) error {
+	ctx.SetContentType("application/json")
+	ctx.SetBody(h.openapi)
+	return nil
+}
+
+type obj = map[string]any
+
+var pathParam = regexp.MustCompile(`\{([A-Za-z]+)\}`)
+
+// openAPI builds the OpenAPI 3 document of the route table.
+func (h *Handler) openAPI() obj {
+	paths := obj{}
+	for _, rt := range h.routes {
+		item, _ := paths[rt.path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[rt.path] = item
+		}
+		item[strings.ToLower(rt.method)] = operation(rt)
+	}
+	return obj{
+		"openapi": "3.0.3",
+		"info": obj{
+			"title":       "Entrepot management API",
+			"version":     "1",
+			"description": "Users, organizations, teams, repositories, permissions, hosted packages, API tokens, audit log and platform settings. Errors are {\"error\":{\"code\",\"message\",\"requestId\"}}; lists are {\"items\",\"nextCursor\"}; an organization's name works wherever its id is asked.",
+		},
+		"servers": []obj{{"url": Prefix}},
+		"paths":   paths,
+		"components": obj{
+			"securitySchemes": obj{
+				"bearer": obj{"type": "http", "scheme": "bearer", "description": "an access token from /auth/login, or an srg_ API token (reads and package deletes only)"},
+				"basic":  obj{"type": "http", "scheme": "basic"},
+			},
+			"schemas":    schemas(),
+			"parameters": parameters(),
+			"responses": obj{
+				"Error": obj{"description": "an error", "content": obj{"application/json": obj{"schema": ref("Error")}}},
+			},
+		},
+	}
+}
+
+func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
+
+func operation(rt route) obj {
+	op := obj{
+		"operationId": rt.name,
+		"summary":     rt.summary,
+		"tags":        []string{rt.tag},
+	}
+	var params []obj
+	for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
+		params = append(params, obj{"name": m[1], "in": "path", "required": true, "schema": obj{"type": "string"}})
+	}
+	for _, q := range rt.query {
+		params = append(params, obj{"$ref": "#/components/parameters/" + q})
+	}
+	if params != nil {
+		op["parameters"] = params
+	}
+	if rt.in != "" {
+		op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(rt.in)}}}
+	}
+	status, resp := "204", obj{"description": "done"}
+	if rt.out != "" {
+		schema := ref(rt.out)
+		if rt.list {
+			schema = obj{"type": "object", "required": []string{"items"}, "properties": obj{
+				"items":      obj{"type": "array", "items": ref(rt.out)},
+				"nextCursor": obj{"type": "string", "description": "the cursor of the next page; absent on the last"},
+			}}
+		}
+		status, resp = "200", obj{"description": "OK", "content": obj{"application/json": obj{"schema": schema}}}
+	}
+	if rt.status != 0 {
+		status = itoa(rt.status)
+	}
+	responses := obj{status: resp, "default": obj{"$ref": "#/components/responses/Error"}}
+	op["responses"] = responses
+	if rt.public {
+		op["security"] = []obj{{}, {"bearer": []string{}}}
+	} else {
+		op["security"] = []obj{{"bearer": []string{}}, {"basic": []string{}}}
+	}
+	return op
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
+
+func parameters() obj {
+	q := func(name, desc string, schema obj) obj {
+		return obj{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
+	}
+	str := obj{"type": "string"}
+	return obj{
+		"limit":    q("limit", "page size", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+		"cursor":   q("cursor", "nextCursor of the previous page", str),
+		"force":    q("force", "delete what it still holds (platform admins)", obj{"type": "boolean"}),
+		"q":        q("q", "name prefix", str),
+		"protocol": q("protocol", "one protocol", obj{"type": "string", "enum": auth.Protocols()}),
+		"org":      q("org", "organization id or name", str),
+		"deleted":  q("deleted", "include deleted versions", obj{"type": "boolean"}),
+		"user":     q("user", "another user's (platform admins)", str),
+		"actor":    q("actor", "user id, username or token id", str),
+		"action":   q("action", "audit action, like token.create", str),
+		"from":     q("from", "RFC 3339 time or date, inclusive", str),
+		"to":       q("to", "RFC 3339 time or date, inclusive", str),
+	}
+}
+
+func schemas() obj {
+	s := func(t string) obj { return obj{"type": t} }
+	str, boolean, integer := s("string"), s("boolean"), s("integer")
+	tm := obj{"type": "string", "format": "date-time"}
+	strs := obj{"type": "array", "items": str}
+	o := func(required []string, props obj) obj {
+		out := obj{"type": "object", "properties": props}
+		if required != nil {
+			out["required"] = required
+		}
+		return out
+	}
+	enum := func(vals ...string) obj { return obj{"type": "string", "enum": vals} }
+	user := o([]string{"id", "email", "username", "active", "platformAdmin", "createdAt"}, obj{
+		"id": str, "email": str, "username": str, "displayName": str, "active": boolean, "platformAdmin": boolean, "createdAt": tm,
+	})
+	member := o([]string{"orgId", "userId", "role"}, obj{
+		"orgId": str, "orgName": str, "userId": str, "username": str, "role": enum("owner", "admin", "member"),
+	})
+	token := obj{
+		"id": str, "ownerId": str, "name": str, "protocols": strs, "actions": strs, "organizations": strs,
+		"expiresAt": tm, "createdAt": tm, "lastUsedAt": tm,
+	}
+	created := obj{"token": obj{"type": "string", "description": "the srg_ secret, shown this once"}}
+	for k, v := range token {
+		created[k] = v
+	}
+	settings := o(nil, obj{"anonymousMirrorReads": boolean, "userOrganizations": boolean})
+	return obj{
+		"Error": o([]string{"error"}, obj{"error": o([]string{"code", "message"}, obj{"code": str, "message": str, "requestId": str})}),
+		"LoginRequest": o([]string{"password"}, obj{
+			"email": obj{"type": "string", "description": "email or username"}, "username": str, "login": str, "password": str,
+		}),
+		"RefreshRequest": o(nil, obj{"refreshToken": obj{"type": "string", "description": "or the entrepot_refresh cookie"}}),
+		"Session": o([]string{"accessToken", "refreshToken", "expiresIn", "user"}, obj{
+			"accessToken": str, "refreshToken": str, "tokenType": str,
+			"expiresIn": obj{"type": "integer", "description": "seconds"}, "refreshExpiresAt": tm, "user": ref("User"),
+		}),
+		"Me": o([]string{"user", "organizations", "method"}, obj{
+			"user": ref("User"), "organizations": obj{"type": "array", "items": ref("Member")},
+			"method": enum("session", "token", "password"), "sessionId": str, "token": ref("Token"),
+		}),
+		"Provider": o([]string{"id", "kind", "name"}, obj{"id": str, "kind": enum("oidc", "ldap"), "name": str}),
+		"User":     user,
+		"UserRequest": o(nil, obj{
+			"email": str, "username": str, "displayName": str, "password": str, "active": boolean, "platformAdmin": boolean,
+			"currentPassword": obj{"type": "string", "description": "required to change one's own password"},
+		}),
+		"Organization": o([]string{"id", "name", "createdAt"}, obj{
+			"id": str, "name": str, "displayName": str, "description": str, "createdAt": tm,
+		}),
+		"OrganizationRequest": o(nil, obj{"name": str, "displayName": str, "description": str,
+			"owner": obj{"type": "string", "description": "user made owner (platform admins); default the caller"}}),
+		"Member":        member,
+		"MemberRequest": o([]string{"userId", "role"}, obj{"userId": obj{"type": "string", "description": "user id or username"}, "role": str}),
+		"RoleRequest":   o([]string{"role"}, obj{"role": str}),
+		"Team":          o([]string{"id", "orgId", "name"}, obj{"id": str, "orgId": str, "name": str, "description": str, "createdAt": tm}),
+		"TeamRequest":   o([]string{"name"}, obj{"name": str, "description": str}),
+		"TeamMember": o([]string{"teamId", "orgId", "userId", "role"}, obj{
+			"teamId": str, "orgId": str, "userId": str, "username": str, "role": enum("maintainer", "member"),
+		}),
+		"TeamRepoRequest": o([]string{"repositoryId"}, obj{"repositoryId": str}),
+		"Repository": o([]string{"id", "orgId", "name", "protocol", "visibility"}, obj{
+			"id": str, "orgId": str, "name": str, "protocol": obj{"type": "string", "enum": auth.Protocols()},
+			"visibility": enum("private", "public"), "description": str, "createdAt": tm,
+		}),
+		"RepositoryRequest": o(nil, obj{
+			"name": str, "protocol": obj{"type": "string", "enum": auth.Protocols()}, "visibility": enum("private", "public"), "description": str,
+		}),
+		"Permission": o([]string{"repoId", "userId", "role"}, obj{
+			"repoId": str, "orgId": str, "userId": str, "username": str, "role": enum("reader", "developer", "maintainer", "admin"),
+		}),
+		"Package": o([]string{"id", "protocol", "name", "orgId"}, obj{
+			"id": obj{"type": "string", "description": "protocol:name"}, "protocol": str, "name": str, "displayName": str,
+			"orgId": str, "repoId": str, "description": str, "createdAt": tm, "updatedAt": tm,
+		}),
+		"Version": o([]string{"version", "files", "publishedAt"}, obj{
+			"version": str, "yanked": boolean, "yankReason": str, "publishedBy": str, "publishedAt": tm, "deleted": boolean,
+			"files": obj{"type": "array", "items": o([]string{"name", "digest", "size"}, obj{
+				"name": str, "digest": str, "size": integer, "contentType": str,
+				"hashes": obj{"type": "object", "additionalProperties": str}, "uploadedAt": tm,
+			})},
+		}),
+		"Token": o([]string{"id", "name", "createdAt"}, token),
+		"TokenRequest": o([]string{"name"}, obj{
+			"name": str, "protocols": strs, "actions": obj{"type": "array", "items": enum("read", "write", "delete")},
+			"organizations": obj{"type": "array", "items": str, "description": "organization ids or names"}, "expiresAt": tm,
+		}),
+		"CreatedToken": o([]string{"id", "token", "name"}, created),
+		"AuditEntry": o([]string{"time", "action", "outcome"}, obj{
+			"time": tm, "actorUserId": str, "actorTokenId": str, "clientIp": str, "userAgent": str,
+			"action": str, "target": str, "orgId": str, "outcome": enum("success", "failure", "denied"), "detail": str,
+		}),
+		"Settings": settings,
+		"OpenAPI":  obj{"type": "object", "description": "an OpenAPI 3 document"},
+	}
+}

@@ -1,0 +1,465 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// orgNeed is what a caller must be in an organization for an endpoint.
+type orgNeed int
+
+const (
+	needView   orgNeed = iota // a member (or a platform admin)
+	needManage                // an owner or an admin
+	needOwn                   // an owner
+)
+
+// orgFor resolves idOrName and checks that p may act on it as need says:
+// NotFound when p may not even see it (so that private organizations do
+// not reveal themselves), Forbidden when p sees it but lacks the role.
+func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.Org, error) {
+	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+	if err != nil {
+		return o, err
+	}
+	if p.Scopes != nil && len(p.Scopes.Organizations) > 0 && !contains(p.Scopes.Organizations, o.ID) {
+		return o, notFound("organization " + idOrName)
+	}
+	if p.PlatformAdmin {
+		return o, nil
+	}
+	m, err := h.r.Auth.OrgMember(bg(), o.ID, p.UserID)
+	if fault.Is(err, fault.NotFound) {
+		return o, notFound("organization " + idOrName)
+	}
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case need == needOwn && m.Role != auth.OrgOwner:
+		return o, forbidden("organization owners only")
+	case need == needManage && m.Role != auth.OrgOwner && m.Role != auth.OrgAdmin:
+		return o, forbidden("organization owners and admins only")
+	}
+	return o, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// userFor resolves a user id, or failing that a username or email.
+func (h *Handler) userFor(idOrLogin string) (auth.User, error) {
+	if idOrLogin == "" {
+		return auth.User{}, invalid("userId is required")
+	}
+	u, err := h.r.Auth.GetUser(bg(), idOrLogin)
+	if fault.Is(err, fault.NotFound) {
+		u, err = h.r.Auth.UserByLogin(bg(), idOrLogin)
+		if fault.Is(err, fault.NotFound) {
+			err = notFound("user " + idOrLogin)
+		}
+	}
+	return u, err
+}
+
+type orgRequest struct {
+	Name        string  `json:"name"`
+	DisplayName *string `json:"displayName"`
+	Description *string `json:"description"`
+	// Owner is the user made owner; default the caller. Naming another
+	// user takes a platform admin.
+	Owner string `json:"owner"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// listOrgs: GET /api/v1/organizations — every organization for a platform
+// admin, the caller's own otherwise.
+func (h *Handler) listOrgs(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	if p.PlatformAdmin {
+		orgs, next, err := h.r.Auth.ListOrgs(bg(), pg)
+		if err != nil {
+			return err
+		}
+		return reply(ctx, fasthttp.StatusOK, page(orgs, next))
+	}
+	ms, next, err := h.r.Auth.UserOrgs(bg(), p.UserID, pg)
+	if err != nil {
+		return err
+	}
+	orgs := make([]auth.Org, 0, len(ms))
+	for _, m := range ms {
+		if p.Scopes != nil && len(p.Scopes.Organizations) > 0 && !contains(p.Scopes.Organizations, m.OrgID) {
+			continue
+		}
+		o, err := h.r.Auth.GetOrg(bg(), m.OrgID)
+		if fault.Is(err, fault.NotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		orgs = append(orgs, o)
+	}
+	return reply(ctx, fasthttp.StatusOK, page(orgs, next))
+}
+
+// createOrg: POST /api/v1/organizations {"name","displayName","description"}
+// — the caller becomes its owner.
+func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	var req orgRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	noteOf(ctx).target = req.Name
+	if !p.PlatformAdmin && !h.settings.get().UserOrganizations {
+		return forbidden("only platform administrators may create organizations here")
+	}
+	if err := auth.ValidName(req.Name); err != nil {
+		return err
+	}
+	owner := p.UserID
+	if req.Owner != "" {
+		u, err := h.userFor(req.Owner)
+		if err != nil {
+			return err
+		}
+		if u.ID != p.UserID && !p.PlatformAdmin {
+			return forbidden("only platform administrators may make someone else the owner")
+		}
+		owner = u.ID
+	}
+	o, err := h.r.Auth.CreateOrg(bg(), auth.Org{Name: req.Name, DisplayName: deref(req.DisplayName), Description: deref(req.Description)}, owner)
+	if err != nil {
+		return err
+	}
+	n := noteOf(ctx)
+	n.target, n.org = o.Name, o.ID
+	return reply(ctx, fasthttp.StatusCreated, o)
+}
+
+// getOrg: GET /api/v1/organizations/{orgId}.
+func (h *Handler) getOrg(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, o)
+}
+
+// updateOrg: PUT /api/v1/organizations/{orgId} {"displayName","description"}.
+// Names never change: they are in clients' URLs.
+func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	n := noteOf(ctx)
+	n.target, n.org = o.Name, o.ID
+	if err != nil {
+		return err
+	}
+	var req orgRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	if req.Name != "" && req.Name != o.Name {
+		return invalid("an organization cannot be renamed")
+	}
+	if req.Owner != "" {
+		return invalid("owner is set through the members endpoints")
+	}
+	o, err = h.r.Auth.UpdateOrg(bg(), o.ID, req.DisplayName, req.Description)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, o)
+}
+
+// deleteOrg: DELETE /api/v1/organizations/{orgId}[?force=true] — refused
+// while it holds packages, unless a platform admin forces it (which
+// deletes the packages too).
+func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needOwn)
+	n := noteOf(ctx)
+	n.target, n.org = o.Name, o.ID
+	if err != nil {
+		return err
+	}
+	force, err := flag(ctx, "force")
+	if err != nil {
+		return err
+	}
+	if force && !p.PlatformAdmin {
+		return forbidden("only platform administrators may force a deletion")
+	}
+	pkgs, _, err := h.r.Catalog.ListPackages(bg(), hosted.PackageFilter{OrgID: o.ID}, "", 1)
+	if err != nil {
+		return err
+	}
+	if len(pkgs) > 0 {
+		if !force {
+			return fault.New("api", fault.Conflict, "the organization still holds packages: delete them first, or have a platform administrator force the deletion (?force=true)")
+		}
+		if err := h.deletePackages(hosted.PackageFilter{OrgID: o.ID}, ""); err != nil {
+			return err
+		}
+		n.detail = "forced: packages deleted"
+	}
+	if err := h.r.Auth.DeleteOrg(bg(), o.ID, true); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}
+
+// deletePackages deletes every package matching f (of repository repoID,
+// when not empty).
+func (h *Handler) deletePackages(f hosted.PackageFilter, repoID string) error {
+	after := ""
+	for {
+		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		if err != nil {
+			return err
+		}
+		for _, pk := range pkgs {
+			if repoID != "" && pk.RepoID != repoID {
+				continue
+			}
+			if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// memberView is an organization membership as the API shows it.
+type memberView struct {
+	OrgID    string `json:"orgId"`
+	OrgName  string `json:"orgName,omitempty"`
+	UserID   string `json:"userId"`
+	Username string `json:"username,omitempty"`
+	Role     string `json:"role"`
+}
+
+type memberRequest struct {
+	UserID string `json:"userId"`
+	Role   string `json:"role"`
+}
+
+// listMembers: GET /api/v1/organizations/{orgId}/members.
+func (h *Handler) listMembers(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	ms, next, err := h.r.Auth.ListOrgMembers(bg(), o.ID, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]memberView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, h.memberView(o, m.UserID, string(m.Role)))
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+func (h *Handler) memberView(o auth.Org, userID, role string) memberView {
+	v := memberView{OrgID: o.ID, OrgName: o.Name, UserID: userID, Role: role}
+	if u, err := h.r.Auth.GetUser(bg(), userID); err == nil {
+		v.Username = u.Username
+	}
+	return v
+}
+
+// addMember: POST /api/v1/organizations/{orgId}/members {"userId","role"}
+// adds a member or changes its role.
+func (h *Handler) addMember(ctx *fasthttp.RequestCtx) error {
+	var req memberRequest
+	return h.setMember(ctx, func() (string, string, error) {
+		err := h.decode(ctx, &req)
+		return req.UserID, req.Role, err
+	})
+}
+
+// updateMember: PUT /api/v1/organizations/{orgId}/members/{userId} {"role"}.
+func (h *Handler) updateMember(ctx *fasthttp.RequestCtx) error {
+	var req struct {
+		Role string `json:"role"`
+	}
+	return h.setMember(ctx, func() (string, string, error) {
+		err := h.decode(ctx, &req)
+		return param(ctx, "userId"), req.Role, err
+	})
+}
+
+func (h *Handler) setMember(ctx *fasthttp.RequestCtx, read func() (user, role string, err error)) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	n := noteOf(ctx)
+	n.org = o.ID
+	if err != nil {
+		return err
+	}
+	userID, role, err := read()
+	if err != nil {
+		return err
+	}
+	r := auth.OrgRole(role)
+	switch r {
+	case auth.OrgOwner, auth.OrgAdmin, auth.OrgMember:
+	default:
+		return invalid("role must be owner, admin or member")
+	}
+	u, err := h.userFor(userID)
+	if err != nil {
+		return err
+	}
+	n.target, n.detail = u.ID, "role "+role
+	if err := h.mayChangeOwner(p, o, u.ID, r); err != nil {
+		return err
+	}
+	if err := h.r.Auth.SetOrgMember(bg(), o.ID, u.ID, r); err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, h.memberView(o, u.ID, role))
+}
+
+// mayChangeOwner checks the rules around owners: only owners (and
+// platform admins) make or unmake owners, and the last owner stays.
+// newRole "" means removal.
+func (h *Handler) mayChangeOwner(p auth.Principal, o auth.Org, userID string, newRole auth.OrgRole) error {
+	cur, err := h.r.Auth.OrgMember(bg(), o.ID, userID)
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	wasOwner := err == nil && cur.Role == auth.OrgOwner
+	if newRole != auth.OrgOwner && !wasOwner {
+		return nil
+	}
+	if !p.PlatformAdmin {
+		m, err := h.r.Auth.OrgMember(bg(), o.ID, p.UserID)
+		if err != nil || m.Role != auth.OrgOwner {
+			return forbidden("only owners may make or unmake owners")
+		}
+	}
+	if wasOwner && newRole != auth.OrgOwner {
+		owners, err := h.countOwners(o.ID, 2)
+		if err != nil {
+			return err
+		}
+		if owners < 2 {
+			return fault.New("api", fault.Conflict, "an organization keeps at least one owner")
+		}
+	}
+	return nil
+}
+
+func (h *Handler) countOwners(orgID string, max int) (int, error) {
+	n := 0
+	pg := auth.Page{Limit: h.opts.MaxPage}
+	for {
+		ms, next, err := h.r.Auth.ListOrgMembers(bg(), orgID, pg)
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range ms {
+			if m.Role == auth.OrgOwner {
+				if n++; n == max {
+					return n, nil
+				}
+			}
+		}
+		if next == "" {
+			return n, nil
+		}
+		pg.Cursor = next
+	}
+}
+
+// removeMember: DELETE /api/v1/organizations/{orgId}/members/{userId} —
+// owners and admins remove anyone (owners: only owners), members
+// themselves.
+func (h *Handler) removeMember(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := h.userFor(param(ctx, "userId"))
+	n := noteOf(ctx)
+	n.target = u.ID
+	if err != nil {
+		return err
+	}
+	need := needManage
+	if u.ID == p.UserID {
+		need = needView // leaving
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), need)
+	n.org = o.ID
+	if err != nil {
+		return err
+	}
+	if _, err := h.r.Auth.OrgMember(bg(), o.ID, u.ID); err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return notFound("member " + param(ctx, "userId"))
+		}
+		return err
+	}
+	if err := h.mayChangeOwner(p, o, u.ID, ""); err != nil {
+		return err
+	}
+	if err := h.r.Auth.RemoveOrgMember(bg(), o.ID, u.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}

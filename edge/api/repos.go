@@ -1,0 +1,313 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// mayRepo authorizes action on repo for p. A refusal is NotFound when p
+// may not even read the repository, so that private repositories do not
+// reveal themselves; Unauthorized stays for anonymous callers.
+func (h *Handler) mayRepo(p auth.Principal, ref auth.RepoRef, action auth.Action) error {
+	err := h.r.Auth.Authorize(bg(), p, ref, action)
+	if err == nil || !fault.Is(err, fault.Forbidden) {
+		return err
+	}
+	if action != auth.Read && h.r.Auth.Authorize(bg(), p, ref, auth.Read) == nil {
+		return err
+	}
+	return notFound("repository")
+}
+
+// repoFor returns the repository of the path once p may do action on it.
+func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (auth.Repository, error) {
+	id := param(ctx, "repoId")
+	repo, err := h.r.Auth.GetRepo(bg(), id)
+	if err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return repo, notFound("repository " + id)
+		}
+		return repo, err
+	}
+	n := noteOf(ctx)
+	n.target, n.org = repo.ID, repo.OrgID
+	if err := h.mayRepo(p, repo.Ref(), action); err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return repo, notFound("repository " + id)
+		}
+		return repo, err
+	}
+	return repo, nil
+}
+
+type repoRequest struct {
+	Name        string           `json:"name"`
+	Protocol    string           `json:"protocol"`
+	Visibility  *auth.Visibility `json:"visibility"`
+	Description *string          `json:"description"`
+}
+
+// listRepos: GET /api/v1/organizations/{orgId}/repositories — those the
+// caller may read (a filtered page may come out short).
+func (h *Handler) listRepos(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	idOrName := param(ctx, "orgId")
+	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	repos, next, err := h.r.Auth.ListRepos(bg(), o.ID, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]auth.Repository, 0, len(repos))
+	for _, repo := range repos {
+		if h.r.Auth.Authorize(bg(), p, repo.Ref(), auth.Read) == nil {
+			out = append(out, repo)
+		}
+	}
+	if len(out) == 0 && next == "" && pg.Cursor == "" {
+		// Nothing readable at all: an organization the caller is no part
+		// of is not revealed.
+		if _, err := h.orgFor(p, idOrName, needView); err != nil {
+			return err
+		}
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+// createRepo: POST /api/v1/organizations/{orgId}/repositories
+// {"name","protocol","visibility","description"} — private by default.
+func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	n := noteOf(ctx)
+	n.org = o.ID
+	if err != nil {
+		return err
+	}
+	var req repoRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	n.target = req.Protocol + "/" + req.Name
+	if err := auth.ValidName(req.Name); err != nil {
+		return err
+	}
+	if !contains(auth.Protocols(), req.Protocol) {
+		return invalid("protocol must be one of %v", auth.Protocols())
+	}
+	repo := auth.Repository{OrgID: o.ID, Name: req.Name, Protocol: req.Protocol, Visibility: auth.Private, Description: deref(req.Description)}
+	if req.Visibility != nil {
+		repo.Visibility = *req.Visibility
+	}
+	repo, err = h.r.Auth.CreateRepo(bg(), repo)
+	if err != nil {
+		return err
+	}
+	n.target = repo.ID
+	return reply(ctx, fasthttp.StatusCreated, repo)
+}
+
+// getRepo: GET /api/v1/repositories/{repoId}.
+func (h *Handler) getRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.who(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Read)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, repo)
+}
+
+// updateRepo: PUT /api/v1/repositories/{repoId} {"visibility","description"}.
+func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Manage)
+	if err != nil {
+		return err
+	}
+	var req repoRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	if req.Name != "" && req.Name != repo.Name || req.Protocol != "" && req.Protocol != repo.Protocol {
+		return invalid("a repository's name and protocol cannot change")
+	}
+	if req.Visibility != nil {
+		noteOf(ctx).detail = "visibility " + string(*req.Visibility)
+	}
+	repo, err = h.r.Auth.UpdateRepo(bg(), repo.ID, req.Visibility, req.Description)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, repo)
+}
+
+// deleteRepo: DELETE /api/v1/repositories/{repoId}[?force=true] — refused
+// while it holds packages, unless a platform admin forces it.
+func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Manage)
+	if err != nil {
+		return err
+	}
+	force, err := flag(ctx, "force")
+	if err != nil {
+		return err
+	}
+	if force && !p.PlatformAdmin {
+		return forbidden("only platform administrators may force a deletion")
+	}
+	f := hosted.PackageFilter{OrgID: repo.OrgID, Protocol: repo.Protocol}
+	held, err := h.holdsPackages(f, repo.ID)
+	if err != nil {
+		return err
+	}
+	if held {
+		if !force {
+			return fault.New("api", fault.Conflict, "the repository still holds packages: delete them first, or have a platform administrator force the deletion (?force=true)")
+		}
+		if err := h.deletePackages(f, repo.ID); err != nil {
+			return err
+		}
+		noteOf(ctx).detail = "forced: packages deleted"
+	}
+	if err := h.r.Auth.DeleteRepo(bg(), repo.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}
+
+// holdsPackages reports whether any package matching f is in repoID.
+func (h *Handler) holdsPackages(f hosted.PackageFilter, repoID string) (bool, error) {
+	after := ""
+	for {
+		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		if err != nil {
+			return false, err
+		}
+		for _, pk := range pkgs {
+			if pk.RepoID == repoID {
+				return true, nil
+			}
+		}
+		if next == "" {
+			return false, nil
+		}
+		after = next
+	}
+}
+
+type permissionView struct {
+	RepoID   string `json:"repoId"`
+	OrgID    string `json:"orgId"`
+	UserID   string `json:"userId"`
+	Username string `json:"username,omitempty"`
+	Role     string `json:"role"`
+}
+
+// listRepoPermissions: GET /api/v1/repositories/{repoId}/permissions
+// (those who manage the repository).
+func (h *Handler) listRepoPermissions(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Manage)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	perms, next, err := h.r.Auth.ListRepoPermissions(bg(), repo.ID, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]permissionView, 0, len(perms))
+	for _, pm := range perms {
+		v := permissionView{RepoID: pm.RepoID, OrgID: pm.OrgID, UserID: pm.UserID, Role: string(pm.Role)}
+		if u, err := h.r.Auth.GetUser(bg(), pm.UserID); err == nil {
+			v.Username = u.Username
+		}
+		out = append(out, v)
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+// setRepoPermission: POST /api/v1/repositories/{repoId}/permissions
+// {"userId","role"}.
+func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Manage)
+	if err != nil {
+		return err
+	}
+	var req memberRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	role := auth.RepoRole(req.Role)
+	switch role {
+	case auth.RepoReader, auth.RepoDeveloper, auth.RepoMaintainer, auth.RepoAdmin:
+	default:
+		return invalid("role must be reader, developer, maintainer or admin")
+	}
+	u, err := h.userFor(req.UserID)
+	if err != nil {
+		return err
+	}
+	n := noteOf(ctx)
+	n.target, n.detail = repo.ID+"/"+u.ID, "role "+req.Role
+	if err := h.r.Auth.SetRepoPermission(bg(), repo.ID, u.ID, role); err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, permissionView{RepoID: repo.ID, OrgID: repo.OrgID, UserID: u.ID, Username: u.Username, Role: req.Role})
+}
+
+// removeRepoPermission: DELETE /api/v1/repositories/{repoId}/permissions/{userId}.
+func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	repo, err := h.repoFor(ctx, p, auth.Manage)
+	if err != nil {
+		return err
+	}
+	u, err := h.userFor(param(ctx, "userId"))
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).target = repo.ID + "/" + u.ID
+	if err := h.r.Auth.RemoveRepoPermission(bg(), repo.ID, u.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// Settings are the platform settings, stored in the metadata store as one
+// document and applied to the running edge when they change.
+type Settings struct {
+	// AnonymousMirrorReads lets anonymous callers read mirrored (unclaimed)
+	// packages; edge.Registry.MayMirror follows it at once.
+	AnonymousMirrorReads bool `json:"anonymousMirrorReads"`
+	// UserOrganizations lets any signed-in user create organizations (and
+	// own them); false keeps that to platform admins.
+	UserOrganizations bool `json:"userOrganizations"`
+}
+
+func defaultSettings() Settings {
+	return Settings{AnonymousMirrorReads: true, UserOrganizations: true}
+}
+
+// settingsC holds the one platform settings document, id settingsID.
+var settingsC = hosted.Collection{Name: "settings"}
+
+const settingsID = "platform"
+
+// settings keeps the current settings in memory for the request path.
+type settings struct {
+	r   *edge.Registry
+	mu  sync.RWMutex
+	cur Settings
+}
+
+// newSettings loads the stored settings, or the defaults (the registry's
+// configured anonymous mirror reads among them) when none are stored yet.
+func newSettings(r *edge.Registry) *settings {
+	s := &settings{r: r, cur: defaultSettings()}
+	s.cur.AnonymousMirrorReads = r.AnonymousMirrorReads()
+	if r.Catalog == nil {
+		return s
+	}
+	var st Settings
+	_, err := hosted.GetJSON(bg(), r.Catalog.Store(), settingsC, settingsID, &st)
+	switch {
+	case err == nil:
+		s.cur = st
+		r.SetAnonymousMirror(st.AnonymousMirrorReads)
+	case !fault.Is(err, fault.NotFound):
+		r.Log.Warn("platform settings unreadable; defaults in force", "error", err)
+	}
+	return s
+}
+
+func (s *settings) get() Settings {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cur
+}
+
+// update stores the settings fn makes of the stored ones and applies them.
+func (s *settings) update(fn func(*Settings)) (Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.r.Catalog.Store()
+	base := s.cur
+	next, err := hosted.Update(bg(), st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
+		fn(v)
+		return nil
+	})
+	if fault.Is(err, fault.NotFound) {
+		next = base
+		fn(&next)
+		_, err = hosted.CreateJSON(bg(), st, settingsC, settingsID, nil, next)
+		if fault.Is(err, fault.Conflict) { // another process created it first
+			next, err = hosted.Update(bg(), st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
+				fn(v)
+				return nil
+			})
+		}
+	}
+	if err != nil {
+		return s.cur, err
+	}
+	s.cur = next
+	s.r.SetAnonymousMirror(next.AnonymousMirrorReads)
+	return next, nil
+}
+
+type settingsRequest struct {
+	AnonymousMirrorReads *bool `json:"anonymousMirrorReads"`
+	UserOrganizations    *bool `json:"userOrganizations"`
+}
+
+// getSettings: GET /api/v1/admin/auth/settings (platform admins).
+func (h *Handler) getSettings(ctx *fasthttp.RequestCtx) error {
+	if _, err := h.admin(ctx); err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, h.settings.get())
+}
+
+// putSettings: PUT /api/v1/admin/auth/settings — fields left out keep
+// their value.
+func (h *Handler) putSettings(ctx *fasthttp.RequestCtx) error {
+	if _, err := h.admin(ctx); err != nil {
+		return err
+	}
+	var req settingsRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	noteOf(ctx).target = "platform settings"
+	st, err := h.settings.update(func(s *Settings) {
+		if req.AnonymousMirrorReads != nil {
+			s.AnonymousMirrorReads = *req.AnonymousMirrorReads
+		}
+		if req.UserOrganizations != nil {
+			s.UserOrganizations = *req.UserOrganizations
+		}
+	})
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).detail = string(mustJSON(st))
+	return reply(ctx, fasthttp.StatusOK, st)
+}

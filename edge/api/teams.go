@@ -1,0 +1,306 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted/fault"
+)
+
+// teamFor resolves the team of the path (by id, or by name within the
+// organization) and checks p's standing in its organization as need says.
+func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNeed) (auth.Org, auth.Team, error) {
+	o, err := h.orgFor(p, param(ctx, "orgId"), need)
+	n := noteOf(ctx)
+	n.org = o.ID
+	if err != nil {
+		return o, auth.Team{}, err
+	}
+	idOrName := param(ctx, "teamId")
+	t, err := h.r.Auth.GetTeam(bg(), idOrName)
+	if err == nil && t.OrgID == o.ID {
+		n.target = t.Name
+		return o, t, nil
+	}
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return o, t, err
+	}
+	pg := auth.Page{Limit: h.opts.MaxPage}
+	for {
+		ts, next, err := h.r.Auth.ListTeams(bg(), o.ID, pg)
+		if err != nil {
+			return o, auth.Team{}, err
+		}
+		for _, t := range ts {
+			if t.Name == idOrName {
+				n.target = t.Name
+				return o, t, nil
+			}
+		}
+		if next == "" {
+			return o, auth.Team{}, notFound("team " + idOrName)
+		}
+		pg.Cursor = next
+	}
+}
+
+// listTeams: GET /api/v1/organizations/{orgId}/teams.
+func (h *Handler) listTeams(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	ts, next, err := h.r.Auth.ListTeams(bg(), o.ID, pg)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, page(ts, next))
+}
+
+// createTeam: POST /api/v1/organizations/{orgId}/teams {"name","description"}.
+func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	n := noteOf(ctx)
+	n.org = o.ID
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	n.target = req.Name
+	if err := auth.ValidName(req.Name); err != nil {
+		return err
+	}
+	t, err := h.r.Auth.CreateTeam(bg(), auth.Team{OrgID: o.ID, Name: req.Name, Description: req.Description})
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusCreated, t)
+}
+
+// getTeam: GET /api/v1/organizations/{orgId}/teams/{teamId}.
+func (h *Handler) getTeam(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needView)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, t)
+}
+
+// deleteTeam: DELETE /api/v1/organizations/{orgId}/teams/{teamId}.
+func (h *Handler) deleteTeam(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needManage)
+	if err != nil {
+		return err
+	}
+	if err := h.r.Auth.DeleteTeam(bg(), t.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}
+
+type teamMemberView struct {
+	TeamID   string `json:"teamId"`
+	OrgID    string `json:"orgId"`
+	UserID   string `json:"userId"`
+	Username string `json:"username,omitempty"`
+	Role     string `json:"role"`
+}
+
+// listTeamMembers: GET /api/v1/organizations/{orgId}/teams/{teamId}/members.
+func (h *Handler) listTeamMembers(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needView)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	ms, next, err := h.r.Auth.ListTeamMembers(bg(), t.ID, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]teamMemberView, 0, len(ms))
+	for _, m := range ms {
+		v := teamMemberView{TeamID: m.TeamID, OrgID: m.OrgID, UserID: m.UserID, Role: string(m.Role)}
+		if u, err := h.r.Auth.GetUser(bg(), m.UserID); err == nil {
+			v.Username = u.Username
+		}
+		out = append(out, v)
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+// setTeamMember: POST /api/v1/organizations/{orgId}/teams/{teamId}/members
+// {"userId","role"} — the user must be a member of the organization.
+func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, t, err := h.teamFor(ctx, p, needManage)
+	if err != nil {
+		return err
+	}
+	var req memberRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	if req.Role == "" {
+		req.Role = string(auth.TeamMember)
+	}
+	role := auth.TeamRole(req.Role)
+	if role != auth.TeamMaintainer && role != auth.TeamMember {
+		return invalid("role must be maintainer or member")
+	}
+	u, err := h.userFor(req.UserID)
+	if err != nil {
+		return err
+	}
+	n := noteOf(ctx)
+	n.target, n.detail = t.Name+"/"+u.ID, "role "+req.Role
+	if _, err := h.r.Auth.OrgMember(bg(), o.ID, u.ID); fault.Is(err, fault.NotFound) {
+		return invalid("the user is not a member of the organization: add it there first")
+	} else if err != nil {
+		return err
+	}
+	if err := h.r.Auth.SetTeamMember(bg(), t.ID, u.ID, role); err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, teamMemberView{TeamID: t.ID, OrgID: o.ID, UserID: u.ID, Username: u.Username, Role: req.Role})
+}
+
+// removeTeamMember: DELETE /api/v1/organizations/{orgId}/teams/{teamId}/members/{userId}.
+func (h *Handler) removeTeamMember(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needManage)
+	if err != nil {
+		return err
+	}
+	u, err := h.userFor(param(ctx, "userId"))
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).target = t.Name + "/" + u.ID
+	if err := h.r.Auth.RemoveTeamMember(bg(), t.ID, u.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}
+
+// listTeamRepos: GET /api/v1/organizations/{orgId}/teams/{teamId}/repositories.
+func (h *Handler) listTeamRepos(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needView)
+	if err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	grants, next, err := h.r.Auth.ListTeamRepos(bg(), t.ID, pg)
+	if err != nil {
+		return err
+	}
+	out := make([]auth.Repository, 0, len(grants))
+	for _, g := range grants {
+		repo, err := h.r.Auth.GetRepo(bg(), g.RepoID)
+		if fault.Is(err, fault.NotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, repo)
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+// grantTeamRepo: POST /api/v1/organizations/{orgId}/teams/{teamId}/repositories
+// {"repositoryId"} — what the grant allows follows each member's team role.
+func (h *Handler) grantTeamRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	o, t, err := h.teamFor(ctx, p, needManage)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		RepositoryID string `json:"repositoryId"`
+	}
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	if req.RepositoryID == "" {
+		return invalid("repositoryId is required")
+	}
+	repo, err := h.r.Auth.GetRepo(bg(), req.RepositoryID)
+	if fault.Is(err, fault.NotFound) || err == nil && repo.OrgID != o.ID {
+		return invalid("the organization has no repository %q", req.RepositoryID)
+	}
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).target = t.Name + "/" + repo.ID
+	if err := h.r.Auth.GrantTeamRepo(bg(), t.ID, repo.ID); err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, repo)
+}
+
+// revokeTeamRepo: DELETE /api/v1/organizations/{orgId}/teams/{teamId}/repositories/{repoId}.
+func (h *Handler) revokeTeamRepo(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	_, t, err := h.teamFor(ctx, p, needManage)
+	if err != nil {
+		return err
+	}
+	repoID := param(ctx, "repoId")
+	noteOf(ctx).target = t.Name + "/" + repoID
+	if err := h.r.Auth.RevokeTeamRepo(bg(), t.ID, repoID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted/fault"
+)
+
+type tokenRequest struct {
+	Name          string     `json:"name"`
+	Protocols     []string   `json:"protocols"`
+	Actions       []string   `json:"actions"`
+	Organizations []string   `json:"organizations"`
+	ExpiresAt     *time.Time `json:"expiresAt"`
+}
+
+// createdToken is the one answer that holds a token's secret.
+type createdToken struct {
+	auth.Token
+	Secret string `json:"token"`
+}
+
+// listTokens: GET /api/v1/tokens — the caller's tokens (a platform admin
+// may ask for another user's with ?user=).
+func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	owner := p.UserID
+	if s := query(ctx, "user"); s != "" {
+		u, err := h.userFor(s)
+		if err != nil {
+			return err
+		}
+		if u.ID != p.UserID && !p.PlatformAdmin {
+			return notFound("user " + s)
+		}
+		owner = u.ID
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	ts, next, err := h.r.Auth.ListTokens(bg(), owner, pg)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, page(ts, next))
+}
+
+// createToken: POST /api/v1/tokens {"name","protocols","actions",
+// "organizations","expiresAt"} — answers the token with its srg_ secret,
+// shown this once.
+func (h *Handler) createToken(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	var req tokenRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	nt := auth.NewToken{Name: req.Name, Protocols: req.Protocols, Actions: req.Actions, Organizations: req.Organizations}
+	if req.ExpiresAt != nil {
+		nt.ExpiresAt = *req.ExpiresAt
+	}
+	t, secret, err := h.r.Auth.CreateToken(bg(), p.UserID, nt)
+	if err != nil {
+		return err
+	}
+	n := noteOf(ctx)
+	n.target, n.detail = t.ID, "name "+t.Name
+	return reply(ctx, fasthttp.StatusCreated, createdToken{Token: t, Secret: secret})
+}
+
+// revokeToken: DELETE /api/v1/tokens/{tokenId} — one's own, or anyone's
+// for a platform admin. A token may revoke itself.
+func (h *Handler) revokeToken(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	id := param(ctx, "tokenId")
+	noteOf(ctx).target = id
+	t, err := h.r.Auth.GetToken(bg(), id)
+	if fault.Is(err, fault.NotFound) || err == nil && t.OwnerID != p.UserID && !p.PlatformAdmin {
+		return notFound("token " + id)
+	}
+	if err != nil {
+		return err
+	}
+	if p.TokenID != "" && p.TokenID != t.ID {
+		return forbidden("an API token may revoke only itself; sign in to manage other tokens")
+	}
+	if err := h.r.Auth.RevokeToken(bg(), t.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}

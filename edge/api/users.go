@@ -1,0 +1,163 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted/fault"
+)
+
+type userRequest struct {
+	Email         *string `json:"email"`
+	Username      *string `json:"username"`
+	DisplayName   *string `json:"displayName"`
+	Password      *string `json:"password"`
+	Active        *bool   `json:"active"`
+	PlatformAdmin *bool   `json:"platformAdmin"`
+	// CurrentPassword is required when users change their own password.
+	CurrentPassword *string `json:"currentPassword"`
+}
+
+// listUsers: GET /api/v1/users (platform admins).
+func (h *Handler) listUsers(ctx *fasthttp.RequestCtx) error {
+	if _, err := h.admin(ctx); err != nil {
+		return err
+	}
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	us, next, err := h.r.Auth.ListUsers(bg(), pg)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, page(us, next))
+}
+
+// createUser: POST /api/v1/users {"username","email","password",
+// "displayName","platformAdmin"} (platform admins).
+func (h *Handler) createUser(ctx *fasthttp.RequestCtx) error {
+	if _, err := h.admin(ctx); err != nil {
+		return err
+	}
+	var req userRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	if req.Active != nil || req.CurrentPassword != nil {
+		return invalid("active and currentPassword are not fields of a new user")
+	}
+	nu := auth.NewUser{Email: deref(req.Email), Username: deref(req.Username), DisplayName: deref(req.DisplayName), Password: deref(req.Password)}
+	if req.PlatformAdmin != nil {
+		nu.PlatformAdmin = *req.PlatformAdmin
+	}
+	noteOf(ctx).target = nu.Username
+	u, err := h.r.Auth.CreateUser(bg(), nu)
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).target = u.ID
+	return reply(ctx, fasthttp.StatusCreated, u)
+}
+
+// userFor resolves the user of the path for p: itself, or anyone for a
+// platform admin; NotFound otherwise.
+func (h *Handler) pathUser(ctx *fasthttp.RequestCtx, p auth.Principal) (auth.User, error) {
+	id := param(ctx, "userId")
+	if id == "me" {
+		id = p.UserID
+	}
+	u, err := h.userFor(id)
+	if err == nil && u.ID != p.UserID && !p.PlatformAdmin {
+		return auth.User{}, notFound("user " + id)
+	}
+	if err == nil {
+		noteOf(ctx).target = u.ID
+	}
+	return u, err
+}
+
+// getUser: GET /api/v1/users/{userId} — oneself, or anyone for a platform
+// admin.
+func (h *Handler) getUser(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := h.pathUser(ctx, p)
+	if err != nil {
+		return err
+	}
+	return reply(ctx, fasthttp.StatusOK, u)
+}
+
+// updateUser: PUT /api/v1/users/{userId} — users change their own email,
+// username, display name and password (with currentPassword); platform
+// admins change anything of anyone, active and platformAdmin included.
+func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := h.pathUser(ctx, p)
+	if err != nil {
+		return err
+	}
+	var req userRequest
+	if err := h.decode(ctx, &req); err != nil {
+		return err
+	}
+	self := u.ID == p.UserID
+	if !p.PlatformAdmin && (req.Active != nil || req.PlatformAdmin != nil) {
+		return forbidden("only platform administrators change active and platformAdmin")
+	}
+	if self && (req.Active != nil && !*req.Active || req.PlatformAdmin != nil && !*req.PlatformAdmin) {
+		return fault.New("api", fault.Conflict, "you cannot deactivate yourself or drop your own platform admin role")
+	}
+	if req.Password != nil && !p.PlatformAdmin {
+		// Someone holding a stolen session must not take the account over.
+		if req.CurrentPassword == nil {
+			return invalid("currentPassword is required to change your password")
+		}
+		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: clientIP(ctx)})
+		if fault.Is(err, fault.Unauthorized) {
+			return forbidden("currentPassword is wrong")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	upd := auth.UserUpdate{Email: req.Email, Username: req.Username, DisplayName: req.DisplayName, Active: req.Active, PlatformAdmin: req.PlatformAdmin}
+	if upd != (auth.UserUpdate{}) {
+		if u, err = h.r.Auth.UpdateUser(bg(), u.ID, upd); err != nil {
+			return err
+		}
+	}
+	if req.Password != nil {
+		if err := h.r.Auth.SetPassword(bg(), u.ID, *req.Password); err != nil {
+			return err
+		}
+		noteOf(ctx).detail = "password changed"
+	}
+	return reply(ctx, fasthttp.StatusOK, u)
+}
+
+// deleteUser: DELETE /api/v1/users/{userId} (platform admins, not
+// themselves).
+func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx) error {
+	p, err := h.admin(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := h.pathUser(ctx, p)
+	if err != nil {
+		return err
+	}
+	if u.ID == p.UserID {
+		return fault.New("api", fault.Conflict, "you cannot delete yourself")
+	}
+	if err := h.r.Auth.DeleteUser(bg(), u.ID); err != nil {
+		return err
+	}
+	return noContent(ctx)
+}

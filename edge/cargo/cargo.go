@@ -1,0 +1,130 @@
+// Package cargo serves Rust's registry protocols under /cargo/: a sparse
+// index at /cargo/index/ and the web API at /cargo/api/v1/crates, for
+// crates published by organizations and for a caching mirror of one
+// upstream sparse index (UPSTREAM_CARGO) for every name no organization
+// claims.
+//
+// The index is one merged view: a claimed crate name resolves only against
+// the hosted catalog (never upstream, even when a version is missing: the
+// dependency-confusion guard), any other name against the upstream through
+// the cache. The same index therefore works as an alternate registry
+// ([registries.NAME]) and as a crates.io replacement
+// ([source.crates-io] replace-with).
+//
+// Crate names compare as crates.io compares them: case-insensitively, with
+// '-' and '_' equivalent. Claims, packages and collisions use the
+// normalized name (lowercase, '_'); the index and the API show the name as
+// first published.
+//
+// Every request takes the same path: parse, check the caller's permission
+// once, then answer from the catalog and the blob store, or from the
+// upstream through the cache. See README.md for the endpoints and client
+// configuration.
+package cargo
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// Protocol is the protocol name used in claims, repositories, token scopes
+// and cache keys.
+const Protocol = "cargo"
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// MaxIndexFile caps an upstream index file (default 64 MiB): it is
+	// read whole to find a version's checksum.
+	MaxIndexFile int64
+	// Indexes is how many rendered hosted index files are held in memory
+	// (default 4096).
+	Indexes int
+}
+
+// Handler serves the cargo protocols. It is safe for concurrent use.
+type Handler struct {
+	r    *edge.Registry
+	up   *upstream.Client // nil: no mirror
+	opts Options
+
+	// index holds rendered hosted index files by normalized name, valid
+	// while the package's serial is unchanged.
+	index *expirable.LRU[string, renderedIndex]
+
+	// private remembers, briefly, whether hosted crates exist that
+	// anonymous callers may not read: then the index asks every caller to
+	// authenticate.
+	dl dlTemplate // the upstream's, from its config.json
+	// versions remembers what findVersion found in an upstream index file,
+	// by the file's digest and the version: immutable answers.
+	versions *expirable.LRU[string, foundVersion]
+
+	privateMu sync.Mutex
+	privateAt time.Time
+	private   bool
+}
+
+// New returns the cargo handler over r. up is the upstream sparse index's
+// client, nil when no mirror is configured (UPSTREAM_CARGO unset).
+func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
+	if opts.MaxIndexFile <= 0 {
+		opts.MaxIndexFile = 64 << 20
+	}
+	if opts.Indexes <= 0 {
+		opts.Indexes = 4096
+	}
+	return &Handler{
+		r:        r,
+		up:       up,
+		opts:     opts,
+		index:    expirable.NewLRU[string, renderedIndex](opts.Indexes, nil, time.Hour),
+		versions: expirable.NewLRU[string, foundVersion](16384, nil, time.Hour),
+	}
+}
+
+// origin is where a crate name resolves.
+type origin struct {
+	hosted bool
+	orgID  string
+	ref    auth.RepoRef // the hosted repository, for May
+}
+
+// resolve decides, once per request, where name comes from: hosted when
+// its normalized form is claimed, else the upstream. Without an upstream an
+// unclaimed name is NotFound.
+func (h *Handler) resolve(ctx context.Context, name string) (origin, error) {
+	cl, ref, ok, err := h.r.Hosted(ctx, Protocol, normalize(name))
+	if err != nil {
+		return origin{}, err
+	}
+	if ok {
+		return origin{hosted: true, orgID: cl.OrgID, ref: ref}, nil
+	}
+	if h.up == nil {
+		return origin{}, fault.Newf("cargo.resolve", fault.NotFound, "crate %s not found (no upstream registry is configured)", name)
+	}
+	return origin{}, nil
+}
+
+// mayRead authorizes reading from o: the hosted repository, or the mirror.
+func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o origin) error {
+	if o.hosted {
+		_, err := h.r.May(ctx, o.ref, auth.Read)
+		return err
+	}
+	_, err := h.r.MayMirror(ctx, Protocol)
+	return err
+}
+
+// Mount registers the routes (routes.go) on g, which is the server's root:
+// paths start with /cargo/.
+func (h *Handler) Mount(g *edge.Group) { h.routes(g) }

@@ -1,0 +1,502 @@
+package cargo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// bg is the context of catalog and store calls: a fasthttp RequestCtx is
+// no cancellation context (see DESIGN.md, pitfalls).
+var bg = context.Background()
+
+// privateTTL bounds how long the answer "are there hosted crates anonymous
+// callers may not read?" is trusted.
+const privateTTL = 10 * time.Second
+
+// serveIndex answers GET and HEAD under /cargo/index/: config.json, or a
+// crate's index file from the hosted catalog or the upstream.
+func (h *Handler) serveIndex(ctx *fasthttp.RequestCtx) error {
+	p, _ := ctx.UserValue("path").(string)
+	req, err := parseIndexPath(p)
+	if err != nil {
+		return err
+	}
+	who, err := h.r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	// cargo sends its token only once config.json said auth-required or
+	// answered 401; an anonymous caller must learn that here.
+	if who.Anonymous() && h.authRequired() {
+		return fault.New("cargo.index", fault.Unauthorized, "this registry requires authentication: configure a token for it (cargo login --registry NAME)")
+	}
+	if req.Config {
+		ctx.SetContentType("application/json")
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+		ctx.SetBody(configJSON(h.r.Base.For(ctx), !who.Anonymous()))
+		return nil
+	}
+	o, err := h.resolve(bg, req.Name)
+	if err != nil {
+		return err
+	}
+	if err := h.mayRead(ctx, o); err != nil {
+		return err
+	}
+	if o.hosted {
+		return h.serveHostedIndex(ctx, req.Name)
+	}
+	return h.serveUpstreamIndex(ctx, req.Name)
+}
+
+// authRequired reports whether anonymous callers must authenticate to use
+// the index: when anonymous mirror reads are off, or when some hosted
+// crate is in a repository that is not public (cargo sends its token for
+// every index file or none, so one private crate decides for all).
+func (h *Handler) authRequired() bool {
+	if !h.r.AnonymousMirrorReads() {
+		return true
+	}
+	h.privateMu.Lock()
+	defer h.privateMu.Unlock()
+	if !h.privateAt.IsZero() && time.Since(h.privateAt) < privateTTL {
+		return h.private
+	}
+	h.private = h.hasPrivate()
+	h.privateAt = time.Now()
+	return h.private
+}
+
+// hasPrivate scans the hosted crates' repositories for one that is not
+// public; a failure counts as "yes", the safe answer.
+func (h *Handler) hasPrivate() bool {
+	seen := map[string]bool{}
+	after := ""
+	for {
+		pkgs, next, err := h.r.Catalog.ListPackages(bg, hosted.PackageFilter{Protocol: Protocol}, after, hosted.MaxPage)
+		if err != nil {
+			h.r.Log.Warn("cargo: listing hosted crates", "error", err)
+			return true
+		}
+		for _, p := range pkgs {
+			if seen[p.RepoID] {
+				continue
+			}
+			seen[p.RepoID] = true
+			repo, err := h.r.Auth.GetRepo(bg, p.RepoID)
+			if err != nil || repo.Visibility != auth.Public {
+				return true
+			}
+		}
+		if next == "" {
+			return false
+		}
+		after = next
+	}
+}
+
+// forgetPrivate makes the next authRequired look again, after a publish.
+func (h *Handler) forgetPrivate() {
+	h.privateMu.Lock()
+	h.privateAt = time.Time{}
+	h.privateMu.Unlock()
+}
+
+// renderedIndex is a hosted index file prepared for one package state.
+type renderedIndex struct {
+	id   string // package id and serial: a change makes a new one
+	body []byte
+}
+
+// serveHostedIndex answers a claimed crate's index file. The name in the
+// path must be the crate's own (lowercased): a name that only collides
+// with it is not found here, as on crates.io.
+func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error {
+	const op = "cargo.serveHostedIndex"
+	norm := normalize(name)
+	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+	if fault.Is(err, fault.NotFound) || err == nil && strings.ToLower(pkg.DisplayName) != name {
+		return fault.Newf(op, fault.NotFound, "crate %s not found", name)
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	id := strconv.FormatInt(pkg.CreatedAt.UnixNano(), 36) + "-" + strconv.FormatUint(pkg.Serial, 10)
+	etag := `"` + id + `"`
+	ri, ok := h.index.Get(norm)
+	if !ok || ri.id != id {
+		vs, err := h.r.Catalog.Versions(bg, Protocol, norm, false)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		entries := make([]indexEntry, 0, len(vs))
+		for _, v := range vs {
+			var e indexEntry
+			if err := json.Unmarshal(v.Meta, &e); err != nil {
+				return fault.Wrap(op, fault.Internal, fmt.Errorf("version %s of %s: %w", v.Version, norm, err))
+			}
+			e.Yanked = v.Yanked
+			entries = append(entries, e)
+		}
+		ri = renderedIndex{id: id, body: renderIndex(entries)}
+		h.index.Add(norm, ri)
+	}
+	if len(ri.body) == 0 {
+		return fault.Newf(op, fault.NotFound, "crate %s has no versions", name)
+	}
+	hd := &ctx.Response.Header
+	hd.Set("ETag", etag)
+	hd.Set("Last-Modified", pkg.UpdatedAt.UTC().Format(http.TimeFormat))
+	hd.Set("Cache-Control", "private, no-cache")
+	if notModified(ctx, etag, pkg.UpdatedAt) {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return nil
+	}
+	ctx.SetContentType("text/plain; charset=utf-8")
+	if ctx.IsHead() {
+		hd.SetContentLength(len(ri.body))
+		ctx.Response.SkipBody = true
+		return nil
+	}
+	ctx.SetBody(ri.body)
+	return nil
+}
+
+// notModified evaluates If-None-Match, or without it If-Modified-Since.
+func notModified(ctx *fasthttp.RequestCtx, etag string, modified time.Time) bool {
+	if inm := string(ctx.Request.Header.Peek("If-None-Match")); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == etag || t == "*" {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := string(ctx.Request.Header.Peek("If-Modified-Since")); ims != "" && !modified.IsZero() {
+		t, err := http.ParseTime(ims)
+		return err == nil && !modified.Truncate(time.Second).After(t)
+	}
+	return false
+}
+
+// publishWarnings is the success answer cargo expects from a publish.
+var publishWarnings = []byte(`{"warnings":{"invalid_categories":[],"invalid_badges":[],"other":[]}}`)
+
+// publish answers PUT /cargo/api/v1/crates/new. Everything is checked
+// before anything is recorded: the framing, the metadata, the name (a
+// collision with another spelling is refused), the version (never
+// re-published), the caller's right to write, and the .crate itself,
+// streamed into a blob writer while its Cargo.toml is read and compared
+// with the metadata. Only then the blob is committed and the claim,
+// package and version recorded.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
+	const op = "cargo.publish"
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New(op, fault.Unauthorized, "authentication required to publish: configure a token for this registry")
+	}
+	var target, orgID string
+	defer func() {
+		if target != "" {
+			outcome, detail := "success", ""
+			if err != nil {
+				outcome, detail = "failure", edge.ClientMessage(err, edge.RequestID(ctx))
+			}
+			h.r.Record(ctx, "package.publish", target, orgID, outcome, detail)
+		}
+	}()
+
+	body, err := edge.Body(ctx, h.r.MaxUpload+maxMetadata+8)
+	if err != nil {
+		return err
+	}
+	raw, crateLen, err := readFrame(body, maxMetadata, h.r.MaxUpload)
+	if err != nil {
+		return err
+	}
+	meta, err := decodePublish(raw)
+	if err != nil {
+		return err
+	}
+	target = Protocol + ":" + meta.Name + "@" + meta.Vers
+	norm := normalize(meta.Name)
+	_, vkey, _ := parseVersion(meta.Vers)
+
+	// Where it goes: the organization holding the name, or the one the
+	// caller publishes for.
+	cl, ref, claimed, err := h.r.Hosted(bg, Protocol, norm)
+	if err != nil {
+		return err
+	}
+	repoID := cl.RepoID
+	orgID = cl.OrgID
+	if !claimed {
+		org, err := h.r.PublishOrg(bg, p, "")
+		if err != nil {
+			return err
+		}
+		repo, err := h.r.HostedRepo(bg, org.ID, Protocol)
+		if err != nil {
+			return err
+		}
+		orgID, repoID, ref = org.ID, repo.ID, repo.Ref()
+	}
+	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
+		return err
+	}
+	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+	exists := err == nil
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	if exists {
+		if err := sameName(pkg, meta.Name); err != nil {
+			return err
+		}
+		if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
+			return republished(meta)
+		} else if !fault.Is(err, fault.NotFound) {
+			return err
+		}
+	}
+
+	// The .crate: into a blob, hashed, its manifest read on the way.
+	w, err := h.r.Blobs.Create(bg)
+	if err != nil {
+		return err
+	}
+	defer w.Cancel(bg)
+	cr := &countReader{r: io.LimitReader(body, crateLen)}
+	tee := io.TeeReader(cr, w)
+	man, err := readManifest(tee, meta.Name, meta.Vers)
+	if err != nil {
+		// A body that ends early is a framing error, whatever the
+		// archive reader made of it.
+		if _, derr := io.Copy(io.Discard, cr); derr == nil && cr.n < crateLen {
+			return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", cr.n, crateLen)
+		}
+		return err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return frameErr(op, "the end of the .crate file", err)
+	}
+	if cr.n != crateLen {
+		return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", cr.n, crateLen)
+	}
+	var one [1]byte
+	if n, _ := io.ReadFull(body, one[:]); n > 0 {
+		return fault.New(op, fault.Invalid, "malformed publish request: bytes after the .crate file")
+	}
+	if err := man.check(meta); err != nil {
+		return err
+	}
+	info, err := w.Commit(bg)
+	if err != nil {
+		return err
+	}
+	entry, _ := json.Marshal(indexEntryOf(meta, info.Digest.Hex()))
+
+	if !claimed {
+		if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: norm, OrgID: orgID, RepoID: repoID}); err != nil {
+			if fault.Is(err, fault.Conflict) {
+				return fault.Newf(op, fault.Conflict, "crate name %s is taken by another organization", meta.Name)
+			}
+			return err
+		}
+		h.r.Forget(Protocol, norm)
+		h.forgetPrivate()
+	}
+	if !exists {
+		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: norm, DisplayName: meta.Name,
+			OrgID: orgID, RepoID: repoID, Description: deref(meta.Description)})
+		if fault.Is(err, fault.Conflict) { // a racing first publish
+			pkg, err = h.r.Catalog.Package(bg, Protocol, norm)
+			if err == nil {
+				err = sameName(pkg, meta.Name)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = h.r.Catalog.AddVersion(bg, hosted.Version{
+		Protocol: Protocol, Package: norm, Version: vkey, OrgID: orgID, Meta: entry, PublishedBy: p.UserID,
+		Files: []hosted.File{{Name: norm + "/" + vkey + ".crate", Digest: string(info.Digest), Size: info.Size,
+			ContentType: crateType, UploadedAt: time.Now().UTC()}},
+	})
+	if fault.Is(err, fault.Conflict) {
+		return republished(meta)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := h.r.Catalog.UpdatePackage(bg, Protocol, norm, func(p *hosted.Package) error {
+		if meta.Description != nil {
+			p.Description = *meta.Description
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(publishWarnings)
+	return nil
+}
+
+// crateType is the media type .crate files are served with.
+const crateType = "application/gzip"
+
+func sameName(pkg hosted.Package, name string) error {
+	if pkg.DisplayName != name {
+		return fault.Newf("cargo.publish", fault.Conflict, "crate name %s collides with the existing crate %s (names differing only in case or in '-' and '_' are the same crate)", name, pkg.DisplayName)
+	}
+	return nil
+}
+
+func republished(m publishMeta) error {
+	return fault.Newf("cargo.publish", fault.Conflict, "crate version %s of %s is already uploaded: versions are immutable", m.Vers, m.Name)
+}
+
+// countReader counts what it reads.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// crateVersion reads and checks the {crate} and {version} of an API path.
+func crateVersion(ctx *fasthttp.RequestCtx) (name, vers, vkey string, err error) {
+	name, _ = ctx.UserValue("crate").(string)
+	vers, _ = ctx.UserValue("version").(string)
+	if err := checkName(name); err != nil {
+		return "", "", "", err
+	}
+	if _, vkey, err = parseVersion(vers); err != nil {
+		return "", "", "", err
+	}
+	return name, vers, vkey, nil
+}
+
+// hostedCrate resolves an API path's crate, which must be hosted: yank and
+// owners apply to hosted crates only.
+func (h *Handler) hostedCrate(ctx *fasthttp.RequestCtx, name string, action auth.Action) (hosted.Claim, auth.Principal, error) {
+	cl, ref, ok, err := h.r.Hosted(bg, Protocol, normalize(name))
+	if err != nil {
+		return cl, auth.Principal{}, err
+	}
+	if !ok {
+		if _, err := h.r.Who(ctx); err != nil {
+			return cl, auth.Principal{}, err
+		}
+		return cl, auth.Principal{}, fault.Newf("cargo.hostedCrate", fault.NotFound, "crate %s is not hosted here", name)
+	}
+	p, err := h.r.May(ctx, ref, action)
+	return cl, p, err
+}
+
+// yank answers DELETE /cargo/api/v1/crates/NAME/VERSION/yank.
+func (h *Handler) yank(ctx *fasthttp.RequestCtx) error { return h.setYanked(ctx, true) }
+
+// unyank answers PUT /cargo/api/v1/crates/NAME/VERSION/unyank.
+func (h *Handler) unyank(ctx *fasthttp.RequestCtx) error { return h.setYanked(ctx, false) }
+
+// setYanked marks a hosted version (un)yanked: it stays downloadable, so
+// that existing lock files keep building, but a fresh resolution skips it.
+// It takes write permission, like a publish.
+func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) (err error) {
+	const op = "cargo.yank"
+	name, vers, vkey, err := crateVersion(ctx)
+	if err != nil {
+		return err
+	}
+	cl, _, err := h.hostedCrate(ctx, name, auth.Write)
+	if err != nil {
+		return err
+	}
+	action := "package.yank"
+	if !yanked {
+		action = "package.unyank"
+	}
+	defer func() {
+		outcome, detail := "success", ""
+		if err != nil {
+			outcome, detail = "failure", edge.ClientMessage(err, edge.RequestID(ctx))
+		}
+		h.r.Record(ctx, action, Protocol+":"+name+"@"+vers, cl.OrgID, outcome, detail)
+	}()
+	norm := normalize(name)
+	_, err = h.r.Catalog.UpdateVersion(bg, Protocol, norm, vkey, func(v *hosted.Version) error {
+		if v.Deleted {
+			return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vers, name)
+		}
+		v.Yanked = yanked
+		return nil
+	})
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vers, name)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := h.r.Catalog.Touch(bg, Protocol, norm); err != nil {
+		return err
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"ok":true}`)
+	return nil
+}
+
+// downloadHosted streams a hosted version's .crate. Yanked versions stay
+// downloadable.
+func (h *Handler) downloadHosted(ctx *fasthttp.RequestCtx, name, vkey string) error {
+	const op = "cargo.download"
+	v, err := h.r.Catalog.Version(bg, Protocol, normalize(name), vkey)
+	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
+		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vkey, name)
+	}
+	if err != nil {
+		return err
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: blobDigest(v.Files[0].Digest), ContentType: crateType, Immutable: true})
+}
+
+// download answers GET and HEAD /cargo/api/v1/crates/NAME/VERSION/download.
+func (h *Handler) download(ctx *fasthttp.RequestCtx) error {
+	name, vers, vkey, err := crateVersion(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(bg, name)
+	if err != nil {
+		return err
+	}
+	if err := h.mayRead(ctx, o); err != nil {
+		return err
+	}
+	if o.hosted {
+		return h.downloadHosted(ctx, name, vkey)
+	}
+	return h.downloadUpstream(ctx, name, vers)
+}

@@ -1,0 +1,208 @@
+package cargo
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/cache"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// maxConfig caps the upstream's config.json.
+const maxConfig = 1 << 20
+
+// key names a cached upstream file: protocol, upstream, then what.
+func (h *Handler) key(what string) string {
+	b := h.up.Base()
+	return Protocol + "/" + b.Host + b.Path + what
+}
+
+// docTTL is how long upstream index files and config.json are fresh.
+// With caching disabled (MetadataTTL 0) they are revalidated on every
+// request, yet still served stale while the upstream fails: a TTL of 0
+// would mean "immutable" to the cache.
+func (h *Handler) docTTL() time.Duration {
+	if h.r.MetadataTTL > 0 {
+		return h.r.MetadataTTL
+	}
+	return time.Nanosecond
+}
+
+// fetch is the cache's Fetch for url: a GET, conditional when there is a
+// previous entry, streamed into the blob writer.
+func (h *Handler) fetch(url string, maxSize int64) cache.Fetch {
+	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
+		req := upstream.Request{MaxSize: maxSize}
+		if prev != nil {
+			req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
+		}
+		resp, err := h.up.Get(ctx, url, req)
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		res := cache.Result{NotModified: resp.NotModified, ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified}
+		if !resp.NotModified {
+			if _, err := io.Copy(w, resp.Body); err != nil {
+				return cache.Result{}, fault.Op("cargo.fetch", err)
+			}
+		}
+		return res, nil
+	}
+}
+
+// upstreamIndex returns the cache entry of an unclaimed crate's index
+// file (name lowercase), fetched at the same path of the upstream index.
+func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, error) {
+	p := indexPath(name)
+	u, err := h.up.Resolve(p)
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("index/" + p), TTL: h.docTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
+	if fault.Is(err, fault.NotFound) {
+		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
+	}
+	return e, err
+}
+
+// serveUpstreamIndex answers an unclaimed crate's index file with the
+// upstream's bytes as they are: dependency entries are kept, so that
+// resolution is the upstream's.
+func (h *Handler) serveUpstreamIndex(ctx *fasthttp.RequestCtx, name string) error {
+	e, err := h.upstreamIndex(bg, name)
+	if err != nil {
+		return err
+	}
+	etag := `"` + e.Digest.Hex() + `"`
+	modified := e.FetchedAt
+	if t, err := http.ParseTime(e.LastModified); err == nil {
+		modified = t
+	}
+	ctx.Response.Header.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	if len(ctx.Request.Header.Peek("If-None-Match")) == 0 && notModified(ctx, etag, modified) {
+		ctx.Response.Header.Set("ETag", etag)
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return nil
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/plain; charset=utf-8", ETag: etag})
+}
+
+// readBlob reads a small cached blob whole.
+func (h *Handler) readBlob(d blob.Digest, limit int64) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(bg, d, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fault.Wrap("cargo.readBlob", fault.Unavailable, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fault.Newf("cargo.readBlob", fault.TooLarge, "cached file over %d bytes", limit)
+	}
+	return b, nil
+}
+
+// dlTemplate is the upstream's download template, parsed once per
+// config.json digest.
+type dlTemplate struct {
+	mu     sync.Mutex
+	digest blob.Digest
+	dl     string
+}
+
+// upstreamDL returns the upstream's dl template, from its config.json
+// through the cache (so that it is known while the upstream is down).
+func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
+	const op = "cargo.upstreamDL"
+	u, err := h.up.Resolve("config.json")
+	if err != nil {
+		return "", err
+	}
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("config.json"), TTL: h.docTTL(), Fetch: h.fetch(u, maxConfig)})
+	if fault.Is(err, fault.NotFound) {
+		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
+	}
+	if err != nil {
+		return "", err
+	}
+	t := &h.dl
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.digest == e.Digest && t.dl != "" {
+		return t.dl, nil
+	}
+	b, err := h.readBlob(e.Digest, maxConfig)
+	if err != nil {
+		return "", err
+	}
+	var c upstreamConfig
+	if err := json.Unmarshal(b, &c); err != nil || c.DL == "" {
+		return "", fault.New(op, fault.Upstream, "the upstream index's config.json has no dl template")
+	}
+	t.digest, t.dl = e.Digest, c.DL
+	return c.DL, nil
+}
+
+// downloadUpstream streams an unclaimed crate's .crate file: its checksum
+// comes from the upstream index file, the bytes from the upstream's dl
+// template, filled once through the cache and verified against the
+// checksum before anyone sees them.
+func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) error {
+	const op = "cargo.downloadUpstream"
+	lower := strings.ToLower(name)
+	idx, err := h.upstreamIndex(bg, lower)
+	if err != nil {
+		return err
+	}
+	fkey := string(idx.Digest) + "\x00" + vers
+	fv, ok := h.versions.Get(fkey)
+	if !ok {
+		b, err := h.readBlob(idx.Digest, h.opts.MaxIndexFile)
+		if err != nil {
+			return err
+		}
+		fv.name, fv.cksum, fv.ok = findVersion(b, vers)
+		h.versions.Add(fkey, fv)
+	}
+	iname, cksum := fv.name, fv.cksum
+	if !fv.ok || strings.ToLower(iname) != lower {
+		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vers, name)
+	}
+	dl, err := h.upstreamDL(bg)
+	if err != nil {
+		return err
+	}
+	u, err := h.up.Resolve(downloadURL(dl, iname, vers, cksum))
+	if err != nil {
+		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
+	}
+	want := blob.Digest(blob.SHA256 + ":" + cksum)
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: h.key("crates/" + lower + "/" + vers), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
+	if err != nil {
+		return err
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: crateType, Immutable: true})
+}
+
+// foundVersion is what findVersion answered for one index file.
+type foundVersion struct {
+	name, cksum string
+	ok          bool
+}
+
+// blobDigest is a stored digest string as a blob.Digest.
+func blobDigest(s string) blob.Digest { return blob.Digest(s) }

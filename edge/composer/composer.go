@@ -1,0 +1,241 @@
+// Package composer serves Composer (PHP) repositories at /composer/: an
+// organization's private packages, published by uploading their zip
+// archive, and a caching mirror of one Packagist-style repository
+// (UPSTREAM_COMPOSER), behind one repository URL of type "composer".
+//
+// The repository speaks Composer 2's protocol: packages.json names the
+// metadata-url, and p2/VENDOR/PACKAGE.json (tagged versions) and
+// p2/VENDOR/PACKAGE~dev.json (branches) list a package's versions in the
+// minified form, every dist pointing back at the edge. A vendor (acme/*)
+// belongs to the organization of the same name: its packages resolve
+// against hosted ones only, never upstream, even when a version is missing.
+//
+// Routes, relative to the mount point, are in routes.go; user-facing
+// documentation is README.md.
+package composer
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// Protocol is the protocol's name in routes, claims, repositories and
+// token scopes.
+const Protocol = "composer"
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// MaxMetadataSize caps an upstream metadata document (default 64 MiB).
+	MaxMetadataSize int64
+	// MaxManifestSize caps the composer.json of an upload (default 1 MiB).
+	MaxManifestSize int64
+	// MaxExpandedSize caps the total uncompressed size of an uploaded
+	// archive (default 16 × the upload limit, at least 1 GiB).
+	MaxExpandedSize int64
+	// MaxEntries caps the number of entries in an uploaded archive
+	// (default 100000).
+	MaxEntries int
+}
+
+// Handler answers the Composer repository's requests. It is safe for
+// concurrent use.
+type Handler struct {
+	r    *edge.Registry
+	up   *upstream.Client // nil: no mirror
+	opts Options
+
+	spool string // r.SpoolDir/composer: uploads before they become blobs
+
+	// vendors remembers, briefly, which vendors an organization owns
+	// without a claim recorded yet (an organization that has published
+	// nothing): those never resolve upstream either.
+	vendors *expirable.LRU[string, vendorEntry]
+	// docs holds rendered p2 documents: hosted ones keyed by package
+	// serial, mirrored ones by the upstream document's digest, both with
+	// the base URL they were written for.
+	docs *expirable.LRU[string, []byte]
+	// parsed holds upstream documents parsed for dist look-ups and the
+	// upstream's metadata-url, keyed by blob digest.
+	parsed *expirable.LRU[string, any]
+
+	downloads sync.Map // name → *atomic.Int64, notify-batch counts since start
+}
+
+type vendorEntry struct {
+	orgID string
+	owned bool
+}
+
+// New returns a Handler over r. up is the upstream repository, nil when
+// no mirror is configured.
+func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
+	if opts.MaxMetadataSize <= 0 {
+		opts.MaxMetadataSize = 64 << 20
+	}
+	if opts.MaxManifestSize <= 0 {
+		opts.MaxManifestSize = 1 << 20
+	}
+	if opts.MaxExpandedSize <= 0 {
+		opts.MaxExpandedSize = max(16*r.MaxUpload, 1<<30)
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 100000
+	}
+	h := &Handler{
+		r:       r,
+		up:      up,
+		opts:    opts,
+		vendors: expirable.NewLRU[string, vendorEntry](16384, nil, 5*time.Second),
+		docs:    expirable.NewLRU[string, []byte](512, nil, 10*time.Minute),
+		parsed:  expirable.NewLRU[string, any](512, nil, 10*time.Minute),
+	}
+	if r.SpoolDir != "" {
+		h.spool = filepath.Join(r.SpoolDir, Protocol)
+	} else {
+		h.spool = filepath.Join(os.TempDir(), "entrepot-"+Protocol)
+	}
+	return h
+}
+
+// owner is what resolve decided about a vendor: hosted (claimed, with the
+// repository to authorize against) or left to the upstream.
+type owner struct {
+	hosted bool
+	orgID  string
+	ref    auth.RepoRef
+}
+
+// resolve decides, hosted first, who answers for vendor: a claimed vendor
+// or one an organization is named after is hosted, and never goes
+// upstream (the dependency-confusion guard); anything else is the
+// mirror's, NotFound when there is none.
+func (h *Handler) resolve(ctx context.Context, vendor string) (owner, error) {
+	const op = "composer.resolve"
+	cl, ref, ok, err := h.r.Hosted(ctx, Protocol, vendor)
+	if err != nil {
+		return owner{}, fault.Op(op, err)
+	}
+	if ok {
+		return owner{hosted: true, orgID: cl.OrgID, ref: ref}, nil
+	}
+	ve, known := h.vendors.Get(vendor)
+	if !known {
+		org, err := h.r.Auth.GetOrg(ctx, vendor)
+		switch {
+		case err == nil && org.Name == vendor:
+			ve = vendorEntry{orgID: org.ID, owned: true}
+		case err == nil || fault.Is(err, fault.NotFound):
+			ve = vendorEntry{}
+		default:
+			return owner{}, fault.Op(op, err)
+		}
+		h.vendors.Add(vendor, ve)
+	}
+	if ve.owned {
+		// No repository yet: only the organization's administrators (and
+		// platform admins) may see into it, and there is nothing to see.
+		return owner{hosted: true, orgID: ve.orgID, ref: auth.RepoRef{OrgID: ve.orgID, Protocol: Protocol}}, nil
+	}
+	if h.up == nil {
+		return owner{}, fault.Newf(op, fault.NotFound, "no package of vendor %q is hosted here, and no Composer upstream is configured", vendor)
+	}
+	return owner{}, nil
+}
+
+// mayRead is the request's one permission check for reading what o
+// holds.
+func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o owner) error {
+	if o.hosted {
+		_, err := h.r.May(ctx, o.ref, auth.Read)
+		return err
+	}
+	_, err := h.r.MayMirror(ctx, Protocol)
+	return err
+}
+
+// param returns a path parameter as a string.
+func param(ctx *fasthttp.RequestCtx, name string) string {
+	v, _ := ctx.UserValue(name).(string)
+	return v
+}
+
+// metadata answers p2/VENDOR/PACKAGE.json and ~dev.json.
+func (h *Handler) metadata(ctx *fasthttp.RequestCtx) error {
+	req, err := parseMetadata(param(ctx, "vendor"), param(ctx, "file"))
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(context.Background(), vendorOf(req.Name))
+	if err != nil {
+		return err
+	}
+	if err := h.mayRead(ctx, o); err != nil {
+		return err
+	}
+	if o.hosted {
+		return h.hostedMetadata(ctx, req)
+	}
+	return h.mirrorMetadata(ctx, req)
+}
+
+// dist answers a dist archive request.
+func (h *Handler) dist(ctx *fasthttp.RequestCtx) error {
+	req, err := parseDist(param(ctx, "vendor"), param(ctx, "package"), param(ctx, "ref"), param(ctx, "file"))
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(context.Background(), vendorOf(req.Name))
+	if err != nil {
+		return err
+	}
+	if err := h.mayRead(ctx, o); err != nil {
+		return err
+	}
+	if o.hosted {
+		return h.hostedDist(ctx, req)
+	}
+	return h.mirrorDist(ctx, req)
+}
+
+// writeJSON answers a JSON document with its Last-Modified, or 304 when
+// the client's If-Modified-Since is as recent.
+func writeJSON(ctx *fasthttp.RequestCtx, doc []byte, lastModified time.Time) {
+	h := &ctx.Response.Header
+	if !lastModified.IsZero() {
+		h.Set("Last-Modified", lastModified.UTC().Format(http.TimeFormat))
+		if notModified(ctx, lastModified) {
+			ctx.SetStatusCode(fasthttp.StatusNotModified)
+			return
+		}
+	}
+	ctx.SetContentType("application/json")
+	if ctx.IsHead() {
+		h.SetContentLength(len(doc))
+		ctx.Response.SkipBody = true
+		return
+	}
+	ctx.SetBody(doc)
+}
+
+// notModified compares If-Modified-Since with a Last-Modified, both at
+// the second HTTP dates have.
+func notModified(ctx *fasthttp.RequestCtx, lastModified time.Time) bool {
+	ims := ctx.Request.Header.Peek("If-Modified-Since")
+	if len(ims) == 0 {
+		return false
+	}
+	t, err := http.ParseTime(string(ims))
+	return err == nil && !lastModified.Truncate(time.Second).After(t)
+}

@@ -1,0 +1,817 @@
+package composer
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// packageMeta is what Package.Meta holds for a Composer package.
+type packageMeta struct {
+	// LastModified is the Unix second the p2 documents changed last. It
+	// grows by at least one second with every publish, so that a client
+	// revalidating with If-Modified-Since (at HTTP dates' one-second
+	// resolution) never misses a publish made within the same second.
+	LastModified int64 `json:"lastModified"`
+}
+
+// lastModified is the Last-Modified of a hosted package's documents.
+func lastModified(p hosted.Package) time.Time {
+	var m packageMeta
+	json.Unmarshal(p.Meta, &m)
+	// UpdatedAt rounded up covers changes made elsewhere (a delete
+	// through the API) after the last publish.
+	up := p.UpdatedAt.Truncate(time.Second)
+	if up.Before(p.UpdatedAt) {
+		up = up.Add(time.Second)
+	}
+	return time.Unix(max(m.LastModified, up.Unix()), 0).UTC()
+}
+
+// hostedMetadata answers a p2 document of a hosted package.
+func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) error {
+	c := context.Background()
+	pkg, err := h.r.Catalog.Package(c, Protocol, req.Name)
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf("composer.hostedMetadata", fault.NotFound, "package %s not found", req.Name)
+	}
+	if err != nil {
+		return err
+	}
+	lm := lastModified(pkg)
+	if notModified(ctx, lm) {
+		writeJSON(ctx, nil, lm)
+		return nil
+	}
+	base := h.r.Base.For(ctx)
+	key := fmt.Sprintf("hosted\x00%s\x00%d\x00%t\x00%s", req.Name, pkg.Serial, req.Dev, base)
+	doc, ok := h.docs.Get(key)
+	if !ok {
+		vs, err := h.r.Catalog.Versions(c, Protocol, req.Name, false)
+		if err != nil {
+			return err
+		}
+		if doc, err = renderHosted(req.Name, vs, req.Dev, base); err != nil {
+			return fault.Wrap("composer.hostedMetadata", fault.Internal, err)
+		}
+		h.docs.Add(key, doc)
+	}
+	writeJSON(ctx, doc, lm)
+	return nil
+}
+
+// renderHosted writes the p2 document of a hosted package: its tagged
+// versions (or, with dev, its branches), newest first, each with a dist
+// on the edge at base, minified.
+func renderHosted(name string, vs []hosted.Version, dev bool, base string) ([]byte, error) {
+	vs = slices.DeleteFunc(slices.Clone(vs), func(v hosted.Version) bool { return v.Deleted || IsDev(v.Version) != dev })
+	slices.SortFunc(vs, func(a, b hosted.Version) int { return compareVersions(b.Version, a.Version) })
+	out := make([]object, 0, len(vs))
+	for _, v := range vs {
+		o, err := parseObject(v.Meta)
+		if err != nil {
+			return nil, fmt.Errorf("version %s: %w", v.Version, err)
+		}
+		if len(v.Files) > 0 {
+			f := v.Files[0]
+			sha := f.Hashes[blob.SHA1]
+			d := object{}
+			d.setString("type", "zip")
+			d.setString("url", edgeDistURL(base, name, v.Version, sha, "zip"))
+			d.setString("reference", sha)
+			d.setString("shasum", sha)
+			j, _ := d.MarshalJSON()
+			o.set("dist", j)
+		}
+		out = append(out, o)
+	}
+	doc := &p2{names: []string{name}, versions: map[string][]object{name: out}}
+	return doc.render()
+}
+
+// hostedDist serves a hosted version's archive.
+func (h *Handler) hostedDist(ctx *fasthttp.RequestCtx, req distReq) error {
+	const op = "composer.hostedDist"
+	v, err := h.r.Catalog.Version(context.Background(), Protocol, req.Name, req.Version)
+	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
+		return fault.Newf(op, fault.NotFound, "%s has no version %s", req.Name, req.Version)
+	}
+	if err != nil {
+		return err
+	}
+	f := v.Files[0]
+	if req.Ref != refSegment(f.Hashes[blob.SHA1]) || req.Type != "zip" {
+		return fault.Newf(op, fault.NotFound, "no such archive of %s %s", req.Name, req.Version)
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: blob.Digest(f.Digest), ContentType: "application/zip", Immutable: true})
+}
+
+// root answers packages.json.
+func (h *Handler) root(ctx *fasthttp.RequestCtx) error {
+	base := h.r.Base.For(ctx)
+	doc := object{{"packages", json.RawMessage("[]")}}
+	doc.setString("metadata-url", base+mountPath+"/p2/%package%.json")
+	doc.setString("notify-batch", base+mountPath+"/downloads")
+	doc.setString("search", base+mountPath+"/search.json?q=%query%&type=%type%")
+	if h.up == nil {
+		// Without a mirror, tell Composer which names exist here, so
+		// that it asks for nothing else. With one, every name may exist.
+		pkgs, err := h.visible(ctx, "")
+		if err != nil {
+			return err
+		}
+		names := make([]string, 0, len(pkgs))
+		for _, p := range pkgs {
+			names = append(names, p.Name)
+		}
+		j, _ := json.Marshal(names)
+		doc.set("available-packages", j)
+	}
+	b, err := doc.MarshalJSON()
+	if err != nil {
+		return fault.Wrap("composer.root", fault.Internal, err)
+	}
+	// The answer depends on who asks.
+	ctx.Response.Header.Set("Cache-Control", "private, no-cache")
+	writeJSON(ctx, b, time.Time{})
+	return nil
+}
+
+// visible lists the hosted packages the caller may read whose name
+// contains query.
+func (h *Handler) visible(ctx *fasthttp.RequestCtx, query string) ([]hosted.Package, error) {
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := context.Background()
+	pkgs, _, err := h.r.Catalog.ListPackages(c, hosted.PackageFilter{Protocol: Protocol}, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	allowed := map[string]bool{}
+	out := pkgs[:0]
+	for _, pkg := range pkgs {
+		if query != "" && !strings.Contains(pkg.Name, query) && !strings.Contains(strings.ToLower(pkg.Description), query) {
+			continue
+		}
+		ok, seen := allowed[pkg.RepoID]
+		if !seen {
+			ref := auth.RepoRef{OrgID: pkg.OrgID, Protocol: Protocol}
+			if repo, err := h.r.Auth.GetRepo(c, pkg.RepoID); err == nil {
+				ref = repo.Ref()
+			}
+			ok = h.r.Auth.Authorize(c, p, ref, auth.Read) == nil
+			allowed[pkg.RepoID] = ok
+		}
+		if ok {
+			out = append(out, pkg)
+		}
+	}
+	return out, nil
+}
+
+// search answers `composer search`: hosted packages the caller may read.
+func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
+	q := strings.ToLower(strings.TrimSpace(string(ctx.QueryArgs().Peek("q"))))
+	typ := string(ctx.QueryArgs().Peek("type"))
+	pkgs, err := h.visible(ctx, q)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		URL         string `json:"url"`
+		Repository  string `json:"repository"`
+		Downloads   int64  `json:"downloads"`
+	}
+	base := h.r.Base.For(ctx)
+	results := []result{}
+	for _, p := range pkgs {
+		var m struct {
+			Type string `json:"type"`
+		}
+		json.Unmarshal(p.Meta, &m)
+		if typ != "" && m.Type != "" && m.Type != typ {
+			continue
+		}
+		results = append(results, result{
+			Name: p.Name, Description: p.Description,
+			URL:        base + mountPath + "/p2/" + p.Name + ".json",
+			Repository: base + mountPath,
+			Downloads:  h.downloadCount(p.Name),
+		})
+	}
+	b, _ := json.Marshal(map[string]any{"results": results, "total": len(results)})
+	writeJSON(ctx, b, time.Time{})
+	return nil
+}
+
+// notify takes Composer's notify-batch: {"downloads":[{"name","version"}]}.
+// Counts are kept in memory (they are informational).
+func (h *Handler) notify(ctx *fasthttp.RequestCtx) error {
+	body, err := edge.ReadBody(ctx, 1<<20)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Downloads []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"downloads"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return fault.WrapMsg("composer.notify", fault.Invalid, "invalid notify-batch body", err)
+	}
+	for _, d := range in.Downloads {
+		name := strings.ToLower(d.Name)
+		if len(name) > maxNameLen || !nameRE.MatchString(name) {
+			continue
+		}
+		n, _ := h.downloads.LoadOrStore(name, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString(`{"status":"success"}`)
+	return nil
+}
+
+func (h *Handler) downloadCount(name string) int64 {
+	if n, ok := h.downloads.Load(name); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// publishTarget is where an authorized upload goes.
+type publishTarget struct {
+	p       auth.Principal
+	org     auth.Org
+	repoID  string
+	claimed bool
+}
+
+// authorizePublish picks the organization (the vendor's), its
+// repository, and checks the caller may write there: the request's one
+// permission check.
+func (h *Handler) authorizePublish(ctx *fasthttp.RequestCtx, vendor string) (publishTarget, error) {
+	const op = "composer.publish"
+	c := context.Background()
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return publishTarget{}, err
+	}
+	org, err := h.r.PublishOrg(c, p, vendor)
+	if fault.Is(err, fault.NotFound) {
+		return publishTarget{}, fault.Newf(op, fault.NotFound, "no organization is named %q: the vendor of a Composer package is the organization that owns it, so create organization %q (or publish under your organization's name)", vendor, vendor)
+	}
+	if err != nil {
+		return publishTarget{}, err
+	}
+	t := publishTarget{p: p, org: org}
+	cl, ref, ok, err := h.r.Hosted(c, Protocol, vendor)
+	if err != nil {
+		return t, err
+	}
+	if ok {
+		if cl.OrgID != org.ID {
+			return t, fault.Newf(op, fault.Conflict, "vendor %q is claimed by another organization", vendor)
+		}
+		t.repoID, t.claimed = cl.RepoID, true
+	} else {
+		repo, err := h.r.HostedRepo(c, org.ID, Protocol)
+		if err != nil {
+			return t, err
+		}
+		t.repoID, ref = repo.ID, repo.Ref()
+	}
+	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// publish takes PUT /composer/packages/{vendor}/{package}?version=X.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
+	name, err := parseName(param(ctx, "vendor"), param(ctx, "package"))
+	if err != nil {
+		return err
+	}
+	t, err := h.authorizePublish(ctx, vendorOf(name))
+	if err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
+	body, err := edge.Body(ctx, h.r.MaxUpload)
+	if err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
+	sp, err := h.spoolUpload(body)
+	if err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
+	defer sp.remove()
+	return h.store(ctx, t, name, string(ctx.QueryArgs().Peek("version")), sp)
+}
+
+// publishForm takes the multipart form: a file part (named "package",
+// "file" or "archive", or any part with a file name) and an optional
+// "version" field; ?version= works too.
+func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
+	const op = "composer.publishForm"
+	name, err := parseName(param(ctx, "vendor"), param(ctx, "package"))
+	if err != nil {
+		return err
+	}
+	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return fault.New(op, fault.Invalid, "send the archive as multipart/form-data (field \"package\"), or PUT it as the body")
+	}
+	t, err := h.authorizePublish(ctx, vendorOf(name))
+	if err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
+	body, err := edge.Body(ctx, h.r.MaxUpload)
+	if err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
+	version := string(ctx.QueryArgs().Peek("version"))
+	var sp *spooled
+	defer func() {
+		if sp != nil {
+			sp.remove()
+		}
+	}()
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if fault.Is(err, fault.TooLarge) {
+				return h.failed(ctx, name, "", t, err)
+			}
+			return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+		}
+		switch field := part.FormName(); {
+		case field == "version":
+			b, err := io.ReadAll(io.LimitReader(part, maxVersionLen+1))
+			if err != nil {
+				return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+			}
+			version = strings.TrimSpace(string(b))
+		case sp == nil && (field == "package" || field == "file" || field == "archive" || part.FileName() != ""):
+			if sp, err = h.spoolUpload(part); err != nil {
+				return h.failed(ctx, name, "", t, err)
+			}
+		default:
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+			}
+		}
+	}
+	if sp == nil {
+		return h.failed(ctx, name, "", t, fault.New(op, fault.Invalid, "the form has no archive: send the zip as the \"package\" file field"))
+	}
+	return h.store(ctx, t, name, version, sp)
+}
+
+// failed records a refused publish in the audit log and returns err.
+func (h *Handler) failed(ctx *fasthttp.RequestCtx, name, version string, t publishTarget, err error) error {
+	target := Protocol + ":" + name
+	if version != "" {
+		target += "@" + version
+	}
+	h.r.Record(ctx, "package.publish", target, t.org.ID, "failure", edge.ClientMessage(err, edge.RequestID(ctx)))
+	return err
+}
+
+// spooled is an upload on local disk, hashed on the way in.
+type spooled struct {
+	f      *os.File
+	size   int64
+	sha1   string
+	sha256 string
+}
+
+func (s *spooled) remove() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+// spoolUpload copies an upload to a temporary file under the spool
+// folder: archive/zip needs random access, and nothing becomes visible
+// before the whole archive is checked.
+func (h *Handler) spoolUpload(r io.Reader) (*spooled, error) {
+	const op = "composer.spool"
+	if err := os.MkdirAll(h.spool, 0o750); err != nil {
+		return nil, fault.Wrap(op, fault.Unavailable, err)
+	}
+	f, err := os.CreateTemp(h.spool, "upload-*.zip")
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Unavailable, err)
+	}
+	s1, s256 := sha1.New(), sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, s1, s256), r)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		if fault.Is(err, fault.TooLarge) {
+			return nil, fault.Op(op, err)
+		}
+		return nil, fault.WrapMsg(op, fault.Invalid, "the upload did not arrive whole", err)
+	}
+	return &spooled{f: f, size: n, sha1: hex.EncodeToString(s1.Sum(nil)), sha256: hex.EncodeToString(s256.Sum(nil))}, nil
+}
+
+// store checks a spooled archive and, when everything holds, commits it
+// to the blob store and records the version.
+func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version string, sp *spooled) error {
+	const op = "composer.publish"
+	c := context.Background()
+	manifest, err := h.inspect(sp)
+	if err != nil {
+		return h.failed(ctx, name, version, t, err)
+	}
+	meta, pretty, normalized, err := prepareVersion(manifest, name, version, time.Now().UTC())
+	if err != nil {
+		return h.failed(ctx, name, version, t, err)
+	}
+	// Refuse a known version before writing the blob (AddVersion decides
+	// for racing uploads).
+	if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
+		return h.failed(ctx, name, pretty, t, versionExists(name, pretty, normalized, old))
+	}
+
+	if !t.claimed {
+		if _, err := h.r.Catalog.Claim(c, hosted.Claim{Protocol: Protocol, Namespace: vendorOf(name), OrgID: t.org.ID, RepoID: t.repoID}); err != nil {
+			return h.failed(ctx, name, pretty, t, err)
+		}
+		h.r.Forget(Protocol, vendorOf(name))
+		h.vendors.Remove(vendorOf(name))
+	}
+
+	w, err := h.r.Blobs.Create(c, blob.Digest(blob.SHA1+":"+sp.sha1), blob.Digest(blob.SHA256+":"+sp.sha256))
+	if err != nil {
+		return h.failed(ctx, name, pretty, t, err)
+	}
+	defer w.Cancel(c)
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return h.failed(ctx, name, pretty, t, fault.Wrap(op, fault.Internal, err))
+	}
+	if _, err := io.Copy(w, sp.f); err != nil {
+		return h.failed(ctx, name, pretty, t, fault.Op(op, err))
+	}
+	info, err := w.Commit(c)
+	if err != nil {
+		return h.failed(ctx, name, pretty, t, err)
+	}
+
+	var desc string
+	manifestDesc, _ := manifest.str("description")
+	desc = truncate(manifestDesc, 1000)
+	pkg, err := h.r.Catalog.Package(c, Protocol, name)
+	if fault.Is(err, fault.NotFound) {
+		pkg, err = h.r.Catalog.CreatePackage(c, hosted.Package{Protocol: Protocol, Name: name, OrgID: t.org.ID, RepoID: t.repoID, Description: desc})
+		if fault.Is(err, fault.Conflict) { // a racing first publish
+			pkg, err = h.r.Catalog.Package(c, Protocol, name)
+		}
+	}
+	if err != nil {
+		return h.failed(ctx, name, pretty, t, err)
+	}
+	if pkg.OrgID != t.org.ID {
+		return h.failed(ctx, name, pretty, t, fault.Newf(op, fault.Conflict, "package %s belongs to another organization", name))
+	}
+	_, err = h.r.Catalog.AddVersion(c, hosted.Version{
+		Protocol: Protocol,
+		Package:  name,
+		Version:  normalized,
+		OrgID:    t.org.ID,
+		Files: []hosted.File{{
+			Name:        name + "/" + normalized + ".zip",
+			Digest:      string(info.Digest),
+			Size:        info.Size,
+			ContentType: "application/zip",
+			Hashes:      map[string]string{blob.SHA1: sp.sha1},
+		}},
+		Meta:        meta,
+		PublishedBy: t.p.UserID,
+	})
+	if fault.Is(err, fault.Conflict) {
+		old, _ := h.r.Catalog.Version(c, Protocol, name, normalized)
+		err = versionExists(name, pretty, normalized, old)
+	}
+	if err != nil {
+		return h.failed(ctx, name, pretty, t, err)
+	}
+	typ, _ := manifest.str("type")
+	if _, err := h.r.Catalog.UpdatePackage(c, Protocol, name, func(p *hosted.Package) error {
+		var m struct {
+			packageMeta
+			Type string `json:"type,omitempty"`
+		}
+		json.Unmarshal(p.Meta, &m)
+		// Past whatever Last-Modified was served before this change, and
+		// past this update's own UpdatedAt.
+		m.LastModified = max(time.Now().Unix()+1, lastModified(*p).Unix()+1)
+		if !IsDev(normalized) {
+			if desc != "" {
+				p.Description = desc
+			}
+			m.Type = typ
+		}
+		p.Meta, _ = json.Marshal(m)
+		return nil
+	}); err != nil {
+		// The version is recorded; only the package's summary lags.
+		h.r.Log.Warn("composer: update package after publish", "package", name, "error", err)
+	}
+
+	h.r.Record(ctx, "package.publish", Protocol+":"+name+"@"+normalized, t.org.ID, "success", "")
+	ref := sp.sha1
+	b, _ := json.Marshal(map[string]any{
+		"status":             "success",
+		"name":               name,
+		"version":            pretty,
+		"version_normalized": normalized,
+		"dist": map[string]string{
+			"type":      "zip",
+			"url":       edgeDistURL(h.r.Base.For(ctx), name, normalized, ref, "zip"),
+			"reference": ref,
+			"shasum":    sp.sha1,
+		},
+	})
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	return nil
+}
+
+func versionExists(name, pretty, normalized string, old hosted.Version) error {
+	if old.Deleted {
+		return fault.Newf("composer.publish", fault.Conflict, "version %s (%s) of %s was deleted and cannot be published again: publish a new version", pretty, normalized, name)
+	}
+	return fault.Newf("composer.publish", fault.Conflict, "version %s (%s) of %s exists already: versions are immutable, publish a new version", pretty, normalized, name)
+}
+
+// inspect opens a spooled upload as a zip archive, checks every entry
+// (names, sizes, checksums) and returns its composer.json.
+func (h *Handler) inspect(sp *spooled) (object, error) {
+	const op = "composer.inspect"
+	zr, err := zip.NewReader(sp.f, sp.size)
+	if err != nil {
+		return nil, fault.WrapMsg(op, fault.Invalid, "the upload is not a zip archive", err)
+	}
+	return checkArchive(zr, h.opts)
+}
+
+// checkArchive is inspect's pure part, over an open archive.
+func checkArchive(zr *zip.Reader, opts Options) (object, error) {
+	const op = "composer.inspect"
+	if len(zr.File) > opts.MaxEntries {
+		return nil, fault.Newf(op, fault.Invalid, "the archive has %d entries, over the limit of %d", len(zr.File), opts.MaxEntries)
+	}
+	if len(zr.File) == 0 {
+		return nil, fault.New(op, fault.Invalid, "the archive is empty")
+	}
+	var total uint64
+	tops := map[string]bool{}
+	var rootManifest, nestedManifest *zip.File
+	for _, f := range zr.File {
+		if err := checkEntryName(f.Name); err != nil {
+			return nil, err
+		}
+		if f.Mode()&os.ModeSymlink != 0 {
+			return nil, fault.Newf(op, fault.Invalid, "the archive holds a symbolic link (%q): not allowed", truncate(f.Name, 200))
+		}
+		total += f.UncompressedSize64
+		if total > uint64(opts.MaxExpandedSize) {
+			return nil, fault.Newf(op, fault.TooLarge, "the archive expands to more than %d bytes", opts.MaxExpandedSize)
+		}
+		top, rest, nested := strings.Cut(strings.TrimPrefix(f.Name, "./"), "/")
+		tops[top] = true
+		switch {
+		case !nested && top == "composer.json":
+			rootManifest = f
+		case nested && rest == "composer.json":
+			nestedManifest = f
+		}
+	}
+	manifest := rootManifest
+	if manifest == nil && len(tops) == 1 {
+		// A single top-level folder, as GitHub's zipballs have: Composer
+		// unpacks its content as the package.
+		manifest = nestedManifest
+	}
+	if manifest == nil {
+		return nil, fault.New(op, fault.Invalid, "the archive has no composer.json at its root (or in its only top-level folder)")
+	}
+	// Read every entry to the end: archive/zip checks sizes and CRC-32s
+	// there, so a corrupt archive is refused now rather than at install.
+	var raw []byte
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fault.WrapMsg(op, fault.Invalid, fmt.Sprintf("the archive's entry %q cannot be read", truncate(f.Name, 200)), err)
+		}
+		var w io.Writer = io.Discard
+		var buf strings.Builder
+		if f == manifest {
+			if f.UncompressedSize64 > uint64(opts.MaxManifestSize) {
+				rc.Close()
+				return nil, fault.Newf(op, fault.Invalid, "composer.json is over %d bytes", opts.MaxManifestSize)
+			}
+			w = &buf
+		}
+		_, err = io.Copy(w, rc)
+		rc.Close()
+		if err != nil {
+			return nil, fault.WrapMsg(op, fault.Invalid, fmt.Sprintf("the archive's entry %q is corrupt", truncate(f.Name, 200)), err)
+		}
+		if f == manifest {
+			raw = []byte(buf.String())
+		}
+	}
+	o, err := parseObject(raw)
+	if err != nil {
+		return nil, fault.WrapMsg(op, fault.Invalid, "composer.json is not a valid JSON object: "+err.Error(), err)
+	}
+	return o, nil
+}
+
+// checkEntryName refuses entry names that would land outside the folder
+// the archive is unpacked in, on any system.
+func checkEntryName(name string) error {
+	const op = "composer.inspect"
+	bad := func(why string) error {
+		return fault.Newf(op, fault.Invalid, "the archive's entry %q %s", truncate(name, 200), why)
+	}
+	switch {
+	case name == "":
+		return bad("has no name")
+	case strings.ContainsRune(name, 0):
+		return bad("holds a NUL byte")
+	case strings.Contains(name, `\`):
+		return bad("holds a backslash (a Windows path)")
+	case strings.HasPrefix(name, "/"):
+		return bad("is an absolute path")
+	case len(name) >= 2 && name[1] == ':':
+		return bad("names a drive")
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == ".." {
+			return bad("climbs out of the archive (..)")
+		}
+	}
+	if c := path.Clean(name); c == ".." || strings.HasPrefix(c, "../") {
+		return bad("climbs out of the archive (..)")
+	}
+	return nil
+}
+
+// notInVersion are composer.json keys that concern only a root project
+// and are not part of a package's metadata (Packagist drops them too).
+var notInVersion = []string{"repositories", "config", "minimum-stability", "prefer-stable", "scripts", "scripts-descriptions", "scripts-aliases", "archive", "dist", "source", "notification-url", "version_normalized", "time"}
+
+// prepareVersion validates an upload's composer.json against the URL's
+// name and the requested version (either, or both when they agree) and
+// returns the version object the p2 documents will carry (without its
+// dist, which depends on the base URL), the version as given and its
+// normalized form.
+func prepareVersion(manifest object, name, version string, now time.Time) (json.RawMessage, string, string, error) {
+	const op = "composer.publish"
+	if err := validateManifest(manifest); err != nil {
+		return nil, "", "", err
+	}
+	mname, ok := manifest.str("name")
+	if !ok || mname == "" {
+		return nil, "", "", fault.New(op, fault.Invalid, "composer.json has no \"name\"")
+	}
+	if strings.ToLower(mname) != name {
+		return nil, "", "", fault.Newf(op, fault.Invalid, "composer.json names the package %q, but it is published as %q", truncate(mname, 200), name)
+	}
+	mversion, hasVersion := manifest.str("version")
+	if raw, present := manifest.get("version"); present && !hasVersion && !isNull(raw) {
+		return nil, "", "", fault.New(op, fault.Invalid, "composer.json's \"version\" is not a string")
+	}
+	if version == "" && (!hasVersion || mversion == "") {
+		return nil, "", "", fault.New(op, fault.Invalid, "no version: add ?version=X to the upload URL or a \"version\" to composer.json")
+	}
+	if version == "" {
+		version = mversion
+	}
+	pretty, normalized, err := parsePublishVersion(version)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if hasVersion && mversion != "" && mversion != version {
+		_, mn, err := parsePublishVersion(mversion)
+		if err != nil {
+			return nil, "", "", fault.WrapMsg(op, fault.Invalid, "composer.json's version: "+fault.Message(err), err)
+		}
+		if mn != normalized {
+			return nil, "", "", fault.Newf(op, fault.Invalid, "the upload is for version %s, but composer.json says %s", version, mversion)
+		}
+	}
+	v := manifest.clone()
+	for _, k := range notInVersion {
+		v.del(k)
+	}
+	v.setString("name", name)
+	v.setString("version", pretty)
+	v.setString("version_normalized", normalized)
+	v.setString("time", now.Format("2006-01-02T15:04:05-07:00"))
+	j, err := v.MarshalJSON()
+	if err != nil {
+		return nil, "", "", fault.WrapMsg(op, fault.Invalid, "composer.json cannot be re-encoded", err)
+	}
+	return j, pretty, normalized, nil
+}
+
+// validateManifest checks the types of the composer.json keys Composer
+// reads from a package's metadata, so that a broken manifest is refused
+// at upload rather than breaking every install that meets it.
+func validateManifest(m object) error {
+	const op = "composer.publish"
+	bad := func(key, want string) error {
+		return fault.Newf(op, fault.Invalid, "composer.json: %q must be %s", key, want)
+	}
+	for _, kv := range m {
+		v := json.RawMessage(kv.Val)
+		if isNull(v) {
+			continue
+		}
+		switch kv.Key {
+		case "name", "description", "type", "homepage", "target-dir", "minimum-stability", "version":
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return bad(kv.Key, "a string")
+			}
+		case "require", "require-dev", "conflict", "replace", "provide", "suggest":
+			var links map[string]string
+			if !isEmptyArray(v) && json.Unmarshal(v, &links) != nil {
+				return bad(kv.Key, "an object of package names to version constraints")
+			}
+			for pkg, constraint := range links {
+				if pkg == "" || strings.ContainsAny(pkg, " \t\n") {
+					return fault.Newf(op, fault.Invalid, "composer.json: %q names an invalid package %q", kv.Key, truncate(pkg, 200))
+				}
+				if kv.Key != "suggest" && strings.TrimSpace(constraint) == "" {
+					return fault.Newf(op, fault.Invalid, "composer.json: %q has no version constraint for %q", kv.Key, truncate(pkg, 200))
+				}
+			}
+		case "autoload", "autoload-dev", "extra", "support", "config":
+			if !isEmptyArray(v) && !isObject(v) {
+				return bad(kv.Key, "an object")
+			}
+		case "keywords", "authors", "funding", "include-path":
+			var list []json.RawMessage
+			if json.Unmarshal(v, &list) != nil {
+				return bad(kv.Key, "a list")
+			}
+		case "license", "bin":
+			var s string
+			var list []string
+			if json.Unmarshal(v, &s) != nil && json.Unmarshal(v, &list) != nil {
+				return bad(kv.Key, "a string or a list of strings")
+			}
+		}
+	}
+	return nil
+}
+
+func isObject(v json.RawMessage) bool {
+	var o map[string]json.RawMessage
+	return json.Unmarshal(v, &o) == nil
+}
+
+func isEmptyArray(v json.RawMessage) bool {
+	var a []json.RawMessage
+	return json.Unmarshal(v, &a) == nil && len(a) == 0
+}

@@ -1,0 +1,287 @@
+package composer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/cache"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// The mirror: the upstream's packages.json (for its metadata-url) and p2
+// documents are cached as the upstream sent them, with a TTL, and
+// rewritten on the way out for the base URL of each request; dists are
+// fetched from the URL the cached metadata names, verified against its
+// shasum and cached for good. A client never names an upstream URL: a
+// dist request names a package, a version and a reference, and the URL
+// comes from the metadata.
+
+// metadataTTL is the freshness of mirrored metadata; with the upstream
+// cache disabled every request revalidates (a TTL of 0 would mean
+// "immutable" to the cache).
+func (h *Handler) metadataTTL() time.Duration {
+	return max(h.r.MetadataTTL, time.Nanosecond)
+}
+
+// cacheKey names mirrored content, under the upstream's base URL so that
+// a configuration change never serves another upstream's bytes.
+func (h *Handler) cacheKey(rest string) string {
+	b := h.up.Base()
+	return Protocol + "/" + b.Host + strings.TrimSuffix(b.Path, "/") + "/" + rest
+}
+
+// fetchDocument returns a cache Fetch for a JSON document at url: a
+// conditional GET when an expired copy exists, the body checked with
+// valid before it is written, so that a broken document is never cached.
+func (h *Handler) fetchDocument(url string, valid func([]byte) error) cache.Fetch {
+	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
+		const op = "composer.fetchDocument"
+		req := upstream.Request{Accept: "application/json", MaxSize: h.opts.MaxMetadataSize}
+		if prev != nil {
+			req.IfModifiedSince, req.IfNoneMatch = prev.LastModified, prev.ETag
+		}
+		resp, err := h.up.Get(ctx, url, req)
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		if resp.NotModified {
+			return cache.Result{NotModified: true}, nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return cache.Result{}, fault.Op(op, err)
+		}
+		if err := valid(body); err != nil {
+			return cache.Result{}, fault.WrapMsg(op, fault.Upstream, "the upstream sent invalid Composer metadata", err)
+		}
+		if _, err := w.Write(body); err != nil {
+			return cache.Result{}, fault.Op(op, err)
+		}
+		return cache.Result{ContentType: "application/json", ETag: resp.ETag, LastModified: resp.LastModified}, nil
+	}
+}
+
+// readEntry reads a cached document whole (documents are bounded by
+// MaxMetadataSize).
+func (h *Handler) readEntry(ctx context.Context, e cache.Entry) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(ctx, e.Digest, 0, -1)
+	if err != nil {
+		return nil, fault.Op("composer.readEntry", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return b, fault.Wrap("composer.readEntry", fault.Unavailable, err)
+}
+
+// metadataURL returns the upstream's metadata-url template, read from
+// its packages.json through the cache.
+func (h *Handler) metadataURL(ctx context.Context) (string, error) {
+	const op = "composer.metadataURL"
+	root, err := h.up.Resolve("packages.json")
+	if err != nil {
+		return "", err
+	}
+	e, err := h.r.Cache.Get(ctx, cache.Request{
+		Key:   h.cacheKey("packages.json"),
+		TTL:   h.metadataTTL(),
+		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
+	})
+	if fault.Is(err, fault.NotFound) {
+		return "", fault.New(op, fault.Upstream, "the Composer upstream has no packages.json")
+	}
+	if err != nil {
+		return "", err
+	}
+	if v, ok := h.parsed.Get("root\x00" + string(e.Digest)); ok {
+		return v.(string), nil
+	}
+	b, err := h.readEntry(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	tmpl, err := parseRoot(b)
+	if err != nil {
+		return "", fault.WrapMsg(op, fault.Upstream, "the upstream's packages.json is invalid", err)
+	}
+	// A relative template ("/p2/%package%.json") is relative to the
+	// repository's URL, as Composer reads it.
+	if tmpl, err = h.up.Resolve(strings.ReplaceAll(tmpl, "%package%", "__PACKAGE__")); err != nil {
+		return "", fault.WrapMsg(op, fault.Upstream, "the upstream's metadata-url is invalid", err)
+	}
+	tmpl = strings.ReplaceAll(tmpl, "__PACKAGE__", "%package%")
+	h.parsed.Add("root\x00"+string(e.Digest), tmpl)
+	return tmpl, nil
+}
+
+// parseRoot reads the metadata-url of a repository's packages.json; a
+// Composer 1 repository without one cannot be mirrored.
+func parseRoot(b []byte) (string, error) {
+	var root struct {
+		MetadataURL string `json:"metadata-url"`
+	}
+	if err := json.Unmarshal(b, &root); err != nil {
+		return "", err
+	}
+	if !strings.Contains(root.MetadataURL, "%package%") {
+		return "", fault.New("composer.parseRoot", fault.Upstream, "the upstream's packages.json has no metadata-url: only Composer 2 repositories can be mirrored")
+	}
+	return root.MetadataURL, nil
+}
+
+// upstreamDocument returns the cached p2 document of an unclaimed
+// package, filling or revalidating it as needed.
+func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (cache.Entry, error) {
+	tmpl, err := h.metadataURL(ctx)
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	file := name
+	if dev {
+		file += "~dev"
+	}
+	url := strings.ReplaceAll(tmpl, "%package%", file)
+	e, err := h.r.Cache.Get(ctx, cache.Request{
+		Key:   h.cacheKey("p2/" + file + ".json"),
+		TTL:   h.metadataTTL(),
+		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
+	})
+	if fault.Is(err, fault.NotFound) {
+		return e, fault.Newf("composer.upstreamDocument", fault.NotFound, "package %s not found", name)
+	}
+	return e, err
+}
+
+// mirrorMetadata answers a p2 document of an unclaimed package from the
+// upstream, rewritten for this edge.
+func (h *Handler) mirrorMetadata(ctx *fasthttp.RequestCtx, req metadataReq) error {
+	c := context.Background()
+	e, err := h.upstreamDocument(c, req.Name, req.Dev)
+	if err != nil {
+		return err
+	}
+	lm := e.FetchedAt
+	if t, err := http.ParseTime(e.LastModified); err == nil {
+		lm = t
+	}
+	if notModified(ctx, lm) {
+		writeJSON(ctx, nil, lm)
+		return nil
+	}
+	base := h.r.Base.For(ctx)
+	key := "mirror\x00" + string(e.Digest) + "\x00" + req.Name + "\x00" + base
+	doc, ok := h.docs.Get(key)
+	if !ok {
+		raw, err := h.readEntry(c, e)
+		if err != nil {
+			return err
+		}
+		if doc, err = rewriteMirror(raw, base, req.Name); err != nil {
+			return fault.WrapMsg("composer.mirrorMetadata", fault.Upstream, "the upstream's metadata cannot be read", err)
+		}
+		h.docs.Add(key, doc)
+	}
+	writeJSON(ctx, doc, lm)
+	return nil
+}
+
+// upstreamDists indexes the dists of a package's cached document by
+// normalized version.
+func (h *Handler) upstreamDists(ctx context.Context, name string, e cache.Entry) (map[string]dist, error) {
+	key := "dists\x00" + string(e.Digest) + "\x00" + name
+	if v, ok := h.parsed.Get(key); ok {
+		return v.(map[string]dist), nil
+	}
+	raw, err := h.readEntry(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := parseP2(raw)
+	if err != nil {
+		return nil, fault.WrapMsg("composer.upstreamDists", fault.Upstream, "the upstream's metadata cannot be read", err)
+	}
+	out := map[string]dist{}
+	for _, v := range doc.versions[name] {
+		n, ok := versionKey(v)
+		d, has := distOf(v)
+		if ok && has {
+			out[n] = d
+		}
+	}
+	h.parsed.Add(key, out)
+	return out, nil
+}
+
+// mirrorDist serves an unclaimed package's dist: from the cache, or
+// fetched once (whatever the number of clients asking) from the URL the
+// upstream's metadata gives for that version, verified and kept.
+func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
+	const op = "composer.mirrorDist"
+	c := context.Background()
+	e, err := h.upstreamDocument(c, req.Name, IsDev(req.Version))
+	if err != nil {
+		return err
+	}
+	dists, err := h.upstreamDists(c, req.Name, e)
+	if err != nil {
+		return err
+	}
+	d, ok := dists[req.Version]
+	if !ok || refSegment(d.Reference) != req.Ref || distType(d.Type) != req.Type {
+		return fault.Newf(op, fault.NotFound, "the upstream lists no such dist of %s %s (the metadata may have changed: run composer update)", req.Name, req.Version)
+	}
+	url, err := h.up.Resolve(d.URL)
+	if err != nil {
+		return fault.WrapMsg(op, fault.Upstream, "the upstream's dist URL is invalid", err)
+	}
+	var want []blob.Digest
+	if s := strings.ToLower(d.Shasum); len(s) == 40 {
+		if dg, err := blob.ParseDigest(blob.SHA1 + ":" + s); err == nil {
+			want = append(want, dg)
+		}
+	}
+	sum := sha256.Sum256([]byte(url + "\x00" + d.Reference + "\x00" + d.Shasum))
+	entry, err := h.r.Cache.Get(c, cache.Request{
+		Key:  h.cacheKey("dist/" + req.Name + "/" + hex.EncodeToString(sum[:16])),
+		Want: want,
+		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+			resp, err := h.up.Get(ctx, url, upstream.Request{})
+			if err != nil {
+				return cache.Result{}, err
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(w, resp.Body); err != nil {
+				return cache.Result{}, fault.Op(op, err)
+			}
+			return cache.Result{ContentType: contentTypeOf(d.Type), ETag: resp.ETag, LastModified: resp.LastModified}, nil
+		},
+	})
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf(op, fault.NotFound, "the upstream has no dist for %s %s", req.Name, req.Version)
+	}
+	if err != nil {
+		return err
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: entry.Digest, ContentType: contentTypeOf(d.Type), Immutable: true})
+}
+
+func contentTypeOf(typ string) string {
+	switch distType(typ) {
+	case "zip":
+		return "application/zip"
+	case "tar":
+		return "application/x-tar"
+	}
+	return "application/octet-stream"
+}

@@ -1,0 +1,176 @@
+// Package maven serves a Maven 2 repository under /maven2/: artifacts
+// deployed by organizations (releases, immutable, and SNAPSHOTs, with
+// timestamped builds) and a caching mirror of one upstream Maven
+// repository for every groupId no organization claims.
+//
+// Every request takes the same path: parse the URL into coordinates (a
+// file of a version, or a maven-metadata.xml, or a checksum of either),
+// resolve the groupId (hosted first: a groupId prefix belongs to the
+// organization that first deployed under it, and a claimed prefix never
+// resolves upstream), check the caller's permission once, then answer
+// from the hosted catalog or from the upstream through the cache.
+//
+// Hosted maven-metadata.xml is never stored: it is generated from the
+// stored files on every request, so that concurrent deploys cannot lose a
+// version, and what clients upload is checked and set aside. Checksums
+// (md5, sha1, sha256, sha512) are computed at upload, for hosted and
+// mirrored files alike.
+//
+// The wire format follows what Maven's resolver sends and expects; see
+// README.md for the endpoints and client configuration.
+package maven
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// Protocol is the protocol name used in claims, repositories, token scopes
+// and cache keys.
+const Protocol = "maven"
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// MaxDocument caps a POM or maven-metadata.xml, which are read into
+	// memory to be checked (default 8 MiB).
+	MaxDocument int64
+	// WithdrawWindow is how long after an upload a checksum that
+	// contradicts it, sent by the same user, withdraws the file as
+	// corrupted in transit (default 1h). Later, a contradicting checksum is
+	// only refused: a writer must not be able to delete a release.
+	WithdrawWindow time.Duration
+}
+
+// Handler serves the Maven repository protocol. It is safe for concurrent
+// use.
+type Handler struct {
+	r    *edge.Registry
+	up   *upstream.Client // nil: no mirror
+	opts Options
+}
+
+// New returns the Maven handler over r. up is the upstream repository's
+// client, nil when no mirror is configured (UPSTREAM_MAVEN unset).
+func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
+	if opts.MaxDocument <= 0 {
+		opts.MaxDocument = 8 << 20
+	}
+	if opts.WithdrawWindow <= 0 {
+		opts.WithdrawWindow = time.Hour
+	}
+	return &Handler{r: r, up: up, opts: opts}
+}
+
+// origin is where a path resolves.
+type origin struct {
+	hosted bool
+	claim  hosted.Claim
+	ref    auth.RepoRef // the hosted repository, for May
+}
+
+// resolve decides hosted first: a claim on any groupId prefix of the path
+// (the longest wins) makes it hosted, and then it never goes upstream,
+// even when the file is missing: that is the dependency-confusion guard.
+func (h *Handler) resolve(c Coords) (origin, error) {
+	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, c.Groups()...)
+	if err != nil {
+		return origin{}, err
+	}
+	return origin{hosted: ok, claim: cl, ref: ref}, nil
+}
+
+// coords parses the request's path below the mount.
+func coords(ctx *fasthttp.RequestCtx) (Coords, error) {
+	p, _ := ctx.UserValue("path").(string)
+	return Parse(strings.TrimPrefix(p, "/"))
+}
+
+// get answers GET and HEAD: parse, resolve, authorize once, serve.
+func (h *Handler) get(ctx *fasthttp.RequestCtx) error {
+	c, err := coords(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(c)
+	if err != nil {
+		return err
+	}
+	if o.hosted {
+		if _, err := h.r.May(ctx, o.ref, auth.Read); err != nil {
+			return err
+		}
+		return h.serveHosted(ctx, c)
+	}
+	if h.up == nil {
+		return fault.Newf("maven.get", fault.NotFound, "%s is not hosted here and no upstream repository is configured", c.Target)
+	}
+	if _, err := h.r.MayMirror(ctx, Protocol); err != nil {
+		return err
+	}
+	return h.serveProxy(ctx, c)
+}
+
+// put answers PUT: a deployed file, a checksum, or metadata to reconcile.
+// Deploys go to hosted repositories only, never upstream.
+func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
+	const op = "maven.put"
+	c, err := coords(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New(op, fault.Unauthorized, "authentication required to deploy")
+	}
+	o, err := h.resolve(c)
+	if err != nil {
+		return err
+	}
+	t := target{principal: p}
+	if o.hosted {
+		if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
+			return err
+		}
+		t.orgID, t.repoID = o.claim.OrgID, o.ref.ID
+	} else {
+		org, err := h.r.PublishOrg(context.Background(), p, "")
+		if err != nil {
+			return err
+		}
+		repo, err := h.r.HostedRepo(context.Background(), org.ID, Protocol)
+		if err != nil {
+			return err
+		}
+		if _, err := h.r.May(ctx, repo.Ref(), auth.Write); err != nil {
+			return err
+		}
+		t.orgID, t.repoID, t.claim = org.ID, repo.ID, true
+	}
+	switch {
+	case c.Kind == Metadata && c.Checksum == "":
+		return h.putMetadata(ctx, c)
+	case c.Kind == Metadata:
+		// The client's checksum of its own metadata, which is set aside:
+		// the server's document has checksums of its own.
+		if _, err := edge.ReadBody(ctx, 1<<10); err != nil {
+			return err
+		}
+		ctx.SetStatusCode(fasthttp.StatusCreated)
+		return nil
+	case c.Checksum != "":
+		return h.putChecksum(ctx, c, t)
+	}
+	return h.putFile(ctx, c, t)
+}

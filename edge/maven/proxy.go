@@ -1,0 +1,189 @@
+package maven
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/cache"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// maxDocument caps an upstream maven-metadata.xml; maxChecksum an
+// upstream checksum file.
+const (
+	maxDocument = 16 << 20
+	maxChecksum = 4 << 10
+)
+
+// key is the cache key of an upstream path: unique per upstream base URL.
+func (h *Handler) key(path string) string {
+	b := h.up.Base()
+	return Protocol + "/" + b.Host + b.Path + path
+}
+
+// metadataTTL is how long mirrored metadata is fresh. The cache reads a
+// TTL of 0 as "immutable", so "revalidate every time" is the shortest TTL.
+func (h *Handler) metadataTTL() time.Duration {
+	if h.r.MetadataTTL > 0 {
+		return h.r.MetadataTTL
+	}
+	return time.Nanosecond
+}
+
+// proxyGet asks the cache for an upstream path, filling it through fetch.
+func (h *Handler) proxyGet(ctx context.Context, path string, ttl time.Duration, fetch cache.Fetch) (cache.Entry, error) {
+	return h.r.Cache.Get(ctx, cache.Request{Key: h.key(path), TTL: ttl, Fetch: fetch})
+}
+
+// serveProxy answers a read of mirrored content. Artifacts are cached
+// forever once verified; maven-metadata.xml (and the plain name of a
+// SNAPSHOT file) with the metadata TTL, revalidated and served stale while
+// the upstream fails; 404s are remembered briefly by the cache, since
+// Maven probes many paths that do not exist. Checksums are the ones
+// computed when the file was filled, so they always describe the bytes
+// served.
+func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
+	bctx := context.Background()
+	switch {
+	case c.Kind == Metadata:
+		e, err := h.proxyGet(bctx, c.Target, h.metadataTTL(), h.fetchDocument(c.Target))
+		if err != nil {
+			return err
+		}
+		if c.Checksum != "" {
+			return serveChecksum(ctx, e.Meta[c.Checksum])
+		}
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/xml"})
+	case c.Checksum != "":
+		if e, ok := h.r.Cache.Peek(bctx, h.key(c.Target)); ok && !e.Negative && e.Meta[c.Checksum] != "" {
+			return serveChecksum(ctx, e.Meta[c.Checksum])
+		}
+		// The file itself is not cached: pass the upstream's checksum on
+		// rather than fill a large artifact to answer for it.
+		e, err := h.proxyGet(bctx, c.Path, 0, h.fetchChecksum(c.Path))
+		if err != nil {
+			return err
+		}
+		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/plain", Immutable: true})
+	}
+	var ttl time.Duration
+	if c.Snapshot() && c.Build == 0 {
+		ttl = h.metadataTTL() // a SNAPSHOT's plain name moves with every build
+	}
+	e, err := h.proxyGet(bctx, c.Target, ttl, h.fetchArtifact(c.Target))
+	if err != nil {
+		return err
+	}
+	ct := contentType(c.Extension)
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: ct, Immutable: ttl == 0})
+}
+
+// get fetches an upstream path.
+func (h *Handler) upstreamGet(ctx context.Context, path string, r upstream.Request) (*upstream.Response, error) {
+	u, err := h.up.Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	return h.up.Get(ctx, u, r)
+}
+
+// fetchArtifact streams an upstream artifact into the cache while hashing
+// it, then checks it against the upstream's own checksum (.sha1, else
+// .sha256, else .sha512). Bytes that disagree are an Upstream error, so
+// the cache discards them. An upstream that publishes no checksum at all
+// is trusted on the length alone, as Maven itself does by default.
+func (h *Handler) fetchArtifact(path string) cache.Fetch {
+	return func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+		const op = "maven.fetchArtifact"
+		resp, err := h.upstreamGet(ctx, path, upstream.Request{})
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		hs := newHashes()
+		if _, err := io.Copy(io.MultiWriter(w, hs), resp.Body); err != nil {
+			return cache.Result{}, fault.Op(op, err)
+		}
+		sums := hs.sums()
+		alg, want, err := h.upstreamChecksum(ctx, path)
+		if err != nil {
+			return cache.Result{}, err
+		}
+		if alg == "" {
+			h.r.Log.Info("maven: upstream offers no checksum; length verified only", "path", path)
+		} else if sums[alg] != want {
+			return cache.Result{}, fault.Newf(op, fault.Upstream, "upstream sent %s with %s %s, but its .%s says %s", path, alg, sums[alg], alg, want)
+		}
+		return cache.Result{ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified, Meta: sums}, nil
+	}
+}
+
+// upstreamChecksum fetches the first checksum the upstream offers for
+// path; alg is "" when it offers none.
+func (h *Handler) upstreamChecksum(ctx context.Context, path string) (alg, sum string, err error) {
+	for _, alg := range []string{"sha1", "sha256", "sha512"} {
+		resp, err := h.upstreamGet(ctx, path+"."+alg, upstream.Request{MaxSize: maxChecksum})
+		if fault.Is(err, fault.NotFound) {
+			continue
+		}
+		if err != nil {
+			return "", "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return "", "", fault.Op("maven.upstreamChecksum", err)
+		}
+		if s, ok := parseChecksum(b, alg); ok {
+			return alg, s, nil
+		}
+		h.r.Log.Info("maven: malformed upstream checksum ignored", "path", path+"."+alg)
+	}
+	return "", "", nil
+}
+
+// fetchDocument fills maven-metadata.xml: conditional when the cache holds
+// an expired copy, hashed for the checksums served with it.
+func (h *Handler) fetchDocument(path string) cache.Fetch {
+	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
+		r := upstream.Request{MaxSize: maxDocument}
+		if prev != nil {
+			r.IfNoneMatch, r.IfModifiedSince = prev.ETag, prev.LastModified
+		}
+		resp, err := h.upstreamGet(ctx, path, r)
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		if resp.NotModified {
+			return cache.Result{NotModified: true}, nil
+		}
+		hs := newHashes()
+		if _, err := io.Copy(io.MultiWriter(w, hs), resp.Body); err != nil {
+			return cache.Result{}, fault.Op("maven.fetchDocument", err)
+		}
+		return cache.Result{ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified, Meta: hs.sums()}, nil
+	}
+}
+
+// fetchChecksum passes an upstream checksum file on, if it is one.
+func (h *Handler) fetchChecksum(path string) cache.Fetch {
+	return func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+		resp, err := h.upstreamGet(ctx, path, upstream.Request{MaxSize: maxChecksum})
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return cache.Result{}, fault.Op("maven.fetchChecksum", err)
+		}
+		return cache.Result{ContentType: "text/plain"}, nil
+	}
+}

@@ -1,0 +1,795 @@
+package npm
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// tarballBase is the URL prefix of n's tarballs at the edge.
+func tarballBase(base string, n Name) string { return base + "/npm/" + n.String() + "/-/" }
+
+// filePath is the catalog path of a hosted tarball: "<name>/-/<file>".
+func filePath(n Name, file string) string { return n.String() + "/-/" + file }
+
+// hostedDocument returns the prepared packument of a hosted package:
+// built once per serial and base URL, then served from memory.
+func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated bool) (*document, error) {
+	const op = "npm.hostedDocument"
+	form, ct := "full", typeFull
+	if abbreviated {
+		form, ct = "abbr", typeAbbreviated
+	}
+	base := h.r.Base.For(ctx)
+	var pkg *hosted.Package
+	serial, ok := h.docs.serial(n)
+	if !ok {
+		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		if err != nil {
+			return nil, notFound(op, n, err)
+		}
+		pkg, serial = &p, p.Serial
+		h.docs.setSerial(n, serial)
+	}
+	key := docKey(form, n.String(), "s"+itoa(serial), base)
+	if d, ok := h.docs.get(key); ok {
+		return d, nil
+	}
+	if pkg == nil {
+		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		if err != nil {
+			return nil, notFound(op, n, err)
+		}
+		pkg = &p
+	}
+	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	if len(live) == 0 {
+		return nil, notFound(op, n, nil)
+	}
+	body, err := BuildPackument(*pkg, live, n, tarballBase(base, n), abbreviated)
+	if err != nil {
+		return nil, err
+	}
+	d := newDocument(body, ct, "no-cache")
+	// Keyed by the serial read with the package: a change since then has
+	// a higher serial and builds its own document.
+	h.docs.add(docKey(form, n.String(), "s"+itoa(pkg.Serial), base), d)
+	return d, nil
+}
+
+// notFound turns a catalog NotFound into npm's plain 404, keeping other
+// errors as they are.
+func notFound(op string, n Name, err error) error {
+	if err == nil || fault.Is(err, fault.NotFound) {
+		return fault.Newf(op, fault.NotFound, "%s: not found", n)
+	}
+	return fault.Op(op, err)
+}
+
+// hostedVersion answers one version's manifest, by version or dist-tag.
+func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
+	const op = "npm.hostedVersion"
+	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+	if err != nil {
+		return notFound(op, n, err)
+	}
+	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	if v, ok := liveTags(decodeMeta(p.Meta).DistTags, live)[spec]; ok {
+		spec = v
+	}
+	for _, v := range live {
+		if v.Version == spec {
+			b, err := marshal(manifestOf(v, n, tarballBase(h.r.Base.For(ctx), n)))
+			if err != nil {
+				return err
+			}
+			ctx.SetContentType(typeFull)
+			ctx.SetBody(b)
+			return nil
+		}
+	}
+	return fault.Newf(op, fault.NotFound, "version %q of %s not found", spec, n)
+}
+
+// hostedTarball streams a hosted tarball from the blob store.
+func (h *Handler) hostedTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string) error {
+	const op = "npm.hostedTarball"
+	v, err := TarballVersion(n, rawFile)
+	if err != nil {
+		return err
+	}
+	path := filePath(n, TarballFile(n, v))
+	d, ok := h.files.Get(path)
+	if !ok {
+		ref, err := h.r.Catalog.File(bg, Protocol, path)
+		if err != nil {
+			return notFound(op, n, err)
+		}
+		if ref.Deleted || ref.Package != n.String() {
+			return fault.Newf(op, fault.NotFound, "%s@%s was unpublished", n, v)
+		}
+		d = blob.Digest(ref.Digest)
+		h.files.Add(path, d)
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: d, Immutable: true})
+}
+
+// span is a JSON value left where it is in the request body: decoding
+// into it copies nothing (encoding/json hands Unmarshalers a slice of its
+// input), so a large base64 attachment is never held twice.
+type span []byte
+
+func (s *span) UnmarshalJSON(b []byte) error { *s = b; return nil }
+
+// attachment is one entry of a publish's _attachments.
+type attachment struct {
+	ContentType string `json:"content_type"`
+	Data        span   `json:"data"`
+	Length      int64  `json:"length"`
+}
+
+// putBody is the packument a client PUTs (publish, deprecate, unpublish).
+type putBody struct {
+	top         map[string]span
+	Versions    map[string]json.RawMessage
+	DistTags    map[string]string
+	Attachments map[string]attachment
+}
+
+func parsePutBody(n Name, body []byte) (putBody, error) {
+	const op = "npm.parsePutBody"
+	var b putBody
+	if err := json.Unmarshal(body, &b.top); err != nil || b.top == nil {
+		return b, fault.WrapMsg(op, fault.Invalid, "invalid JSON body", err)
+	}
+	var name, id string
+	if err := decodeField(b.top, "name", &name); err != nil {
+		return b, err
+	}
+	if err := decodeField(b.top, "_id", &id); err != nil {
+		return b, err
+	}
+	if name != "" && name != n.String() || id != "" && id != n.String() {
+		return b, fault.Newf(op, fault.Invalid, "the document names %q, not %s", name+id, n)
+	}
+	if err := decodeField(b.top, "versions", &b.Versions); err != nil {
+		return b, err
+	}
+	if err := decodeField(b.top, "dist-tags", &b.DistTags); err != nil {
+		return b, err
+	}
+	if err := decodeField(b.top, "_attachments", &b.Attachments); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+func decodeField(top map[string]span, key string, v any) error {
+	raw, ok := top[key]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fault.WrapMsg("npm.decodeField", fault.Invalid, "invalid "+key, err)
+	}
+	return nil
+}
+
+// put is PUT /<name>: a publish when the document carries attachments,
+// otherwise a change of deprecation messages.
+func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.CheckNew(); err != nil {
+		return err
+	}
+	// Authenticate before reading a body that may be large.
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New("npm.put", fault.Unauthorized, "you must be logged in to publish packages")
+	}
+	body, err := edge.ReadBody(ctx, h.r.MaxUpload)
+	if err != nil {
+		return err
+	}
+	doc, err := parsePutBody(n, body)
+	if err != nil {
+		return err
+	}
+	if len(doc.Attachments) > 0 {
+		return h.publish(ctx, n, p, doc)
+	}
+	return h.deprecate(ctx, n, doc)
+}
+
+// publishTarget finds where a publish of n goes and authorizes it: the
+// claim's organization, or for a new name the scope's organization or the
+// caller's. It creates the organization's npm repository if needed and
+// claims the scope or the name.
+func (h *Handler) publishTarget(ctx *fasthttp.RequestCtx, n Name, p auth.Principal) (orgID, repoID string, err error) {
+	const op = "npm.publishTarget"
+	o, claimed, err := h.claimed(n)
+	if err != nil {
+		return "", "", err
+	}
+	if claimed && o.ref.ID != "" {
+		if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
+			return "", "", forbidPublish(n, err)
+		}
+		return o.orgID, o.ref.ID, nil
+	}
+	orgID = o.orgID
+	if !claimed {
+		org, err := h.r.PublishOrg(bg, p, n.Scope)
+		if err != nil {
+			return "", "", err
+		}
+		orgID = org.ID
+	}
+	repo, err := h.r.Auth.RepoByName(bg, orgID, Protocol, edge.DefaultRepo)
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return "", "", fault.Op(op, err)
+	}
+	ref := repo.Ref()
+	if repo.ID == "" {
+		// Permissions hang off a repository: create the organization's
+		// first npm one, but only for a member (or a platform admin), so
+		// that outsiders cannot make repositories appear.
+		if !p.PlatformAdmin {
+			if _, err := h.r.Auth.OrgMember(bg, orgID, p.UserID); err != nil {
+				return "", "", forbidPublish(n, err)
+			}
+		}
+		if repo, err = h.r.HostedRepo(bg, orgID, Protocol); err != nil {
+			return "", "", fault.Op(op, err)
+		}
+		ref = repo.Ref()
+	}
+	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
+		return "", "", forbidPublish(n, err)
+	}
+	ns := n.String()
+	if n.Scope != "" {
+		ns = n.ScopeNamespace()
+	}
+	if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: ns, OrgID: orgID, RepoID: repo.ID}); err != nil {
+		if fault.Is(err, fault.Conflict) {
+			return "", "", fault.Newf(op, fault.Forbidden, "you do not have permission to publish %q: the name belongs to another organization", n.String())
+		}
+		return "", "", fault.Op(op, err)
+	}
+	h.r.Forget(Protocol, ns)
+	return orgID, repo.ID, nil
+}
+
+// forbidPublish words a refused publish the way the npm registry does; a
+// read refusal turned NotFound would be misleading here.
+func forbidPublish(n Name, err error) error {
+	switch fault.KindOf(err) {
+	case fault.Forbidden, fault.NotFound:
+		return fault.Newf("npm.publish", fault.Forbidden, "you do not have permission to publish %q. Are you logged in as the correct user?", n.String())
+	}
+	return err
+}
+
+// publish stores one new version: the attachment is decoded into the
+// blob store while hashing, checked against dist.shasum/dist.integrity
+// and against the package.json inside, and becomes visible only then.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, doc putBody) error {
+	const op = "npm.publish"
+	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
+		return fault.New(op, fault.Invalid, "a publish carries exactly one version and one attachment")
+	}
+	var version string
+	var manifest json.RawMessage
+	for k, m := range doc.Versions {
+		version, manifest = k, m
+	}
+	if _, err := ParseVersion(version); err != nil {
+		return err
+	}
+	man, want, err := checkManifest(n, version, manifest)
+	if err != nil {
+		return err
+	}
+	tags := map[string]string{}
+	for t, v := range doc.DistTags {
+		if _, err := ParseTag(t); err != nil {
+			return err
+		}
+		if v != version {
+			return fault.Newf(op, fault.Invalid, "dist-tag %q points at %s, not the published %s", t, v, version)
+		}
+		tags[t] = v
+	}
+
+	orgID, repoID, err := h.publishTarget(ctx, n, p)
+	if err != nil {
+		return err
+	}
+	if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
+		return republish(version)
+	} else if !fault.Is(err, fault.NotFound) {
+		return fault.Op(op, err)
+	}
+
+	var att attachment
+	for _, a := range doc.Attachments {
+		att = a
+	}
+	file, err := h.storeTarball(n, version, att, want)
+	if err != nil {
+		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, orgID, "failure", fault.Message(err))
+		return err
+	}
+
+	if _, err := h.r.Catalog.Package(bg, Protocol, n.String()); fault.Is(err, fault.NotFound) {
+		_, err = h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: n.String(), OrgID: orgID, RepoID: repoID})
+		if err != nil && !fault.Is(err, fault.Conflict) {
+			return fault.Op(op, err)
+		}
+	} else if err != nil {
+		return fault.Op(op, err)
+	}
+	_, err = h.r.Catalog.AddVersion(bg, hosted.Version{
+		Protocol: Protocol, Package: n.String(), Version: version, OrgID: orgID,
+		Files: []hosted.File{file}, Meta: man, PublishedBy: p.UserID,
+	})
+	if fault.Is(err, fault.Conflict) {
+		return republish(version)
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	fields := map[string]json.RawMessage{}
+	for _, f := range keptFields {
+		if v, ok := doc.top[f]; ok {
+			fields[f] = append(json.RawMessage(nil), v...)
+		}
+	}
+	var desc string
+	decodeField(doc.top, "description", &desc)
+	_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
+		m := decodeMeta(pk.Meta)
+		for t, v := range tags {
+			m.DistTags[t] = v
+		}
+		if _, ok := m.DistTags["latest"]; !ok {
+			m.DistTags["latest"] = version
+		}
+		m.Fields = fields
+		pk.Description = desc
+		raw, err := json.Marshal(m)
+		pk.Meta = raw
+		return err
+	})
+	h.forget(n)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	h.r.Record(ctx, "npm.publish", n.String()+"@"+version, orgID, "success", "")
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
+}
+
+// republish is npm's refusal of a version that exists or existed.
+func republish(version string) error {
+	return edge.WithStatus(fasthttp.StatusForbidden, fault.Newf("npm.publish", fault.Conflict,
+		"You cannot publish over the previously published versions: %s.", version))
+}
+
+// checkManifest validates a published version's manifest and returns it
+// as stored (dist.tarball dropped: it is written per request) and the
+// digests its tarball must have.
+func checkManifest(n Name, version string, raw json.RawMessage) (json.RawMessage, []blob.Digest, error) {
+	const op = "npm.checkManifest"
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, nil, fault.WrapMsg(op, fault.Invalid, "invalid manifest of version "+version, err)
+	}
+	var name, v string
+	json.Unmarshal(m["name"], &name)
+	json.Unmarshal(m["version"], &v)
+	if name != n.String() || v != version {
+		return nil, nil, fault.Newf(op, fault.Invalid, "the manifest names %s@%s, not %s@%s", name, v, n, version)
+	}
+	var dist map[string]json.RawMessage
+	if err := json.Unmarshal(m["dist"], &dist); err != nil || dist == nil {
+		return nil, nil, fault.New(op, fault.Invalid, "the manifest has no dist")
+	}
+	var d Dist
+	json.Unmarshal(dist["integrity"], &d.Integrity)
+	json.Unmarshal(dist["shasum"], &d.Shasum)
+	var want []blob.Digest
+	if d.Integrity != "" {
+		w := Dist{Integrity: d.Integrity}.Want()
+		if len(w) == 0 {
+			return nil, nil, fault.Newf(op, fault.Invalid, "invalid dist.integrity %q", d.Integrity)
+		}
+		want = append(want, w...)
+	}
+	if d.Shasum != "" {
+		w := Dist{Shasum: d.Shasum}.Want()
+		if len(w) == 0 {
+			return nil, nil, fault.Newf(op, fault.Invalid, "invalid dist.shasum %q", d.Shasum)
+		}
+		if len(want) == 0 || want[0].Algorithm() != blob.SHA1 {
+			want = append(want, w...)
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil, fault.New(op, fault.Invalid, "the manifest has neither dist.integrity nor dist.shasum")
+	}
+	delete(dist, "tarball")
+	var err error
+	if m["dist"], err = marshal(dist); err != nil {
+		return nil, nil, err
+	}
+	delete(m, "_attachments")
+	out, err := marshal(m)
+	return out, want, err
+}
+
+// storeTarball decodes the base64 attachment into the blob store, checks
+// the package.json inside, and commits the blob against want. On any
+// error nothing is kept.
+func (h *Handler) storeTarball(n Name, version string, att attachment, want []blob.Digest) (hosted.File, error) {
+	const op = "npm.storeTarball"
+	data, err := attachmentData(att.Data)
+	if err != nil {
+		return hosted.File{}, err
+	}
+	w, err := h.r.Blobs.Create(bg, want...)
+	if err != nil {
+		return hosted.File{}, fault.Op(op, err)
+	}
+	defer w.Cancel(bg)
+	if _, err := io.Copy(w, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data))); err != nil {
+		return hosted.File{}, fault.WrapMsg(op, fault.Invalid, "the attachment is not valid base64", err)
+	}
+	if att.Length > 0 && w.Size() != att.Length {
+		return hosted.File{}, fault.Newf(op, fault.Invalid, "the attachment is %d bytes, not the announced %d", w.Size(), att.Length)
+	}
+	// A second pass over the same bytes reads the manifest inside.
+	if err := checkTarball(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), n, version); err != nil {
+		return hosted.File{}, err
+	}
+	info, err := w.Commit(bg)
+	if fault.Is(err, fault.Conflict) {
+		return hosted.File{}, fault.WrapMsg(op, fault.Invalid, "the tarball does not match dist.integrity/dist.shasum", err)
+	}
+	if err != nil {
+		return hosted.File{}, fault.Op(op, err)
+	}
+	hashes := map[string]string{}
+	for _, s := range w.Sums() {
+		hashes[s.Algorithm()] = s.Hex()
+	}
+	return hosted.File{
+		Name:        filePath(n, TarballFile(n, version)),
+		Digest:      string(info.Digest),
+		Size:        info.Size,
+		ContentType: "application/octet-stream",
+		Hashes:      hashes,
+	}, nil
+}
+
+// attachmentData returns the base64 text of an attachment's "data", in
+// place when it holds no escapes (it never does from npm).
+func attachmentData(raw span) ([]byte, error) {
+	const op = "npm.attachmentData"
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, fault.New(op, fault.Invalid, "the attachment has no data")
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fault.WrapMsg(op, fault.Invalid, "the attachment data is not a JSON string", err)
+	}
+	return []byte(s), nil
+}
+
+// maxManifest bounds the package.json read from a tarball.
+const maxManifest = 4 << 20
+
+// checkTarball reads package.json from a gzipped tar (at the top of its
+// first directory, "package/" in practice) and checks name and version.
+func checkTarball(r io.Reader, n Name, version string) error {
+	const op = "npm.checkTarball"
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fault.WrapMsg(op, fault.Invalid, "the attachment is not a gzipped tarball", err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		hd, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return fault.New(op, fault.Invalid, "the tarball holds no package.json")
+		}
+		if err != nil {
+			return fault.WrapMsg(op, fault.Invalid, "the attachment is not a valid tarball", err)
+		}
+		dir, rest, ok := strings.Cut(strings.TrimPrefix(hd.Name, "./"), "/")
+		if !ok || dir == "" || rest != "package.json" || hd.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, maxManifest+1))
+		if err != nil || len(b) > maxManifest {
+			return fault.WrapMsg(op, fault.Invalid, "the tarball's package.json cannot be read", err)
+		}
+		var pj struct{ Name, Version string }
+		if err := json.Unmarshal(b, &pj); err != nil {
+			return fault.WrapMsg(op, fault.Invalid, "the tarball's package.json is not valid JSON", err)
+		}
+		if pj.Name != n.String() || pj.Version != version {
+			return fault.Newf(op, fault.Invalid, "the tarball's package.json names %s@%s, not %s@%s", pj.Name, pj.Version, n, version)
+		}
+		return nil
+	}
+}
+
+// hostedFor resolves n for a change: it must be hosted, and the caller
+// must hold action on it.
+func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (origin, auth.Principal, error) {
+	o, claimed, err := h.claimed(n)
+	if err != nil {
+		return o, auth.Principal{}, err
+	}
+	if !claimed {
+		p, err := h.r.Who(ctx)
+		if err == nil && p.Anonymous() {
+			err = fault.New("npm.hostedFor", fault.Unauthorized, "authentication required")
+		}
+		if err == nil {
+			err = fault.Newf("npm.hostedFor", fault.NotFound, "%s: not found", n)
+		}
+		return o, p, err
+	}
+	p, err := h.may(ctx, o, a)
+	if err != nil && a != auth.Read && fault.Is(err, fault.Forbidden) {
+		err = fault.Newf("npm.hostedFor", fault.Forbidden, "you do not have permission to change %q", n.String())
+	}
+	return o, p, err
+}
+
+// deprecate applies the "deprecated" fields of a PUT packument to the
+// versions it lists (npm deprecate; an empty message undeprecates).
+func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error {
+	const op = "npm.deprecate"
+	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	if err != nil {
+		return err
+	}
+	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	if len(live) == 0 {
+		return notFound(op, n, nil)
+	}
+	changed := 0
+	for _, v := range live {
+		raw, ok := doc.Versions[v.Version]
+		if !ok {
+			continue
+		}
+		var in struct {
+			Deprecated *string `json:"deprecated"`
+		}
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return fault.WrapMsg(op, fault.Invalid, "invalid manifest of version "+v.Version, err)
+		}
+		msg := ""
+		if in.Deprecated != nil {
+			msg = *in.Deprecated
+		}
+		var cur struct {
+			Deprecated string `json:"deprecated"`
+		}
+		json.Unmarshal(v.Meta, &cur)
+		if cur.Deprecated == msg {
+			continue
+		}
+		_, err := h.r.Catalog.UpdateVersion(bg, Protocol, n.String(), v.Version, func(ver *hosted.Version) error {
+			m := map[string]json.RawMessage{}
+			json.Unmarshal(ver.Meta, &m)
+			if msg == "" {
+				delete(m, "deprecated")
+			} else {
+				m["deprecated"], _ = marshal(msg)
+			}
+			var err error
+			ver.Meta, err = marshal(m)
+			return err
+		})
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		changed++
+	}
+	if changed > 0 {
+		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil {
+			return fault.Op(op, err)
+		}
+		h.forget(n)
+		h.r.Record(ctx, "npm.deprecate", n.String(), o.orgID, "success", itoa(uint64(changed))+" versions")
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
+}
+
+// unpublishVersions is PUT /<name>/-rev/<rev>: the live versions missing
+// from the document are unpublished, and its dist-tags are taken.
+func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
+	const op = "npm.unpublishVersions"
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := h.r.Who(ctx); err != nil {
+		return err
+	}
+	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	if err != nil {
+		return err
+	}
+	body, err := edge.ReadBody(ctx, h.r.MaxUpload)
+	if err != nil {
+		return err
+	}
+	doc, err := parsePutBody(n, body)
+	if err != nil {
+		return err
+	}
+	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	var removed []string
+	for _, v := range live {
+		if _, ok := doc.Versions[v.Version]; ok {
+			continue
+		}
+		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), v.Version); err != nil {
+			return fault.Op(op, err)
+		}
+		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
+		removed = append(removed, v.Version)
+	}
+	if len(removed) == len(live) && len(live) > 0 {
+		if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+			return fault.Op(op, err)
+		}
+	} else {
+		_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
+			m := decodeMeta(pk.Meta)
+			if doc.DistTags != nil {
+				m.DistTags = map[string]string{}
+				for t, v := range doc.DistTags {
+					if _, err := ParseTag(t); err == nil {
+						m.DistTags[t] = v
+					}
+				}
+			}
+			raw, err := json.Marshal(m)
+			pk.Meta = raw
+			return err
+		})
+		if err != nil {
+			return fault.Op(op, err)
+		}
+	}
+	h.forget(n)
+	if len(removed) > 0 {
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+strings.Join(removed, ","), o.orgID, "success", "")
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
+}
+
+// unpublishPackage is DELETE /<name>/-rev/<rev>: every version goes. The
+// name stays claimed by its organization, and its versions can never be
+// published again.
+func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
+	const op = "npm.unpublishPackage"
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	if err != nil {
+		return err
+	}
+	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+		return notFound(op, n, err)
+	}
+	for _, v := range live {
+		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
+	}
+	h.forget(n)
+	h.r.Record(ctx, "npm.unpublish", n.String(), o.orgID, "success", "whole package")
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
+}
+
+// unpublishTarball is DELETE /<name>/-/<file>/-rev/<rev>, which npm sends
+// after removing the version from the packument: the version is
+// unpublished if it still is not.
+func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
+	const op = "npm.unpublishTarball"
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	if err != nil {
+		return err
+	}
+	raw, _ := ctx.UserValue("file").(string)
+	version, err := TarballVersion(n, raw)
+	if err != nil {
+		return err
+	}
+	v, err := h.r.Catalog.Version(bg, Protocol, n.String(), version)
+	if err != nil {
+		return notFound(op, n, err)
+	}
+	if !v.Deleted {
+		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), version); err != nil {
+			return fault.Op(op, err)
+		}
+		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.orgID, "success", "")
+	}
+	h.files.Remove(filePath(n, TarballFile(n, version)))
+	h.forget(n)
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true})
+}
+
+// writeJSON answers with a small JSON document.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
+	b, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	return nil
+}
+
+func jsonUnmarshal(b []byte, v any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,292 @@
+// Package npm serves the npm registry protocol under /npm/: hosted
+// packages published by organizations, and a caching mirror of one
+// upstream npm registry for every name no organization claims.
+//
+// Every request takes the same path: parse the URL into a Name (and a
+// version or file), resolve the name (hosted first: a scope belongs to the
+// organization of the same name, an unscoped name to the organization
+// that first published it; a claimed name never resolves upstream), check
+// the caller's permission once, then answer from the hosted catalog or
+// from the upstream through the cache.
+//
+// Packuments are prepared once per change (hosted) or fill (mirrored) and
+// per base URL: the JSON, its gzip and its ETag are held in an LRU, so a
+// hot GET re-encodes nothing. Tarballs are streamed from the blob store.
+//
+// The wire format follows what the real npm CLI sends and expects; see
+// README.md for the endpoints and client configuration.
+package npm
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strconv"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// Protocol is the protocol name used in claims, repositories, token scopes
+// and cache keys.
+const Protocol = "npm"
+
+// Options tune a Handler. The zero value is usable.
+type Options struct {
+	// Documents is how many prepared packument bodies are held in memory
+	// (default 2048).
+	Documents int
+	// MaxPackument caps an upstream packument (default 256 MiB): it is
+	// parsed in memory to be rewritten.
+	MaxPackument int64
+}
+
+// Handler serves the npm protocol. It is safe for concurrent use.
+type Handler struct {
+	r    *edge.Registry
+	up   *upstream.Client // nil: no mirror
+	opts Options
+	docs *documents
+	// orgs remembers, briefly, whether an organization exists for a scope
+	// that nothing claims yet: such a scope is hosted (empty), never
+	// mirrored.
+	orgs *expirable.LRU[string, string]
+	// files remembers hosted tarballs' digests by catalog path, briefly,
+	// so that an unpublish elsewhere is seen within the TTL.
+	files *expirable.LRU[string, blob.Digest]
+	// index holds what mirrored packuments promise about their tarballs.
+	index *lru.Cache[string, *index]
+	// prep makes one preparation of a cold mirrored document.
+	prep singleflight.Group
+}
+
+// New returns the npm handler over r. up is the upstream registry's
+// client, nil when no mirror is configured (UPSTREAM_NPM unset).
+func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
+	if opts.Documents <= 0 {
+		opts.Documents = 2048
+	}
+	if opts.MaxPackument <= 0 {
+		opts.MaxPackument = 256 << 20
+	}
+	return &Handler{
+		r:    r,
+		up:   up,
+		opts: opts,
+		docs: newDocuments(opts.Documents),
+		orgs:  expirable.NewLRU[string, string](4096, nil, 5*time.Second),
+		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
+		index: must(lru.New[string, *index](opts.Documents)),
+	}
+}
+
+// origin is where a name resolves.
+type origin struct {
+	hosted bool
+	ref    auth.RepoRef // the hosted repository, for May
+	orgID  string       // the owning organization, when hosted
+}
+
+// resolve decides, hosted first, where n lives: claimed (see claimed),
+// else mirrored; with no upstream configured, a name nothing claims is
+// NotFound.
+func (h *Handler) resolve(n Name) (origin, error) {
+	o, ok, err := h.claimed(n)
+	if err != nil || ok {
+		return o, err
+	}
+	if h.up == nil {
+		return origin{}, fault.Newf("npm.resolve", fault.NotFound, "%s is not published here and no upstream registry is configured", n)
+	}
+	return origin{}, nil
+}
+
+// claimed reports whether n is hosted: its scope or its name is claimed,
+// or its scope is named after an existing organization (which owns it
+// even before its first publish). A hosted name never falls through to
+// the upstream, even when the package or a version is missing: that is
+// the dependency-confusion guard.
+func (h *Handler) claimed(n Name) (origin, bool, error) {
+	const op = "npm.claimed"
+	namespaces := []string{n.String()}
+	if n.Scope != "" {
+		namespaces = []string{n.ScopeNamespace(), n.String()}
+	}
+	cl, ref, ok, err := h.r.Hosted(bg, Protocol, namespaces...)
+	if err != nil {
+		return origin{}, false, fault.Op(op, err)
+	}
+	if ok {
+		return origin{hosted: true, ref: ref, orgID: cl.OrgID}, true, nil
+	}
+	if n.Scope != "" {
+		orgID, err := h.scopeOrg(bg, n.Scope)
+		if err != nil {
+			return origin{}, false, fault.Op(op, err)
+		}
+		if orgID != "" {
+			return origin{hosted: true, ref: auth.RepoRef{OrgID: orgID, Protocol: Protocol}, orgID: orgID}, true, nil
+		}
+	}
+	return origin{}, false, nil
+}
+
+// scopeOrg returns the id of the organization named scope, or "".
+func (h *Handler) scopeOrg(ctx context.Context, scope string) (string, error) {
+	if id, ok := h.orgs.Get(scope); ok {
+		return id, nil
+	}
+	o, err := h.r.Auth.GetOrg(ctx, scope)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		o.ID = ""
+	case err != nil:
+		return "", err
+	}
+	h.orgs.Add(scope, o.ID)
+	return o.ID, nil
+}
+
+// may is the one permission check of a request on a resolved name.
+// Mirrored content is read-only.
+func (h *Handler) may(ctx *fasthttp.RequestCtx, o origin, a auth.Action) (auth.Principal, error) {
+	if o.hosted {
+		return h.r.May(ctx, o.ref, a)
+	}
+	if a != auth.Read {
+		return auth.Principal{}, fault.New("npm.may", fault.Forbidden, "mirrored packages are read-only: publish under a scope or a name your organization owns")
+	}
+	return h.r.MayMirror(ctx, Protocol)
+}
+
+// forget drops what this process remembers of n after a change.
+func (h *Handler) forget(n Name) {
+	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
+	h.docs.forgetHosted(n)
+}
+
+// bg is the context of store calls: a fasthttp.RequestCtx is not
+// cancelled when its client leaves (see DESIGN.md, pitfalls).
+var bg = context.Background()
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func itoa(u uint64) string { return strconv.FormatUint(u, 10) }
+
+// packument is GET /<name>: resolve, check read once, answer from the
+// hosted catalog or the mirror.
+func (h *Handler) packument(ctx *fasthttp.RequestCtx) error {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	return h.servePackument(ctx, n)
+}
+
+// packumentOrVersion is GET /<a>/<b>: "@scope/name" is a scoped
+// packument, "name/1.0.0" (or "name/latest") one version's manifest.
+func (h *Handler) packumentOrVersion(ctx *fasthttp.RequestCtx) error {
+	first, _ := ctx.UserValue("name").(string)
+	second, _ := ctx.UserValue("base").(string)
+	if isScope(first) {
+		n, err := ParseScopedName(first, second)
+		if err != nil {
+			return err
+		}
+		return h.servePackument(ctx, n)
+	}
+	n, err := ParseName(first)
+	if err != nil {
+		return err
+	}
+	return h.serveVersion(ctx, n, second)
+}
+
+// scopedVersion is GET /@scope/<name>/<version|tag>.
+func (h *Handler) scopedVersion(ctx *fasthttp.RequestCtx) error {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	spec, _ := ctx.UserValue("version").(string)
+	return h.serveVersion(ctx, n, spec)
+}
+
+// wantsAbbreviated reports whether the client asks for the abbreviated
+// packument (npm install does; npm view and the write path do not).
+func wantsAbbreviated(ctx *fasthttp.RequestCtx) bool {
+	return bytes.Contains(ctx.Request.Header.Peek("Accept"), []byte(typeAbbreviated)) &&
+		!ctx.QueryArgs().Has("write")
+}
+
+func (h *Handler) servePackument(ctx *fasthttp.RequestCtx, n Name) error {
+	o, err := h.resolve(n)
+	if err != nil {
+		return err
+	}
+	if _, err := h.may(ctx, o, auth.Read); err != nil {
+		return err
+	}
+	abbreviated := wantsAbbreviated(ctx)
+	if !o.hosted {
+		return h.proxyPackument(ctx, n, abbreviated)
+	}
+	d, err := h.hostedDocument(ctx, n, abbreviated)
+	if err != nil {
+		return err
+	}
+	d.serve(ctx)
+	return nil
+}
+
+func (h *Handler) serveVersion(ctx *fasthttp.RequestCtx, n Name, rawSpec string) error {
+	spec, err := url.PathUnescape(rawSpec)
+	if err != nil {
+		return fault.Newf("npm.serveVersion", fault.NotFound, "version %q not found", rawSpec)
+	}
+	o, err := h.resolve(n)
+	if err != nil {
+		return err
+	}
+	if _, err := h.may(ctx, o, auth.Read); err != nil {
+		return err
+	}
+	if o.hosted {
+		return h.hostedVersion(ctx, n, spec)
+	}
+	return h.proxyVersion(ctx, n, spec)
+}
+
+// tarball is GET /<name>/-/<file>.
+func (h *Handler) tarball(ctx *fasthttp.RequestCtx) error {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(n)
+	if err != nil {
+		return err
+	}
+	if _, err := h.may(ctx, o, auth.Read); err != nil {
+		return err
+	}
+	file, _ := ctx.UserValue("file").(string)
+	if o.hosted {
+		return h.hostedTarball(ctx, n, file)
+	}
+	return h.proxyTarball(ctx, n, file)
+}

@@ -1,0 +1,305 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/fault"
+)
+
+// target is where a repository name resolves: a hosted repository or a
+// pull-through mirror.
+type target struct {
+	name   string
+	mirror *mirror // nil: hosted
+	upName string  // the repository's name at the mirror's upstream
+	ref    auth.RepoRef
+}
+
+const grantsKey = "oci.grants"
+
+// who authenticates the caller: a registry token issued by /v2/token, or
+// any credentials the edge understands (Basic password or srg_ token, a
+// session's Bearer JWT). With a registry token, its grants are kept for
+// authorize.
+func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	hdr := string(ctx.Request.Header.Peek("Authorization"))
+	if tok, ok := strings.CutPrefix(hdr, "Bearer "); ok && !strings.HasPrefix(tok, auth.TokenPrefix) {
+		p, access, err := h.r.Auth.VerifyRegistryToken(strings.TrimSpace(tok), h.service(ctx))
+		if err == nil {
+			h.r.Assume(ctx, p)
+			ctx.SetUserValue(grantsKey, access)
+			return p, nil
+		}
+	}
+	return h.r.Who(ctx)
+}
+
+// scopeActions names the token actions a request needs, for challenges.
+func scopeActions(a auth.Action) string {
+	switch a {
+	case auth.Write:
+		return "pull,push"
+	case auth.Delete:
+		return "delete"
+	}
+	return "pull"
+}
+
+// resolve decides where name lives and authorizes action there: the one
+// permission check of a request. A mirror prefix wins over an
+// organization of the same name; a hosted name resolves only against
+// hosted content (it never goes upstream); an organization that has not
+// claimed its OCI namespace yet claims it on the first push.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (target, error) {
+	const op = "oci.resolve"
+	ctx.SetUserValue(challengeKey, challenge{scope: "repository:" + name + ":" + scopeActions(action)})
+	p, err := h.who(ctx)
+	if err != nil {
+		return target{}, withCode(codeUnauthorized, err)
+	}
+	t, found, err := h.locate(ctx, p, name, action == auth.Write)
+	if err != nil {
+		return target{}, err
+	}
+	if t.mirror != nil {
+		if action != auth.Read {
+			return target{}, errf(codeDenied, fault.Forbidden, op, "%s is a read-only mirror of %s", t.mirror.prefix, t.mirror.name())
+		}
+		if _, err := h.r.MayMirror(ctx, "oci"); err != nil {
+			return target{}, authError(err)
+		}
+		return t, nil
+	}
+	if !found {
+		if p.Anonymous() {
+			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "authentication required")
+		}
+		return target{}, errf(codeNameUnknown, fault.NotFound, op, "repository %s is not known", name)
+	}
+	if _, err := h.r.May(ctx, t.ref, action); err != nil {
+		return target{}, authError(err)
+	}
+	if access, ok := ctx.UserValue(grantsKey).([]auth.RegistryAccess); ok && action != auth.Read {
+		// A registry token grants writes only for what it was issued for;
+		// reads follow the caller's permissions (a cross-repository mount
+		// reads a repository the token may not name).
+		if !auth.Allows(access, "repository", name, tokenAction(action)) {
+			ctx.SetUserValue(challengeKey, challenge{scope: "repository:" + name + ":" + scopeActions(action), insufficient: true})
+			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "the token does not grant %s on %s", tokenAction(action), name)
+		}
+	}
+	return t, nil
+}
+
+func tokenAction(a auth.Action) string {
+	switch a {
+	case auth.Write:
+		return "push"
+	case auth.Delete:
+		return "delete"
+	}
+	return "pull"
+}
+
+// authError gives an authorization failure its code.
+func authError(err error) error {
+	switch fault.KindOf(err) {
+	case fault.Unauthorized:
+		return withCode(codeUnauthorized, err)
+	case fault.Forbidden:
+		return withCode(codeDenied, err)
+	case fault.NotFound:
+		return withCode(codeNameUnknown, err)
+	}
+	return err
+}
+
+// locate finds where name lives without authorizing anything. For a
+// hosted name whose organization has not claimed its namespace yet, claim
+// (when the caller is authenticated) claims it for the organization's
+// default OCI repository, as the first push does; found is false when the
+// name is neither claimed nor mirrored.
+func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, claim bool) (target, bool, error) {
+	const op = "oci.locate"
+	first, rest, _ := strings.Cut(name, "/")
+	if m := h.mirrors[first]; m != nil {
+		if rest == "" {
+			return target{}, false, errf(codeNameInvalid, fault.Invalid, op, "%s is a mirror prefix: name a repository under it", first)
+		}
+		return target{name: name, mirror: m, upName: m.upstreamName(rest)}, true, nil
+	}
+	_, ref, ok, err := h.r.Hosted(ctx, "oci", first)
+	if err != nil {
+		return target{}, false, err
+	}
+	if ok {
+		return target{name: name, ref: ref}, true, nil
+	}
+	org, err := h.r.Auth.GetOrg(ctx, first)
+	if fault.Is(err, fault.NotFound) || err == nil && org.Name != first {
+		if claim && !p.Anonymous() {
+			return target{}, false, errf(codeNameUnknown, fault.NotFound, op, "organization %q does not exist: the first segment of a repository name is its organization", first)
+		}
+		return target{}, false, nil
+	}
+	if err != nil {
+		return target{}, false, err
+	}
+	if !claim || p.Anonymous() {
+		// The organization exists but has pushed nothing yet: its
+		// members see an empty namespace.
+		return target{name: name, ref: auth.RepoRef{OrgID: org.ID, Protocol: "oci"}}, true, nil
+	}
+	repo, err := h.r.HostedRepo(ctx, org.ID, "oci")
+	if err != nil {
+		return target{}, false, err
+	}
+	if _, err := h.r.Catalog.Claim(ctx, hosted.Claim{Protocol: "oci", Namespace: first, OrgID: org.ID, RepoID: repo.ID}); err != nil {
+		return target{}, false, err
+	}
+	h.r.Forget("oci", first)
+	return target{name: name, ref: repo.Ref()}, true, nil
+}
+
+// base answers GET /v2/: 200 for a caller with valid credentials, 401
+// with the challenge otherwise.
+func (h *Handler) base(ctx *fasthttp.RequestCtx) error {
+	p, err := h.who(ctx)
+	if err != nil {
+		return withCode(codeUnauthorized, err)
+	}
+	if p.Anonymous() {
+		return errf(codeUnauthorized, fault.Unauthorized, "oci.base", "authentication required")
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString("{}")
+	return nil
+}
+
+// token answers GET (and POST) /v2/token: it authenticates the caller's
+// Basic credentials (none: anonymous) and issues a registry token with the
+// subset of each requested scope the caller holds.
+func (h *Handler) token(ctx *fasthttp.RequestCtx) error {
+	const op = "oci.token"
+	var scopes []string
+	args := ctx.QueryArgs()
+	if ctx.IsPost() {
+		body, err := edge.ReadBody(ctx, 64<<10)
+		if err != nil {
+			return err
+		}
+		form := fasthttp.AcquireArgs()
+		defer fasthttp.ReleaseArgs(form)
+		form.ParseBytes(body)
+		args = form
+		if err := h.formLogin(ctx, form); err != nil {
+			return err
+		}
+	}
+	for _, v := range args.PeekMulti("scope") {
+		scopes = append(scopes, strings.Fields(string(v))...)
+	}
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		// docker login reports exactly this.
+		return withCode(codeUnauthorized, err)
+	}
+	var access []auth.RegistryAccess
+	for _, s := range scopes {
+		sc, ok := ParseScope(s)
+		if !ok {
+			continue
+		}
+		if g := h.grant(ctx, p, sc); len(g.Actions) > 0 {
+			access = append(access, g)
+		}
+	}
+	// The audience is this registry, whatever service the client names.
+	tok, exp, err := h.r.Auth.IssueRegistryToken(p, h.service(ctx), access, h.opts.TokenTTL)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	now := time.Now().UTC()
+	b, _ := json.Marshal(map[string]any{
+		"token": tok, "access_token": tok,
+		"expires_in": int(exp.Sub(now).Round(time.Second) / time.Second),
+		"issued_at":  now.Format(time.RFC3339),
+	})
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	return nil
+}
+
+// formLogin authenticates the OAuth2 password grant of POST /v2/token.
+func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error {
+	const op = "oci.formLogin"
+	if len(ctx.Request.Header.Peek("Authorization")) > 0 {
+		return nil
+	}
+	if string(body.Peek("grant_type")) != "password" {
+		return nil
+	}
+	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: ctx.RemoteIP().String()}
+	if strings.HasPrefix(c.Secret, auth.TokenPrefix) {
+		c.Kind = auth.TokenCredentials
+	}
+	p, err := h.r.Auth.Authenticate(context.Background(), c)
+	if err != nil {
+		return withCode(codeUnauthorized, fault.Op(op, err))
+	}
+	h.r.Assume(ctx, p)
+	return nil
+}
+
+// grant returns the part of sc that p holds.
+func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) auth.RegistryAccess {
+	g := auth.RegistryAccess{Type: sc.Type, Name: sc.Name, Actions: []string{}}
+	if sc.Type == "registry" {
+		if sc.Name == "catalog" && !p.Anonymous() {
+			g.Actions = append(g.Actions, "*")
+		}
+		return g
+	}
+	want := map[string]bool{}
+	for _, a := range sc.Actions {
+		if a == "*" {
+			want["pull"], want["push"], want["delete"] = true, true, true
+		} else {
+			want[a] = true
+		}
+	}
+	t, found, err := h.locate(context.Background(), p, sc.Name, want["push"])
+	if err != nil || !found {
+		return g
+	}
+	for _, a := range []struct {
+		name string
+		act  auth.Action
+	}{{"pull", auth.Read}, {"push", auth.Write}, {"delete", auth.Delete}} {
+		if !want[a.name] {
+			continue
+		}
+		var err error
+		if t.mirror != nil {
+			if a.act != auth.Read {
+				continue
+			}
+			_, err = h.r.MayMirror(ctx, "oci")
+		} else {
+			err = h.r.Auth.Authorize(context.Background(), p, t.ref, a.act)
+		}
+		if err == nil {
+			g.Actions = append(g.Actions, a.name)
+		}
+	}
+	return g
+}

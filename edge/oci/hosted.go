@@ -1,0 +1,475 @@
+package oci
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// getManifest answers GET and HEAD /v2/<name>/manifests/<reference>.
+func (h *Handler) getManifest(ctx *fasthttp.RequestCtx, c Coord) error {
+	t, err := h.resolve(ctx, c.Name, auth.Read)
+	if err != nil {
+		return err
+	}
+	if t.mirror != nil {
+		return h.proxyManifest(ctx, t, c)
+	}
+	bg := context.Background()
+	d := c.Digest
+	if c.Tag != "" {
+		tg, err := h.tag(bg, c.Name, c.Tag)
+		if fault.Is(err, fault.NotFound) {
+			return errf(codeManifestUnknown, fault.NotFound, "oci.getManifest", "tag %s not found in %s", c.Tag, c.Name)
+		}
+		if err != nil {
+			return err
+		}
+		d = tg.Digest
+	}
+	m, err := h.manifest(bg, c.Name, d)
+	if fault.Is(err, fault.NotFound) {
+		return errf(codeManifestUnknown, fault.NotFound, "oci.getManifest", "manifest %s not found in %s", c.Reference(), c.Name)
+	}
+	if err != nil {
+		return err
+	}
+	accept := ctx.Request.Header.PeekAll("Accept")
+	if !Accepts(accept, m.MediaType) {
+		child, err := h.negotiate(ctx, c, m.MediaType, m.Blob, accept)
+		if err != nil {
+			return err
+		}
+		if m, err = h.manifest(bg, c.Name, blob.Digest(child.Digest)); err != nil {
+			return withCode(codeManifestUnknown, err)
+		}
+	}
+	return h.serveManifest(ctx, m.Digest, m.Blob, m.MediaType, c.Tag == "")
+}
+
+// negotiate picks the platform manifest of an index for a client that
+// does not take indexes (by tag only: a digest names exact bytes), or says
+// why there is nothing to serve.
+func (h *Handler) negotiate(ctx *fasthttp.RequestCtx, c Coord, mt string, stored blob.Digest, accept [][]byte) (Descriptor, error) {
+	const op = "oci.negotiate"
+	refuse := errf(codeManifestUnknown, fault.NotFound, op, "manifest %s is a %s, which the client does not accept", c.Reference(), mt)
+	if !isIndex(mt) || c.Tag == "" {
+		return Descriptor{}, refuse
+	}
+	b, err := h.readSmall(stored)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	d, ok := PickPlatform(b, accept)
+	if !ok {
+		return Descriptor{}, refuse
+	}
+	return d, nil
+}
+
+// readSmall reads a stored manifest.
+func (h *Handler) readSmall(d blob.Digest) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(context.Background(), d, 0, -1)
+	if err != nil {
+		return nil, fault.Op("oci.readSmall", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, h.opts.MaxManifestSize+1))
+	return b, fault.Wrap("oci.readSmall", fault.Unavailable, err)
+}
+
+func (h *Handler) serveManifest(ctx *fasthttp.RequestCtx, d, stored blob.Digest, mt string, immutable bool) error {
+	ctx.Response.Header.Set("Docker-Content-Digest", string(d))
+	return withCode(codeManifestUnknown, edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{
+		Digest: stored, ContentType: mt, ETag: `"` + string(d) + `"`, Immutable: immutable,
+	}))
+}
+
+// putManifest answers PUT /v2/<name>/manifests/<reference>: validate,
+// check every referenced blob and child manifest is in the repository,
+// store the bytes, then the record, then the tags.
+func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
+	const op = "oci.putManifest"
+	t, err := h.resolve(ctx, c.Name, auth.Write)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	body, err := edge.ReadBody(ctx, h.opts.MaxManifestSize)
+	if fault.Is(err, fault.TooLarge) {
+		return edge.WithStatus(fasthttp.StatusRequestEntityTooLarge, withCode(codeManifestInvalid,
+			fault.WrapMsg(op, fault.TooLarge, "manifest over the limit of "+strconv.FormatInt(h.opts.MaxManifestSize, 10)+" bytes", err)))
+	}
+	if err != nil {
+		return withCode(codeManifestInvalid, err)
+	}
+	alg := blob.SHA256
+	if c.Digest != "" {
+		alg = c.Digest.Algorithm()
+	}
+	hs := blob.NewHash(alg)
+	hs.Write(body)
+	d := blob.NewDigest(alg, hs.Sum(nil))
+	if c.Digest != "" && c.Digest != d {
+		return errf(codeDigestInvalid, fault.Invalid, op, "manifest digest is %s, not %s", d, c.Digest)
+	}
+	tags := []string{}
+	if c.Tag != "" {
+		tags = append(tags, c.Tag)
+	}
+	for _, v := range ctx.QueryArgs().PeekMulti("tag") {
+		if !ValidTag(string(v)) {
+			return errf(codeTagInvalid, fault.Invalid, op, "invalid tag %q", clip(string(v)))
+		}
+		tags = append(tags, string(v))
+	}
+	m, mt, err := ParseManifest(body, string(ctx.Request.Header.ContentType()))
+	if err != nil {
+		return err
+	}
+	if err := h.checkRefs(bg, c.Name, m); err != nil {
+		return err
+	}
+
+	w, err := h.r.Blobs.Create(bg, d)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	defer w.Cancel(bg)
+	if _, err := w.Write(body); err != nil {
+		return fault.Op(op, err)
+	}
+	info, err := w.Commit(bg)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	rec := manifestRec{
+		Repo: c.Name, Digest: d, Blob: info.Digest, MediaType: mt, Size: int64(len(body)),
+		ArtifactType: m.artifactType(), Annotations: m.Annotations, PushedAt: time.Now().UTC(),
+	}
+	if m.Subject != nil {
+		rec.Subject = blob.Digest(m.Subject.Digest)
+	}
+	if err := h.saveManifest(bg, rec); err != nil {
+		return err
+	}
+	for _, tg := range tags {
+		if err := h.setTag(bg, c.Name, tg, d); err != nil {
+			return err
+		}
+	}
+	if err := h.ensurePackage(bg, t, c.Name); err != nil {
+		return err
+	}
+	hd := &ctx.Response.Header
+	hd.Set("Location", "/v2/"+c.Name+"/manifests/"+string(d))
+	hd.Set("Docker-Content-Digest", string(d))
+	if m.Subject != nil {
+		hd.Set("OCI-Subject", m.Subject.Digest)
+	}
+	if c.Tag == "" {
+		for _, tg := range tags {
+			hd.Add("OCI-Tag", tg)
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	target := c.Name + "@" + string(d)
+	if c.Tag != "" {
+		target = c.Name + ":" + c.Tag + "@" + string(d)
+	}
+	h.r.Record(ctx, "oci.manifest.push", target, t.ref.OrgID, "success", "")
+	return nil
+}
+
+// checkRefs makes sure every blob and child manifest m references is in
+// the repository: MANIFEST_BLOB_UNKNOWN otherwise.
+func (h *Handler) checkRefs(ctx context.Context, repo string, m Manifest) error {
+	const op = "oci.checkRefs"
+	for _, d := range m.Blobs() {
+		l, err := h.link(ctx, repo, blob.Digest(d.Digest))
+		if fault.Is(err, fault.NotFound) {
+			return errf(codeManifestBlobUnknown, fault.Invalid, op, "blob %s is not in %s: push it first", d.Digest, repo)
+		}
+		if err != nil {
+			return err
+		}
+		if l.Size != d.Size {
+			return errf(codeManifestInvalid, fault.Invalid, op, "blob %s has %d bytes, the manifest says %d", d.Digest, l.Size, d.Size)
+		}
+	}
+	for _, d := range m.Manifests {
+		_, err := h.manifest(ctx, repo, blob.Digest(d.Digest))
+		if fault.Is(err, fault.NotFound) {
+			return errf(codeManifestBlobUnknown, fault.Invalid, op, "manifest %s is not in %s: push it first", d.Digest, repo)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensurePackage records the repository in the hosted catalog on its
+// first push, so that the management API lists it.
+func (h *Handler) ensurePackage(ctx context.Context, t target, name string) error {
+	if _, err := h.r.Catalog.Package(ctx, "oci", name); err == nil {
+		return nil
+	}
+	_, err := h.r.Catalog.CreatePackage(ctx, hosted.Package{Protocol: "oci", Name: name, DisplayName: name, OrgID: t.ref.OrgID, RepoID: t.ref.ID})
+	if fault.Is(err, fault.Conflict) {
+		return nil
+	}
+	return fault.Op("oci.ensurePackage", err)
+}
+
+// deleteManifest answers DELETE /v2/<name>/manifests/<reference>: a tag
+// deletes the tag; a digest deletes the manifest and the tags naming it.
+func (h *Handler) deleteManifest(ctx *fasthttp.RequestCtx, c Coord) error {
+	const op = "oci.deleteManifest"
+	t, err := h.resolve(ctx, c.Name, auth.Delete)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	if c.Tag != "" {
+		if _, err := h.tag(bg, c.Name, c.Tag); err != nil {
+			return withCode(codeManifestUnknown, err)
+		}
+		if err := h.store().Delete(bg, tagsC, tagID(c.Name, c.Tag)); err != nil {
+			return fault.Op(op, err)
+		}
+	} else {
+		if _, err := h.manifest(bg, c.Name, c.Digest); err != nil {
+			return withCode(codeManifestUnknown, err)
+		}
+		var doomed []string
+		err := h.eachRecord(bg, tagsC, "repo", c.Name, "", func(r hosted.Record) bool {
+			if tg, err := decode[tagRec](r); err == nil && tg.Digest == c.Digest {
+				doomed = append(doomed, r.ID)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range doomed {
+			if err := h.store().Delete(bg, tagsC, id); err != nil {
+				return fault.Op(op, err)
+			}
+		}
+		if err := h.store().Delete(bg, manifestsC, manifestID(c.Name, c.Digest)); err != nil {
+			return fault.Op(op, err)
+		}
+	}
+	h.r.Record(ctx, "oci.manifest.delete", c.Name+"/"+c.Reference(), t.ref.OrgID, "success", "")
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	return nil
+}
+
+// getBlob answers GET and HEAD /v2/<name>/blobs/<digest>.
+func (h *Handler) getBlob(ctx *fasthttp.RequestCtx, c Coord) error {
+	t, err := h.resolve(ctx, c.Name, auth.Read)
+	if err != nil {
+		return err
+	}
+	if t.mirror != nil {
+		return h.proxyBlob(ctx, t, c)
+	}
+	l, err := h.link(context.Background(), c.Name, c.Digest)
+	if fault.Is(err, fault.NotFound) {
+		return errf(codeBlobUnknown, fault.NotFound, "oci.getBlob", "blob %s not found in %s", c.Digest, c.Name)
+	}
+	if err != nil {
+		return err
+	}
+	return h.serveBlob(ctx, c.Digest, l.Blob)
+}
+
+func (h *Handler) serveBlob(ctx *fasthttp.RequestCtx, d, stored blob.Digest) error {
+	ctx.Response.Header.Set("Docker-Content-Digest", string(d))
+	return withCode(codeBlobUnknown, edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{
+		Digest: stored, ETag: `"` + string(d) + `"`, Immutable: true,
+	}))
+}
+
+// deleteBlob answers DELETE /v2/<name>/blobs/<digest>: the blob leaves
+// the repository (the bytes stay while anything else holds them).
+func (h *Handler) deleteBlob(ctx *fasthttp.RequestCtx, c Coord) error {
+	t, err := h.resolve(ctx, c.Name, auth.Delete)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	if _, err := h.link(bg, c.Name, c.Digest); err != nil {
+		return withCode(codeBlobUnknown, err)
+	}
+	if err := h.store().Delete(bg, linksC, linkID(c.Name, c.Digest)); err != nil {
+		return fault.Op("oci.deleteBlob", err)
+	}
+	h.r.Record(ctx, "oci.blob.delete", c.Name+"@"+string(c.Digest), t.ref.OrgID, "success", "")
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	return nil
+}
+
+// pageArgs reads n and last; n < 0 means no n.
+func (h *Handler) pageArgs(ctx *fasthttp.RequestCtx) (int, string, error) {
+	n := -1
+	if v := ctx.QueryArgs().Peek("n"); len(v) > 0 {
+		i, err := strconv.Atoi(string(v))
+		if err != nil || i < 0 {
+			return 0, "", errf(codePaginationInvalid, fault.Invalid, "oci.pageArgs", "invalid n %q", clip(string(v)))
+		}
+		n = min(i, h.opts.MaxPage)
+	}
+	return n, string(ctx.QueryArgs().Peek("last")), nil
+}
+
+// tags answers GET /v2/<name>/tags/list?n=&last=, in lexical order.
+func (h *Handler) tags(ctx *fasthttp.RequestCtx, c Coord) error {
+	t, err := h.resolve(ctx, c.Name, auth.Read)
+	if err != nil {
+		return err
+	}
+	if t.mirror != nil {
+		return h.proxyTags(ctx, t, c)
+	}
+	n, last, err := h.pageArgs(ctx)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	if _, err := h.r.Catalog.Package(bg, "oci", c.Name); fault.Is(err, fault.NotFound) {
+		return errf(codeNameUnknown, fault.NotFound, "oci.tags", "repository %s is not known", c.Name)
+	}
+	after := ""
+	if last != "" {
+		after = c.Name + "\x00" + tagID(c.Name, last)
+	}
+	tags := []string{}
+	more := false
+	if n != 0 {
+		err = h.eachRecord(bg, tagsC, "repo", c.Name, after, func(r hosted.Record) bool {
+			if n > 0 && len(tags) == n {
+				more = true
+				return false
+			}
+			if tg, err := decode[tagRec](r); err == nil {
+				tags = append(tags, tg.Tag)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if more {
+		ctx.Response.Header.Set("Link", NextLink("/v2/"+c.Name+"/tags/list", tags[len(tags)-1], n))
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(TagList(c.Name, tags))
+	return nil
+}
+
+// referrers answers GET /v2/<name>/referrers/<digest>?artifactType=.
+func (h *Handler) referrers(ctx *fasthttp.RequestCtx, c Coord) error {
+	t, err := h.resolve(ctx, c.Name, auth.Read)
+	if err != nil {
+		return err
+	}
+	if t.mirror != nil {
+		return h.proxyReferrers(ctx, t, c)
+	}
+	var refs []Descriptor
+	err = h.eachRecord(context.Background(), manifestsC, "subject", manifestID(c.Name, c.Digest), "", func(r hosted.Record) bool {
+		if m, err := decode[manifestRec](r); err == nil {
+			refs = append(refs, Descriptor{MediaType: m.MediaType, Digest: string(m.Digest), Size: m.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	at := string(ctx.QueryArgs().Peek("artifactType"))
+	if at != "" {
+		ctx.Response.Header.Set("OCI-Filters-Applied", "artifactType")
+	}
+	ctx.SetContentType(mtOCIIndex)
+	ctx.SetBody(ReferrersIndex(refs, at))
+	return nil
+}
+
+// catalog answers GET /v2/_catalog?n=&last=: the hosted repositories the
+// caller may read, by name. Mirrors are not listed.
+func (h *Handler) catalog(ctx *fasthttp.RequestCtx) error {
+	p, err := h.who(ctx)
+	if err != nil {
+		return withCode(codeUnauthorized, err)
+	}
+	ctx.SetUserValue(challengeKey, challenge{scope: "registry:catalog:*"})
+	if p.Anonymous() {
+		return errf(codeUnauthorized, fault.Unauthorized, "oci.catalog", "authentication required")
+	}
+	n, last, err := h.pageArgs(ctx)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	repos := []string{}
+	more := false
+	visible := map[string]bool{}
+	after := ""
+	for n != 0 {
+		pkgs, next, err := h.r.Catalog.ListPackages(bg, hosted.PackageFilter{Protocol: "oci"}, after, hosted.MaxPage)
+		if err != nil {
+			return err
+		}
+		for _, pk := range pkgs {
+			if pk.Name <= last {
+				continue
+			}
+			if n > 0 && len(repos) == n {
+				more = true
+				break
+			}
+			ok, seen := visible[pk.RepoID]
+			if !seen {
+				ok = h.mayRead(bg, p, pk)
+				visible[pk.RepoID] = ok
+			}
+			if ok {
+				repos = append(repos, pk.Name)
+			}
+		}
+		if more || next == "" {
+			break
+		}
+		after = next
+	}
+	if more {
+		ctx.Response.Header.Set("Link", NextLink("/v2/_catalog", repos[len(repos)-1], n))
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(CatalogList(repos))
+	return nil
+}
+
+func (h *Handler) mayRead(ctx context.Context, p auth.Principal, pk hosted.Package) bool {
+	ref := auth.RepoRef{OrgID: pk.OrgID, Protocol: "oci"}
+	if pk.RepoID != "" {
+		repo, err := h.r.Auth.GetRepo(ctx, pk.RepoID)
+		if err != nil {
+			return false
+		}
+		ref = repo.Ref()
+	}
+	return h.r.Auth.Authorize(ctx, p, ref, auth.Read) == nil
+}

@@ -1,0 +1,282 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/cache"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// mirror is one pull-through upstream, mounted under its prefix.
+type mirror struct {
+	prefix string
+	up     *upstream.OCITokens
+	// official is the namespace of single-segment names on Docker-Hub-
+	// style upstreams ("library": hub/nginx is library/nginx there); set
+	// with ?official=library on the upstream URL.
+	official string
+}
+
+func newMirror(prefix string, c *upstream.Client) *mirror {
+	return &mirror{prefix: prefix, up: upstream.NewOCITokens(c), official: c.Base().Query().Get("official")}
+}
+
+func (m *mirror) name() string { return m.up.Client().Name() }
+
+// upstreamName is the upstream's name for rest, the name under the prefix.
+func (m *mirror) upstreamName(rest string) string {
+	if m.official != "" && !strings.Contains(rest, "/") {
+		return m.official + "/" + rest
+	}
+	return rest
+}
+
+// url is the upstream URL of a /v2/ path.
+func (m *mirror) url(path string) (string, error) {
+	return m.up.Client().Resolve("/v2/" + path)
+}
+
+// The cache keys: blobs are content-addressed across the upstream's
+// repositories; manifests, tags and referrers belong to one repository.
+func (m *mirror) blobKey(d blob.Digest) string { return "oci/" + m.prefix + "/blobs/" + string(d) }
+func (m *mirror) repoKey(upName, what string) string {
+	return "oci/" + m.prefix + "/" + upName + "/" + what
+}
+
+func pullScope(upName string) string { return "repository:" + upName + ":pull" }
+
+// allManifests is the Accept sent upstream: the cached copy serves every
+// client, so it asks for the manifest as stored.
+var allManifests = strings.Join([]string{mtOCIIndex, mtOCIManifest, mtDockerList, mtDockerManifest}, ", ")
+
+// metaTTL is the freshness of tags: a TTL of 0 would mean "forever" to the
+// cache, so a disabled metadata cache revalidates every time instead.
+func (h *Handler) metaTTL() time.Duration { return max(h.r.MetadataTTL, time.Nanosecond) }
+
+// proxyManifest serves a mirrored manifest. By digest it is cached
+// forever; by tag for the metadata TTL, then revalidated with a HEAD whose
+// Docker-Content-Digest tells whether the tag moved, so that a fresh or
+// unchanged tag spends no upstream pull.
+func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) error {
+	const op = "oci.proxyManifest"
+	m := t.mirror
+	ref := c.Reference()
+	u, err := m.url(t.upName + "/manifests/" + ref)
+	if err != nil {
+		return err
+	}
+	scope := pullScope(t.upName)
+	req := cache.Request{Key: m.repoKey(t.upName, "manifests/"+ref), TTL: h.metaTTL()}
+	if c.Digest != "" {
+		req.TTL, req.Want = 0, []blob.Digest{c.Digest}
+	}
+	req.Fetch = func(fctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
+		if prev != nil && prev.Meta["digest"] != "" {
+			resp, err := m.up.Get(fctx, u, scope, upstream.Request{Method: "HEAD", Accept: allManifests})
+			if err != nil {
+				return cache.Result{}, err
+			}
+			resp.Body.Close()
+			if resp.Header.Get("Docker-Content-Digest") == prev.Meta["digest"] {
+				return cache.Result{NotModified: true}, nil
+			}
+		}
+		resp, err := m.up.Get(fctx, u, scope, upstream.Request{Accept: allManifests, MaxSize: h.opts.MaxManifestSize})
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return cache.Result{}, err
+		}
+		d := resp.Header.Get("Docker-Content-Digest")
+		if sums := w.Sums(); d == "" || strings.HasPrefix(d, blob.SHA256+":") && d != string(sums[0]) {
+			if d != "" {
+				return cache.Result{}, fault.Newf(op, fault.Upstream, "%s: manifest %s is not the %s the upstream announced", m.name(), ref, d)
+			}
+			d = string(sums[0])
+		}
+		if c.Digest != "" {
+			d = string(c.Digest)
+		}
+		return cache.Result{ContentType: baseType(resp.ContentType), Meta: map[string]string{"digest": d}}, nil
+	}
+	e, err := h.r.Cache.Get(context.Background(), req)
+	if err != nil {
+		return upstreamError(codeManifestUnknown, err)
+	}
+	d := blob.Digest(e.Meta["digest"])
+	if c.Digest != "" {
+		d = c.Digest
+	}
+	mt := e.ContentType
+	if mt == "" || mt == "application/json" || mt == "text/plain" {
+		if b, err := h.readSmall(e.Digest); err == nil {
+			if _, t2, err := ParseManifest(b, ""); err == nil {
+				mt = t2
+			}
+		}
+	}
+	accept := ctx.Request.Header.PeekAll("Accept")
+	if !Accepts(accept, mt) {
+		child, err := h.negotiate(ctx, c, mt, e.Digest, accept)
+		if err != nil {
+			return err
+		}
+		cd, err := ParseDigest(child.Digest)
+		if err != nil {
+			return err
+		}
+		return h.proxyManifest(ctx, t, Coord{Endpoint: ManifestEndpoint, Name: c.Name, Digest: cd})
+	}
+	return h.serveManifest(ctx, d, e.Digest, mt, c.Tag == "")
+}
+
+// upstreamError gives a mirror failure its code: the upstream's 404 is
+// the thing being unknown; anything else is the upstream being
+// unavailable.
+func upstreamError(notFound string, err error) error {
+	if fault.Is(err, fault.NotFound) {
+		return withCode(notFound, err)
+	}
+	return err
+}
+
+// proxyBlob serves a mirrored blob: one fill per digest whatever the
+// number of clients asking, verified against the digest, then every
+// client streams the stored copy.
+func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
+	m := t.mirror
+	u, err := m.url(t.upName + "/blobs/" + string(c.Digest))
+	if err != nil {
+		return err
+	}
+	scope := pullScope(t.upName)
+	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+		Key: m.blobKey(c.Digest), Want: []blob.Digest{c.Digest},
+		Fetch: func(fctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+			resp, err := m.up.Get(fctx, u, scope, upstream.Request{MaxSize: h.opts.MaxBlobSize})
+			if err != nil {
+				return cache.Result{}, err
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(w, resp.Body); err != nil {
+				return cache.Result{}, err
+			}
+			return cache.Result{ContentType: "application/octet-stream"}, nil
+		},
+	})
+	if err != nil {
+		return upstreamError(codeBlobUnknown, err)
+	}
+	return h.serveBlob(ctx, c.Digest, e.Digest)
+}
+
+// proxyTags serves a mirrored tags list, cached for the metadata TTL, the
+// name rewritten to the one the client asked for.
+func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
+	m := t.mirror
+	n, last, err := h.pageArgs(ctx)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if n >= 0 {
+		q.Set("n", strconv.Itoa(n))
+	}
+	if last != "" {
+		q.Set("last", last)
+	}
+	path := t.upName + "/tags/list"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	u, err := m.url(path)
+	if err != nil {
+		return err
+	}
+	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+		Key: m.repoKey(t.upName, "tags/list?"+q.Encode()), TTL: h.metaTTL(),
+		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+	})
+	if err != nil {
+		return upstreamError(codeNameUnknown, err)
+	}
+	raw, err := h.readSmall(e.Digest)
+	if err != nil {
+		return err
+	}
+	body, tags, err := RewriteTagList(raw, c.Name)
+	if err != nil {
+		return fault.WrapMsg("oci.proxyTags", fault.Upstream, m.name()+" sent a tags list that is not JSON", err)
+	}
+	if e.Meta["link"] != "" && len(tags) > 0 {
+		ctx.Response.Header.Set("Link", NextLink("/v2/"+c.Name+"/tags/list", tags[len(tags)-1], n))
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+	return nil
+}
+
+// proxyReferrers serves a mirrored referrers list, cached for the
+// metadata TTL; an upstream without the API has no referrers.
+func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) error {
+	m := t.mirror
+	at := string(ctx.QueryArgs().Peek("artifactType"))
+	path := t.upName + "/referrers/" + string(c.Digest)
+	u, err := m.url(path)
+	if err != nil {
+		return err
+	}
+	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+		Key: m.repoKey(t.upName, "referrers/"+string(c.Digest)), TTL: h.metaTTL(),
+		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+	})
+	var refs []Descriptor
+	switch {
+	case fault.Is(err, fault.NotFound):
+	case err != nil:
+		return err
+	default:
+		raw, err := h.readSmall(e.Digest)
+		if err != nil {
+			return err
+		}
+		var idx Manifest
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return fault.WrapMsg("oci.proxyReferrers", fault.Upstream, m.name()+" sent a referrers list that is not an index", err)
+		}
+		refs = idx.Manifests
+	}
+	if at != "" {
+		ctx.Response.Header.Set("OCI-Filters-Applied", "artifactType")
+	}
+	ctx.SetContentType(mtOCIIndex)
+	ctx.SetBody(ReferrersIndex(refs, at))
+	return nil
+}
+
+// fetchDoc fetches a small upstream document (tags, referrers).
+func (h *Handler) fetchDoc(m *mirror, u, scope string) cache.Fetch {
+	return func(fctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+		resp, err := m.up.Get(fctx, u, scope, upstream.Request{Accept: "application/json", MaxSize: 16 << 20})
+		if err != nil {
+			return cache.Result{}, err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return cache.Result{}, err
+		}
+		return cache.Result{ContentType: resp.ContentType, Meta: map[string]string{"link": resp.Header.Get("Link")}}, nil
+	}
+}

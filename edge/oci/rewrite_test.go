@@ -1,0 +1,58 @@
+package oci
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("%s:\n got %s\nwant %s", name, got, want)
+	}
+}
+
+func TestDocuments(t *testing.T) {
+	refs := []Descriptor{
+		{MediaType: mtOCIManifest, Digest: d256, Size: 500, ArtifactType: "application/vnd.example.sbom", Annotations: map[string]string{"org.example": "a"}},
+		{MediaType: mtOCIIndex, Digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111", Size: 300, ArtifactType: "application/vnd.example.sig"},
+	}
+	upstreamTags, _ := os.ReadFile("testdata/upstream-tags.json")
+	rewritten, tags, err := RewriteTagList(upstreamTags, "hub/library/nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != 3 {
+		t.Fatalf("tags %v", tags)
+	}
+	cases := []struct {
+		name string
+		got  []byte
+	}{
+		{"referrers-all.json", ReferrersIndex(refs, "")},
+		{"referrers-filtered.json", ReferrersIndex(refs, "application/vnd.example.sig")},
+		{"referrers-empty.json", ReferrersIndex(nil, "")},
+		{"tags.json", TagList("acme/app", []string{"1.0", "latest"})},
+		{"tags-empty.json", TagList("acme/app", nil)},
+		{"catalog.json", CatalogList([]string{"acme/app", "acme/team/tool"})},
+		{"tags-rewritten.json", rewritten},
+		{"link.txt", []byte(NextLink("/v2/acme/app/tags/list", "v1.0", 2))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, tc.got) })
+	}
+}

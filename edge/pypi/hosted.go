@@ -1,0 +1,699 @@
+package pypi
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// fileMeta is what the catalog keeps of a hosted file besides its digest
+// (hosted.File.Meta).
+type fileMeta struct {
+	Filetype       Kind        `json:"filetype"`
+	PythonVersion  string      `json:"pyversion,omitempty"`
+	RequiresPython string      `json:"requiresPython,omitempty"`
+	Metadata       blob.Digest `json:"metadata,omitempty"` // the extracted METADATA's blob
+	MetadataSize   int64       `json:"metadataSize,omitempty"`
+}
+
+// releaseMeta is the core metadata of a release, from the upload form of
+// its first file (hosted.Version.Meta), for the JSON API.
+type releaseMeta struct {
+	Name                   string   `json:"name"` // as uploaded
+	Version                string   `json:"version"`
+	Summary                string   `json:"summary,omitempty"`
+	Description            string   `json:"description,omitempty"`
+	DescriptionContentType string   `json:"descriptionContentType,omitempty"`
+	Author                 string   `json:"author,omitempty"`
+	AuthorEmail            string   `json:"authorEmail,omitempty"`
+	Maintainer             string   `json:"maintainer,omitempty"`
+	MaintainerEmail        string   `json:"maintainerEmail,omitempty"`
+	License                string   `json:"license,omitempty"`
+	HomePage               string   `json:"homePage,omitempty"`
+	Keywords               string   `json:"keywords,omitempty"`
+	RequiresPython         string   `json:"requiresPython,omitempty"`
+	RequiresDist           []string `json:"requiresDist,omitempty"`
+	Classifiers            []string `json:"classifiers,omitempty"`
+	ProjectURLs            []string `json:"projectUrls,omitempty"`
+}
+
+// hostedPage builds the simple page of a hosted project from the catalog.
+func (h *Handler) hostedPage(ctx context.Context, name string) (*page, error) {
+	const op = "pypi.hostedPage"
+	pkg, err := h.r.Catalog.Package(ctx, Protocol, name)
+	if fault.Is(err, fault.NotFound) {
+		return nil, fault.Newf(op, fault.NotFound, "project %s not found", name)
+	}
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	vs, err := h.r.Catalog.Versions(ctx, Protocol, name, false)
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	p := &page{Name: name, Serial: pkg.Serial}
+	order := make([]string, 0, len(vs))
+	byVersion := map[string]hosted.Version{}
+	for _, v := range vs {
+		order = append(order, v.Version)
+		byVersion[v.Version] = v
+	}
+	sortVersions(order)
+	for _, ver := range order {
+		v := byVersion[ver]
+		for _, f := range v.Files {
+			p.Files = append(p.Files, hostedPageFile(v, f))
+		}
+	}
+	return p, nil
+}
+
+func hostedPageFile(v hosted.Version, f hosted.File) pageFile {
+	var m fileMeta
+	json.Unmarshal(f.Meta, &m)
+	pf := pageFile{
+		Filename:       f.Name,
+		Hashes:         map[string]string{"sha256": blob.Digest(f.Digest).Hex()},
+		RequiresPython: m.RequiresPython,
+		Yanked:         v.Yanked,
+		YankReason:     v.YankReason,
+		Size:           f.Size,
+		UploadTime:     f.UploadedAt,
+		Version:        v.Version,
+	}
+	for alg, h := range f.Hashes {
+		pf.Hashes[alg] = h
+	}
+	if m.Metadata != "" {
+		pf.Metadata = true
+		pf.MetadataHashes = map[string]string{"sha256": m.Metadata.Hex()}
+	}
+	return pf
+}
+
+// hostedFile streams a hosted file, or its core metadata.
+func (h *Handler) hostedFile(ctx *fasthttp.RequestCtx, t Target) error {
+	const op = "pypi.hostedFile"
+	bg := context.Background()
+	notFound := fault.Newf(op, fault.NotFound, "file %s not found", t.Filename)
+	ref, err := h.r.Catalog.File(bg, Protocol, t.Filename)
+	if fault.Is(err, fault.NotFound) || (err == nil && (ref.Deleted || ref.Package != t.Project)) {
+		return notFound
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	v, err := h.r.Catalog.Version(bg, Protocol, ref.Package, ref.Version)
+	if fault.Is(err, fault.NotFound) || (err == nil && v.Deleted) {
+		return notFound
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	for _, f := range v.Files {
+		if f.Name != t.Filename {
+			continue
+		}
+		if !t.Metadata {
+			return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: blob.Digest(f.Digest), ContentType: f.ContentType, Immutable: true})
+		}
+		var m fileMeta
+		json.Unmarshal(f.Meta, &m)
+		if m.Metadata == "" {
+			return fault.Newf(op, fault.NotFound, "%s has no core metadata", t.Filename)
+		}
+		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: m.Metadata, ContentType: "text/plain; charset=utf-8", Immutable: true})
+	}
+	return notFound
+}
+
+// Limits of an upload's form, besides the file (MAX_UPLOAD_SIZE).
+const (
+	maxFields      = 8 << 20 // all fields together
+	maxDescription = 4 << 20
+	maxField       = 64 << 10
+)
+
+// uploadForm holds the fields of the legacy upload API that matter here.
+type uploadForm struct {
+	fields map[string][]string
+}
+
+func (f *uploadForm) get(k string) string {
+	if v := f.fields[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// upload takes one file through the legacy upload API (twine, uv): a
+// multipart form with the metadata fields first and the file ("content")
+// last, streamed into the blob store. Nothing becomes visible unless the
+// whole upload is valid.
+func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
+	const op = "pypi.upload"
+	p, err := h.r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New(op, fault.Unauthorized, "authentication required to upload: use __token__ and an API token as the password")
+	}
+	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return fault.New(op, fault.Invalid, "an upload is a multipart/form-data request")
+	}
+	body, err := edge.Body(ctx, h.r.MaxUpload+maxFields)
+	if err != nil {
+		return err
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	form := uploadForm{fields: map[string][]string{}}
+	var content *multipart.Part
+	total := 0
+	for content == nil {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return formError(op, err)
+		}
+		name := part.FormName()
+		if name == "content" {
+			content = part
+			break
+		}
+		limit := maxField
+		if name == "description" {
+			limit = maxDescription
+		}
+		b, err := io.ReadAll(io.LimitReader(part, int64(limit)+1))
+		if err != nil {
+			return formError(op, err)
+		}
+		if len(b) > limit {
+			return fault.Newf(op, fault.TooLarge, "form field %q is over %d bytes", clip(name), limit)
+		}
+		if total += len(b); total > maxFields {
+			return fault.Newf(op, fault.TooLarge, "the form's fields are over %d bytes", maxFields)
+		}
+		form.fields[name] = append(form.fields[name], string(b))
+	}
+	if content == nil {
+		return fault.New(op, fault.Invalid, "the upload has no file (the form's \"content\" field)")
+	}
+	u, err := h.checkUpload(&form, content)
+	if err != nil {
+		return err
+	}
+	// The one permission check: write to the project's repository, or,
+	// for a new name, to the default repository of the organization the
+	// upload goes to.
+	bg := context.Background()
+	cl, ref, claimed, err := h.r.Hosted(bg, Protocol, u.project)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	orgID, repoID := cl.OrgID, cl.RepoID
+	if !claimed {
+		org, err := h.r.PublishOrg(bg, p, "")
+		if err != nil {
+			return err
+		}
+		repo, err := h.r.HostedRepo(bg, org.ID, Protocol)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		orgID, repoID, ref = org.ID, repo.ID, repo.Ref()
+	}
+	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
+		return err
+	}
+	target := Protocol + ":" + u.project + "@" + u.version + "/" + u.dist.Filename
+	if err := h.store(ctx, u, content, orgID, repoID, claimed); err != nil {
+		h.r.Record(ctx, "package.publish", target, orgID, "failure", fault.Message(err))
+		return err
+	}
+	h.r.Record(ctx, "package.publish", target, orgID, "success", "")
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString("OK\n")
+	return nil
+}
+
+func formError(op string, err error) error {
+	if fault.Is(err, fault.TooLarge) {
+		return err
+	}
+	return fault.WrapMsg(op, fault.Invalid, "malformed multipart form", err)
+}
+
+// upload is a checked upload request.
+type checkedUpload struct {
+	form    *uploadForm
+	dist    Dist
+	project string // normalized
+	version string // normalized
+	want    []blob.Digest
+	meta    releaseMeta
+}
+
+// checkUpload validates the form against the file's name: the action, the
+// project name, the PEP 440 version, the file type and the digests.
+func (h *Handler) checkUpload(form *uploadForm, content *multipart.Part) (checkedUpload, error) {
+	const op = "pypi.upload"
+	if a := form.get(":action"); a != "file_upload" {
+		return checkedUpload{}, fault.Newf(op, fault.Invalid, "unsupported :action %q: only file_upload is", clip(a))
+	}
+	name := form.get("name")
+	if err := ValidName(name); err != nil {
+		return checkedUpload{}, fault.Op(op, err)
+	}
+	_, version, err := ParseVersion(form.get("version"))
+	if err != nil {
+		return checkedUpload{}, fault.Op(op, err)
+	}
+	// The raw file name: multipart's FileName would strip a path, hiding
+	// the trick instead of refusing it.
+	_, cd, err := mime.ParseMediaType(content.Header.Get("Content-Disposition"))
+	filename := cd["filename"]
+	if err != nil || filename == "" {
+		return checkedUpload{}, fault.New(op, fault.Invalid, "the file part has no file name")
+	}
+	project := Normalize(name)
+	d, err := ParseFilename(filename, name)
+	if err != nil {
+		return checkedUpload{}, fault.Op(op, err)
+	}
+	if Normalize(d.Project) != project {
+		return checkedUpload{}, fault.Newf(op, fault.Invalid, "file %s does not belong to project %s", d.Filename, name)
+	}
+	if d.Normal != version {
+		return checkedUpload{}, fault.Newf(op, fault.Invalid, "the version of file %s (%s) does not match the version in the form (%s)", d.Filename, d.Normal, version)
+	}
+	if ft := form.get("filetype"); ft != "" && Kind(ft) != d.Kind {
+		return checkedUpload{}, fault.Newf(op, fault.Invalid, "filetype %q does not match file %s", clip(ft), d.Filename)
+	}
+	var want []blob.Digest
+	for _, w := range []struct{ field, alg string }{{"sha256_digest", blob.SHA256}, {"md5_digest", blob.MD5}} {
+		v := strings.ToLower(strings.TrimSpace(form.get(w.field)))
+		if v == "" {
+			continue
+		}
+		dg, err := blob.ParseDigest(w.alg + ":" + v)
+		if err != nil {
+			return checkedUpload{}, fault.Newf(op, fault.Invalid, "invalid %s %q", w.field, clip(v))
+		}
+		want = append(want, dg)
+	}
+	if len(want) == 0 || want[0].Algorithm() != blob.SHA256 {
+		return checkedUpload{}, fault.New(op, fault.Invalid, "the form needs a sha256_digest of the file")
+	}
+	f := form.fields
+	meta := releaseMeta{
+		Name: name, Version: version,
+		Summary: form.get("summary"), Description: form.get("description"),
+		DescriptionContentType: form.get("description_content_type"),
+		Author:                 form.get("author"), AuthorEmail: form.get("author_email"),
+		Maintainer: form.get("maintainer"), MaintainerEmail: form.get("maintainer_email"),
+		License: form.get("license"), HomePage: form.get("home_page"), Keywords: form.get("keywords"),
+		RequiresPython: form.get("requires_python"),
+		RequiresDist:   nonEmpty(f["requires_dist"]), Classifiers: nonEmpty(f["classifiers"]), ProjectURLs: nonEmpty(f["project_urls"]),
+	}
+	return checkedUpload{form: form, dist: d, project: project, version: version, want: want, meta: meta}, nil
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// store streams the file into the blob store, verifies it, extracts a
+// wheel's metadata and records the file; the caller may write.
+func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Reader, orgID, repoID string, claimed bool) error {
+	const op = "pypi.upload"
+	bg := context.Background()
+	// Refuse a taken name before reading the bytes; the catalog checks
+	// again when it records the file.
+	if _, err := h.r.Catalog.File(bg, Protocol, u.dist.Filename); err == nil {
+		return fault.Newf(op, fault.Conflict, "File already exists: %s was uploaded before (file names are never reused, even after deletion)", u.dist.Filename)
+	} else if !fault.Is(err, fault.NotFound) {
+		return fault.Op(op, err)
+	}
+	w, err := h.r.Blobs.Create(bg, u.want...)
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	defer w.Cancel(bg)
+	lr := &io.LimitedReader{R: content, N: h.r.MaxUpload + 1}
+	if _, err := io.Copy(w, lr); err != nil {
+		return formError(op, err)
+	}
+	if lr.N <= 0 {
+		return fault.Newf(op, fault.TooLarge, "file %s is over the upload limit of %d bytes", u.dist.Filename, h.r.MaxUpload)
+	}
+	sums := w.Sums()
+	info, err := w.Commit(bg)
+	if fault.Is(err, fault.Conflict) {
+		return fault.WrapMsg(op, fault.Invalid, "the digest in the form does not match the uploaded file "+u.dist.Filename, err)
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	fm := fileMeta{Filetype: u.dist.Kind, PythonVersion: u.form.get("pyversion"), RequiresPython: u.meta.RequiresPython}
+	if u.dist.Kind == Wheel {
+		md, err := h.wheelMetadata(bg, info, u)
+		if err != nil {
+			return err
+		}
+		mw, err := h.r.Blobs.Create(bg)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		defer mw.Cancel(bg)
+		mw.Write(md)
+		mi, err := mw.Commit(bg)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		fm.Metadata, fm.MetadataSize = mi.Digest, mi.Size
+	}
+	rawMeta, _ := json.Marshal(fm)
+	file := hosted.File{Name: u.dist.Filename, Digest: string(info.Digest), Size: info.Size, Meta: rawMeta, UploadedAt: time.Now().UTC()}
+	for _, s := range sums[1:] {
+		if s.Algorithm() == blob.MD5 {
+			file.Hashes = map[string]string{"md5": s.Hex()}
+		}
+	}
+	// Every check passed: claim the name (first upload) and record.
+	if !claimed {
+		if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: u.project, OrgID: orgID, RepoID: repoID}); err != nil {
+			if fault.Is(err, fault.Conflict) {
+				return fault.Newf(op, fault.Forbidden, "project %s belongs to another organization", u.project)
+			}
+			return fault.Op(op, err)
+		}
+		h.r.Forget(Protocol, u.project)
+	}
+	if _, err := h.r.Catalog.Package(bg, Protocol, u.project); fault.Is(err, fault.NotFound) {
+		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: u.project, DisplayName: u.meta.Name, OrgID: orgID, RepoID: repoID, Description: u.meta.Summary})
+		if err != nil && !fault.Is(err, fault.Conflict) {
+			return fault.Op(op, err)
+		}
+	} else if err != nil {
+		return fault.Op(op, err)
+	}
+	if err := h.addFile(bg, u, file, orgID); err != nil {
+		return err
+	}
+	if _, err := h.r.Catalog.Touch(bg, Protocol, u.project); err != nil {
+		return fault.Op(op, err)
+	}
+	return nil
+}
+
+// addFile records file in its release, creating the release with the
+// first file (a racing upload of another file of the same release may
+// create it first).
+func (h *Handler) addFile(ctx context.Context, u checkedUpload, file hosted.File, orgID string) error {
+	const op = "pypi.upload"
+	for try := 0; try < 2; try++ {
+		v, err := h.r.Catalog.Version(ctx, Protocol, u.project, u.version)
+		switch {
+		case err == nil && v.Deleted:
+			return fault.Newf(op, fault.Conflict, "release %s of %s was deleted and cannot be uploaded again", u.version, u.project)
+		case err == nil:
+			_, err = h.r.Catalog.AddFile(ctx, Protocol, u.project, u.version, file)
+			return fault.Op(op, err)
+		case !fault.Is(err, fault.NotFound):
+			return fault.Op(op, err)
+		}
+		meta, _ := json.Marshal(u.meta)
+		_, err = h.r.Catalog.AddVersion(ctx, hosted.Version{Protocol: Protocol, Package: u.project, Version: u.version, OrgID: orgID, Files: []hosted.File{file}, Meta: meta})
+		if err == nil {
+			return nil
+		}
+		if !fault.Is(err, fault.Conflict) {
+			return fault.Op(op, err)
+		}
+		if _, ferr := h.r.Catalog.File(ctx, Protocol, file.Name); ferr == nil {
+			return fault.Op(op, err) // the file name, not the release, was taken
+		}
+	}
+	return fault.Newf(op, fault.Conflict, "release %s of %s is being changed concurrently; try again", u.version, u.project)
+}
+
+// wheelMetadata reads the METADATA of the stored wheel and checks that it
+// names the project and version of the upload.
+func (h *Handler) wheelMetadata(ctx context.Context, info blob.Info, u checkedUpload) ([]byte, error) {
+	const op = "pypi.wheelMetadata"
+	invalid := func(msg string, err error) error {
+		msg = "invalid wheel " + u.dist.Filename + ": " + msg
+		if err == nil { // WrapMsg of nil is nil
+			return fault.New(op, fault.Invalid, msg)
+		}
+		return fault.WrapMsg(op, fault.Invalid, msg, err)
+	}
+	var ra io.ReaderAt
+	if fo, ok := h.r.Blobs.(blob.FileOpener); ok {
+		f, _, err := fo.OpenFile(ctx, info.Digest)
+		if err != nil {
+			return nil, fault.Op(op, err)
+		}
+		defer f.Close()
+		ra = f
+	} else {
+		ra = &blobReaderAt{ctx: ctx, s: h.r.Blobs, d: info.Digest}
+	}
+	zr, err := zip.NewReader(ra, info.Size)
+	if err != nil {
+		return nil, invalid("not a zip archive", err)
+	}
+	var found *zip.File
+	for _, f := range zr.File {
+		dir, base := path.Split(f.Name)
+		if base != "METADATA" || strings.Count(dir, "/") != 1 || !strings.HasSuffix(dir, ".dist-info/") {
+			continue
+		}
+		stem := strings.TrimSuffix(dir, ".dist-info/")
+		if i := strings.LastIndexByte(stem, '-'); i > 0 && Normalize(stem[:i]) == u.project {
+			found = f
+			break
+		}
+	}
+	if found == nil {
+		return nil, invalid("no "+u.dist.Project+"-"+u.dist.Version+".dist-info/METADATA in it", nil)
+	}
+	if found.UncompressedSize64 > uint64(h.opts.MaxMetadata) {
+		return nil, fault.Newf(op, fault.TooLarge, "the METADATA of %s is over %d bytes", u.dist.Filename, h.opts.MaxMetadata)
+	}
+	rc, err := found.Open()
+	if err != nil {
+		return nil, invalid("unreadable METADATA", err)
+	}
+	defer rc.Close()
+	md, err := io.ReadAll(io.LimitReader(rc, h.opts.MaxMetadata+1))
+	if err != nil || int64(len(md)) > h.opts.MaxMetadata {
+		return nil, invalid("unreadable METADATA", err)
+	}
+	hdr, err := textproto.NewReader(bufio.NewReader(strings.NewReader(string(md)))).ReadMIMEHeader()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, invalid("METADATA is not in the core metadata format", err)
+	}
+	if n := hdr.Get("Name"); Normalize(n) != u.project {
+		return nil, invalid("its METADATA names project \""+clip(n)+"\"", nil)
+	}
+	if _, v, err := ParseVersion(hdr.Get("Version")); err != nil || v != u.version {
+		return nil, invalid("its METADATA says version \""+clip(hdr.Get("Version"))+"\"", nil)
+	}
+	return md, nil
+}
+
+// blobReaderAt reads a blob at offsets, for stores without local files.
+type blobReaderAt struct {
+	ctx context.Context
+	s   blob.Store
+	d   blob.Digest
+}
+
+func (b *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	r, err := b.s.Open(b.ctx, b.d, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	n, err := io.ReadFull(r, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// yank returns the handler that yanks (or unyanks) a release (PEP 592).
+func (h *Handler) yank(on bool) edge.HandlerFunc {
+	return func(ctx *fasthttp.RequestCtx) error {
+		const op = "pypi.yank"
+		name, version, o, err := h.manageTarget(ctx, auth.Write)
+		if err != nil {
+			return err
+		}
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if on {
+			b, err := edge.ReadBody(ctx, 64<<10)
+			if err != nil {
+				return err
+			}
+			if len(strings.TrimSpace(string(b))) > 0 {
+				if err := json.Unmarshal(b, &body); err != nil {
+					return fault.WrapMsg(op, fault.Invalid, `the body is JSON: {"reason": "..."}`, err)
+				}
+			}
+		}
+		bg := context.Background()
+		_, err = h.r.Catalog.UpdateVersion(bg, Protocol, name, version, func(v *hosted.Version) error {
+			if v.Deleted {
+				return fault.Newf(op, fault.NotFound, "release %s of %s not found", version, name)
+			}
+			v.Yanked, v.YankReason = on, ""
+			if on {
+				v.YankReason = body.Reason
+			}
+			return nil
+		})
+		action := "version.unyank"
+		if on {
+			action = "version.yank"
+		}
+		target := Protocol + ":" + name + "@" + version
+		if err != nil {
+			h.r.Record(ctx, action, target, o.claim.OrgID, "failure", fault.Message(err))
+			return notFoundRelease(op, name, version, err)
+		}
+		h.r.Catalog.Touch(bg, Protocol, name)
+		h.r.Record(ctx, action, target, o.claim.OrgID, "success", body.Reason)
+		return writeJSON(ctx, map[string]any{"project": name, "version": version, "yanked": on, "reason": body.Reason})
+	}
+}
+
+// deleteRelease deletes a release: its files disappear, their names stay
+// taken.
+func (h *Handler) deleteRelease(ctx *fasthttp.RequestCtx) error {
+	const op = "pypi.deleteRelease"
+	name, version, o, err := h.manageTarget(ctx, auth.Delete)
+	if err != nil {
+		return err
+	}
+	bg := context.Background()
+	target := Protocol + ":" + name + "@" + version
+	v, err := h.r.Catalog.Version(bg, Protocol, name, version)
+	if err == nil && v.Deleted {
+		err = fault.Newf(op, fault.NotFound, "release %s of %s not found", version, name)
+	}
+	if err == nil {
+		_, err = h.r.Catalog.DeleteVersion(bg, Protocol, name, version)
+	}
+	if err != nil {
+		h.r.Record(ctx, "version.delete", target, o.claim.OrgID, "failure", fault.Message(err))
+		return notFoundRelease(op, name, version, err)
+	}
+	h.r.Catalog.Touch(bg, Protocol, name)
+	h.r.Record(ctx, "version.delete", target, o.claim.OrgID, "success", "")
+	return writeJSON(ctx, map[string]any{"project": name, "version": version, "deleted": true})
+}
+
+// deleteProject deletes every release of a project; the organization
+// keeps the name, so it never falls through to the mirror.
+func (h *Handler) deleteProject(ctx *fasthttp.RequestCtx) error {
+	const op = "pypi.deleteProject"
+	raw := param(ctx, "project")
+	if err := ValidName(raw); err != nil {
+		return fault.Op(op, err)
+	}
+	name := Normalize(raw)
+	o, err := h.manageResolve(ctx, name, auth.Delete)
+	if err != nil {
+		return err
+	}
+	err = h.r.Catalog.DeletePackage(context.Background(), Protocol, name)
+	if err != nil {
+		h.r.Record(ctx, "package.delete", Protocol+":"+name, o.claim.OrgID, "failure", fault.Message(err))
+		if fault.Is(err, fault.NotFound) {
+			return fault.Newf(op, fault.NotFound, "project %s not found", name)
+		}
+		return fault.Op(op, err)
+	}
+	h.r.Record(ctx, "package.delete", Protocol+":"+name, o.claim.OrgID, "success", "")
+	return writeJSON(ctx, map[string]any{"project": name, "deleted": true})
+}
+
+// manageTarget parses {project}/{version} and checks action on the hosted
+// project; a name no organization holds is NotFound.
+func (h *Handler) manageTarget(ctx *fasthttp.RequestCtx, action auth.Action) (string, string, origin, error) {
+	const op = "pypi.manage"
+	raw := param(ctx, "project")
+	if err := ValidName(raw); err != nil {
+		return "", "", origin{}, fault.Op(op, err)
+	}
+	_, version, err := ParseVersion(param(ctx, "version"))
+	if err != nil {
+		return "", "", origin{}, fault.Op(op, err)
+	}
+	name := Normalize(raw)
+	o, err := h.manageResolve(ctx, name, action)
+	return name, version, o, err
+}
+
+func (h *Handler) manageResolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (origin, error) {
+	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, name)
+	if err != nil {
+		return origin{}, fault.Op("pypi.manage", err)
+	}
+	if !ok {
+		return origin{}, fault.Newf("pypi.manage", fault.NotFound, "project %s is not hosted here", name)
+	}
+	if _, err := h.r.May(ctx, ref, action); err != nil {
+		return origin{}, err
+	}
+	return origin{hosted: true, claim: cl, ref: ref}, nil
+}
+
+func notFoundRelease(op, name, version string, err error) error {
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf(op, fault.NotFound, "release %s of %s not found", version, name)
+	}
+	return fault.Op(op, err)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fault.Wrap("pypi.writeJSON", fault.Internal, err)
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(b, '\n'))
+	return nil
+}

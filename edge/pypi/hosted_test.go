@@ -1,0 +1,70 @@
+package pypi
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"entrepot/edge"
+	"entrepot/hosted/blob/fs"
+	"entrepot/hosted/fault"
+)
+
+func zipWheel(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, content := range files {
+		w, _ := zw.Create(name)
+		w.Write([]byte(content))
+	}
+	zw.Close()
+	return b.Bytes()
+}
+
+func TestWheelMetadata(t *testing.T) {
+	store, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(&edge.Registry{Blobs: store}, nil, Options{MaxMetadata: 1 << 10})
+	md := func(name, version string) string {
+		return fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n\nlong description\n", name, version)
+	}
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  fault.Kind // 0: ok
+	}{
+		{"good", map[string]string{"demo_pkg-1.0.0.dist-info/METADATA": md("demo-pkg", "1.0.0")}, 0},
+		{"other version in METADATA", map[string]string{"demo_pkg-1.0.0.dist-info/METADATA": md("demo-pkg", "1.0.1")}, fault.Invalid},
+		{"other name in METADATA", map[string]string{"demo_pkg-1.0.0.dist-info/METADATA": md("other", "1.0.0")}, fault.Invalid},
+		{"no METADATA", map[string]string{"demo_pkg-1.0.0.dist-info/WHEEL": "x"}, fault.Invalid},
+		{"nested METADATA", map[string]string{"x/demo_pkg-1.0.0.dist-info/METADATA": md("demo-pkg", "1.0.0")}, fault.Invalid},
+		{"huge METADATA", map[string]string{"demo_pkg-1.0.0.dist-info/METADATA": md("demo-pkg", "1.0.0") + string(bytes.Repeat([]byte("x"), 2<<10))}, fault.TooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			w, _ := store.Create(ctx)
+			w.Write(zipWheel(t, tc.files))
+			info, err := w.Commit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := checkedUpload{dist: Dist{Filename: "demo_pkg-1.0.0-py3-none-any.whl", Project: "demo_pkg", Version: "1.0.0"}, project: "demo-pkg", version: "1.0.0"}
+			got, err := h.wheelMetadata(ctx, info, u)
+			if tc.want == 0 {
+				if err != nil || string(got) != tc.files["demo_pkg-1.0.0.dist-info/METADATA"] {
+					t.Fatalf("got %q, %v", got, err)
+				}
+				return
+			}
+			if !fault.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

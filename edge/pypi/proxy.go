@@ -1,0 +1,147 @@
+package pypi
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/cache"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
+)
+
+// acceptUpstream asks for the JSON form first (PEP 691), HTML otherwise.
+const acceptUpstream = typeJSON + ", " + typeHTMLv1 + ";q=0.2, " + typeHTML + ";q=0.1"
+
+// cacheKey names cached upstream content: the upstream's base URL keeps
+// two configured upstreams apart.
+func (h *Handler) cacheKey(kind, rest string) string {
+	return "pypi/" + h.up.Base().String() + kind + "/" + rest
+}
+
+// upstreamPage returns the parsed upstream page of a normalized name,
+// through the cache: fresh for MetadataTTL, then revalidated, served stale
+// while the upstream fails; an upstream 404 is NotFound (and remembered
+// briefly).
+func (h *Handler) upstreamPage(name string) (*page, error) {
+	const op = "pypi.upstreamPage"
+	pageURL, err := h.up.Resolve(url.PathEscape(name) + "/")
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	ctx := context.Background()
+	e, err := h.r.Cache.Get(ctx, cache.Request{
+		Key: h.cacheKey("simple", name),
+		TTL: h.metadataTTL(),
+		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
+			req := upstream.Request{Accept: acceptUpstream, MaxSize: h.opts.MaxPage}
+			if prev != nil {
+				req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
+			}
+			resp, err := h.up.Get(ctx, pageURL, req)
+			if err != nil {
+				return cache.Result{}, err
+			}
+			defer resp.Body.Close()
+			res := cache.Result{ETag: resp.ETag, LastModified: resp.LastModified, ContentType: resp.ContentType}
+			if resp.NotModified {
+				res.NotModified = true
+				return res, nil
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return cache.Result{}, err
+			}
+			// A page that does not parse is never cached.
+			if _, err := ParseUpstream(body, resp.ContentType, pageURL, name); err != nil {
+				return cache.Result{}, err
+			}
+			if _, err := w.Write(body); err != nil {
+				return cache.Result{}, err
+			}
+			return res, nil
+		},
+	})
+	if fault.Is(err, fault.NotFound) {
+		return nil, fault.Newf(op, fault.NotFound, "project %s not found", name)
+	}
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	key := string(e.Digest) + " " + e.ContentType
+	if p, ok := h.pages.Get(key); ok {
+		return p, nil
+	}
+	rc, err := h.r.Blobs.Open(ctx, e.Digest, 0, -1)
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(io.LimitReader(rc, h.opts.MaxPage+1))
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Unavailable, err)
+	}
+	p, err := ParseUpstream(body, e.ContentType, pageURL, name)
+	if err != nil {
+		return nil, err
+	}
+	h.pages.Add(key, p)
+	return p, nil
+}
+
+// proxyFile streams a mirrored file, or its core metadata, filling it once
+// from the upstream and verifying it against the hash its page promised.
+func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
+	const op = "pypi.proxyFile"
+	p, err := h.upstreamPage(t.Project)
+	if err != nil {
+		return err
+	}
+	f, ok := p.find(t.Filename)
+	if !ok {
+		return fault.Newf(op, fault.NotFound, "file %s not found in project %s", t.Filename, t.Project)
+	}
+	src, hashes, kind, ctype := f.Source, f.Hashes, "files", "application/octet-stream"
+	if t.Metadata {
+		if !f.Metadata {
+			return fault.Newf(op, fault.NotFound, "%s has no core metadata", t.Filename)
+		}
+		src, hashes, kind, ctype = f.Source+".metadata", f.MetadataHashes, "metadata", "text/plain; charset=utf-8"
+	}
+	var want []blob.Digest
+	key := h.cacheKey(kind, "url/"+src)
+	for _, alg := range []string{blob.SHA256, blob.SHA512, blob.SHA1, blob.MD5} {
+		if hx, ok := hashes[alg]; ok {
+			want = append(want, blob.Digest(alg+":"+hx))
+			key = h.cacheKey(kind, alg+"/"+hx)
+			break
+		}
+	}
+	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+		Key:  key,
+		Want: want,
+		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
+			resp, err := h.up.Get(ctx, src, upstream.Request{})
+			if err != nil {
+				return cache.Result{}, err
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(w, resp.Body); err != nil {
+				return cache.Result{}, err
+			}
+			return cache.Result{ContentType: resp.ContentType}, nil
+		},
+	})
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf(op, fault.NotFound, "%s not found upstream", strings.TrimPrefix(src, h.up.Base().String()))
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: ctype, Immutable: true})
+}

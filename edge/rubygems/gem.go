@@ -1,0 +1,161 @@
+package rubygems
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+
+	"go.yaml.in/yaml/v3"
+
+	"entrepot/hosted/fault"
+)
+
+// maxMetadata bounds the decompressed gemspec and checksums documents.
+const maxMetadata = 4 << 20
+
+// readGem reads a .gem archive from r (a plain tar holding metadata.gz,
+// data.tar.gz and checksums.yaml.gz, and .sig files when signed) and
+// returns its validated specification. Every entry's sha256 and sha512
+// are checked against checksums.yaml.gz when the gem has one (every gem
+// built by RubyGems 2 or later). r is read to its end, so that a caller
+// teeing it into a blob writer stores the whole file. Errors are Invalid,
+// or the reader's own (TooLarge from a bounded body).
+func readGem(r io.Reader) (*Spec, error) {
+	const op = "rubygems.readGem"
+	var (
+		spec      *Spec
+		sums      map[string]map[string]string // algorithm → entry → hex
+		got       = map[string]map[string]string{"SHA256": {}, "SHA512": {}}
+		hasData   bool
+		bad       = func(msg string, err error) error { return fault.WrapMsg(op, fault.Invalid, msg, err) }
+		keepKinds = func(err error) error {
+			if k := fault.KindOf(err); k != fault.Internal {
+				return err
+			}
+			return nil
+		}
+	)
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if e := keepKinds(err); e != nil {
+				return nil, e
+			}
+			return nil, bad("the upload is not a gem (a tar archive)", err)
+		}
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+			continue
+		}
+		s256, s512 := sha256.New(), sha512.New()
+		body := io.TeeReader(tr, multiHash{s256, s512})
+		switch h.Name {
+		case "metadata.gz":
+			b, err := gunzip(body)
+			if err != nil {
+				if e := keepKinds(err); e != nil {
+					return nil, e
+				}
+				return nil, bad("the gem's metadata.gz is not valid gzip", err)
+			}
+			if spec, err = parseSpecYAML(b); err != nil {
+				return nil, err
+			}
+		case "checksums.yaml.gz":
+			b, err := gunzip(body)
+			if err != nil {
+				if e := keepKinds(err); e != nil {
+					return nil, e
+				}
+				return nil, bad("the gem's checksums.yaml.gz is not valid gzip", err)
+			}
+			if err := yaml.Unmarshal(b, &sums); err != nil {
+				return nil, bad("the gem's checksums.yaml.gz is not a checksum list", err)
+			}
+		case "data.tar.gz":
+			hasData = true
+			fallthrough
+		default:
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				if e := keepKinds(err); e != nil {
+					return nil, e
+				}
+				return nil, bad("the gem archive is truncated", err)
+			}
+		}
+		// Drain what the entry handlers left (gzip trailers, padding).
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			if e := keepKinds(err); e != nil {
+				return nil, e
+			}
+			return nil, bad("the gem archive is truncated", err)
+		}
+		got["SHA256"][h.Name] = hex.EncodeToString(s256.Sum(nil))
+		got["SHA512"][h.Name] = hex.EncodeToString(s512.Sum(nil))
+	}
+	// The tar's end-of-archive blocks are read; anything after is read too
+	// so that the whole upload is stored (and counted against the limit).
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		if e := keepKinds(err); e != nil {
+			return nil, e
+		}
+		return nil, bad("reading the gem failed", err)
+	}
+	if spec == nil {
+		return nil, fault.New(op, fault.Invalid, "the gem has no metadata.gz: is it a .gem built by `gem build`?")
+	}
+	if !hasData {
+		return nil, fault.New(op, fault.Invalid, "the gem has no data.tar.gz")
+	}
+	for alg, files := range sums {
+		mine, known := got[alg]
+		if !known {
+			continue
+		}
+		for name, want := range files {
+			have, ok := mine[name]
+			if !ok {
+				return nil, fault.Newf(op, fault.Invalid, "checksums.yaml.gz lists %s, which the gem does not hold", name)
+			}
+			if have != want {
+				return nil, fault.Newf(op, fault.Invalid, "checksum mismatch: the %s of %s is %s, checksums.yaml.gz says %s", alg, name, have, trunc(want))
+			}
+		}
+	}
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+func gunzip(r io.Reader) ([]byte, error) {
+	z, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(z, maxMetadata+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMetadata {
+		return nil, fault.Newf("rubygems.gunzip", fault.TooLarge, "a gem metadata document is over %d bytes", maxMetadata)
+	}
+	return b, nil
+}
+
+type multiHash []hash.Hash
+
+func (m multiHash) Write(p []byte) (int, error) {
+	for _, h := range m {
+		h.Write(p)
+	}
+	return len(p), nil
+}
