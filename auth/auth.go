@@ -59,6 +59,11 @@ type Config struct {
 	CacheSize int
 	// Throttle configures login throttling; zero fields take defaults.
 	Throttle ThrottleConfig
+	// EncryptionKey is the AES-256 key (32 bytes, AUTH_ENCRYPTION_KEY)
+	// that seals identity providers' secrets in the store and sign-in
+	// flow state in cookies. Without it, providers holding a secret
+	// cannot be saved and OIDC sign-in is unavailable.
+	EncryptionKey []byte
 }
 
 // Service is the auth core over a hosted.Store. It is safe for concurrent
@@ -85,6 +90,8 @@ type Service struct {
 
 	usedMu sync.Mutex
 	used   map[string]time.Time // token id → last use, flushed by FlushTokenUse
+
+	ext external // identity providers, external sign-in (external.go)
 }
 
 // The collections this package owns.
@@ -100,6 +107,8 @@ var (
 	reposC       = hosted.Collection{Name: "auth_repos", Unique: []string{"name"}, Index: []string{"org"}}
 	repoPermsC   = hosted.Collection{Name: "auth_repo_perms", Index: []string{"repo", "user"}}
 	auditC       = hosted.Collection{Name: "auth_audit", Index: []string{"actor", "org", "action"}}
+	providersC   = hosted.Collection{Name: "auth_providers", Unique: []string{"name"}}
+	identitiesC  = hosted.Collection{Name: "auth_identities", Index: []string{"user"}}
 )
 
 // New returns a Service over store. It fails with Invalid when the signing
@@ -131,6 +140,9 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		cfg.CacheSize = 10000
 	}
 	cfg.SigningKey = append([]byte(nil), cfg.SigningKey...)
+	encKey := cfg.EncryptionKey
+	cfg.EncryptionKey = nil // held by the AEAD only
+	var err error
 	s := &Service{
 		store: store,
 		cfg:   cfg,
@@ -148,6 +160,9 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		used:      map[string]time.Time{},
 	}
 	rand.Read(s.secret[:])
+	if s.ext.aead, err = newAEAD(encKey); err != nil {
+		return nil, err
+	}
 	dummy, err := HashPassword(rand.Text(), cfg.Password)
 	if err != nil {
 		return nil, fault.Op(op, err)

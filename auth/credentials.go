@@ -265,6 +265,18 @@ func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (P
 		return Principal{}, fault.Op(op, err)
 	}
 	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
+	if fault.Is(err, fault.Unauthorized) {
+		// Not a local password: maybe a directory's (external.go).
+		var p Principal
+		var lerr error
+		if p, _, lerr = s.authLDAP(ctx, op, c); lerr == nil {
+			s.throttle.Reset(account)
+			return p, nil
+		}
+		if !fault.Is(lerr, fault.Unauthorized) {
+			return Principal{}, lerr
+		}
+	}
 	if err != nil {
 		if fault.Is(err, fault.Unauthorized) {
 			s.throttle.Fail(account, address)

@@ -16,10 +16,7 @@ import (
 
 // challengeError keeps an upstream's 401 or 403 challenge in an error's
 // chain, so that the OCI token dance can answer it.
-type challengeError struct {
-	header string
-	status int
-}
+type challengeError struct{ header string }
 
 func (e *challengeError) Error() string { return "upstream challenge: " + e.header }
 

@@ -380,7 +380,7 @@ func (c *Client) classify(ctx context.Context, resp *http.Response, shown string
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		// The challenge stays in the chain, for the OCI token dance (oci.go).
 		return fault.WrapMsg(op, fault.Upstream, fmt.Sprintf("%s: upstream refused our credentials for %s (%d)", c.name, shown, s),
-			&challengeError{header: resp.Header.Get("WWW-Authenticate"), status: s})
+			&challengeError{header: resp.Header.Get("WWW-Authenticate")})
 	case s == http.StatusTooManyRequests:
 		return fault.Newf(op, fault.Upstream, "%s: upstream is rate limiting us (%s)", c.name, shown)
 	default:

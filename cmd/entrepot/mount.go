@@ -1,6 +1,7 @@
 package main
 
 import (
+	adminui "entrepot/admin-ui"
 	"entrepot/edge"
 	"entrepot/edge/api"
 	"entrepot/edge/cargo"
@@ -18,6 +19,7 @@ import (
 // modules to discover. ups holds the configured upstream clients, named
 // by protocol ("npm", "pypi", ..., "oci/<prefix>").
 func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client) {
+	adminui.New(adminui.Options{}).Mount(mux.Group(""))
 	api.New(r, api.Options{}).Mount(mux.Group(api.Prefix))
 	cargo.New(r, ups[cargo.Protocol], cargo.Options{}).Mount(mux.Group(""))
 	composer.New(r, ups[composer.Protocol], composer.Options{}).Mount(mux.Group("/composer"))

@@ -80,7 +80,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 
-	authSvc, err := auth.New(meta, auth.Config{SigningKey: []byte(cfg.JWTSecret)})
+	encKey, _ := decodeKey(cfg.AuthEncryptionKey) // validated with the configuration
+	authSvc, err := auth.New(meta, auth.Config{SigningKey: []byte(cfg.JWTSecret), EncryptionKey: encKey})
 	if err != nil {
 		return &ConfigError{Var: "JWT_SECRET", Err: err}
 	}

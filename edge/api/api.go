@@ -82,6 +82,9 @@ func New(r *edge.Registry, opts Options) *Handler {
 		opts.DefaultPage = min(100, opts.MaxPage)
 	}
 	h := &Handler{r: r, opts: opts}
+	if r.Auth != nil {
+		r.Auth.SetAuditor(r.Audit) // external sign-ins inside Authenticate (LDAP Basic credentials)
+	}
 	h.settings = newSettings(r)
 	h.routes = h.table()
 	h.openapi = mustJSON(h.openAPI())

@@ -76,6 +76,19 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 // session answers a sign-in or a refresh: the pair in JSON, and the
 // refresh token again as the cookie.
 func (h *Handler) session(ctx *fasthttp.RequestCtx, t auth.Tokens, status int) error {
+	h.setRefreshCookie(ctx, t)
+	return reply(ctx, status, sessionView{
+		AccessToken:      t.AccessToken,
+		RefreshToken:     t.RefreshToken,
+		TokenType:        "Bearer",
+		ExpiresIn:        int64(t.ExpiresIn / time.Second),
+		RefreshExpiresAt: t.RefreshExpiresAt,
+		User:             t.User,
+	})
+}
+
+// setRefreshCookie sets the session's refresh token as the cookie.
+func (h *Handler) setRefreshCookie(ctx *fasthttp.RequestCtx, t auth.Tokens) {
 	c := fasthttp.AcquireCookie()
 	defer fasthttp.ReleaseCookie(c)
 	c.SetKey(refreshCookie)
@@ -86,14 +99,6 @@ func (h *Handler) session(ctx *fasthttp.RequestCtx, t auth.Tokens, status int) e
 	c.SetExpire(t.RefreshExpiresAt)
 	c.SetSecure(h.secure(ctx))
 	ctx.Response.Header.SetCookie(c)
-	return reply(ctx, status, sessionView{
-		AccessToken:      t.AccessToken,
-		RefreshToken:     t.RefreshToken,
-		TokenType:        "Bearer",
-		ExpiresIn:        int64(t.ExpiresIn / time.Second),
-		RefreshExpiresAt: t.RefreshExpiresAt,
-		User:             t.User,
-	})
 }
 
 // secure reports whether the client reaches us over https, so that the
@@ -215,16 +220,4 @@ func (h *Handler) me(ctx *fasthttp.RequestCtx) error {
 		pg.Cursor = next
 	}
 	return reply(ctx, fasthttp.StatusOK, v)
-}
-
-type providerView struct {
-	ID   string `json:"id"`
-	Kind string `json:"kind"` // oidc, ldap
-	Name string `json:"name"`
-}
-
-// providers: GET /api/v1/auth/providers — the active external identity
-// providers, for the sign-in page. None exist yet.
-func (h *Handler) providers(ctx *fasthttp.RequestCtx) error {
-	return reply(ctx, fasthttp.StatusOK, page([]providerView{}, ""))
 }

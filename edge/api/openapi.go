@@ -126,6 +126,8 @@ func parameters() obj {
 		"action":   q("action", "audit action, like token.create", str),
 		"from":     q("from", "RFC 3339 time or date, inclusive", str),
 		"to":       q("to", "RFC 3339 time or date, inclusive", str),
+		"code":     q("code", "the authorization code the provider issued", str),
+		"state":    q("state", "the state sent to the provider", str),
 	}
 }
 
@@ -157,7 +159,7 @@ func schemas() obj {
 		created[k] = v
 	}
 	settings := o(nil, obj{"anonymousMirrorReads": boolean, "userOrganizations": boolean})
-	return obj{
+	out := obj{
 		"Error": o([]string{"error"}, obj{"error": o([]string{"code", "message"}, obj{"code": str, "message": str, "requestId": str})}),
 		"LoginRequest": o([]string{"password"}, obj{
 			"email": obj{"type": "string", "description": "email or username"}, "username": str, "login": str, "password": str,
@@ -171,8 +173,7 @@ func schemas() obj {
 			"user": ref("User"), "organizations": obj{"type": "array", "items": ref("Member")},
 			"method": enum("session", "token", "password"), "sessionId": str, "token": ref("Token"),
 		}),
-		"Provider": o([]string{"id", "kind", "name"}, obj{"id": str, "kind": enum("oidc", "ldap"), "name": str}),
-		"User":     user,
+		"User": user,
 		"UserRequest": o(nil, obj{
 			"email": str, "username": str, "displayName": str, "password": str, "active": boolean, "platformAdmin": boolean,
 			"currentPassword": obj{"type": "string", "description": "required to change one's own password"},
@@ -204,12 +205,21 @@ func schemas() obj {
 		"Package": o([]string{"id", "protocol", "name", "orgId"}, obj{
 			"id": obj{"type": "string", "description": "protocol:name"}, "protocol": str, "name": str, "displayName": str,
 			"orgId": str, "repoId": str, "description": str, "createdAt": tm, "updatedAt": tm,
+			"meta": obj{"type": "object", "description": "protocol data (npm: distTags, fields such as readme); in single-package answers only"},
 		}),
 		"Version": o([]string{"version", "files", "publishedAt"}, obj{
 			"version": str, "yanked": boolean, "yankReason": str, "publishedBy": str, "publishedAt": tm, "deleted": boolean,
+			"meta": obj{"type": "object", "description": "protocol data: the version's manifest (npm), core metadata (PyPI), ..."},
 			"files": obj{"type": "array", "items": o([]string{"name", "digest", "size"}, obj{
 				"name": str, "digest": str, "size": integer, "contentType": str,
 				"hashes": obj{"type": "object", "additionalProperties": str}, "uploadedAt": tm,
+			})},
+		}),
+		"Stats": o([]string{"publicUrl", "packages", "versions", "files", "bytes", "protocols"}, obj{
+			"publicUrl": str, "packages": integer, "versions": integer, "files": integer, "bytes": integer,
+			"partial": obj{"type": "boolean", "description": "the catalog was too large to count whole"},
+			"protocols": obj{"type": "array", "items": o([]string{"protocol", "packages", "versions", "files", "bytes"}, obj{
+				"protocol": str, "packages": integer, "versions": integer, "files": integer, "bytes": integer,
 			})},
 		}),
 		"Token": o([]string{"id", "name", "createdAt"}, token),
@@ -225,4 +235,8 @@ func schemas() obj {
 		"Settings": settings,
 		"OpenAPI":  obj{"type": "object", "description": "an OpenAPI 3 document"},
 	}
+	for k, v := range idpSchemas(o, enum) {
+		out[k] = v
+	}
+	return out
 }

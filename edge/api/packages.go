@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type packageView struct {
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// Meta is the protocol's data (dist-tags, readme, ...), in the answer
+	// about one package only: lists stay small.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 func viewPackage(p hosted.Package) packageView {
@@ -47,11 +51,14 @@ type versionView struct {
 	PublishedBy string     `json:"publishedBy,omitempty"`
 	PublishedAt time.Time  `json:"publishedAt"`
 	Deleted     bool       `json:"deleted,omitempty"`
+	// Meta is the protocol's data about the version (npm's manifest,
+	// PyPI's core metadata, ...), as the protocol stored it.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 func viewVersion(v hosted.Version) versionView {
 	out := versionView{Version: v.Version, Files: make([]fileView, 0, len(v.Files)), Yanked: v.Yanked, YankReason: v.YankReason,
-		PublishedBy: v.PublishedBy, PublishedAt: v.PublishedAt, Deleted: v.Deleted}
+		PublishedBy: v.PublishedBy, PublishedAt: v.PublishedAt, Deleted: v.Deleted, Meta: v.Meta}
 	for _, f := range v.Files {
 		out.Files = append(out.Files, fileView{Name: f.Name, Digest: f.Digest, Size: f.Size, ContentType: f.ContentType, Hashes: f.Hashes, UploadedAt: f.UploadedAt})
 	}
@@ -181,7 +188,9 @@ func (h *Handler) getPackage(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	return reply(ctx, fasthttp.StatusOK, viewPackage(pk))
+	v := viewPackage(pk)
+	v.Meta = pk.Meta
+	return reply(ctx, fasthttp.StatusOK, v)
 }
 
 // listVersions: GET /api/v1/packages/{packageId}/versions[?deleted=true]

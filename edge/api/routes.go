@@ -38,6 +38,27 @@ func (h *Handler) table() []route {
 		{method: "GET", path: "/auth/providers", name: "providers", tag: "auth", h: h.providers, public: true,
 			summary: "Active external identity providers", out: "Provider", list: true},
 
+		// External identity (idp.go).
+		{method: "POST", path: "/auth/ldap/{providerId}/login", name: "ldap_login", tag: "auth", h: h.ldapLogin, audit: "auth.ldap.login", public: true,
+			summary: "Sign in with an LDAP directory's username and password; answers like /auth/login", in: "LDAPLoginRequest", out: "Session"},
+		{method: "GET", path: "/auth/oauth/{providerId}/authorize", name: "oauth_authorize", tag: "auth", h: h.oauthAuthorize, public: true, status: 302,
+			summary: "Start signing in with an OpenID Connect provider: redirects to it (authorization code flow, PKCE, state, nonce)"},
+		{method: "GET", path: "/auth/oauth/{providerId}/callback", name: "oauth_callback", tag: "auth", h: h.oauthCallback, audit: "auth.oidc.login", public: true, status: 302,
+			query:   []string{"code", "state"},
+			summary: "The OpenID Connect provider's redirect: validates it, sets the refresh cookie and redirects to the dashboard"},
+		{method: "GET", path: "/admin/auth/providers", name: "list_providers", tag: "admin", h: h.listProviders,
+			summary: "List identity providers, without their secrets (platform admins)", out: "ProviderDocument", list: true},
+		{method: "POST", path: "/admin/auth/providers", name: "create_provider", tag: "admin", h: h.createProvider, audit: "auth.provider.create",
+			summary: "Add an LDAP or OIDC identity provider (platform admins)", in: "ProviderRequest", out: "ProviderDocument", status: 201},
+		{method: "GET", path: "/admin/auth/providers/{providerId}", name: "get_provider", tag: "admin", h: h.getProvider,
+			summary: "Get an identity provider, without its secret (platform admins)", out: "ProviderDocument"},
+		{method: "PUT", path: "/admin/auth/providers/{providerId}", name: "update_provider", tag: "admin", h: h.updateProvider, audit: "auth.provider.update",
+			summary: "Replace an identity provider's document; an empty secret keeps the stored one (platform admins)", in: "ProviderRequest", out: "ProviderDocument"},
+		{method: "DELETE", path: "/admin/auth/providers/{providerId}", name: "delete_provider", tag: "admin", h: h.deleteProvider, audit: "auth.provider.disable",
+			summary: "Disable an identity provider (platform admins)"},
+		{method: "POST", path: "/admin/auth/providers/{providerId}/test", name: "test_provider", tag: "admin", h: h.testProvider, audit: "auth.provider.test",
+			summary: "Check an identity provider's connection and say which step failed (platform admins)", out: "ProviderCheck"},
+
 		// Users.
 		{method: "GET", path: "/users", name: "list_users", tag: "users", h: h.listUsers, query: pageQ,
 			summary: "List users (platform admins)", out: "User", list: true},
@@ -121,6 +142,10 @@ func (h *Handler) table() []route {
 			summary: "Delete a package and its versions (they can never be published again)"},
 		{method: "DELETE", path: "/packages/{packageId}/versions/{version}", name: "delete_version", tag: "packages", h: h.deleteVersion, audit: "package.version.delete",
 			summary: "Delete one version (it can never be published again)"},
+
+		// The dashboard's overview.
+		{method: "GET", path: "/stats", name: "stats", tag: "packages", h: h.stats,
+			summary: "Count the hosted packages, versions and bytes the caller may read, per protocol; and the public base URL", out: "Stats"},
 
 		// API tokens.
 		{method: "GET", path: "/tokens", name: "list_tokens", tag: "tokens", h: h.listTokens, query: []string{"user", "limit", "cursor"},

@@ -25,6 +25,7 @@ package cargo
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -68,9 +69,10 @@ type Handler struct {
 	// by the file's digest and the version: immutable answers.
 	versions *expirable.LRU[string, foundVersion]
 
-	privateMu sync.Mutex
-	privateAt time.Time
-	private   bool
+	privateMu sync.Mutex   // one scan at a time
+	privateAt atomic.Int64 // unix nanoseconds of the last scan, 0: none
+	private   atomic.Bool
+	privateGn atomic.Uint64 // bumped by a publish: a scan begun before it is not kept
 }
 
 // New returns the cargo handler over r. up is the upstream sparse index's

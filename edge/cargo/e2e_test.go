@@ -176,7 +176,8 @@ func runCargo(t *testing.T, home, token, dir string, args ...string) (string, er
 		cmd.Env = append(cmd.Env, "CARGO_REGISTRIES_ENTREPOT_TOKEN="+token)
 	}
 	out, err := cmd.CombinedOutput()
-	if os.Getenv("CARGO_E2E_DEBUG") != "" {
+	// ENTREPOT_CARGO_DEBUG=1 logs every cargo run, to follow a failure.
+	if os.Getenv("ENTREPOT_CARGO_DEBUG") != "" {
 		t.Logf("cargo %s:\n%s", strings.Join(args, " "), out)
 	}
 	return string(out), err
@@ -391,6 +392,13 @@ func TestCargo(t *testing.T) {
 			t.Fatalf("cargo owner --list after --add:\n%s", out)
 		}
 		mustCargo(t, pubHome, "Bearer "+session, b, "owner", "--remove", "crab", "--registry", "entrepot", "ent-b")
+
+		// A name that collides with ent-a is refused, and cargo says why.
+		c := writeCrate(t, filepath.Join(work, "Ent_a"), crateSrc{name: "Ent_a", version: "0.2.0", lib: "pub fn a() -> u32 { 3 }\n"})
+		out, err := runCargo(t, pubHome, token, c, "publish", "--registry", "entrepot", "--allow-dirty", "--no-verify")
+		if err == nil || !strings.Contains(out, "collides with the existing crate ent-a") {
+			t.Fatalf("publish of Ent_a: %v\n%s", err, out)
+		}
 	})
 
 	app := filepath.Join(work, "app")

@@ -36,7 +36,9 @@ type harness struct {
 	client *http.Client
 }
 
-func newHarness(t testing.TB, up *upstream.Client) *harness {
+// newHarness starts the handler; metadataTTL, when given, replaces the
+// hour mirrored metadata stays fresh.
+func newHarness(t testing.TB, up *upstream.Client, metadataTTL ...time.Duration) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
@@ -68,6 +70,10 @@ func newHarness(t testing.TB, up *upstream.Client) *harness {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	ttl := time.Hour
+	if len(metadataTTL) > 0 {
+		ttl = metadataTTL[0]
+	}
 	r := (&edge.Registry{
 		Catalog:         hosted.NewCatalog(meta),
 		Blobs:           blobs,
@@ -75,7 +81,7 @@ func newHarness(t testing.TB, up *upstream.Client) *harness {
 		Auth:            svc,
 		Base:            &edge.BaseURL{},
 		Log:             log,
-		MetadataTTL:     time.Hour,
+		MetadataTTL:     ttl,
 		AnonymousMirror: true,
 		MaxUpload:       1 << 20,
 	}).Init()

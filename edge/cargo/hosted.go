@@ -70,14 +70,25 @@ func (h *Handler) authRequired() bool {
 	if !h.r.AnonymousMirrorReads() {
 		return true
 	}
+	fresh := func() bool {
+		at := h.privateAt.Load()
+		return at != 0 && time.Since(time.Unix(0, at)) < privateTTL
+	}
+	if fresh() {
+		return h.private.Load()
+	}
 	h.privateMu.Lock()
 	defer h.privateMu.Unlock()
-	if !h.privateAt.IsZero() && time.Since(h.privateAt) < privateTTL {
-		return h.private
+	if fresh() { // another request has just scanned
+		return h.private.Load()
 	}
-	h.private = h.hasPrivate()
-	h.privateAt = time.Now()
-	return h.private
+	gen := h.privateGn.Load()
+	private := h.hasPrivate()
+	h.private.Store(private)
+	if h.privateGn.Load() == gen {
+		h.privateAt.Store(time.Now().UnixNano())
+	}
+	return private
 }
 
 // hasPrivate scans the hosted crates' repositories for one that is not
@@ -110,9 +121,8 @@ func (h *Handler) hasPrivate() bool {
 
 // forgetPrivate makes the next authRequired look again, after a publish.
 func (h *Handler) forgetPrivate() {
-	h.privateMu.Lock()
-	h.privateAt = time.Time{}
-	h.privateMu.Unlock()
+	h.privateGn.Add(1)
+	h.privateAt.Store(0)
 }
 
 // renderedIndex is a hosted index file prepared for one package state.

@@ -214,6 +214,9 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	}
 	body, err := edge.ReadBody(ctx, h.r.MaxUpload)
 	if err != nil {
+		if fault.Is(err, fault.TooLarge) {
+			drain(ctx)
+		}
 		return err
 	}
 	doc, err := parsePutBody(n, body)
@@ -365,14 +368,20 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, do
 	if err != nil {
 		return fault.Op(op, err)
 	}
+	// Top-level fields as the document gives them, else as the version's
+	// manifest does (npm puts keywords, license, ... there only).
+	var inManifest map[string]json.RawMessage
+	json.Unmarshal(man, &inManifest)
 	fields := map[string]json.RawMessage{}
 	for _, f := range keptFields {
 		if v, ok := doc.top[f]; ok {
 			fields[f] = append(json.RawMessage(nil), v...)
+		} else if v, ok := inManifest[f]; ok {
+			fields[f] = v
 		}
 	}
 	var desc string
-	decodeField(doc.top, "description", &desc)
+	json.Unmarshal(fields["description"], &desc)
 	_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
 		m := decodeMeta(pk.Meta)
 		for t, v := range tags {
@@ -792,4 +801,16 @@ func jsonUnmarshal(b []byte, v any) error {
 		return nil
 	}
 	return json.Unmarshal(b, v)
+}
+
+// maxDrain is how much of a refused body is read and dropped so that the
+// client, still sending, gets the answer instead of a reset connection.
+// Beyond it the connection is closed: reading gigabytes to be polite is
+// not worth it.
+const maxDrain = 8 << 20
+
+func drain(ctx *fasthttp.RequestCtx) {
+	if s := ctx.RequestBodyStream(); s != nil {
+		io.CopyN(io.Discard, s, maxDrain)
+	}
 }

@@ -79,10 +79,10 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		opts.MaxPackument = 256 << 20
 	}
 	return &Handler{
-		r:    r,
-		up:   up,
-		opts: opts,
-		docs: newDocuments(opts.Documents),
+		r:     r,
+		up:    up,
+		opts:  opts,
+		docs:  newDocuments(opts.Documents),
 		orgs:  expirable.NewLRU[string, string](4096, nil, 5*time.Second),
 		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
 		index: must(lru.New[string, *index](opts.Documents)),

@@ -77,4 +77,6 @@ func nameOf(ctx *fasthttp.RequestCtx) (Name, error) {
 
 // isScope reports whether a raw first segment is a bare scope ("@acme"),
 // so that the next segment is the rest of the name.
-func isScope(raw string) bool { return strings.HasPrefix(raw, "@") && !strings.Contains(strings.ToLower(raw), "%2f") }
+func isScope(raw string) bool {
+	return strings.HasPrefix(raw, "@") && !strings.Contains(strings.ToLower(raw), "%2f")
+}

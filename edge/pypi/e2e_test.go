@@ -443,6 +443,22 @@ func TestBadUploads(t *testing.T) {
 	if st, msg := anon.upload(t, "demo_pkg-4.0.0-py3-none-any.whl", wheel(t, "demo-pkg", "4.0.0", 0), map[string]string{"version": "4.0.0"}); st != 401 {
 		t.Fatalf("anonymous upload: %d %s", st, msg)
 	}
+
+	// Another organization's member cannot take the name, nor can a member
+	// of two organizations publish without saying which.
+	admin := ss.s.AdminToken(t)
+	ss.s.CreateOrg(t, admin, "globex")
+	bob := ss.s.CreateUser(t, admin, "bob", "bob-password-1234")
+	ss.s.AddMember(t, admin, "globex", bob, "owner")
+	other := ss
+	other.token = ss.s.Token(t, ss.s.Login(t, "bob", "bob-password-1234"), []string{"pypi"}, nil, nil)
+	if st, msg := other.upload(t, "demo_pkg-5.0.0-py3-none-any.whl", wheel(t, "demo-pkg", "5.0.0", 0), map[string]string{"version": "5.0.0"}); st != 403 {
+		t.Fatalf("upload to another organization's project: %d %s", st, msg)
+	}
+	ss.s.AddMember(t, admin, "acme", bob, "member")
+	if st, msg := other.upload(t, "fresh-1.0.tar.gz", []byte("sdist"), map[string]string{"name": "fresh", "version": "1.0", "filetype": "sdist"}); st != 400 || !strings.Contains(msg, "several organizations") {
+		t.Fatalf("ambiguous organization: %d %s", st, msg)
+	}
 	for _, path := range []string{"/pypi/simple/..%2F..%2Fetc/", "/pypi/files/demo-pkg/..%2Fsecrets.json", "/pypi/files/demo-pkg/.metadata"} {
 		if resp, _ := ss.get(t, path, ""); resp.StatusCode != 400 && resp.StatusCode != 404 {
 			t.Fatalf("%s: %d", path, resp.StatusCode)
@@ -692,4 +708,3 @@ func TestMirrorGuards(t *testing.T) {
 		}
 	})
 }
-

@@ -64,6 +64,11 @@ func (h *Handler) hostedPage(ctx context.Context, name string) (*page, error) {
 	if err != nil {
 		return nil, fault.Op(op, err)
 	}
+	// Every change to a project bumps its serial: a page built at the
+	// current serial is still right.
+	if p, ok := h.built.Get(name); ok && p.Serial == pkg.Serial {
+		return p, nil
+	}
 	vs, err := h.r.Catalog.Versions(ctx, Protocol, name, false)
 	if err != nil {
 		return nil, fault.Op(op, err)
@@ -82,6 +87,7 @@ func (h *Handler) hostedPage(ctx context.Context, name string) (*page, error) {
 			p.Files = append(p.Files, hostedPageFile(v, f))
 		}
 	}
+	h.built.Add(name, p)
 	return p, nil
 }
 
@@ -265,7 +271,7 @@ func formError(op string, err error) error {
 	return fault.WrapMsg(op, fault.Invalid, "malformed multipart form", err)
 }
 
-// upload is a checked upload request.
+// checkedUpload is an upload whose form passed every check.
 type checkedUpload struct {
 	form    *uploadForm
 	dist    Dist
@@ -279,6 +285,9 @@ type checkedUpload struct {
 // project name, the PEP 440 version, the file type and the digests.
 func (h *Handler) checkUpload(form *uploadForm, content *multipart.Part) (checkedUpload, error) {
 	const op = "pypi.upload"
+	if len(form.fields) == 0 {
+		return checkedUpload{}, fault.New(op, fault.Invalid, "the form's metadata fields must come before the file (content)")
+	}
 	if a := form.get(":action"); a != "file_upload" {
 		return checkedUpload{}, fault.Newf(op, fault.Invalid, "unsupported :action %q: only file_upload is", clip(a))
 	}

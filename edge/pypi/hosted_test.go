@@ -68,3 +68,10 @@ func TestWheelMetadata(t *testing.T) {
 		})
 	}
 }
+
+// TestMount registers the routes on a real router, which panics on
+// conflicting patterns.
+func TestMount(t *testing.T) {
+	srv := edge.New(edge.Config{})
+	New(&edge.Registry{}, nil, Options{}).Mount(srv.Mux().Group("/pypi"))
+}

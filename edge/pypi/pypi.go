@@ -45,8 +45,8 @@ type Options struct {
 	MaxPage int64
 	// MaxMetadata caps a wheel's METADATA file (default 8 MiB).
 	MaxMetadata int64
-	// Pages is how many parsed upstream pages are held in memory
-	// (default 1024).
+	// Pages is how many parsed upstream pages, and how many built hosted
+	// pages, are held in memory (default 1024 each).
 	Pages int
 }
 
@@ -58,6 +58,9 @@ type Handler struct {
 	// pages holds parsed upstream pages by the digest of the cached bytes,
 	// so that a hot page is not parsed again.
 	pages *lru.Cache[string, *page]
+	// built holds hosted pages by project name, valid while the
+	// package's serial is the page's. Pages are never changed once built.
+	built *lru.Cache[string, *page]
 }
 
 // New returns the PyPI handler over r. up is the upstream simple index's
@@ -73,7 +76,8 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		opts.Pages = 1024
 	}
 	pages, _ := lru.New[string, *page](opts.Pages)
-	return &Handler{r: r, up: up, opts: opts, pages: pages}
+	built, _ := lru.New[string, *page](opts.Pages)
+	return &Handler{r: r, up: up, opts: opts, pages: pages, built: built}
 }
 
 // origin is where a project resolves.

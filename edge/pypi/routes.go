@@ -11,7 +11,6 @@ func (h *Handler) Mount(g *edge.Group) {
 	// Accept; /pypi/simple/<project> and non-normalized names redirect to
 	// the normalized, slashed form.
 	g.Handle("GET", "/simple/{path:*}", rt("simple"), h.simple)
-	g.Handle("GET", "/simple", rt("simple"), h.simple)
 
 	// GET /pypi/files/<project>/<file>: a distribution file (Range, ETag);
 	// <file>.metadata: its core metadata (PEP 658).

@@ -1,7 +1,6 @@
 package pypi
 
 import (
-	"bytes"
 	"context"
 	"net/url"
 	"slices"
@@ -79,11 +78,6 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 func (h *Handler) simple(ctx *fasthttp.RequestCtx) error {
 	path := param(ctx, "path")
 	if path == "" {
-		if !bytes.HasSuffix(ctx.Path(), []byte("/")) {
-			ctx.Response.Header.Set("Location", "/pypi/simple/")
-			ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
-			return nil
-		}
 		return h.index(ctx)
 	}
 	raw, slash := strings.CutSuffix(path, "/")

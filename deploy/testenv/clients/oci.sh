@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
-apt_install podman skopeo uidmap fuse-overlayfs
+apt_install podman skopeo
 # The conformance suite is a main package (run.go); "go install" builds it.
 go_install oci-conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 go_install registry github.com/distribution/distribution/v3/cmd/registry@v3.1.2
