@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 export GOTOOLCHAIN := local
 
-.PHONY: run test build vet bench
+.PHONY: run test build vet bench ui ui-test
 
 run:
 	go run ./cmd/entrepot serve
@@ -14,3 +14,12 @@ build:
 
 vet:
 	go vet ./...
+
+# The dashboard (admin-ui): rebuild the embedded assets from admin-ui/web
+# with the dependencies pinned by its package-lock.json; ui-test runs its
+# unit tests (Vitest + jsdom) and type check.
+ui:
+	cd admin-ui/web && npm ci --no-audit --no-fund && npm run build
+
+ui-test:
+	cd admin-ui/web && npm ci --no-audit --no-fund && npm run typecheck && npm test

@@ -5,8 +5,12 @@
 // (srg_…, stored only as a sha256 hash), the one credential parser every
 // protocol handler uses, organizations, teams, repositories and their
 // permissions, the RBAC resolution over them, login throttling and the
-// audit log. It knows nothing of HTTP: the edge turns its errors (classified
-// with hosted/fault kinds) into responses.
+// audit log, and external identity: LDAP and OpenID Connect providers
+// (provider.go; the protocols in auth/ldap and auth/oidc), just-in-time
+// provisioning, linking and group/claim mapping (external.go), with
+// provider secrets sealed under Config.EncryptionKey (seal.go). It knows
+// nothing of the edge's HTTP: the edge turns its errors (classified with
+// hosted/fault kinds) into responses and carries redirects and cookies.
 //
 // Everything is stored through hosted.Store, one document per write: unique
 // keys hold uniqueness (lowercased email and username, org name,

@@ -267,9 +267,8 @@ func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (P
 	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
 	if fault.Is(err, fault.Unauthorized) {
 		// Not a local password: maybe a directory's (external.go).
-		var p Principal
-		var lerr error
-		if p, _, lerr = s.authLDAP(ctx, op, c); lerr == nil {
+		p, lerr := s.authLDAP(ctx, op, c)
+		if lerr == nil {
 			s.throttle.Reset(account)
 			return p, nil
 		}

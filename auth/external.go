@@ -452,10 +452,10 @@ func (s *Service) SignInLDAP(ctx context.Context, providerID, username, password
 // Authenticate like any verified credential, so a burst of package
 // requests binds once. Unauthorized when none accepts; Unavailable when
 // a directory that might have could not be asked.
-func (s *Service) authLDAP(ctx context.Context, op string, c Credentials) (Principal, bool, error) {
+func (s *Service) authLDAP(ctx context.Context, op string, c Credentials) (Principal, error) {
 	providers, err := s.enabledLDAP(ctx)
-	if err != nil || len(providers) == 0 {
-		return Principal{}, false, err
+	if err != nil {
+		return Principal{}, err
 	}
 	var down error
 	for _, p := range providers {
@@ -466,7 +466,7 @@ func (s *Service) authLDAP(ctx context.Context, op string, c Credentials) (Princ
 		case errors.Is(err, ldap.ErrBadPassword):
 			s.record(Entry{Action: "auth.ldap.basic", Target: p.ID, ClientIP: c.ClientIP, Outcome: "failure",
 				Detail: "wrong password for " + c.Username})
-			return Principal{}, true, errBadCredentials(op)
+			return Principal{}, errBadCredentials(op)
 		case err != nil:
 			down = err
 			continue
@@ -476,19 +476,19 @@ func (s *Service) authLDAP(ctx context.Context, op string, c Credentials) (Princ
 			s.record(Entry{Action: "auth.ldap.basic", Target: p.ID, ClientIP: c.ClientIP, Outcome: "failure",
 				ActorUserID: res.User.ID, Detail: fault.Message(err)})
 			if fault.Is(err, fault.Unauthorized) || fault.Is(err, fault.Conflict) {
-				return Principal{}, true, errBadCredentials(op)
+				return Principal{}, errBadCredentials(op)
 			}
-			return Principal{}, false, fault.Op(op, err)
+			return Principal{}, fault.Op(op, err)
 		}
 		s.record(Entry{Action: "auth.ldap.basic", Target: p.ID, ClientIP: c.ClientIP, Outcome: "success",
 			ActorUserID: res.User.ID, Detail: res.Detail(p.Name)})
 		u := res.User
-		return Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin}, false, nil
+		return Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin}, nil
 	}
 	if down != nil {
-		return Principal{}, false, fault.WrapMsg(op, fault.Unavailable, "the directory cannot be reached", down)
+		return Principal{}, fault.WrapMsg(op, fault.Unavailable, "the directory cannot be reached", down)
 	}
-	return Principal{}, false, errBadCredentials(op)
+	return Principal{}, errBadCredentials(op)
 }
 
 // Detail describes a successful external sign-in through the provider

@@ -415,21 +415,16 @@ func (s *Service) enabledLDAP(ctx context.Context) ([]Provider, error) {
 	gen := s.ext.gen
 	s.ext.mu.Unlock()
 	l := []Provider{}
-	var openErr error
 	err := s.eachProvider(ctx, func(d providerDoc) {
 		if !d.Enabled || d.Type != ProviderLDAP || d.LDAP == nil {
 			return
 		}
-		p, err := s.withSecret("auth.enabledLDAP", d)
-		if err != nil {
-			openErr = err
-			return
+		// A secret that does not open (AUTH_ENCRYPTION_KEY changed) leaves
+		// the provider out: its connection check says why.
+		if p, err := s.withSecret("auth.enabledLDAP", d); err == nil {
+			l = append(l, p)
 		}
-		l = append(l, p)
 	})
-	if err == nil {
-		err = openErr
-	}
 	if err != nil {
 		return nil, fault.Op("auth.enabledLDAP", err)
 	}

@@ -17,11 +17,11 @@ apt_install() {
 	local stamp="$ENTREPOT_TEST_CACHE/.apt-updated"
 	if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
 		echo "[testenv] apt-get update" >&2
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
 		touch "$stamp"
 	fi
 	echo "[testenv] apt-get install ${missing[*]}" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 # npm_install DIR PKG@VERSION...: installs pinned npm packages into

@@ -13,7 +13,8 @@
 //
 // Hosted files and their core metadata (PEP 658: a wheel's METADATA,
 // extracted at upload into a blob of its own) are streamed from the blob
-// store. Upstream project pages are cached with a TTL and revalidated;
+// store; a hosted page is built once per change of its project (the
+// package's serial) and kept in memory. Upstream project pages are cached with a TTL and revalidated;
 // every file link on them is rewritten to point back at the edge, and
 // files are filled once, verified against the sha256 the page promised.
 //

@@ -1,5 +1,5 @@
 import { render } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import './style.css'
 import { get, logout, refresh, setSignedOutHandler, type Me } from './api'
 import { href, useRoute } from './router'
@@ -62,9 +62,15 @@ function Layout({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const r = useRoute()
   const [open, setOpen] = useState(false)
   const current = r.parts[0] || ''
+  const first = useRef(true)
   useEffect(() => {
     setOpen(false)
-    // Move focus to the new page's heading for keyboard and screen-reader users.
+    // After a navigation (not on the first page), move focus to the new
+    // page's heading for keyboard and screen-reader users.
+    if (first.current) {
+      first.current = false
+      return
+    }
     const h = document.querySelector('main h1') as HTMLElement | null
     if (h) {
       h.tabIndex = -1

@@ -22,11 +22,15 @@ export function RepoPage({ id }: { id: string }) {
     return out
   }, [org.data?.name, id])
   const [desc, setDesc] = useState('')
+  const [vis, setVis] = useState('')
   const [user, setUser] = useState('')
   const [role, setRole] = useState('reader')
   const [team, setTeam] = useState('')
   const act = useAction()
-  useEffect(() => setDesc(repo.data?.description || ''), [repo.data])
+  useEffect(() => {
+    setDesc(repo.data?.description || '')
+    setVis(repo.data?.visibility || '')
+  }, [repo.data])
 
   return (
     <section>
@@ -69,11 +73,12 @@ export function RepoPage({ id }: { id: string }) {
                         type="radio"
                         name="visibility"
                         value={v}
-                        checked={r.visibility === v}
+                        checked={vis === v}
                         disabled={act.busy}
-                        onChange={() =>
+                        onChange={() => {
+                          setVis(v)
                           act.run(() => call('PUT', '/repositories/' + seg(id), { visibility: v }), `Now ${v}.`).then(() => repo.reload())
-                        }
+                        }}
                       />{' '}
                       {v === 'private' ? 'Private: members with access only' : 'Public: anyone may read'}
                     </label>

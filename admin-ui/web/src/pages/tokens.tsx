@@ -53,6 +53,7 @@ export function Tokens() {
   const [created, setCreated] = useState<CreatedToken | null>(null)
   const create = useAction()
   const revoke = useAction()
+  const orgName = (id: string) => me.organizations.find((o) => o.orgId === id)?.orgName || id
   const toggle = (set: (v: string[]) => void, cur: string[], v: string, on: boolean) => set(on ? [...cur, v] : cur.filter((x) => x !== v))
 
   const submit = (e: Event) => {
@@ -103,7 +104,7 @@ export function Tokens() {
                       <td class="wrap small">
                         <div>protocols: {scope(t.protocols, 'all')}</div>
                         <div>actions: {scope(t.actions, 'read, write, delete')}</div>
-                        <div>organizations: {scope(t.organizations, 'all of yours')}</div>
+                        <div>organizations: {scope(t.organizations?.map(orgName), 'all of yours')}</div>
                       </td>
                       <td>{t.expiresAt && !t.expiresAt.startsWith('0001') ? when(t.expiresAt) : 'never'}</td>
                       <td>{when(t.lastUsedAt)}</td>
