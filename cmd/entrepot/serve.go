@@ -39,7 +39,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	logOut := newLogBuffer(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -91,6 +93,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if generated != "" {
 		// Shown once, on the terminal only: it is never logged or stored.
+		logOut.Flush()
 		fmt.Fprintf(stderr, "\nentrepot: created the platform admin %q (%s) with the password:\n\n    %s\n\nIt is shown only this once; set ADMIN_PASSWORD to choose it instead.\n\n",
 			auth.BootstrapUsername, cfg.AdminEmail, generated)
 	}

@@ -79,7 +79,31 @@ export function signedIn(): boolean {
   return access !== ''
 }
 
+// HINT marks, in localStorage, that this browser signed in (never a token):
+// without it a page load does not try the refresh cookie, so that every
+// anonymous visit does not write a failed auth.refresh to the audit log.
+const HINT = 'entrepot.signedIn'
+
+function hint(on: boolean) {
+  try {
+    if (on) localStorage.setItem(HINT, '1')
+    else localStorage.removeItem(HINT)
+  } catch {
+    // storage disabled: always try the cookie
+  }
+}
+
+/** mayHaveSession reports whether a refresh cookie may exist. */
+export function mayHaveSession(): boolean {
+  try {
+    return localStorage.getItem(HINT) !== null
+  } catch {
+    return true
+  }
+}
+
 function keep(s: Session) {
+  hint(true)
   access = s.accessToken
   // Refresh a minute early so that a request never carries a token that
   // expires on its way.
@@ -120,6 +144,7 @@ export function refresh(): Promise<boolean> {
         const res = await fetch(`${BASE}/auth/refresh`, { method: 'POST', credentials: 'same-origin' })
         if (!res.ok) {
           forget()
+          hint(false)
           return false
         }
         keep(await res.json())
@@ -152,6 +177,7 @@ export async function logout(): Promise<void> {
     if (access) await call('POST', '/auth/logout')
   } finally {
     forget()
+    hint(false)
   }
 }
 

@@ -1,7 +1,7 @@
 import { render } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import './style.css'
-import { get, logout, refresh, setSignedOutHandler, type Me } from './api'
+import { get, logout, mayHaveSession, refresh, setSignedOutHandler, type Me } from './api'
 import { href, useRoute } from './router'
 import { Loading } from './ui'
 import { MeContext } from './me'
@@ -126,7 +126,7 @@ function App() {
   useEffect(() => {
     setSignedOutHandler(() => setMe(null))
     // A reload keeps no token: the refresh cookie brings the session back.
-    refresh()
+    ;(mayHaveSession() ? refresh() : Promise.resolve(false))
       .then(async (ok) => {
         if (ok) await loadMe()
       })

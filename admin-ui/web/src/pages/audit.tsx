@@ -4,6 +4,7 @@ import { when } from '../format'
 import { go } from '../router'
 import { Empty, ErrorBox, Loading, useAsync } from '../ui'
 import { Outcome } from './overview'
+import { useMe } from '../me'
 
 const fields = ['actor', 'org', 'action', 'from', 'to'] as const
 
@@ -14,6 +15,7 @@ function bound(v: string, end: boolean): string | undefined {
 }
 
 export function Audit({ query }: { query: URLSearchParams }) {
+  const { me } = useMe()
   const f = Object.fromEntries(fields.map((k) => [k, query.get(k) || ''])) as Record<(typeof fields)[number], string>
   const [form, setForm] = useState(f)
   const [cursor, setCursor] = useState('')
@@ -86,7 +88,7 @@ export function Audit({ query }: { query: URLSearchParams }) {
                     {e.detail ? <div class="muted small">{e.detail}</div> : null}
                   </td>
                   <td class="wrap">
-                    {e.actorUserId || 'anonymous'}
+                    {e.actorUserId ? (e.actorUserId === me.user.id ? me.user.username : e.actorUserId) : 'anonymous'}
                     {e.actorTokenId ? <div class="muted small">token {e.actorTokenId}</div> : null}
                     {e.clientIp ? <div class="muted small">{e.clientIp}</div> : null}
                   </td>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { all, call, get, seg, type Member, type Org, type Page, type Repo, type Team, type TeamMember } from '../api'
+import { all, call, get, seg, type Member, type Org, type Repo, type Team, type TeamMember } from '../api'
 import { protocolNames, protocols, when } from '../format'
 import { useMe } from '../me'
 import { go, href } from '../router'
@@ -480,4 +480,3 @@ export function TeamPage({ org, team }: { org: string; team: string }) {
   )
 }
 
-export type { Page }
