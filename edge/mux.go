@@ -26,6 +26,9 @@ type Route struct {
 	Protocol string   // "npm", "oci", "api", "edge", ...
 	Name     string   // a stable name for metrics, like "packument"
 	Render   Renderer // nil = RenderJSON
+	// Redact logs the route's pattern instead of the request's path, for
+	// routes whose path carries a secret (npm logout's token).
+	Redact bool
 }
 
 // Mux registers routes. Each route's middleware chain (recover, request
@@ -44,10 +47,10 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 	r.HandleMethodNotAllowed = true
 	mx := &Mux{r: r, log: log, metrics: m}
 	notFound := Route{Protocol: "edge", Name: "not_found"}
-	r.NotFound = mx.wrap(notFound, func(ctx *fasthttp.RequestCtx) error {
+	r.NotFound = mx.wrap(notFound, "", func(ctx *fasthttp.RequestCtx) error {
 		return fault.Newf("edge", fault.NotFound, "no route for %s %s", ctx.Method(), ctx.Path())
 	})
-	r.MethodNotAllowed = mx.wrap(Route{Protocol: "edge", Name: "method_not_allowed"}, func(ctx *fasthttp.RequestCtx) error {
+	r.MethodNotAllowed = mx.wrap(Route{Protocol: "edge", Name: "method_not_allowed"}, "", func(ctx *fasthttp.RequestCtx) error {
 		return WithStatus(fasthttp.StatusMethodNotAllowed, fault.Newf("edge", fault.Invalid, "method %s not allowed here", ctx.Method()))
 	})
 	return mx
@@ -56,7 +59,7 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 // Handle registers h for method and path (fasthttp/router syntax:
 // {name}, {name?}, {name:*}).
 func (m *Mux) Handle(method, path string, rt Route, h HandlerFunc) {
-	m.r.Handle(method, path, m.wrap(rt, h))
+	m.r.Handle(method, path, m.wrap(rt, path, h))
 }
 
 // Group returns a Mux view that prefixes paths, for protocol mounts.
@@ -108,7 +111,7 @@ func validID(b []byte) bool {
 	return true
 }
 
-func (m *Mux) wrap(rt Route, h HandlerFunc) fasthttp.RequestHandler {
+func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHandler {
 	render := rt.Render
 	if render == nil {
 		render = RenderJSON
@@ -174,7 +177,7 @@ func (m *Mux) wrap(rt Route, h HandlerFunc) fasthttp.RequestHandler {
 			slog.String("request_id", id),
 			slog.String("method", string(ctx.Method())),
 			// the path only: query strings may carry tokens
-			slog.String("path", string(ctx.Path())),
+			slog.String("path", logPath(ctx, rt, pattern)),
 			slog.Int("status", status),
 			slog.Int("bytes", size),
 			slog.Duration("duration", elapsed),
@@ -187,4 +190,11 @@ func (m *Mux) wrap(rt Route, h HandlerFunc) fasthttp.RequestHandler {
 		}
 		m.log.LogAttrs(context.Background(), level, "request", attrs...)
 	}
+}
+
+func logPath(ctx *fasthttp.RequestCtx, rt Route, pattern string) string {
+	if rt.Redact {
+		return pattern
+	}
+	return string(ctx.Path())
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -242,4 +243,87 @@ func (r *Registry) Record(ctx *fasthttp.RequestCtx, action, target, orgID, outco
 		Outcome:      outcome,
 		Detail:       detail,
 	})
+}
+
+// ClaimRequest is what a publish asks to claim.
+type ClaimRequest struct {
+	Protocol  string
+	Namespace string   // normalized, as the protocol compares names
+	Org       auth.Org // from PublishOrg
+	// Upstream reports whether the protocol's upstream serves the
+	// namespace; nil when no upstream is configured. A name the public
+	// registry has is never claimed by a publish: that would hide the
+	// public package from every user of this server. An error counts as
+	// "cannot tell", and the claim is refused too.
+	Upstream func(ctx context.Context) (bool, error)
+}
+
+// ClaimForPublish is the one way a publish takes a namespace: it returns
+// the claim in force for req's organization and the repository it names,
+// creating it on the first publish. Call it after the upload has been
+// validated (a failed publish must claim nothing) and before the version
+// is recorded. It authorizes the write itself, exactly once:
+//   - a namespace another organization holds is a Conflict;
+//   - on a first publish the caller must belong to the organization (or
+//     be a platform admin) and may write to its repository for the
+//     protocol, which is created private if it does not exist;
+//   - a first publish of a name the upstream serves is a Conflict that
+//     says how an administrator can claim it on purpose.
+func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (hosted.Claim, auth.RepoRef, error) {
+	const op = "edge.ClaimForPublish"
+	bg := context.Background()
+	p, err := r.Who(ctx)
+	if err != nil {
+		return hosted.Claim{}, auth.RepoRef{}, err
+	}
+	if p.Anonymous() {
+		return hosted.Claim{}, auth.RepoRef{}, fault.New(op, fault.Unauthorized, "authentication required to publish")
+	}
+	cl, ref, claimed, err := r.Hosted(bg, req.Protocol, req.Namespace)
+	if err != nil {
+		return hosted.Claim{}, auth.RepoRef{}, err
+	}
+	if claimed {
+		if cl.OrgID != req.Org.ID {
+			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Conflict, "%s belongs to another organization", req.Namespace)
+		}
+		if _, err := r.May(ctx, ref, auth.Write); err != nil {
+			return hosted.Claim{}, auth.RepoRef{}, err
+		}
+		return cl, ref, nil
+	}
+	if !p.PlatformAdmin {
+		if _, err := r.Auth.OrgMember(bg, req.Org.ID, p.UserID); fault.Is(err, fault.NotFound) {
+			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Forbidden, "you are not a member of the organization %q", req.Org.Name)
+		} else if err != nil {
+			return hosted.Claim{}, auth.RepoRef{}, err
+		}
+	}
+	repo, err := r.HostedRepo(bg, req.Org.ID, req.Protocol)
+	if err != nil {
+		return hosted.Claim{}, auth.RepoRef{}, err
+	}
+	ref = repo.Ref()
+	if _, err := r.May(ctx, ref, auth.Write); err != nil {
+		return hosted.Claim{}, auth.RepoRef{}, err
+	}
+	if req.Upstream != nil {
+		has, err := req.Upstream(bg)
+		switch {
+		case err != nil && !fault.Is(err, fault.NotFound):
+			return hosted.Claim{}, auth.RepoRef{}, fault.WrapMsg(op, fault.Unavailable,
+				fmt.Sprintf("cannot tell whether %s exists on the upstream registry, so it cannot be claimed now; try again later", req.Namespace), err)
+		case has:
+			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Conflict,
+				"%s exists on the upstream registry: publishing it here would hide the public package from everyone. "+
+					"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
+		}
+	}
+	cl, err = r.Catalog.Claim(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
+	if err != nil {
+		return hosted.Claim{}, auth.RepoRef{}, err
+	}
+	r.Forget(req.Protocol, req.Namespace)
+	r.Record(ctx, "claim.create", req.Protocol+":"+req.Namespace, req.Org.ID, "success", "first publish")
+	return cl, ref, nil
 }

@@ -140,6 +140,31 @@ func (c *Catalog) ClaimOf(ctx context.Context, protocol, namespace string) (Clai
 	return cl, fault.Op("catalog.ClaimOf", err)
 }
 
+// Claims lists every claim an organization holds, in the store's order
+// (by protocol, then namespace).
+func (c *Catalog) Claims(ctx context.Context, orgID string) ([]Claim, error) {
+	const op = "catalog.Claims"
+	var out []Claim
+	q := Query{Key: "org", Prefix: orgID, Exact: true}
+	for {
+		recs, next, err := c.s.Query(ctx, claimsC, q)
+		if err != nil {
+			return nil, fault.Op(op, err)
+		}
+		for _, r := range recs {
+			var cl Claim
+			if err := json.Unmarshal(r.Data, &cl); err != nil {
+				return nil, fault.Wrap(op, fault.Internal, err)
+			}
+			out = append(out, cl)
+		}
+		if next == "" {
+			return out, nil
+		}
+		q.After = next
+	}
+}
+
 // Release removes a claim (platform administration).
 func (c *Catalog) Release(ctx context.Context, protocol, namespace string) error {
 	return c.s.Delete(ctx, claimsC, claimID(protocol, namespace))

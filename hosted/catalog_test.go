@@ -45,6 +45,63 @@ func TestClaims(t *testing.T) {
 	}
 }
 
+// smallPages answers queries two records at a time, so that a listing
+// has to follow cursors.
+type smallPages struct{ hosted.Store }
+
+func (s smallPages) Query(ctx context.Context, c hosted.Collection, q hosted.Query) ([]hosted.Record, string, error) {
+	q.Limit = 2
+	return s.Store.Query(ctx, c, q)
+}
+
+func TestListClaims(t *testing.T) {
+	ctx := context.Background()
+	c := hosted.NewCatalog(smallPages{newCatalog(t).Store()})
+	for _, cl := range []hosted.Claim{
+		{Protocol: "npm", Namespace: "@acme", OrgID: "o1"},
+		{Protocol: "npm", Namespace: "acme-tool", OrgID: "o1"},
+		{Protocol: "pypi", Namespace: "acme-tools", OrgID: "o1"},
+		{Protocol: "cargo", Namespace: "acme_core", OrgID: "o1"},
+		{Protocol: "maven", Namespace: "com.acme", OrgID: "o1"},
+		{Protocol: "npm", Namespace: "@globex", OrgID: "o2"},
+		{Protocol: "npm", Namespace: "@initech", OrgID: "o10"}, // o1 is a prefix of o10
+	} {
+		if _, err := c.Claim(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Release(ctx, "npm", "acme-tool"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		org  string
+		want []string
+	}{
+		{"o1", []string{"cargo:acme_core", "maven:com.acme", "npm:@acme", "pypi:acme-tools"}},
+		{"o2", []string{"npm:@globex"}},
+		{"o10", []string{"npm:@initech"}},
+		{"o3", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.org, func(t *testing.T) {
+			cls, err := c.Claims(ctx, tc.org)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, cl := range cls {
+				if cl.OrgID != tc.org || cl.CreatedAt.IsZero() {
+					t.Errorf("claim %+v", cl)
+				}
+				got = append(got, cl.Protocol+":"+cl.Namespace)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("claims %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRacingClaims(t *testing.T) {
 	ctx := context.Background()
 	c := newCatalog(t)

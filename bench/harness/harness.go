@@ -52,6 +52,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, 
 	fs.StringVar(&o.Out, "out", "", "folder to write RESULTS.md and report.html into")
 	fs.BoolVar(&o.Smoke, "smoke", false, "a short run with small sizes, to check the harness works")
 	fs.IntVar(&o.Stampede, "stampede", 500, "concurrent requests in the cold stampede")
+	fs.Func("e", "a `KEY=VALUE` setting for the Entrepot under test, e.g. -e MONGODB_URL=... (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("-e %q is not KEY=VALUE", v)
+		}
+		o.Env = append(o.Env, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,6 +176,13 @@ func (b *bench) measure(ctx context.Context, scenario, target string, proc *proc
 	}
 	if l.Duration == 0 {
 		l.Duration = b.o.Duration
+	}
+	// Warm the target first (caches, JIT-less but allocator and TCP
+	// state), the same way for every server, and measure the second run.
+	warm := l
+	warm.Duration = min(2*time.Second, l.Duration/2)
+	if _, err := runLoad(ctx, b.o.Self, warm); err != nil {
+		return err
 	}
 	before := proc.usage()
 	res, err := runLoad(ctx, b.o.Self, l)

@@ -38,6 +38,17 @@ func (r *Report) add(row Row) {
 	r.rows = append(r.rows, row)
 }
 
+// note attaches a remark to the entrepot row of scenario.
+func (r *Report) note(scenario, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.rows {
+		if r.rows[i].Scenario == scenario && r.rows[i].Target == "entrepot" {
+			r.rows[i].Note = text
+		}
+	}
+}
+
 // Rows returns what was measured.
 func (r *Report) Rows() []Row {
 	r.mu.Lock()

@@ -282,16 +282,24 @@ func (b *bench) ociBlob(ctx context.Context) error {
 	for _, size := range sizes {
 		data := make([]byte, size)
 		rand.NewChaCha8([32]byte{7, byte(size >> 20)}).Read(data)
+		base := b.srv.usage()
 		digest, err := pushBlob(b.base, "bench/app", token, data)
 		if err != nil {
 			return err
 		}
+		pushed := b.srv.usage()
 		name := fmt.Sprintf("OCI blob %s", human(float64(size)))
 		u := b.base + "/v2/bench/app/blobs/" + digest
 		conc := min(b.o.Concurrency, 8) // big bodies: a few connections saturate
 		if err := b.measure(ctx, name, "entrepot", b.srv, Load{URLs: []string{u}, Header: map[string]string{"Authorization": "Bearer " + token}, Concurrency: conc}, int64(size)); err != nil {
 			return err
 		}
+		// Peak RSS is a high-water mark: what it gained from before the
+		// push to after the pulls is what pushing and pulling this blob
+		// cost in memory at most.
+		pulled := b.srv.usage()
+		b.rep.note(name, fmt.Sprintf("server peak RSS %s before the push, %s after it, %s after the pulls: growth %s",
+			human(float64(base.PeakRSS)), human(float64(pushed.PeakRSS)), human(float64(pulled.PeakRSS)), human(float64(pulled.PeakRSS-base.RSS))))
 		if b.o.References {
 			if err := b.staticConc(ctx, name, map[string][]byte{"blob": data}, conc); err != nil {
 				return err

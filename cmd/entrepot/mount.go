@@ -20,7 +20,7 @@ import (
 // by protocol ("npm", "pypi", ..., "oci/<prefix>").
 func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client) {
 	adminui.New(adminui.Options{}).Mount(mux.Group(""))
-	api.New(r, api.Options{}).Mount(mux.Group(api.Prefix))
+	api.New(r, api.Options{Claims: map[string]api.ClaimRule{cargo.Protocol: cargo.NormalizeClaim, composer.Protocol: composer.NormalizeClaim, maven.Protocol: maven.NormalizeClaim, npm.Protocol: npm.NormalizeClaim, "oci": oci.NormalizeClaim, pypi.Protocol: pypi.NormalizeClaim, rubygems.Protocol: rubygems.NormalizeClaim}}).Mount(mux.Group(api.Prefix))
 	cargo.New(r, ups[cargo.Protocol], cargo.Options{}).Mount(mux.Group(""))
 	composer.New(r, ups[composer.Protocol], composer.Options{}).Mount(mux.Group("/composer"))
 	maven.New(r, ups[maven.Protocol], maven.Options{}).Mount(mux.Group("/maven2"))

@@ -68,6 +68,12 @@ if [ $status -eq 0 ]; then
 	go test -run '^$' -bench 'Heap1GiB' -benchtime 1x ./hosted/blob/... | grep -E 'Benchmark|^ok|FAIL' || status=1
 fi
 
+step "bench harness smoke run (proves it runs; asserts no number)"
+if [ $status -eq 0 ]; then
+	go run ./bench -smoke >"$run/bench.log" 2>&1 || { status=1; cat "$run/bench.log"; }
+	grep -E '^\| ' "$run/bench.log" || true
+fi
+
 passed=$(grep -cE '^\s*--- PASS' "$run/test.log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$run/test.log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$run/test.log" || true)

@@ -123,3 +123,16 @@ func (s *Server) Login(t testing.TB, login, password string) string {
 	s.must("login "+login, st, raw)
 	return out.AccessToken
 }
+
+// OrgMember has the bootstrap admin create the organization org and the
+// user username with password, and make the user a member of org with
+// role (owner, admin, member). It returns the user's access token, as
+// after a login: Token turns it into the scoped API token a client uses.
+func (s *Server) OrgMember(t testing.TB, org, username, password, role string) string {
+	t.Helper()
+	admin := s.AdminToken(t)
+	s.CreateOrg(t, admin, org)
+	uid := s.CreateUser(t, admin, username, password)
+	s.AddMember(t, admin, org, uid, role)
+	return s.Login(t, username, password)
+}

@@ -138,6 +138,10 @@ func (s *Server) start() {
 	}
 }
 
+// Host is the server's "127.0.0.1:<port>", as clients name a registry
+// (a Docker reference, a credentials key, a Host header).
+func (s *Server) Host() string { return strings.TrimPrefix(s.URL, "http://") }
+
 // Log returns what the server wrote to stderr so far.
 func (s *Server) Log() string {
 	s.mu.Lock()

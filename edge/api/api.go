@@ -1,6 +1,6 @@
 // Package api is Entrepot's REST management API, mounted under /api/v1:
-// sign-in and sessions, users, organizations with their members and teams,
-// repositories and their permissions, hosted packages, API tokens, the
+// sign-in and sessions, users, organizations with their members, teams and
+// namespace claims, repositories and their permissions, hosted packages, API tokens, the
 // audit log and the platform settings.
 //
 // Every endpoint is one row of the route table (routes.go). The router
@@ -56,6 +56,11 @@ type Options struct {
 	// DefaultPage and MaxPage bound list pages; defaults 100 and
 	// hosted.MaxPage.
 	DefaultPage, MaxPage int
+	// Claims holds, by protocol, the rules of explicit namespace claims
+	// (POST /organizations/{orgId}/claims): cmd/entrepot passes each
+	// protocol package's NormalizeClaim. A protocol without a rule takes
+	// no explicit claims.
+	Claims map[string]ClaimRule
 }
 
 // Handler serves the management API. Create it with New and register it

@@ -20,6 +20,13 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/edge/api"
+	"entrepot/edge/cargo"
+	"entrepot/edge/composer"
+	"entrepot/edge/maven"
+	"entrepot/edge/npm"
+	"entrepot/edge/oci"
+	"entrepot/edge/pypi"
+	"entrepot/edge/rubygems"
 	"entrepot/hosted"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/bolt"
@@ -104,7 +111,7 @@ func newEnv(t *testing.T) *env {
 		MaxUpload:       1 << 20,
 	}).Init()
 	e.srv = edge.New(edge.Config{Logger: log})
-	api.New(e.reg, api.Options{}).Mount(e.srv.Mux().Group(api.Prefix))
+	api.New(e.reg, api.Options{Claims: claimRules}).Mount(e.srv.Mux().Group(api.Prefix))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +125,17 @@ func newEnv(t *testing.T) *env {
 		<-done
 	})
 	return e
+}
+
+// claimRules are the protocols' claim rules, as cmd/entrepot passes them.
+var claimRules = map[string]api.ClaimRule{
+	cargo.Protocol:    cargo.NormalizeClaim,
+	composer.Protocol: composer.NormalizeClaim,
+	maven.Protocol:    maven.NormalizeClaim,
+	npm.Protocol:      npm.NormalizeClaim,
+	"oci":             oci.NormalizeClaim,
+	pypi.Protocol:     pypi.NormalizeClaim,
+	rubygems.Protocol: rubygems.NormalizeClaim,
 }
 
 // close stops the server and the store, so that the store file can be

@@ -183,6 +183,11 @@ func schemas() obj {
 		}),
 		"OrganizationRequest": o(nil, obj{"name": str, "displayName": str, "description": str,
 			"owner": obj{"type": "string", "description": "user made owner (platform admins); default the caller"}}),
+		"Claim": o([]string{"protocol", "namespace", "orgId", "createdAt"}, obj{
+			"protocol": obj{"type": "string", "enum": auth.Protocols()}, "namespace": obj{"type": "string", "description": "as the protocol keys it: @scope or an unscoped name (npm), a PEP 503-normalized project (pypi), a crate name in lowercase with - as _ (cargo), a gem name, a groupId (maven), a vendor (composer), a first path segment (oci)"},
+			"orgId": str, "repoId": str, "createdAt": tm,
+		}),
+		"ClaimRequest":  o([]string{"protocol", "namespace"}, obj{"protocol": obj{"type": "string", "enum": auth.Protocols()}, "namespace": str}),
 		"Member":        member,
 		"MemberRequest": o([]string{"userId", "role"}, obj{"userId": obj{"type": "string", "description": "user id or username"}, "role": str}),
 		"RoleRequest":   o([]string{"role"}, obj{"role": str}),

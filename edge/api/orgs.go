@@ -1,6 +1,9 @@
 package api
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
@@ -209,7 +212,7 @@ func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
 
 // deleteOrg: DELETE /api/v1/organizations/{orgId}[?force=true] — refused
 // while it holds packages, unless a platform admin forces it (which
-// deletes the packages too).
+// deletes the packages too). Its namespace claims are released.
 func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 	p, err := h.manager(ctx)
 	if err != nil {
@@ -240,6 +243,16 @@ func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 		n.detail = "forced: packages deleted"
+	}
+	// Its claims go before it does: a claim left behind would keep its
+	// names from the upstream for good, and a failure here leaves the
+	// organization in place for a retry.
+	released, err := h.releaseClaims(o.ID)
+	if released > 0 {
+		n.detail = strings.TrimPrefix(n.detail+"; "+strconv.Itoa(released)+" claim(s) released", "; ")
+	}
+	if err != nil {
+		return err
 	}
 	if err := h.r.Auth.DeleteOrg(bg(), o.ID, true); err != nil {
 		return err

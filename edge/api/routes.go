@@ -91,6 +91,14 @@ func (h *Handler) table() []route {
 		{method: "DELETE", path: "/organizations/{orgId}/members/{userId}", name: "remove_member", tag: "organizations", h: h.removeMember, audit: "org.member.remove",
 			summary: "Remove a member (and from the organization's teams)"},
 
+		// Namespace claims (claims.go).
+		{method: "GET", path: "/organizations/{orgId}/claims", name: "list_claims", tag: "organizations", h: h.listClaims, query: pageQ,
+			summary: "List the namespaces an organization claims (npm scopes and names, PyPI projects, crates, gems, groupIds, vendors, OCI namespaces)", out: "Claim", list: true},
+		{method: "POST", path: "/organizations/{orgId}/claims", name: "create_claim", tag: "organizations", h: h.createClaim, audit: "claim.create", status: 201,
+			summary: "Claim a namespace before any publish, normalized as its protocol does: it resolves only against hosted packages from then on (200 when held already, 409 when another organization holds it)", in: "ClaimRequest", out: "Claim"},
+		{method: "DELETE", path: "/organizations/{orgId}/claims/{protocol}/{namespace}", name: "release_claim", tag: "organizations", h: h.releaseClaim, audit: "claim.release", query: []string{"force"},
+			summary: "Release a claim (namespace URL-escaped); refused while the organization holds packages under it unless a platform admin forces it, which deletes them"},
+
 		// Teams.
 		{method: "GET", path: "/organizations/{orgId}/teams", name: "list_teams", tag: "teams", h: h.listTeams, query: pageQ,
 			summary: "List an organization's teams", out: "Team", list: true},

@@ -2,23 +2,18 @@ package cargo_test
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,77 +23,8 @@ import (
 // The end-to-end tests drive the real cargo against the real binary. No
 // public registry is reachable: the upstream is a static sparse index
 // built here from crates made with the real `cargo package`, served by a
-// real web server (python3 -m http.server), and every cargo home replaces
+// real web server (testkit.StaticServer), and every cargo home replaces
 // crates.io so that cargo never tries to reach it.
-
-// pyServer is python3's http.server over a folder, with its access log.
-type pyServer struct {
-	URL  string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
-}
-
-func startPython(t *testing.T, root string) *pyServer {
-	t.Helper()
-	py := testkit.RequireTool(t, "python3")
-	cmd := exec.Command(py, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &pyServer{cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.log}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.Stop)
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`port (\d+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
-			}
-		}
-	}()
-	select {
-	case p := <-port:
-		s.URL = "http://127.0.0.1:" + p
-	case <-time.After(20 * time.Second):
-		t.Fatal("python3 http.server did not start")
-	}
-	return s
-}
-
-// Stop ends the server, as an upstream outage would.
-func (s *pyServer) Stop() {
-	if s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// Hits counts logged requests whose line contains substr.
-func (s *pyServer) Hits(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.log.String(), substr)
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
 
 // crateSrc is a small crate written by the tests.
 type crateSrc struct {
@@ -119,26 +45,16 @@ func writeCrate(t *testing.T, dir string, c crateSrc) string {
 	if c.bin {
 		src = "main.rs"
 	}
-	write(t, filepath.Join(dir, "Cargo.toml"), toml)
-	write(t, filepath.Join(dir, "src", src), c.lib)
+	testkit.WriteFile(t, filepath.Join(dir, "Cargo.toml"), toml)
+	testkit.WriteFile(t, filepath.Join(dir, "src", src), c.lib)
 	return dir
-}
-
-func write(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // cargoHome makes a fresh CARGO_HOME whose config.toml holds extra.
 func cargoHome(t *testing.T, extra string) string {
 	t.Helper()
 	home := t.TempDir()
-	write(t, filepath.Join(home, "config.toml"), "[net]\nretry = 1\n\n[http]\ntimeout = 60\n\n"+extra)
+	testkit.WriteFile(t, filepath.Join(home, "config.toml"), "[net]\nretry = 1\n\n[http]\ntimeout = 60\n\n"+extra)
 	return home
 }
 
@@ -159,28 +75,17 @@ replace-with = "entrepot"
 // runCargo runs cargo in dir with home and token, returning its output.
 func runCargo(t *testing.T, home, token, dir string, args ...string) (string, error) {
 	t.Helper()
-	bin := testkit.RequireTool(t, "cargo")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	var env []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "CARGO_") {
-			env = append(env, e)
-		}
-	}
-	cmd.Env = append(env, "CARGO_HOME="+home, "CARGO_TERM_COLOR=never", "CARGO_TERM_PROGRESS_WHEN=never",
+	env := testkit.Env([]string{"CARGO_"}, "CARGO_HOME="+home, "CARGO_TERM_COLOR=never", "CARGO_TERM_PROGRESS_WHEN=never",
 		"CARGO_TARGET_DIR="+filepath.Join(dir, "target"))
 	if token != "" {
-		cmd.Env = append(cmd.Env, "CARGO_REGISTRIES_ENTREPOT_TOKEN="+token)
+		env = append(env, "CARGO_REGISTRIES_ENTREPOT_TOKEN="+token)
 	}
-	out, err := cmd.CombinedOutput()
+	out, err := testkit.Run(t, dir, env, testkit.RequireTool(t, "cargo"), args...)
 	// ENTREPOT_CARGO_DEBUG=1 logs every cargo run, to follow a failure.
 	if os.Getenv("ENTREPOT_CARGO_DEBUG") != "" {
 		t.Logf("cargo %s:\n%s", strings.Join(args, " "), out)
 	}
-	return string(out), err
+	return out, err
 }
 
 func mustCargo(t *testing.T, home, token, dir string, args ...string) string {
@@ -195,7 +100,7 @@ func mustCargo(t *testing.T, home, token, dir string, args ...string) string {
 // upstreamRegistry is the local upstream: index/ and crates/ under root.
 type upstreamRegistry struct {
 	root string
-	py   *pyServer
+	py   *testkit.Static
 }
 
 // indexLine appends a version to the upstream's index file of name.
@@ -232,7 +137,7 @@ registry = "sparse+%s/index/"
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(u.root, "crates", c.name, c.name+"-"+c.version+".crate"), string(b))
+	testkit.WriteFile(t, filepath.Join(u.root, "crates", c.name, c.name+"-"+c.version+".crate"), string(b))
 	sum := sha256.Sum256(b)
 	u.indexLine(t, c.name, c.version, hex.EncodeToString(sum[:]), indexDeps)
 }
@@ -257,8 +162,8 @@ func indexPathOf(name string) string {
 func newUpstream(t *testing.T) *upstreamRegistry {
 	t.Helper()
 	root := t.TempDir()
-	u := &upstreamRegistry{root: root, py: startPython(t, root)}
-	write(t, filepath.Join(root, "index", "config.json"), fmt.Sprintf(`{"dl":"%s/crates/{crate}/{crate}-{version}.crate"}`, u.py.URL))
+	u := &upstreamRegistry{root: root, py: testkit.StaticServer(t, root)}
+	testkit.WriteFile(t, filepath.Join(root, "index", "config.json"), fmt.Sprintf(`{"dl":"%s/crates/{crate}/{crate}-{version}.crate"}`, u.py.URL))
 	u.publish(t, crateSrc{name: "up-base", version: "1.0.0", lib: "pub fn base() -> u32 { 10 }\n"}, "")
 	u.publish(t, crateSrc{name: "up-base", version: "1.1.0", lib: "pub fn base() -> u32 { 11 }\n"}, "")
 	u.publish(t, crateSrc{name: "up-mid", version: "0.1.0", deps: `up-base = "1"`, lib: "pub fn mid() -> u32 { up_base::base() * 100 }\n"},
@@ -271,30 +176,15 @@ func newUpstream(t *testing.T) *upstreamRegistry {
 // returns a cargo token of that member.
 func org(t *testing.T, s *testkit.Server) (token, sessionToken string) {
 	t.Helper()
-	admin := s.AdminToken(t)
-	orgID := s.CreateOrg(t, admin, "acme")
-	uid := s.CreateUser(t, admin, "ferris", "ferris-crab-password-1")
-	s.AddMember(t, admin, orgID, uid, "admin")
-	session := s.Login(t, "ferris", "ferris-crab-password-1")
+	session := s.OrgMember(t, "acme", "ferris", "ferris-crab-password-1", "admin")
 	return s.Token(t, session, []string{"cargo"}, []string{"read", "write"}, nil), session
 }
 
+// get fetches url with the Authorization token ("" for none) and header
+// pairs.
 func get(t *testing.T, url, token string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return testkit.Request(t, "GET", url, nil, append([]string{"Authorization", token}, header...)...)
 }
 
 // lockedVersion reads a package's version from a Cargo.lock.
@@ -514,28 +404,7 @@ func TestCargoStampede(t *testing.T) {
 	})
 
 	t.Run("100 concurrent downloads", func(t *testing.T) {
-		const n = 100
-		var wg sync.WaitGroup
-		errs := make(chan string, n)
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, err := http.Get(s.URL + "/cargo/api/v1/crates/stampede/1.0.0/download")
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != 200 || !bytes.Equal(b, crate) {
-					errs <- fmt.Sprintf("status %d, %d bytes", resp.StatusCode, len(b))
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for e := range errs {
+		for _, e := range testkit.Stampede(100, s.URL+"/cargo/api/v1/crates/stampede/1.0.0/download", crate) {
 			t.Error(e)
 		}
 		for _, p := range []string{"/dl/stampede/1.0.0/download", "/index/st/am/stampede", "/index/config.json"} {
@@ -593,15 +462,8 @@ func manifestOf(name, vers string) string {
 }
 
 // countBlobs counts committed blobs in the server's filesystem store.
-func countBlobs(t *testing.T, s *testkit.Server) int {
-	n := 0
-	filepath.WalkDir(filepath.Join(s.DataDir, "blobs", "sha256"), func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
+func countBlobs(s *testkit.Server) int {
+	return testkit.CountFiles(filepath.Join(s.DataDir, "blobs", "sha256"))
 }
 
 // TestCargoBadInput: every malformed or refused publish answers a cargo
@@ -610,14 +472,7 @@ func TestCargoBadInput(t *testing.T) {
 	s := testkit.Start(t, "MAX_UPLOAD_SIZE=1")
 	token, _ := org(t, s)
 	put := func(body []byte) (int, string) {
-		req, _ := http.NewRequest("PUT", s.URL+"/cargo/api/v1/crates/new", bytes.NewReader(body))
-		req.Header.Set("Authorization", token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := testkit.Request(t, "PUT", s.URL+"/cargo/api/v1/crates/new", body, "Authorization", token)
 		return resp.StatusCode, string(b)
 	}
 	good := func(name, vers string) []byte {
@@ -626,7 +481,7 @@ func TestCargoBadInput(t *testing.T) {
 	if code, body := put(good("foo-bar", "1.0.0")); code != 200 {
 		t.Fatalf("first publish: %d %s", code, body)
 	}
-	blobs := countBlobs(t, s)
+	blobs := countBlobs(s)
 	full := good("ok-crate", "1.0.0")
 	big := crateArchive(t, "big-1.0.0", manifestOf("big", "1.0.0"), 0)
 	big = append(big, make([]byte, 2<<20)...)
@@ -665,7 +520,7 @@ func TestCargoBadInput(t *testing.T) {
 					t.Fatalf("%s: %d after a refused publish", tt.absent, r.StatusCode)
 				}
 			}
-			if n := countBlobs(t, s); n != blobs {
+			if n := countBlobs(s); n != blobs {
 				t.Fatalf("%d blobs stored, want %d", n, blobs)
 			}
 		})

@@ -160,3 +160,14 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a crate name through the management API: the name as crates
+// are compared and claims keyed (normalize: lowercase, '-' as '_'). An
+// invalid name is Invalid; org plays no part.
+func NormalizeClaim(org, namespace string) (string, error) {
+	if err := checkName(namespace); err != nil {
+		return "", err
+	}
+	return normalize(namespace), nil
+}

@@ -1,15 +1,13 @@
 package cargo
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"entrepot/deploy/testkit"
+)
 
 // TestIndexEntryGolden turns publish metadata (testdata/publish/*.json)
 // into index lines and compares them with the .golden files.
@@ -29,17 +27,7 @@ func TestIndexEntryGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := renderIndex([]indexEntry{indexEntryOf(m, strings.Repeat("ab", 32))})
-			golden := strings.TrimSuffix(in, ".json") + ".golden"
-			if *update {
-				os.WriteFile(golden, got, 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("got\n%s\nwant\n%s", got, want)
-			}
+			testkit.Golden(t, strings.TrimSuffix(in, ".json")+".golden", got)
 		})
 	}
 }

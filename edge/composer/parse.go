@@ -120,3 +120,20 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a vendor through the management API: the vendor in lowercase,
+// as Composer names are compared. A vendor belongs to the organization of
+// the same name (see publish), so it must be org's own; anything else is
+// Invalid.
+func NormalizeClaim(org, namespace string) (string, error) {
+	const op = "composer.NormalizeClaim"
+	v := strings.ToLower(namespace)
+	if strings.Contains(v, "/") || len(v) > maxNameLen || !nameRE.MatchString(v+"/x") {
+		return "", fault.Newf(op, fault.Invalid, "invalid vendor %q: Composer vendors are lowercase letters, digits and . _ -", truncate(namespace, 120))
+	}
+	if v != org {
+		return "", fault.Newf(op, fault.Invalid, "the vendor %s belongs to the organization named %s: an organization holds only its own vendor, %s", v, v, org)
+	}
+	return v, nil
+}

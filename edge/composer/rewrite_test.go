@@ -3,14 +3,13 @@ package composer
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files of the rewrite tests")
+	"entrepot/deploy/testkit"
+)
 
 func readVersions(t *testing.T, path string) []object {
 	t.Helper()
@@ -89,16 +88,7 @@ func TestRewriteMirrorGolden(t *testing.T) {
 			var pretty bytes.Buffer
 			json.Indent(&pretty, got, "", " ")
 			pretty.WriteByte('\n')
-			if *update {
-				os.WriteFile(golden, pretty.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("rewrite of %s:\n got %s\nwant %s", in, pretty.Bytes(), want)
-			}
+			testkit.Golden(t, golden, pretty.Bytes())
 			// Nothing in the output links to the upstream any more.
 			if bytes.Contains(got, []byte("up.invalid")) || bytes.Contains(got, []byte("api.github.com")) || bytes.Contains(got, []byte("mirror.invalid")) {
 				t.Errorf("rewritten document still names an upstream host: %s", got)

@@ -215,3 +215,26 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a groupId through the management API: the groupId itself (a
+// claim holds it and every groupId below it, see Coords.Groups). Errors
+// are Invalid: segments are made of the characters Maven coordinates use,
+// and a claim needs at least two of them ("com.acme"), since "com" alone
+// would hide a whole top-level domain of the upstream from everyone.
+func NormalizeClaim(org, namespace string) (string, error) {
+	const op = "maven.NormalizeClaim"
+	if len(namespace) > maxPath {
+		return "", fault.Newf(op, fault.Invalid, "groupId %q is too long", truncate(namespace, 64))
+	}
+	segs := strings.Split(namespace, ".")
+	for _, s := range segs {
+		if err := validSegment(s); err != nil {
+			return "", fault.Newf(op, fault.Invalid, "invalid groupId %q: dot-separated segments of letters, digits and - _ + ~", truncate(namespace, 64))
+		}
+	}
+	if len(segs) < 2 {
+		return "", fault.Newf(op, fault.Invalid, "groupId %q is too broad to claim: name at least two segments, such as com.%s", namespace, org)
+	}
+	return namespace, nil
+}

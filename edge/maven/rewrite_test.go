@@ -1,33 +1,12 @@
 package maven
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"entrepot/deploy/testkit"
 	"entrepot/hosted/fault"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("%s differs:\n%s\nwant:\n%s", name, got, want)
-	}
-}
 
 func at(s string) time.Time {
 	tm, err := time.Parse(time.RFC3339, s)
@@ -50,11 +29,11 @@ var stored = []StoredFile{
 }
 
 func TestArtifactMetadata(t *testing.T) {
-	golden(t, "artifact-metadata.xml", ArtifactMetadata("com.acme", "lib", stored))
+	testkit.Golden(t, "testdata/artifact-metadata.xml", ArtifactMetadata("com.acme", "lib", stored))
 }
 
 func TestSnapshotMetadata(t *testing.T) {
-	golden(t, "snapshot-metadata.xml", SnapshotMetadata("com.acme", "lib", "2.0.0-SNAPSHOT", stored))
+	testkit.Golden(t, "testdata/snapshot-metadata.xml", SnapshotMetadata("com.acme", "lib", "2.0.0-SNAPSHOT", stored))
 }
 
 func TestReconcile(t *testing.T) {

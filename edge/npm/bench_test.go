@@ -2,22 +2,14 @@ package npm_test
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"entrepot/auth"
-	"entrepot/cache"
 	"entrepot/deploy/testkit"
 	"entrepot/edge"
 	"entrepot/edge/npm"
-	"entrepot/hosted"
-	"entrepot/hosted/blob/fs"
-	"entrepot/hosted/bolt"
 	"entrepot/upstream"
 )
 
@@ -31,65 +23,17 @@ type inProcess struct {
 
 func newInProcess(tb testing.TB, upstreamURL string) inProcess {
 	tb.Helper()
-	dir := tb.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	st, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close(context.Background()) })
-	blobs, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := auth.New(st, auth.Config{
-		SigningKey: []byte("0123456789abcdef0123456789abcdef-bench"),
-		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := svc.Bootstrap(ctx, "admin@localhost", "bench-admin-password"); err != nil {
-		tb.Fatal(err)
-	}
-	login, err := svc.Login(ctx, "admin", "bench-admin-password", "127.0.0.1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := svc.CreateOrg(ctx, auth.Org{Name: "acme"}, login.User.ID); err != nil {
-		tb.Fatal(err)
-	}
-	_, token, err := svc.CreateToken(ctx, login.User.ID, auth.NewToken{Name: "bench"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg := (&edge.Registry{
-		Catalog:         hosted.NewCatalog(st),
-		Blobs:           blobs,
-		Cache:           cache.New(st, blobs, cache.Options{Logger: log}),
-		Auth:            svc,
-		Base:            &edge.BaseURL{},
-		Log:             log,
-		MetadataTTL:     24 * 3600e9,
-		AnonymousMirror: true,
-		MaxUpload:       64 << 20,
-	}).Init()
 	var up *upstream.Client
 	if upstreamURL != "" {
+		var err error
 		if up, err = upstream.New("npm", upstreamURL, upstream.Options{}); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	srv := edge.New(edge.Config{Logger: log})
-	npm.New(reg, up, npm.Options{}).Mount(srv.Mux().Group("/npm"))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return inProcess{url: "http://" + ln.Addr().String(), addr: ln.Addr().String(), token: token}
+	e := testkit.StartEdge(tb, testkit.EdgeOptions{MetadataTTL: 24 * time.Hour, MaxUpload: 64 << 20}, func(r *edge.Registry, m *edge.Mux) {
+		npm.New(r, up, npm.Options{}).Mount(m.Group("/npm"))
+	})
+	return inProcess{url: e.URL, addr: e.Addr, token: e.Token}
 }
 
 // get fetches path with the given headers and checks the status.

@@ -197,3 +197,39 @@ func validFileChars(f string) bool {
 	}
 	return true
 }
+
+// NormalizeClaim returns the namespace the organization named org claims
+// when it asks for namespace through the management API, in the form the
+// registry keys claims by (see claimed and publish): its own scope
+// "@org", or an unscoped package name valid for a new package (no
+// capitals). Errors are Invalid: a scoped name (its scope decides who owns
+// it) and another organization's scope (a scope belongs to the
+// organization of the same name) cannot be claimed.
+func NormalizeClaim(org, namespace string) (string, error) {
+	const op = "npm.NormalizeClaim"
+	scope, scoped := strings.CutPrefix(namespace, "@")
+	if !scoped {
+		n, err := checkName(Name{Base: namespace})
+		if err != nil {
+			return "", err
+		}
+		if err := n.CheckNew(); err != nil {
+			return "", err
+		}
+		return n.Base, nil
+	}
+	if strings.Contains(scope, "/") {
+		return "", fault.Newf(op, fault.Invalid, "%q is a scoped package name: its scope decides who owns it, so claim the scope @%s", namespace, org)
+	}
+	n, err := checkName(Name{Scope: scope, Base: "x"})
+	if err != nil {
+		return "", invalidName(namespace)
+	}
+	if err := n.CheckNew(); err != nil {
+		return "", fault.Newf(op, fault.Invalid, "invalid scope %q: scopes are lowercase", namespace)
+	}
+	if scope != org {
+		return "", fault.Newf(op, fault.Invalid, "the scope %s belongs to the organization named %s: an organization holds only its own scope, @%s", namespace, scope, org)
+	}
+	return namespace, nil
+}

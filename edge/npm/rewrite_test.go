@@ -3,7 +3,6 @@ package npm
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,14 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"entrepot/deploy/testkit"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/<name>, or writes it there with
-// -update. JSON is compared indented, so that the files read well.
+// golden compares got, indented so that the files read well, with
+// testdata/<name> (testkit.Golden: -update rewrites it).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	var pretty bytes.Buffer
@@ -26,19 +24,7 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("output is not JSON: %v\n%s", err, got)
 	}
 	pretty.WriteByte('\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Fatalf("%s differs from the golden file:\n%s", name, pretty.Bytes())
-	}
+	testkit.Golden(t, filepath.Join("testdata", name), pretty.Bytes())
 }
 
 func TestRewritePackument(t *testing.T) {

@@ -26,7 +26,9 @@ func (h *Handler) Mount(g *edge.Group) {
 	// (npm login --auth-type=legacy, and the fallback of npm login)
 	g.Handle("PUT", "/-/user/{user}", route("login"), h.login)
 	// DELETE /-/user/token/<token> (npm logout): revokes the caller's token
-	g.Handle("DELETE", "/-/user/token/{token}", route("logout"), h.logout)
+	logout := route("logout")
+	logout.Redact = true // the path carries the token
+	g.Handle("DELETE", "/-/user/token/{token}", logout, h.logout)
 	// GET /-/v1/search?text=&size=&from= (npm search), hosted packages only
 	g.Handle("GET", "/-/v1/search", route("search"), h.search)
 

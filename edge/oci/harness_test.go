@@ -2,26 +2,19 @@ package oci
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"entrepot/auth"
-	"entrepot/cache"
+	"entrepot/deploy/testkit"
 	"entrepot/edge"
-	"entrepot/hosted"
-	"entrepot/hosted/blob/fs"
-	"entrepot/hosted/bolt"
 	"entrepot/upstream"
 )
 
@@ -35,73 +28,23 @@ type harness struct {
 	r      *edge.Registry
 	auth   *auth.Service
 	admin  string // bootstrap admin's password
-	orgID  string // "acme"
 	client *http.Client
 }
 
-const harnessPassword = "harness-admin-password-1234"
-
 func newHarness(t testing.TB, mirrors map[string]*upstream.Client, opts Options, metadataTTL ...time.Duration) *harness {
 	t.Helper()
-	dir := t.TempDir()
-	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := auth.New(meta, auth.Config{SigningKey: bytes.Repeat([]byte("k"), 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := svc.Bootstrap(ctx, "admin@localhost", harnessPassword); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svc.UserByLogin(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	org, err := svc.CreateOrg(ctx, auth.Org{Name: "acme"}, admin.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ttl := time.Hour
+	eo := testkit.EdgeOptions{MaxUpload: 1 << 30}
 	if len(metadataTTL) > 0 {
-		ttl = metadataTTL[0]
+		eo.MetadataTTL = metadataTTL[0]
 	}
-	r := (&edge.Registry{
-		Catalog:         hosted.NewCatalog(meta),
-		Blobs:           blobs,
-		Cache:           cache.New(meta, blobs, cache.Options{}),
-		Auth:            svc,
-		Base:            &edge.BaseURL{},
-		Log:             log,
-		MetadataTTL:     ttl,
-		AnonymousMirror: true,
-		MaxUpload:       1 << 30,
-		SpoolDir:        filepath.Join(dir, "spool"),
-	}).Init()
-	srv := edge.New(edge.Config{Logger: log})
-	h := New(r, mirrors, opts)
-	h.Mount(srv.Mux().Group(""))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		h.Close()
-		meta.Close(context.Background())
+	x := &harness{t: t, admin: testkit.AdminPassword, client: &http.Client{}}
+	e := testkit.StartEdge(t, eo, func(r *edge.Registry, m *edge.Mux) {
+		x.h = New(r, mirrors, opts)
+		x.h.Mount(m.Group(""))
 	})
-	return &harness{
-		t: t, url: "http://" + ln.Addr().String(), h: h, r: r, auth: svc,
-		admin: harnessPassword, orgID: org.ID, client: &http.Client{},
-	}
+	t.Cleanup(x.h.Close)
+	x.url, x.r, x.auth = e.URL, e.Registry, e.Auth
+	return x
 }
 
 // do sends a request with Basic admin credentials unless hdr sets

@@ -243,3 +243,19 @@ func ParseScope(s string) (Scope, bool) {
 	}
 	return sc, len(sc.Actions) > 0
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a first path segment through the management API. The first
+// segment of a repository name belongs to the organization of the same
+// name (see locate), so it must be org's own, and a valid name component;
+// anything else is Invalid.
+func NormalizeClaim(org, namespace string) (string, error) {
+	const op = "oci.NormalizeClaim"
+	if strings.Contains(namespace, "/") || !validComponent(namespace) {
+		return "", fault.Newf(op, fault.Invalid, "invalid namespace %q: the first segment of a repository name, lowercase letters and digits joined by . _ __ or -", clip(namespace))
+	}
+	if namespace != org {
+		return "", fault.Newf(op, fault.Invalid, "the namespace %s belongs to the organization named %s: an organization holds only its own, %s", namespace, namespace, org)
+	}
+	return namespace, nil
+}

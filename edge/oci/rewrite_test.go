@@ -1,30 +1,11 @@
 package oci
 
 import (
-	"flag"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"entrepot/deploy/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("%s:\n got %s\nwant %s", name, got, want)
-	}
-}
 
 func TestDocuments(t *testing.T) {
 	refs := []Descriptor{
@@ -53,6 +34,6 @@ func TestDocuments(t *testing.T) {
 		{"link.txt", []byte(NextLink("/v2/acme/app/tags/list", "v1.0", 2))},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, tc.got) })
+		t.Run(tc.name, func(t *testing.T) { testkit.Golden(t, "testdata/"+tc.name, tc.got) })
 	}
 }

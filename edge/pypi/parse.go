@@ -236,3 +236,14 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a project name through the management API: the name's PEP 503
+// normal form, as projects and claims are keyed ("Foo.Bar" → "foo-bar").
+// An invalid name is Invalid; org plays no part.
+func NormalizeClaim(org, namespace string) (string, error) {
+	if err := ValidName(namespace); err != nil {
+		return "", err
+	}
+	return Normalize(namespace), nil
+}

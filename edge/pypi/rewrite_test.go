@@ -2,31 +2,12 @@ package pypi
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"entrepot/deploy/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or writes it there with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs:\n got: %s\nwant: %s", name, got, want)
-	}
-}
 
 func TestRewrite(t *testing.T) {
 	const pageURL = "http://upstream.test/simple/demo/"
@@ -47,8 +28,8 @@ func TestRewrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.in+".golden.html", RenderHTML(p, base))
-			golden(t, tc.in+".golden.json", RenderJSON(p, base))
+			testkit.Golden(t, "testdata/"+tc.in+".golden.html", RenderHTML(p, base))
+			testkit.Golden(t, "testdata/"+tc.in+".golden.json", RenderJSON(p, base))
 			for _, f := range p.Files {
 				if f.Source == "" || bytes.Contains([]byte(f.Source), []byte("#")) {
 					t.Errorf("source %q", f.Source)

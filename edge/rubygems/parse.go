@@ -69,3 +69,14 @@ func versionKey(version, platform string) string {
 	}
 	return version + "-" + platform
 }
+
+// NormalizeClaim returns the namespace an organization claims when it
+// asks for a gem name through the management API: the name itself, since
+// gems are keyed by their exact name (see push). An invalid name is
+// Invalid; org plays no part.
+func NormalizeClaim(org, namespace string) (string, error) {
+	if !validName(namespace) {
+		return "", fault.Newf("rubygems.NormalizeClaim", fault.Invalid, "invalid gem name %q: use letters, digits, '.', '_' and '-', up to 100 characters", trunc(namespace))
+	}
+	return namespace, nil
+}

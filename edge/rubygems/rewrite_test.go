@@ -2,29 +2,11 @@ package rubygems
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"entrepot/deploy/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		os.WriteFile(p, got, 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs:\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func TestCompactIndex(t *testing.T) {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -42,15 +24,15 @@ func TestCompactIndex(t *testing.T) {
 		{At: t0.Add(3 * time.Hour), Spec: b11, Yank: true, order: 1}, // repeated: no line
 	})
 	alphaLines, alphaInfo := history("alpha", []change{{At: t0.Add(30 * time.Minute), Spec: a10}})
-	golden(t, "info-beta.golden", betaInfo)
-	golden(t, "info-alpha.golden", alphaInfo)
+	testkit.Golden(t, "testdata/info-beta.golden", betaInfo)
+	testkit.Golden(t, "testdata/info-alpha.golden", alphaInfo)
 
 	up := []byte("created_at: 2024-04-01T00:00:05Z\n---\nrack 1.0,2.0 0123\nalpha 6.6.6 evil\nrails 7.0 4567\n")
 	claimed := func(n string) bool { return n == "alpha" || n == "beta" }
 	versions := mergeVersions(up, claimed, append(betaLines, alphaLines...))
-	golden(t, "versions.golden", versions)
-	golden(t, "versions-hosted-only.golden", mergeVersions(nil, claimed, betaLines))
-	golden(t, "names.golden", mergeNames([]byte("---\nalpha\nrack\nrails\n"), claimed, []string{"beta", "alpha"}))
+	testkit.Golden(t, "testdata/versions.golden", versions)
+	testkit.Golden(t, "testdata/versions-hosted-only.golden", mergeVersions(nil, claimed, betaLines))
+	testkit.Golden(t, "testdata/names.golden", mergeNames([]byte("---\nalpha\nrack\nrails\n"), claimed, []string{"beta", "alpha"}))
 
 	if sum, ok := infoChecksum(betaInfo, "1.0.0"); !ok || sum != "" { // "aa" is no sha256
 		t.Fatalf("infoChecksum = %q %v", sum, ok)

@@ -1,0 +1,128 @@
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"entrepot/auth"
+	"entrepot/cache"
+	"entrepot/edge"
+	"entrepot/hosted"
+	"entrepot/hosted/blob/fs"
+	"entrepot/hosted/bolt"
+)
+
+// Edge is an edge server running inside the test process, over the
+// embedded stores (bbolt and filesystem blobs in a temporary folder): what
+// a protocol's handler tests and benchmarks use, so that they run under
+// the race detector and profile this process, without the binary. Start
+// knows no protocol: the test mounts its handler.
+type Edge struct {
+	URL  string // "http://127.0.0.1:<port>"
+	Addr string // "127.0.0.1:<port>"
+
+	Registry *edge.Registry
+	Auth     *auth.Service
+	AdminID  string // the bootstrap admin: login "admin", password AdminPassword
+	OrgID    string // the organization "acme", owned by the admin
+	Token    string // an srg_ API token of the admin, without scope restrictions
+
+	client *http.Client
+}
+
+// EdgeOptions are the settings in which protocols' harnesses differ.
+type EdgeOptions struct {
+	// MetadataTTL is how long mirrored metadata stays fresh; 0 means an
+	// hour.
+	MetadataTTL time.Duration
+	// MaxUpload bounds a publish; 0 means 1 MiB.
+	MaxUpload int64
+}
+
+// StartEdge builds the registry, lets mount register the protocol's
+// handler on the server's router (mount runs once, before the server
+// listens), and serves on a free loopback port until the test ends. Mirror
+// reads are open to anonymous callers, as with ANONYMOUS_MIRROR on.
+// Password hashing is cheap, so that sign-ins stay fast under -race.
+func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	if opts.MetadataTTL == 0 {
+		opts.MetadataTTL = time.Hour
+	}
+	if opts.MaxUpload == 0 {
+		opts.MaxUpload = 1 << 20
+	}
+	dir := tb.TempDir()
+	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { meta.Close(context.Background()) })
+	blobs, err := fs.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := auth.New(meta, auth.Config{
+		SigningKey: bytes.Repeat([]byte("k"), 32),
+		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.Bootstrap(ctx, "admin@localhost", AdminPassword); err != nil {
+		tb.Fatal(err)
+	}
+	admin, err := svc.UserByLogin(ctx, "admin")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	org, err := svc.CreateOrg(ctx, auth.Org{Name: "acme"}, admin.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, token, err := svc.CreateToken(ctx, admin.ID, auth.NewToken{Name: "testkit"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	r := (&edge.Registry{
+		Catalog:         hosted.NewCatalog(meta),
+		Blobs:           blobs,
+		Cache:           cache.New(meta, blobs, cache.Options{Logger: log}),
+		Auth:            svc,
+		Base:            &edge.BaseURL{},
+		Log:             log,
+		MetadataTTL:     opts.MetadataTTL,
+		AnonymousMirror: true,
+		MaxUpload:       opts.MaxUpload,
+		SpoolDir:        filepath.Join(dir, "spool"),
+	}).Init()
+	srv := edge.New(edge.Config{Logger: log})
+	mount(r, srv.Mux())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(ln)
+	// Registered after the store's Close, so it runs before it.
+	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return &Edge{
+		URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
+		Registry: r, Auth: svc, AdminID: admin.ID, OrgID: org.ID, Token: token,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	}
+}
+
+// Do is Request on the edge's path, over a client that keeps enough idle
+// connections for parallel benchmarks. It is safe for concurrent use.
+func (e *Edge) Do(t testing.TB, method, path string, body []byte, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	return request(t, e.client, method, e.URL+path, body, header)
+}
