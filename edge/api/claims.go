@@ -104,6 +104,13 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 	case !fault.Is(err, fault.NotFound):
 		return err
 	}
+	// A claim hides whatever the upstream serves under the name from every
+	// user of this server, so taking one explicitly is a platform
+	// decision; organizations take names on publish, where
+	// edge.Registry.ClaimForPublish refuses names the upstream has.
+	if !p.PlatformAdmin {
+		return fault.New("api.createClaim", fault.Forbidden, "only a platform admin can claim a namespace explicitly; publishing claims a name the upstream registry does not have")
+	}
 	repo, err := h.r.HostedRepo(bg(), o.ID, req.Protocol)
 	if err != nil {
 		return err

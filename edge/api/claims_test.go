@@ -57,43 +57,41 @@ func TestClaims(t *testing.T) {
 		protocol, ns string
 		status       int
 		want         string // the namespace claimed, for 200 and 201
+		org          string
 	}{
-		{"npm: unscoped name", ownerTok, "npm", "acme-tool", 201, "acme-tool"},
-		{"npm: again, held already", ownerTok, "npm", "acme-tool", 200, "acme-tool"},
-		{"npm: own scope", ownerTok, "npm", "@acme", 201, "@acme"},
-		{"npm: capitals", ownerTok, "npm", "Foo", 422, ""},
-		{"npm: another organization's scope", ownerTok, "npm", "@globex", 422, ""},
-		{"npm: scoped name", ownerTok, "npm", "@acme/pkg", 422, ""},
-		{"npm: traversal", ownerTok, "npm", "..", 422, ""},
-		{"pypi: PEP 503", ownerTok, "pypi", "Foo.Bar", 201, "foo-bar"},
-		{"pypi: invalid", ownerTok, "pypi", "-foo", 422, ""},
-		{"cargo: lowercase, - as _", ownerTok, "cargo", "Foo_bar", 201, "foo_bar"},
-		{"cargo: invalid", ownerTok, "cargo", "1crate", 422, ""},
-		{"rubygems: exact name", ownerTok, "rubygems", "Acme_Gem", 201, "Acme_Gem"},
-		{"maven: groupId", ownerTok, "maven", "com.acme", 201, "com.acme"},
-		{"maven: too broad", ownerTok, "maven", "com", 422, ""},
-		{"maven: empty segment", ownerTok, "maven", "com..acme", 422, ""},
-		{"composer: own vendor", ownerTok, "composer", "Acme", 201, "acme"},
-		{"composer: another vendor", ownerTok, "composer", "globex", 422, ""},
-		{"oci: own namespace", ownerTok, "oci", "acme", 201, "acme"},
-		{"oci: another namespace", ownerTok, "oci", "initech", 422, ""},
-		{"unknown protocol", ownerTok, "go", "example.com/acme", 422, ""},
-		{"empty namespace", ownerTok, "npm", "", 422, ""},
-		{"platform admin for the organization", admin, "rubygems", "acme-admin", 201, "acme-admin"},
-		{"another organization: same name", gTok, "npm", "acme-tool", 409, ""},
-		{"another organization: same normal form", gTok, "pypi", "FOO__bar", 409, ""},
-		{"another organization: same crate", gTok, "cargo", "foo-bar", 409, ""},
-		{"member", memTok, "npm", "mike-tool", 403, ""},
-		{"API token", tok, "npm", "token-tool", 403, ""},
-		{"anonymous", "", "npm", "anon-tool", 401, ""},
+		{"npm: unscoped name", admin, "npm", "acme-tool", 201, "acme-tool", "acme"},
+		{"npm: again, held already", admin, "npm", "acme-tool", 200, "acme-tool", "acme"},
+		{"npm: own scope", admin, "npm", "@acme", 201, "@acme", "acme"},
+		{"npm: capitals", ownerTok, "npm", "Foo", 422, "", "acme"},
+		{"npm: another organization's scope", ownerTok, "npm", "@globex", 422, "", "acme"},
+		{"npm: scoped name", ownerTok, "npm", "@acme/pkg", 422, "", "acme"},
+		{"npm: traversal", ownerTok, "npm", "..", 422, "", "acme"},
+		{"pypi: PEP 503", admin, "pypi", "Foo.Bar", 201, "foo-bar", "acme"},
+		{"pypi: invalid", ownerTok, "pypi", "-foo", 422, "", "acme"},
+		{"cargo: lowercase, - as _", admin, "cargo", "Foo_bar", 201, "foo_bar", "acme"},
+		{"cargo: invalid", ownerTok, "cargo", "1crate", 422, "", "acme"},
+		{"rubygems: exact name", admin, "rubygems", "Acme_Gem", 201, "Acme_Gem", "acme"},
+		{"maven: groupId", admin, "maven", "com.acme", 201, "com.acme", "acme"},
+		{"maven: too broad", ownerTok, "maven", "com", 422, "", "acme"},
+		{"maven: empty segment", ownerTok, "maven", "com..acme", 422, "", "acme"},
+		{"composer: own vendor", admin, "composer", "Acme", 201, "acme", "acme"},
+		{"composer: another vendor", ownerTok, "composer", "globex", 422, "", "acme"},
+		{"oci: own namespace", admin, "oci", "acme", 201, "acme", "acme"},
+		{"oci: another namespace", ownerTok, "oci", "initech", 422, "", "acme"},
+		{"unknown protocol", ownerTok, "go", "example.com/acme", 422, "", "acme"},
+		{"empty namespace", ownerTok, "npm", "", 422, "", "acme"},
+		{"platform admin for the organization", admin, "rubygems", "acme-admin", 201, "acme-admin", "acme"},
+		{"another organization: same name", admin, "npm", "acme-tool", 409, "", "globex"},
+		{"another organization: same normal form", admin, "pypi", "FOO__bar", 409, "", "globex"},
+		{"another organization: same crate", admin, "cargo", "foo-bar", 409, "", "globex"},
+		{"organization owner: only platform admins claim explicitly", ownerTok, "npm", "owner-tool", 403, "", "acme"},
+		{"member", memTok, "npm", "mike-tool", 403, "", "acme"},
+		{"API token", tok, "npm", "token-tool", 403, "", "acme"},
+		{"anonymous", "", "npm", "anon-tool", 401, "", "acme"},
 	}
 	for _, tc := range created {
 		t.Run("create/"+tc.name, func(t *testing.T) {
-			org := "acme"
-			if tc.authz == gTok {
-				org = "globex"
-			}
-			r := e.call("POST", "/organizations/"+org+"/claims", tc.authz, claimBody(tc.protocol, tc.ns))
+			r := e.call("POST", "/organizations/"+tc.org+"/claims", tc.authz, claimBody(tc.protocol, tc.ns))
 			if r.status != tc.status {
 				t.Fatalf("%d, want %d: %s", r.status, tc.status, r.body)
 			}
@@ -158,7 +156,7 @@ func TestClaims(t *testing.T) {
 		{"release: through another organization", "DELETE", "/organizations/globex/claims/pypi/foo-bar", gTok, nil, 404},
 		{"release: by the name as written", "DELETE", "/organizations/acme/claims/pypi/" + url.PathEscape("Foo.Bar"), ownerTok, nil, 204},
 		{"release: gone", "DELETE", "/organizations/acme/claims/pypi/foo-bar", ownerTok, nil, 404},
-		{"claim released is free for others", "POST", "/organizations/globex/claims", gTok, claimBody("pypi", "foo_bar"), 201},
+		{"claim released is free for others", "POST", "/organizations/globex/claims", admin, claimBody("pypi", "foo_bar"), 201},
 		{"release: packages under it", "DELETE", "/organizations/acme/claims/npm/acme-tool", ownerTok, nil, 409},
 		{"release: packages under the scope", "DELETE", "/organizations/acme/claims/npm/" + url.PathEscape("@acme"), ownerTok, nil, 409},
 		{"release: force, not platform admin", "DELETE", "/organizations/acme/claims/npm/acme-tool?force=true", ownerTok, nil, 403},
@@ -207,9 +205,9 @@ func TestDeleteOrgReleasesClaims(t *testing.T) {
 	e.org(ownerTok, "acme")
 	e.org(ownerTok, "empty")
 	var cl claimItem
-	e.must(201, "POST", "/organizations/acme/claims", ownerTok, claimBody("npm", "acme-tool"), &cl)
-	e.must(201, "POST", "/organizations/acme/claims", ownerTok, claimBody("pypi", "acme-tools"), nil)
-	e.must(201, "POST", "/organizations/empty/claims", ownerTok, claimBody("cargo", "empty-crate"), nil)
+	e.must(201, "POST", "/organizations/acme/claims", admin, claimBody("npm", "acme-tool"), &cl)
+	e.must(201, "POST", "/organizations/acme/claims", admin, claimBody("pypi", "acme-tools"), nil)
+	e.must(201, "POST", "/organizations/empty/claims", admin, claimBody("cargo", "empty-crate"), nil)
 	e.publish(repoOf(cl.RepoID, cl.OrgID, "npm"), "acme-tool", "1.0.0")
 
 	run(t, e, []step{

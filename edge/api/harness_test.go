@@ -70,7 +70,17 @@ func (s *syncBuffer) String() string {
 // auth's business.
 var fastParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
+// newEnv starts the API over a fresh store with the platform opened to
+// user-created organizations, which most tests exercise; newEnvDefaults
+// keeps the shipped settings.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnvDefaults(t)
+	e.must(200, "PUT", "/admin/auth/settings", e.adminToken(), map[string]bool{"userOrganizations": true}, nil)
+	return e
+}
+
+func newEnvDefaults(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dbPath: filepath.Join(dir, "entrepot.db"), log: &syncBuffer{}}

@@ -22,7 +22,10 @@ type Settings struct {
 }
 
 func defaultSettings() Settings {
-	return Settings{AnonymousMirrorReads: true, UserOrganizations: true}
+	// Organizations own namespaces (npm scopes, OCI first segments,
+	// Composer vendors): creating one is an administrator's decision
+	// unless the platform opens it to every user.
+	return Settings{AnonymousMirrorReads: true, UserOrganizations: false}
 }
 
 // settingsC holds the one platform settings document, id settingsID.

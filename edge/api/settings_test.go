@@ -7,13 +7,17 @@ import (
 )
 
 func TestSettings(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvDefaults(t)
 	admin := e.adminToken()
 	_, bob := e.user(admin, "bob")
 
 	var st api.Settings
 	e.must(200, "GET", "/admin/auth/settings", admin, nil, &st)
-	if !st.AnonymousMirrorReads || !st.UserOrganizations || !e.reg.AnonymousMirrorReads() {
+	if !st.AnonymousMirrorReads || st.UserOrganizations || !e.reg.AnonymousMirrorReads() {
+		t.Fatalf("defaults %+v", st)
+	}
+	e.must(200, "PUT", "/admin/auth/settings", admin, map[string]bool{"userOrganizations": true}, &st)
+	if !st.UserOrganizations {
 		t.Fatalf("defaults %+v", st)
 	}
 	run(t, e, []step{

@@ -208,6 +208,10 @@ func TestCargo(t *testing.T) {
 	up := newUpstream(t)
 	s := testkit.Start(t, "UPSTREAM_CARGO="+up.py.URL+"/index/", "UPSTREAM_CACHE_EXPIRY=0")
 	token, session := org(t, s)
+	// The upstream has ent-a too (the decoy below): acme claims the name on purpose, as a first publish may not.
+	if st, b := s.API("POST", "/organizations/acme/claims", s.AdminToken(t), map[string]string{"protocol": "cargo", "namespace": "ent-a"}, nil); st != 201 {
+		t.Fatalf("claim of ent-a: %d %s", st, b)
+	}
 	work := t.TempDir()
 	pubHome := entrepotHome(t, s.URL)
 

@@ -15,6 +15,7 @@ import (
 	"entrepot/auth"
 	"entrepot/edge"
 	"entrepot/hosted"
+	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 )
 
@@ -54,6 +55,15 @@ func (h *Handler) serveIndex(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	if err := h.mayRead(ctx, o); err != nil {
+		// A name claimed before its first publish holds nothing: say so.
+		// Asking for credentials would stop cargo, which sends them
+		// only once config.json requires them, and it does not while no
+		// private crate exists (cargo publish reads the index first).
+		if o.hosted && who.Anonymous() && fault.Is(err, fault.Unauthorized) {
+			if _, perr := h.r.Catalog.Package(bg, Protocol, normalize(req.Name)); fault.Is(perr, fault.NotFound) {
+				return fault.Newf("cargo.index", fault.NotFound, "crate %s not found", req.Name)
+			}
+		}
 		return err
 	}
 	if o.hosted {
@@ -207,12 +217,14 @@ func notModified(ctx *fasthttp.RequestCtx, etag string, modified time.Time) bool
 var publishWarnings = []byte(`{"warnings":{"invalid_categories":[],"invalid_badges":[],"other":[]}}`)
 
 // publish answers PUT /cargo/api/v1/crates/new. Everything is checked
-// before anything is recorded: the framing, the metadata, the name (a
-// collision with another spelling is refused), the version (never
-// re-published), the caller's right to write, and the .crate itself,
-// streamed into a blob writer while its Cargo.toml is read and compared
-// with the metadata. Only then the blob is committed and the claim,
-// package and version recorded.
+// before anything is recorded: the framing, the metadata, the .crate
+// itself (streamed into a blob writer while its Cargo.toml is read and
+// compared with the metadata) and what the catalog holds under the name
+// (a collision with another spelling, a re-published version). Only
+// then is the blob committed and the name claimed (edge.ClaimForPublish,
+// which authorizes the write, once), and the package and version
+// recorded. A refused publish claims and records nothing; a publish
+// refused by ClaimForPublish may leave its committed blob unreferenced.
 func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	const op = "cargo.publish"
 	p, err := h.r.Who(ctx)
@@ -248,44 +260,11 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	target = Protocol + ":" + meta.Name + "@" + meta.Vers
 	norm := normalize(meta.Name)
 	_, vkey, _ := parseVersion(meta.Vers)
-
-	// Where it goes: the organization holding the name, or the one the
-	// caller publishes for.
-	cl, ref, claimed, err := h.r.Hosted(bg, Protocol, norm)
+	org, err := h.publishOrg(p, norm)
 	if err != nil {
 		return err
 	}
-	repoID := cl.RepoID
-	orgID = cl.OrgID
-	if !claimed {
-		org, err := h.r.PublishOrg(bg, p, "")
-		if err != nil {
-			return err
-		}
-		repo, err := h.r.HostedRepo(bg, org.ID, Protocol)
-		if err != nil {
-			return err
-		}
-		orgID, repoID, ref = org.ID, repo.ID, repo.Ref()
-	}
-	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
-		return err
-	}
-	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
-	exists := err == nil
-	if err != nil && !fault.Is(err, fault.NotFound) {
-		return err
-	}
-	if exists {
-		if err := sameName(pkg, meta.Name); err != nil {
-			return err
-		}
-		if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
-			return republished(meta)
-		} else if !fault.Is(err, fault.NotFound) {
-			return err
-		}
-	}
+	orgID = org.ID
 
 	// The .crate: into a blob, hashed, its manifest read on the way.
 	w, err := h.r.Blobs.Create(bg)
@@ -317,26 +296,33 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	if err := man.check(meta); err != nil {
 		return err
 	}
-	info, err := w.Commit(bg)
+
+	// What the catalog holds under the name: a refusal is told only once
+	// the write is authorized, so that no one learns a private crate's
+	// versions by publishing them; nothing is stored for it.
+	exists, refusal := h.existing(norm, meta, vkey)
+	if refusal != nil && !fault.Is(refusal, fault.Conflict) {
+		return refusal
+	}
+	var info blob.Info
+	if refusal == nil {
+		if info, err = w.Commit(bg); err != nil {
+			return err
+		}
+	}
+	cl, _, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)})
 	if err != nil {
 		return err
 	}
-	entry, _ := json.Marshal(indexEntryOf(meta, info.Digest.Hex()))
-
-	if !claimed {
-		if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: norm, OrgID: orgID, RepoID: repoID}); err != nil {
-			if fault.Is(err, fault.Conflict) {
-				return fault.Newf(op, fault.Conflict, "crate name %s is taken by another organization", meta.Name)
-			}
-			return err
-		}
-		h.r.Forget(Protocol, norm)
-		h.forgetPrivate()
+	if refusal != nil {
+		return refusal
 	}
+	entry, _ := json.Marshal(indexEntryOf(meta, info.Digest.Hex()))
 	if !exists {
 		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: norm, DisplayName: meta.Name,
-			OrgID: orgID, RepoID: repoID, Description: deref(meta.Description)})
+			OrgID: cl.OrgID, RepoID: cl.RepoID, Description: deref(meta.Description)})
 		if fault.Is(err, fault.Conflict) { // a racing first publish
+			var pkg hosted.Package
 			pkg, err = h.r.Catalog.Package(bg, Protocol, norm)
 			if err == nil {
 				err = sameName(pkg, meta.Name)
@@ -345,9 +331,10 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 		if err != nil {
 			return err
 		}
+		h.forgetPrivate()
 	}
 	_, err = h.r.Catalog.AddVersion(bg, hosted.Version{
-		Protocol: Protocol, Package: norm, Version: vkey, OrgID: orgID, Meta: entry, PublishedBy: p.UserID,
+		Protocol: Protocol, Package: norm, Version: vkey, OrgID: cl.OrgID, Meta: entry, PublishedBy: p.UserID,
 		Files: []hosted.File{{Name: norm + "/" + vkey + ".crate", Digest: string(info.Digest), Size: info.Size,
 			ContentType: crateType, UploadedAt: time.Now().UTC()}},
 	})
@@ -368,6 +355,44 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(publishWarnings)
 	return nil
+}
+
+// publishOrg picks the organization a publish of the crate norm goes to:
+// the one holding the name, so that a member of several organizations
+// publishes new versions without choosing, else the one the caller
+// publishes for (edge.Registry.PublishOrg).
+func (h *Handler) publishOrg(p auth.Principal, norm string) (auth.Org, error) {
+	cl, _, claimed, err := h.r.Hosted(bg, Protocol, norm)
+	if err != nil {
+		return auth.Org{}, err
+	}
+	if claimed {
+		return h.r.Auth.GetOrg(bg, cl.OrgID)
+	}
+	return h.r.PublishOrg(bg, p, "")
+}
+
+// existing reports whether the catalog holds the crate norm, and the
+// Conflict a publish of meta meets there: a name that collides with the
+// crate's own spelling, or a version published already. Any other error
+// is the catalog's.
+func (h *Handler) existing(norm string, meta publishMeta, vkey string) (bool, error) {
+	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+	if fault.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := sameName(pkg, meta.Name); err != nil {
+		return true, err
+	}
+	if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
+		return true, republished(meta)
+	} else if !fault.Is(err, fault.NotFound) {
+		return true, err
+	}
+	return true, nil
 }
 
 // crateType is the media type .crate files are served with.

@@ -56,7 +56,9 @@ func TestMirror(t *testing.T) {
 	}
 	u.Up()
 
-	// Claiming a name cuts the upstream off for it.
+	// Claiming a name cuts the upstream off for it. The upstream has demo:
+	// acme claims it on purpose, as a first publish may not.
+	x.claim("demo")
 	if code, body := x.publish("demo", "1.0.0"); code != 200 {
 		t.Fatalf("publish: %d %s", code, body)
 	}

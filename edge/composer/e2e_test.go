@@ -584,6 +584,11 @@ func TestDependencyConfusion(t *testing.T) {
 	admin := s.AdminToken(t)
 	s.CreateOrg(t, admin, "acme")
 	s.CreateOrg(t, admin, "newco") // owns newco/* without having published
+	// The upstream has acme/lib too, so a first publish may not claim the
+	// vendor: a platform admin claims it for acme on purpose.
+	if st, b := s.API("POST", "/organizations/acme/claims", admin, map[string]string{"protocol": "composer", "namespace": "acme"}, nil); st != 201 {
+		t.Fatalf("claim acme: %d %s", st, b)
+	}
 	if st, b := put(t, s, admin, "acme/lib?version=1.0.0", libZip(t, "acme/lib", "one")); st != 201 {
 		t.Fatalf("publish: %d %s", st, b)
 	}

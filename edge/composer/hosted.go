@@ -265,52 +265,47 @@ func (h *Handler) downloadCount(name string) int64 {
 	return 0
 }
 
-// publishTarget is where an authorized upload goes.
+// publishTarget is where an upload goes: the organization named after
+// the package's vendor. Whether the caller may publish there is decided
+// once the upload is checked (claim).
 type publishTarget struct {
-	p       auth.Principal
-	org     auth.Org
-	repoID  string
-	claimed bool
+	p   auth.Principal
+	org auth.Org
 }
 
-// authorizePublish picks the organization (the vendor's), its
-// repository, and checks the caller may write there: the request's one
-// permission check.
-func (h *Handler) authorizePublish(ctx *fasthttp.RequestCtx, vendor string) (publishTarget, error) {
+// publishTo picks the organization an upload goes to: the vendor's.
+// Nothing is authorized here but the caller's credentials.
+func (h *Handler) publishTo(ctx *fasthttp.RequestCtx, vendor string) (publishTarget, error) {
 	const op = "composer.publish"
-	c := context.Background()
 	p, err := h.r.Who(ctx)
 	if err != nil {
 		return publishTarget{}, err
 	}
-	org, err := h.r.PublishOrg(c, p, vendor)
+	org, err := h.r.PublishOrg(context.Background(), p, vendor)
 	if fault.Is(err, fault.NotFound) {
 		return publishTarget{}, fault.Newf(op, fault.NotFound, "no organization is named %q: the vendor of a Composer package is the organization that owns it, so create organization %q (or publish under your organization's name)", vendor, vendor)
 	}
 	if err != nil {
 		return publishTarget{}, err
 	}
-	t := publishTarget{p: p, org: org}
-	cl, ref, ok, err := h.r.Hosted(c, Protocol, vendor)
+	return publishTarget{p: p, org: org}, nil
+}
+
+// claim is a publish's one permission check, edge.Registry.ClaimForPublish:
+// the write on the repository of the vendor's claim, or, for the
+// organization's first publish, the claim of its vendor (refused to
+// non-members, and when the upstream has a package of the vendor, see
+// onUpstream). It returns the repository the package goes to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string) (auth.RepoRef, error) {
+	vendor := vendorOf(name)
+	_, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{
+		Protocol: Protocol, Namespace: vendor, Org: t.org, Upstream: h.onUpstream(name),
+	})
 	if err != nil {
-		return t, err
+		return ref, err
 	}
-	if ok {
-		if cl.OrgID != org.ID {
-			return t, fault.Newf(op, fault.Conflict, "vendor %q is claimed by another organization", vendor)
-		}
-		t.repoID, t.claimed = cl.RepoID, true
-	} else {
-		repo, err := h.r.HostedRepo(c, org.ID, Protocol)
-		if err != nil {
-			return t, err
-		}
-		t.repoID, ref = repo.ID, repo.Ref()
-	}
-	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
-		return t, err
-	}
-	return t, nil
+	h.vendors.Remove(vendor)
+	return ref, nil
 }
 
 // publish takes PUT /composer/packages/{vendor}/{package}?version=X.
@@ -319,7 +314,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	t, err := h.authorizePublish(ctx, vendorOf(name))
+	t, err := h.publishTo(ctx, vendorOf(name))
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
@@ -348,7 +343,7 @@ func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return fault.New(op, fault.Invalid, "send the archive as multipart/form-data (field \"package\"), or PUT it as the body")
 	}
-	t, err := h.authorizePublish(ctx, vendorOf(name))
+	t, err := h.publishTo(ctx, vendorOf(name))
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
@@ -460,17 +455,12 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 		return h.failed(ctx, name, version, t, err)
 	}
 	// Refuse a known version before writing the blob (AddVersion decides
-	// for racing uploads).
+	// for racing uploads); only a writer learns that it exists.
 	if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
-		return h.failed(ctx, name, pretty, t, versionExists(name, pretty, normalized, old))
-	}
-
-	if !t.claimed {
-		if _, err := h.r.Catalog.Claim(c, hosted.Claim{Protocol: Protocol, Namespace: vendorOf(name), OrgID: t.org.ID, RepoID: t.repoID}); err != nil {
+		if _, err := h.claim(ctx, t, name); err != nil {
 			return h.failed(ctx, name, pretty, t, err)
 		}
-		h.r.Forget(Protocol, vendorOf(name))
-		h.vendors.Remove(vendorOf(name))
+		return h.failed(ctx, name, pretty, t, versionExists(name, pretty, normalized, old))
 	}
 
 	w, err := h.r.Blobs.Create(c, blob.Digest(blob.SHA1+":"+sp.sha1), blob.Digest(blob.SHA256+":"+sp.sha256))
@@ -488,13 +478,20 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 	if err != nil {
 		return h.failed(ctx, name, pretty, t, err)
 	}
+	// Everything holds: now the write is authorized and, on the first
+	// publish, the vendor claimed. A refusal leaves the committed blob
+	// unreferenced, and nothing recorded.
+	repo, err := h.claim(ctx, t, name)
+	if err != nil {
+		return h.failed(ctx, name, pretty, t, err)
+	}
 
 	var desc string
 	manifestDesc, _ := manifest.str("description")
 	desc = truncate(manifestDesc, 1000)
 	pkg, err := h.r.Catalog.Package(c, Protocol, name)
 	if fault.Is(err, fault.NotFound) {
-		pkg, err = h.r.Catalog.CreatePackage(c, hosted.Package{Protocol: Protocol, Name: name, OrgID: t.org.ID, RepoID: t.repoID, Description: desc})
+		pkg, err = h.r.Catalog.CreatePackage(c, hosted.Package{Protocol: Protocol, Name: name, OrgID: t.org.ID, RepoID: repo.ID, Description: desc})
 		if fault.Is(err, fault.Conflict) { // a racing first publish
 			pkg, err = h.r.Catalog.Package(c, Protocol, name)
 		}

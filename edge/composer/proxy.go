@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -89,18 +90,7 @@ func (h *Handler) readEntry(ctx context.Context, e cache.Entry) ([]byte, error) 
 // its packages.json through the cache.
 func (h *Handler) metadataURL(ctx context.Context) (string, error) {
 	const op = "composer.metadataURL"
-	root, err := h.up.Resolve("packages.json")
-	if err != nil {
-		return "", err
-	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   h.cacheKey("packages.json"),
-		TTL:   h.metadataTTL(),
-		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
-	})
-	if fault.Is(err, fault.NotFound) {
-		return "", fault.New(op, fault.Upstream, "the Composer upstream has no packages.json")
-	}
+	e, err := h.rootEntry(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -123,6 +113,23 @@ func (h *Handler) metadataURL(ctx context.Context) (string, error) {
 	tmpl = strings.ReplaceAll(tmpl, "__PACKAGE__", "%package%")
 	h.parsed.Add("root\x00"+string(e.Digest), tmpl)
 	return tmpl, nil
+}
+
+// rootEntry returns the upstream's packages.json through the cache.
+func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
+	root, err := h.up.Resolve("packages.json")
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	e, err := h.r.Cache.Get(ctx, cache.Request{
+		Key:   h.cacheKey("packages.json"),
+		TTL:   h.metadataTTL(),
+		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
+	})
+	if fault.Is(err, fault.NotFound) {
+		return e, fault.New("composer.rootEntry", fault.Upstream, "the Composer upstream has no packages.json")
+	}
+	return e, err
 }
 
 // parseRoot reads the metadata-url of a repository's packages.json; a
@@ -284,4 +291,65 @@ func contentTypeOf(typ string) string {
 		return "application/x-tar"
 	}
 	return "application/octet-stream"
+}
+
+// onUpstream is the probe a first publish under name's vendor hands to
+// edge.Registry.ClaimForPublish, nil without a mirror: whether the
+// upstream has a package of the vendor, as far as it can tell cheaply:
+// the package being published (its p2 document, tagged or dev, asked
+// through the cache as any read of it), or any name of the vendor its
+// packages.json announces (available-packages,
+// available-package-patterns). Any of them makes the claim refused,
+// since it would hide the public packages from every user; an upstream
+// that cannot answer refuses it too, until it can.
+func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+	if h.up == nil {
+		return nil
+	}
+	return func(ctx context.Context) (bool, error) {
+		for _, dev := range []bool{false, true} {
+			_, err := h.upstreamDocument(ctx, name, dev)
+			switch {
+			case err == nil:
+				return true, nil
+			case !fault.Is(err, fault.NotFound):
+				return false, err
+			}
+		}
+		e, err := h.rootEntry(ctx)
+		if err != nil {
+			return false, err
+		}
+		raw, err := h.readEntry(ctx, e)
+		if err != nil {
+			return false, err
+		}
+		return announces(raw, name), nil
+	}
+}
+
+// announces reports whether a repository's packages.json names a package
+// of name's vendor, or name itself, in available-packages or
+// available-package-patterns (globs such as "acme/*").
+func announces(root []byte, name string) bool {
+	var doc struct {
+		Packages []string `json:"available-packages"`
+		Patterns []string `json:"available-package-patterns"`
+	}
+	if json.Unmarshal(root, &doc) != nil {
+		return false
+	}
+	prefix := vendorOf(name) + "/"
+	for _, p := range doc.Packages {
+		if strings.HasPrefix(strings.ToLower(p), prefix) {
+			return true
+		}
+	}
+	for _, p := range doc.Patterns {
+		p = strings.ToLower(p)
+		if ok, _ := path.Match(p, name); ok || strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }

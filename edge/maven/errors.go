@@ -38,10 +38,13 @@ func Render(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetBodyString(msg + "\n")
 }
 
-// reasonPhrase keeps what a status line may carry: printable ASCII, short.
+// reasonPhrase keeps what a status line may carry: printable ASCII, short
+// enough for a log line, long enough for the hint that ends a refused
+// claim (the management API call an administrator makes).
 func reasonPhrase(s string) string {
-	b := make([]byte, 0, min(len(s), 200))
-	for i := 0; i < len(s) && len(b) < 200; i++ {
+	const max = 400
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7e {
 			c = ' '

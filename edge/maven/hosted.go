@@ -34,10 +34,13 @@ import (
 // target is where a deploy goes.
 type target struct {
 	principal auth.Principal
-	orgID     string
-	repoID    string
-	// claim: the groupId is claimed by nobody yet; the deploy claims it.
-	claim bool
+	// org holds the groupId's claim, or (first) is the organization a
+	// first deploy under it goes to; only org.ID is known for a claim.
+	org auth.Org
+	// namespace is the claimed groupId prefix, or (first) the groupId a
+	// first deploy claims.
+	namespace string
+	first     bool
 }
 
 // hashes computes the checksums Maven clients ask for, in one pass.
@@ -96,6 +99,13 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	}
 	bctx := context.Background()
 	if ref, err := h.r.Catalog.File(bctx, Protocol, c.Target); err == nil {
+		// Only a writer learns that a hosted file exists (a file left
+		// under a released groupId is no secret, and is not claimed for).
+		if !t.first {
+			if _, _, err := h.claim(ctx, c, t); err != nil {
+				return err
+			}
+		}
 		if ref.Deleted {
 			return fault.Newf(op, fault.Conflict, "%s was withdrawn and cannot be deployed again", c.FileName())
 		}
@@ -106,10 +116,9 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	} else if !fault.Is(err, fault.NotFound) {
 		return err
 	}
-
-	if t.claim {
-		if err := h.shadows(c); err != nil {
-			return err
+	if t.first {
+		if _, err := NormalizeClaim(t.org.Name, c.Group); err != nil {
+			return fault.Newf(op, fault.Invalid, "groupId %s is too broad: a first deploy claims its exact groupId for your organization, and a claim needs at least two segments, such as com.%s", c.Group, t.org.Name)
 		}
 	}
 	var body io.Reader
@@ -147,11 +156,12 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		return fault.Op(op, err)
 	}
 
-	if err := h.claim(ctx, c, t); err != nil {
+	orgID, repoID, err := h.claim(ctx, c, t)
+	if err != nil {
 		return err
 	}
 	if _, err := h.r.Catalog.CreatePackage(bctx, hosted.Package{
-		Protocol: Protocol, Name: c.Package(), OrgID: t.orgID, RepoID: t.repoID,
+		Protocol: Protocol, Name: c.Package(), OrgID: orgID, RepoID: repoID,
 	}); err != nil && !fault.Is(err, fault.Conflict) {
 		return err
 	}
@@ -160,7 +170,7 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		Protocol: Protocol,
 		Package:  c.Package(),
 		Version:  c.Version + "/" + c.FileName(),
-		OrgID:    t.orgID,
+		OrgID:    orgID,
 		Files: []hosted.File{{
 			Name:        c.Target,
 			Digest:      string(info.Digest),
@@ -180,43 +190,32 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	if _, err := h.r.Catalog.Touch(bctx, Protocol, c.Package()); err != nil {
 		h.r.Log.Warn("maven: package serial not bumped", "package", c.Package(), "err", err)
 	}
-	h.r.Record(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), t.orgID, "success", string(info.Digest))
+	h.r.Record(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, "success", string(info.Digest))
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	return nil
 }
 
-// shadows refuses a first deploy under a groupId of an artifact that the
-// upstream repository has: the claim would hide the public artifacts from
-// every user of this server. An upstream that cannot answer does not
-// block deploys.
-func (h *Handler) shadows(c Coords) error {
-	if h.up == nil {
-		return nil
+// claim is the deploy's one permission check, edge.Registry.ClaimForPublish:
+// the write on the repository of the groupId's claim, or, for a first
+// deploy, the claim of the exact groupId for t's organization (refused
+// when the upstream repository has that groupId or artifact, see
+// onUpstream). It returns the organization and repository the file goes
+// to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target) (orgID, repoID string, err error) {
+	req := edge.ClaimRequest{Protocol: Protocol, Namespace: t.namespace, Org: t.org}
+	if t.first {
+		req.Upstream = h.onUpstream(c)
 	}
-	meta := strings.Join(c.Dirs[:len(c.Dirs)-1], "/") + "/" + MetadataFile
-	if _, err := h.proxyGet(context.Background(), meta, h.metadataTTL(), h.fetchDocument(meta)); err == nil {
-		return fault.Newf("maven.shadows", fault.Conflict, "%s:%s exists in the upstream repository: deploying it here would hide it from everyone; use a groupId of your own", c.Group, c.Artifact)
-	}
-	return nil
-}
-
-// claim makes a first deploy under a groupId claim it for the deploying
-// organization.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target) error {
-	const op = "maven.claim"
-	if !t.claim {
-		return nil
-	}
-	_, err := h.r.Catalog.Claim(context.Background(), hosted.Claim{Protocol: Protocol, Namespace: c.Group, OrgID: t.orgID, RepoID: t.repoID})
-	if fault.Is(err, fault.Conflict) {
-		return fault.Newf(op, fault.Forbidden, "groupId %s belongs to another organization", c.Group)
-	}
+	cl, ref, err := h.r.ClaimForPublish(ctx, req)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	h.r.Forget(Protocol, c.Groups()...)
-	h.r.Record(ctx, "maven.claim", c.Group, t.orgID, "success", "")
-	return nil
+	if t.first {
+		// The claim covers deeper groupIds too: drop what was remembered
+		// of them.
+		h.r.Forget(Protocol, c.Groups()...)
+	}
+	return cl.OrgID, ref.ID, nil
 }
 
 // checksumLen is the hex length of each algorithm's digest.
@@ -251,7 +250,7 @@ func fileHash(f hosted.File, alg string) string {
 // server keeps its own, so nothing is stored. A contradicting checksum
 // sent by the uploader soon after the upload means the file was corrupted
 // on its way: the file is withdrawn, so that nobody resolves it.
-func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target) error {
+func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target, hostedGroup bool) error {
 	const op = "maven.putChecksum"
 	b, err := edge.ReadBody(ctx, 1<<10)
 	if err != nil {
@@ -263,6 +262,10 @@ func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target) erro
 	}
 	bctx := context.Background()
 	f, v, err := h.hostedFile(bctx, c.Target)
+	if err == nil && !hostedGroup {
+		// Released groupId: its files are not served any more.
+		err = fault.New(op, fault.NotFound, "not hosted")
+	}
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.Invalid, "%s is not deployed: deploy it before its checksum", c.FileName())
 	}
@@ -281,7 +284,7 @@ func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target) erro
 		if _, err := h.r.Catalog.Touch(bctx, Protocol, v.Package); err != nil {
 			h.r.Log.Warn("maven: package serial not bumped", "package", v.Package, "err", err)
 		}
-		h.r.Record(ctx, "maven.withdraw", v.Package+":"+v.Version, t.orgID, "success", "checksum mismatch")
+		h.r.Record(ctx, "maven.withdraw", v.Package+":"+v.Version, v.OrgID, "success", "checksum mismatch")
 		return fault.Newf(op, fault.Invalid, "checksum mismatch: %s's %s is %s, the uploaded one %s; the file was corrupted in transit and has been withdrawn", c.FileName(), c.Checksum, have, sum)
 	}
 	return fault.Newf(op, fault.Invalid, "checksum mismatch: %s's %s is %s, not %s", c.FileName(), c.Checksum, have, sum)

@@ -120,7 +120,12 @@ func (h *Handler) get(ctx *fasthttp.RequestCtx) error {
 }
 
 // put answers PUT: a deployed file, a checksum, or metadata to reconcile.
-// Deploys go to hosted repositories only, never upstream.
+// Deploys go to hosted repositories only, never upstream. The one
+// permission check is edge.Registry.ClaimForPublish for a file (after the
+// upload is validated and stored, right before it is recorded), and May
+// for a checksum or metadata of a hosted groupId; a checksum or metadata
+// under a groupId nobody claims stores nothing and needs no write
+// permission.
 func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	const op = "maven.put"
 	c, err := coords(ctx)
@@ -140,37 +145,33 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	}
 	t := target{principal: p}
 	if o.hosted {
-		if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
-			return err
-		}
-		t.orgID, t.repoID = o.claim.OrgID, o.ref.ID
+		t.org, t.namespace = auth.Org{ID: o.claim.OrgID}, o.claim.Namespace
 	} else {
 		org, err := h.r.PublishOrg(context.Background(), p, "")
 		if err != nil {
 			return err
 		}
-		repo, err := h.r.HostedRepo(context.Background(), org.ID, Protocol)
-		if err != nil {
-			return err
-		}
-		if _, err := h.r.May(ctx, repo.Ref(), auth.Write); err != nil {
-			return err
-		}
-		t.orgID, t.repoID, t.claim = org.ID, repo.ID, true
+		t.org, t.namespace, t.first = org, c.Group, true
 	}
-	switch {
-	case c.Kind == Metadata && c.Checksum == "":
-		return h.putMetadata(ctx, c)
-	case c.Kind == Metadata:
-		// The client's checksum of its own metadata, which is set aside:
-		// the server's document has checksums of its own.
-		if _, err := edge.ReadBody(ctx, 1<<10); err != nil {
-			return err
+	if c.Kind == Metadata || c.Checksum != "" {
+		if o.hosted {
+			if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
+				return err
+			}
 		}
-		ctx.SetStatusCode(fasthttp.StatusCreated)
-		return nil
-	case c.Checksum != "":
-		return h.putChecksum(ctx, c, t)
+		switch {
+		case c.Kind == Metadata && c.Checksum == "":
+			return h.putMetadata(ctx, c)
+		case c.Kind == Metadata:
+			// The client's checksum of its own metadata, which is set
+			// aside: the server's document has checksums of its own.
+			if _, err := edge.ReadBody(ctx, 1<<10); err != nil {
+				return err
+			}
+			ctx.SetStatusCode(fasthttp.StatusCreated)
+			return nil
+		}
+		return h.putChecksum(ctx, c, t, o.hosted)
 	}
 	return h.putFile(ctx, c, t)
 }

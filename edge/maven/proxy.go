@@ -3,6 +3,7 @@ package maven
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -185,5 +186,44 @@ func (h *Handler) fetchChecksum(path string) cache.Fetch {
 			return cache.Result{}, fault.Op("maven.fetchChecksum", err)
 		}
 		return cache.Result{ContentType: "text/plain"}, nil
+	}
+}
+
+// onUpstream is the probe a first deploy under c's groupId hands to
+// edge.Registry.ClaimForPublish, nil without a mirror: whether the
+// upstream repository has the groupId (its directory, {group path}/,
+// answers: Maven repositories and plain web servers list a directory with
+// a 200, and a 404 means there is no such directory) or the artifact (its
+// maven-metadata.xml, asked through the cache as any read of it). Either
+// makes the claim refused, since it would hide the public artifacts from
+// every user. An upstream that cannot answer is an error, and the claim
+// is refused too: it is retried later.
+func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
+	if h.up == nil || c.Kind != Artifact {
+		return nil
+	}
+	n := len(c.Dirs)
+	group := strings.Join(c.Dirs[:n-2], "/") + "/"
+	meta := strings.Join(c.Dirs[:n-1], "/") + "/" + MetadataFile
+	return func(ctx context.Context) (bool, error) {
+		// The listing's body is never read: its status is the answer.
+		resp, err := h.upstreamGet(ctx, group, upstream.Request{MaxSize: maxDocument})
+		switch {
+		case err == nil:
+			resp.Body.Close()
+			return true, nil
+		case fault.Is(err, fault.TooLarge): // a long listing is a listing
+			return true, nil
+		case !fault.Is(err, fault.NotFound):
+			return false, err
+		}
+		_, err = h.proxyGet(ctx, meta, h.metadataTTL(), h.fetchDocument(meta))
+		switch {
+		case err == nil:
+			return true, nil
+		case fault.Is(err, fault.NotFound):
+			return false, nil
+		}
+		return false, err
 	}
 }

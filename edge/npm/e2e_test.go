@@ -468,7 +468,7 @@ func TestE2EDependencyConfusion(t *testing.T) {
 	// first publish, so that not even the packument npm publish asks for
 	// first goes upstream; the upstream then serves a higher version of it.
 	var claim struct{ Namespace, OrgID string }
-	if st, raw := e.s.API("POST", "/organizations/acme/claims", e.owner, map[string]string{"protocol": "npm", "namespace": "acme-tool"}, &claim); st != http.StatusCreated || claim.Namespace != "acme-tool" {
+	if st, raw := e.s.API("POST", "/organizations/acme/claims", e.admin, map[string]string{"protocol": "npm", "namespace": "acme-tool"}, &claim); st != http.StatusCreated || claim.Namespace != "acme-tool" {
 		t.Fatalf("claim acme-tool: %d %s", st, raw)
 	}
 	servePackage(t, up, "acme-tool", "9.9.9")

@@ -3,10 +3,13 @@ package npm
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -229,79 +232,62 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	return h.deprecate(ctx, n, doc)
 }
 
-// publishTarget finds where a publish of n goes and authorizes it: the
-// claim's organization, or for a new name the scope's organization or the
-// caller's. It creates the organization's npm repository if needed and
-// claims the scope or the name.
-func (h *Handler) publishTarget(ctx *fasthttp.RequestCtx, n Name, p auth.Principal) (orgID, repoID string, err error) {
-	const op = "npm.publishTarget"
-	o, claimed, err := h.claimed(n)
-	if err != nil {
-		return "", "", err
-	}
-	if claimed && o.ref.ID != "" {
-		if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
-			return "", "", forbidPublish(n, err)
-		}
-		return o.orgID, o.ref.ID, nil
-	}
-	orgID = o.orgID
-	if !claimed {
-		org, err := h.r.PublishOrg(bg, p, n.Scope)
-		if err != nil {
-			return "", "", err
-		}
-		orgID = org.ID
-	}
-	repo, err := h.r.Auth.RepoByName(bg, orgID, Protocol, edge.DefaultRepo)
-	if err != nil && !fault.Is(err, fault.NotFound) {
-		return "", "", fault.Op(op, err)
-	}
-	ref := repo.Ref()
-	if repo.ID == "" {
-		// Permissions hang off a repository: create the organization's
-		// first npm one, but only for a member (or a platform admin), so
-		// that outsiders cannot make repositories appear.
-		if !p.PlatformAdmin {
-			if _, err := h.r.Auth.OrgMember(bg, orgID, p.UserID); err != nil {
-				return "", "", forbidPublish(n, err)
-			}
-		}
-		if repo, err = h.r.HostedRepo(bg, orgID, Protocol); err != nil {
-			return "", "", fault.Op(op, err)
-		}
-		ref = repo.Ref()
-	}
-	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
-		return "", "", forbidPublish(n, err)
-	}
-	ns := n.String()
+// publishOrg picks the organization a publish of n goes to, and the
+// namespace it claims: the organization holding n's claim (its scope's
+// or its own), else the one named by n's scope (a scope belongs to the
+// organization of the same name), else the caller's (edge.PublishOrg).
+// It authorizes nothing: edge.Registry.ClaimForPublish does, once the
+// upload is valid.
+func (h *Handler) publishOrg(n Name, p auth.Principal) (auth.Org, string, error) {
+	const op = "npm.publishOrg"
+	namespaces := []string{n.String()}
 	if n.Scope != "" {
-		ns = n.ScopeNamespace()
+		namespaces = []string{n.ScopeNamespace(), n.String()}
 	}
-	if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: ns, OrgID: orgID, RepoID: repo.ID}); err != nil {
-		if fault.Is(err, fault.Conflict) {
-			return "", "", fault.Newf(op, fault.Forbidden, "you do not have permission to publish %q: the name belongs to another organization", n.String())
-		}
-		return "", "", fault.Op(op, err)
+	cl, _, ok, err := h.r.Hosted(bg, Protocol, namespaces...)
+	if err != nil {
+		return auth.Org{}, "", fault.Op(op, err)
 	}
-	h.r.Forget(Protocol, ns)
-	return orgID, repo.ID, nil
+	if ok {
+		org, err := h.r.Auth.GetOrg(bg, cl.OrgID)
+		return org, cl.Namespace, fault.Op(op, err)
+	}
+	org, err := h.r.PublishOrg(bg, p, n.Scope)
+	return org, namespaces[0], err
 }
 
-// forbidPublish words a refused publish the way the npm registry does; a
-// read refusal turned NotFound would be misleading here.
+// onUpstream is the probe edge.Registry.ClaimForPublish asks before a
+// first publish of n takes its name: does the upstream registry serve
+// its packument? A scope is an organization's name, created by an
+// administrator, so it is never probed; nor is anything without a mirror.
+func (h *Handler) onUpstream(n Name) func(context.Context) (bool, error) {
+	if h.up == nil || n.Scope != "" {
+		return nil
+	}
+	return func(context.Context) (bool, error) {
+		if _, err := h.upstreamPackument(n, true); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+}
+
+// forbidPublish words a refused publish the way the npm registry does,
+// with the reason; a read refusal turned NotFound would be misleading
+// here.
 func forbidPublish(n Name, err error) error {
 	switch fault.KindOf(err) {
 	case fault.Forbidden, fault.NotFound:
-		return fault.Newf("npm.publish", fault.Forbidden, "you do not have permission to publish %q. Are you logged in as the correct user?", n.String())
+		return fault.WrapMsg("npm.publish", fault.Forbidden, fmt.Sprintf("you do not have permission to publish %q (%s). Are you logged in as the correct user?", n.String(), fault.Message(err)), err)
 	}
 	return err
 }
 
 // publish stores one new version: the attachment is decoded into the
 // blob store while hashing, checked against dist.shasum/dist.integrity
-// and against the package.json inside, and becomes visible only then.
+// and against the package.json inside; only then does the publish take
+// the name (edge.Registry.ClaimForPublish authorizes it, and refuses a
+// first publish of a name the upstream serves) and become visible.
 func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, doc putBody) error {
 	const op = "npm.publish"
 	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
@@ -330,24 +316,31 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, do
 		tags[t] = v
 	}
 
-	orgID, repoID, err := h.publishTarget(ctx, n, p)
+	org, ns, err := h.publishOrg(n, p)
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
-		return republish(version)
-	} else if !fault.Is(err, fault.NotFound) {
-		return fault.Op(op, err)
-	}
-
 	var att attachment
 	for _, a := range doc.Attachments {
 		att = a
 	}
 	file, err := h.storeTarball(n, version, att, want)
 	if err != nil {
-		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, orgID, "failure", fault.Message(err))
+		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, org.ID, "failure", fault.Message(err))
 		return err
+	}
+	// The upload is valid: only now may it take the name (a failed
+	// publish claims nothing; the blob it committed stays unreferenced).
+	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)})
+	if err != nil {
+		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, org.ID, "failure", fault.Message(err))
+		return forbidPublish(n, err)
+	}
+	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
+	if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
+		return republish(version)
+	} else if !fault.Is(err, fault.NotFound) {
+		return fault.Op(op, err)
 	}
 
 	if _, err := h.r.Catalog.Package(bg, Protocol, n.String()); fault.Is(err, fault.NotFound) {

@@ -5,7 +5,8 @@
 // Every request takes the same path: parse the URL into a Name (and a
 // version or file), resolve the name (hosted first: a scope belongs to the
 // organization of the same name, an unscoped name to the organization
-// that first published it; a claimed name never resolves upstream), check
+// that first published it, which the upstream must not have, or that
+// claimed it; a claimed name never resolves upstream), check
 // the caller's permission once, then answer from the hosted catalog or
 // from the upstream through the cache.
 //

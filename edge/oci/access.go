@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
-	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
 
@@ -21,6 +21,10 @@ type target struct {
 	mirror *mirror // nil: hosted
 	upName string  // the repository's name at the mirror's upstream
 	ref    auth.RepoRef
+	// org is set for an organization's namespace that nothing claims yet
+	// (it has pushed nothing): the first push claims it (claim), and ref
+	// names no repository until then.
+	org *auth.Org
 }
 
 const grantsKey = "oci.grants"
@@ -56,8 +60,10 @@ func scopeActions(a auth.Action) string {
 // resolve decides where name lives and authorizes action there: the one
 // permission check of a request. A mirror prefix wins over an
 // organization of the same name; a hosted name resolves only against
-// hosted content (it never goes upstream); an organization that has not
-// claimed its OCI namespace yet claims it on the first push.
+// hosted content (it never goes upstream). A write to an organization's
+// namespace that nothing claims yet is checked against membership only
+// (mayFirstPush): nothing is created until a push lands, where claim
+// authorizes it and claims the namespace.
 func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (target, error) {
 	const op = "oci.resolve"
 	ctx.SetUserValue(challengeKey, challenge{scope: "repository:" + name + ":" + scopeActions(action)})
@@ -84,7 +90,11 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 		}
 		return target{}, errf(codeNameUnknown, fault.NotFound, op, "repository %s is not known", name)
 	}
-	if _, err := h.r.May(ctx, t.ref, action); err != nil {
+	if t.org != nil && action == auth.Write {
+		if err := h.mayFirstPush(ctx, p, *t.org); err != nil {
+			return target{}, err
+		}
+	} else if _, err := h.r.May(ctx, t.ref, action); err != nil {
 		return target{}, authError(err)
 	}
 	if access, ok := ctx.UserValue(grantsKey).([]auth.RegistryAccess); ok && action != auth.Read {
@@ -97,6 +107,86 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 		}
 	}
 	return t, nil
+}
+
+// mayFirstPush is the check of a write to an organization's namespace
+// before anything is pushed there: the caller must be authenticated,
+// belong to the organization (or be a platform admin) and hold a token
+// that allows writes there. Whether the caller may write to the
+// repository the first push creates is decided by claim, when the push
+// lands; a non-member gets nothing: no session, no repository, no claim.
+func (h *Handler) mayFirstPush(ctx *fasthttp.RequestCtx, p auth.Principal, org auth.Org) error {
+	const op = "oci.mayFirstPush"
+	if p.Anonymous() {
+		return errf(codeUnauthorized, fault.Unauthorized, op, "authentication required")
+	}
+	_, member, err := h.role(ctx, p, org)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return errf(codeDenied, fault.Forbidden, op, "you are not a member of the organization %q", org.Name)
+	}
+	if !scoped(p, org.ID, auth.Write) {
+		return errf(codeDenied, fault.Forbidden, op, "token scopes do not allow %s here", auth.Write)
+	}
+	return nil
+}
+
+// role tells whether p administers org (an owner or admin of it, or a
+// platform admin) and whether p belongs to it (or is a platform admin).
+func (h *Handler) role(ctx context.Context, p auth.Principal, org auth.Org) (admin, member bool, err error) {
+	if p.Anonymous() {
+		return false, false, nil
+	}
+	if p.PlatformAdmin {
+		return true, true, nil
+	}
+	m, err := h.r.Auth.OrgMember(ctx, org.ID, p.UserID)
+	if fault.Is(err, fault.NotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return m.Role == auth.OrgOwner || m.Role == auth.OrgAdmin, true, nil
+}
+
+// scoped reports whether p's token scopes, if any, allow a on org's OCI
+// repositories, as auth.Service.Authorize reads them: for a repository
+// that does not exist yet, which Authorize cannot be asked about.
+func scoped(p auth.Principal, orgID string, a auth.Action) bool {
+	sc := p.Scopes
+	if sc == nil {
+		return true
+	}
+	if !sc.ExpiresAt.IsZero() && time.Now().After(sc.ExpiresAt) {
+		return false
+	}
+	return a&sc.Actions&^auth.Manage == a &&
+		(len(sc.Protocols) == 0 || slices.Contains(sc.Protocols, "oci")) &&
+		(len(sc.Organizations) == 0 || slices.Contains(sc.Organizations, orgID))
+}
+
+// claim is the one permission check of a push that lands in a namespace
+// nothing claims yet (t.org set), right before its record is written:
+// edge.Registry.ClaimForPublish makes sure the caller belongs to the
+// organization and may write to its OCI repository (created private
+// then), and claims the namespace for it. OCI namespaces are hosted only
+// (mirror prefixes are reserved), so no upstream is asked. t then names
+// the repository. In a claimed namespace resolve has authorized the
+// write already, and claim does nothing.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, t *target) error {
+	if t.org == nil {
+		return nil
+	}
+	first, _, _ := strings.Cut(t.name, "/")
+	_, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: "oci", Namespace: first, Org: *t.org})
+	if err != nil {
+		return authError(err)
+	}
+	t.ref, t.org = ref, nil
+	return nil
 }
 
 func tokenAction(a auth.Action) string {
@@ -122,12 +212,12 @@ func authError(err error) error {
 	return err
 }
 
-// locate finds where name lives without authorizing anything. For a
-// hosted name whose organization has not claimed its namespace yet, claim
-// (when the caller is authenticated) claims it for the organization's
-// default OCI repository, as the first push does; found is false when the
-// name is neither claimed nor mirrored.
-func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, claim bool) (target, bool, error) {
+// locate finds where name lives without authorizing or creating
+// anything. An organization's namespace that nothing claims yet (it has
+// pushed nothing) is found, with t.org set; found is false when the name
+// is neither claimed, nor an organization's, nor mirrored. For a write,
+// an unknown organization is a NotFound that says so.
+func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, write bool) (target, bool, error) {
 	const op = "oci.locate"
 	first, rest, _ := strings.Cut(name, "/")
 	if m := h.mirrors[first]; m != nil {
@@ -145,7 +235,7 @@ func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, cla
 	}
 	org, err := h.r.Auth.GetOrg(ctx, first)
 	if fault.Is(err, fault.NotFound) || err == nil && org.Name != first {
-		if claim && !p.Anonymous() {
+		if write && !p.Anonymous() {
 			return target{}, false, errf(codeNameUnknown, fault.NotFound, op, "organization %q does not exist: the first segment of a repository name is its organization", first)
 		}
 		return target{}, false, nil
@@ -153,20 +243,9 @@ func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, cla
 	if err != nil {
 		return target{}, false, err
 	}
-	if !claim || p.Anonymous() {
-		// The organization exists but has pushed nothing yet: its
-		// members see an empty namespace.
-		return target{name: name, ref: auth.RepoRef{OrgID: org.ID, Protocol: "oci"}}, true, nil
-	}
-	repo, err := h.r.HostedRepo(ctx, org.ID, "oci")
-	if err != nil {
-		return target{}, false, err
-	}
-	if _, err := h.r.Catalog.Claim(ctx, hosted.Claim{Protocol: "oci", Namespace: first, OrgID: org.ID, RepoID: repo.ID}); err != nil {
-		return target{}, false, err
-	}
-	h.r.Forget("oci", first)
-	return target{name: name, ref: repo.Ref()}, true, nil
+	// The organization has pushed nothing yet: reads find nothing there,
+	// and its first push claims it.
+	return target{name: name, ref: auth.RepoRef{OrgID: org.ID, Protocol: "oci"}, org: &org}, true, nil
 }
 
 // base answers GET /v2/: 200 for a caller with valid credentials, 401
@@ -279,6 +358,25 @@ func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) au
 	}
 	t, found, err := h.locate(context.Background(), p, sc.Name, want["push"])
 	if err != nil || !found {
+		return g
+	}
+	if t.org != nil {
+		// Nothing is pushed there yet, and no repository exists to
+		// authorize against: members may push (the push is authorized
+		// when it lands, see claim), administrators may do anything;
+		// non-members get nothing.
+		admin, member, err := h.role(context.Background(), p, *t.org)
+		if err != nil || !member {
+			return g
+		}
+		for _, a := range []struct {
+			name string
+			act  auth.Action
+		}{{"pull", auth.Read}, {"push", auth.Write}, {"delete", auth.Delete}} {
+			if want[a.name] && (admin || a.act != auth.Delete) && scoped(p, t.org.ID, a.act) {
+				g.Actions = append(g.Actions, a.name)
+			}
+		}
 		return g
 	}
 	for _, a := range []struct {

@@ -152,6 +152,9 @@ func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return fault.Op(op, err)
 	}
+	if err := h.claim(ctx, &t); err != nil {
+		return err
+	}
 	rec := manifestRec{
 		Repo: c.Name, Digest: d, Blob: info.Digest, MediaType: mt, Size: int64(len(body)),
 		ArtifactType: m.artifactType(), Annotations: m.Annotations, PushedAt: time.Now().UTC(),

@@ -75,7 +75,14 @@ func (h *Handler) startUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 	bg := context.Background()
 	args := ctx.QueryArgs()
 	if m := args.Peek("mount"); len(m) > 0 {
-		if d, err := ParseDigest(string(m)); err == nil && h.mount(ctx, c.Name, d, string(args.Peek("from"))) {
+		d, err := ParseDigest(string(m))
+		mounted := false
+		if err == nil {
+			if mounted, err = h.mount(ctx, &t, d, string(args.Peek("from"))); err != nil {
+				return err
+			}
+		}
+		if mounted {
 			ctx.Response.Header.Set("Location", "/v2/"+c.Name+"/blobs/"+string(d))
 			ctx.Response.Header.Set("Docker-Content-Digest", string(d))
 			ctx.SetStatusCode(fasthttp.StatusCreated)
@@ -91,12 +98,11 @@ func (h *Handler) startUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 		if err != nil {
 			return bodyError(err)
 		}
-		if err := h.commit(bg, c.Name, d, body, int64(ctx.Request.Header.ContentLength())); err != nil {
+		if err := h.commit(ctx, &t, d, body, int64(ctx.Request.Header.ContentLength())); err != nil {
 			return err
 		}
 		return h.created(ctx, c.Name, d)
 	}
-	_ = t
 	id := newID()
 	f, err := os.OpenFile(h.spoolPath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -115,61 +121,68 @@ func (h *Handler) startUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 	return nil
 }
 
-// mount links blob d of repository from into name when the caller may
-// read it there; false sends the client on to a normal upload (never an
-// error: a blob the caller cannot read is just not mounted).
-func (h *Handler) mount(ctx *fasthttp.RequestCtx, name string, d blob.Digest, from string) bool {
+// mount links blob d of repository from into t when the caller may read
+// it there; false sends the client on to a normal upload (a blob the
+// caller cannot read is just not mounted, never an error). The link is a
+// push: into a namespace nothing claims yet, it claims it first, and a
+// refused claim is the error.
+func (h *Handler) mount(ctx *fasthttp.RequestCtx, t *target, d blob.Digest, from string) (bool, error) {
 	bg := context.Background()
-	if l, err := h.link(bg, name, d); err == nil {
-		_ = l
-		return true // already there
+	if _, err := h.link(bg, t.name, d); err == nil {
+		return true, nil // already there
 	}
 	if from == "" || !ValidName(from) {
-		return false
+		return false, nil
 	}
 	p, err := h.who(ctx)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	ft, found, err := h.locate(bg, p, from, false)
 	if err != nil || !found {
-		return false
+		return false, nil
 	}
 	var l linkRec
 	if ft.mirror != nil {
 		e, ok := h.r.Cache.Peek(bg, ft.mirror.blobKey(d))
 		if !ok || e.Negative {
-			return false
+			return false, nil
 		}
 		if _, err := h.r.MayMirror(ctx, "oci"); err != nil {
-			return false
+			return false, nil
 		}
 		l = linkRec{Digest: d, Blob: e.Digest, Size: e.Size}
 	} else {
 		if h.r.Auth.Authorize(bg, p, ft.ref, auth.Read) != nil {
-			return false
+			return false, nil
 		}
 		if l, err = h.link(bg, from, d); err != nil {
-			return false
+			return false, nil
 		}
 	}
 	if _, err := h.r.Blobs.Stat(bg, l.Blob); err != nil {
-		return false
+		return false, nil
 	}
-	l.Repo = name
-	return h.saveLink(bg, l) == nil
+	if err := h.claim(ctx, t); err != nil {
+		return false, err
+	}
+	l.Repo = t.name
+	return h.saveLink(bg, l) == nil, nil
 }
 
-// commit streams body into the blob store under d and links it into repo.
-// want is the declared length (< 0: unknown). A short body or a digest
-// mismatch leaves nothing behind.
-func (h *Handler) commit(ctx context.Context, repo string, d blob.Digest, body io.Reader, want int64) error {
+// commit streams body into the blob store under d and links it into t's
+// repository, claiming t's namespace first when nothing claims it yet
+// (claim). want is the declared length (< 0: unknown). A short body or a
+// digest mismatch leaves nothing behind; a refused claim leaves the
+// verified blob unreferenced, and no link.
+func (h *Handler) commit(ctx *fasthttp.RequestCtx, t *target, d blob.Digest, body io.Reader, want int64) error {
 	const op = "oci.commit"
-	w, err := h.r.Blobs.Create(ctx, d)
+	bg := context.Background()
+	w, err := h.r.Blobs.Create(bg, d)
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	defer w.Cancel(context.WithoutCancel(ctx))
+	defer w.Cancel(bg)
 	n, err := io.Copy(w, body)
 	if err != nil {
 		return bodyError(err)
@@ -177,14 +190,17 @@ func (h *Handler) commit(ctx context.Context, repo string, d blob.Digest, body i
 	if want >= 0 && n != want {
 		return errf(codeBlobUploadInvalid, fault.Invalid, op, "received %d bytes of %d", n, want)
 	}
-	info, err := w.Commit(ctx)
+	info, err := w.Commit(bg)
 	if fault.Is(err, fault.Conflict) {
 		return withCode(codeDigestInvalid, fault.WrapMsg(op, fault.Invalid, "the uploaded bytes do not match "+string(d), err))
 	}
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	return h.saveLink(ctx, linkRec{Repo: repo, Digest: d, Blob: info.Digest, Size: info.Size})
+	if err := h.claim(ctx, t); err != nil {
+		return err
+	}
+	return h.saveLink(bg, linkRec{Repo: t.name, Digest: d, Blob: info.Digest, Size: info.Size})
 }
 
 // bodyError classifies a failure reading a request body: over the limit,
@@ -349,7 +365,8 @@ func parseContentRange(s string) (start, end int64, ok bool) {
 // store. The session ends either way.
 func (h *Handler) finishUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 	const op = "oci.finishUpload"
-	if _, err := h.resolve(ctx, c.Name, auth.Write); err != nil {
+	t, err := h.resolve(ctx, c.Name, auth.Write)
+	if err != nil {
 		return err
 	}
 	defer h.lockSession(c.Upload)()
@@ -369,7 +386,7 @@ func (h *Handler) finishUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return fault.Wrap(op, fault.Unavailable, err)
 	}
-	err = h.commit(bg, c.Name, d, io.LimitReader(f, u.Size), u.Size)
+	err = h.commit(ctx, &t, d, io.LimitReader(f, u.Size), u.Size)
 	f.Close()
 	h.endSession(bg, u.ID)
 	if err != nil {

@@ -626,6 +626,11 @@ func TestMirrorGuards(t *testing.T) {
 	up.Handle("/simple/demo-pkg/", []byte(fmt.Sprintf(`<a href="/files/demo_pkg-9.9.9-py3-none-any.whl#sha256=%x">demo_pkg-9.9.9-py3-none-any.whl</a>`, sha256.Sum256(evil))),
 		func(r *testkit.Route) { r.ContentType = "text/html" })
 	up.Handle("/files/demo_pkg-9.9.9-py3-none-any.whl", evil)
+	// The upstream has the name: a first upload would be refused, so a
+	// platform admin claims it for acme on purpose first.
+	if st, raw := ss.s.API("POST", "/organizations/acme/claims", ss.s.AdminToken(t), map[string]string{"protocol": "pypi", "namespace": "demo-pkg"}, nil); st != http.StatusCreated {
+		t.Fatalf("claim demo-pkg: %d %s", st, raw)
+	}
 	if st, msg := ss.upload(t, "demo_pkg-1.0.0-py3-none-any.whl", wheel(t, "demo-pkg", "1.0.0", 0), nil); st != 200 {
 		t.Fatal(msg)
 	}

@@ -3,6 +3,7 @@ package pypi
 import (
 	"archive/zip"
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -230,38 +231,48 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	// The one permission check: write to the project's repository, or,
-	// for a new name, to the default repository of the organization the
-	// upload goes to.
+	// The organization the upload goes to: the one holding the name, else
+	// the caller's. The permission check comes once the file is valid
+	// (edge.Registry.ClaimForPublish, in store).
 	bg := context.Background()
-	cl, ref, claimed, err := h.r.Hosted(bg, Protocol, u.project)
+	cl, _, claimed, err := h.r.Hosted(bg, Protocol, u.project)
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	orgID, repoID := cl.OrgID, cl.RepoID
-	if !claimed {
-		org, err := h.r.PublishOrg(bg, p, "")
-		if err != nil {
-			return err
-		}
-		repo, err := h.r.HostedRepo(bg, org.ID, Protocol)
-		if err != nil {
-			return fault.Op(op, err)
-		}
-		orgID, repoID, ref = org.ID, repo.ID, repo.Ref()
+	var org auth.Org
+	if claimed {
+		org, err = h.r.Auth.GetOrg(bg, cl.OrgID)
+		err = fault.Op(op, err)
+	} else {
+		org, err = h.r.PublishOrg(bg, p, "")
 	}
-	if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
+	if err != nil {
 		return err
 	}
 	target := Protocol + ":" + u.project + "@" + u.version + "/" + u.dist.Filename
-	if err := h.store(ctx, u, content, orgID, repoID, claimed); err != nil {
-		h.r.Record(ctx, "package.publish", target, orgID, "failure", fault.Message(err))
+	if err := h.store(ctx, u, content, org, claimed); err != nil {
+		h.r.Record(ctx, "package.publish", target, org.ID, "failure", fault.Message(err))
 		return err
 	}
-	h.r.Record(ctx, "package.publish", target, orgID, "success", "")
+	h.r.Record(ctx, "package.publish", target, org.ID, "success", "")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString("OK\n")
 	return nil
+}
+
+// onUpstream is the probe edge.Registry.ClaimForPublish asks before a
+// first upload takes a project name: does the upstream index have a page
+// for it? Nil without a mirror.
+func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+	if h.up == nil {
+		return nil
+	}
+	return func(context.Context) (bool, error) {
+		if _, err := h.upstreamPage(name); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 }
 
 func formError(op string, err error) error {
@@ -360,16 +371,29 @@ func nonEmpty(ss []string) []string {
 }
 
 // store streams the file into the blob store, verifies it, extracts a
-// wheel's metadata and records the file; the caller may write.
-func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Reader, orgID, repoID string, claimed bool) error {
+// wheel's metadata, and only then claims the name (a first upload) and
+// authorizes the upload to org, which holds the name when claimed is
+// true, and records the file. A refused or failed upload claims and
+// records nothing; the blobs it committed stay unreferenced.
+func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Reader, org auth.Org, claimed bool) error {
 	const op = "pypi.upload"
 	bg := context.Background()
-	// Refuse a taken name before reading the bytes; the catalog checks
-	// again when it records the file.
-	if _, err := h.r.Catalog.File(bg, Protocol, u.dist.Filename); err == nil {
-		return fault.Newf(op, fault.Conflict, "File already exists: %s was uploaded before (file names are never reused, even after deletion)", u.dist.Filename)
-	} else if !fault.Is(err, fault.NotFound) {
-		return fault.Op(op, err)
+	// A file name once taken is refused. For a name nobody holds this is
+	// asked before the bytes are read; for a held one only after the
+	// permission check, so that a private project's files stay unknown to
+	// outsiders.
+	taken := func() error {
+		if _, err := h.r.Catalog.File(bg, Protocol, u.dist.Filename); err == nil {
+			return fault.Newf(op, fault.Conflict, "File already exists: %s was uploaded before (file names are never reused, even after deletion)", u.dist.Filename)
+		} else if !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+		return nil
+	}
+	if !claimed {
+		if err := taken(); err != nil {
+			return err
+		}
 	}
 	w, err := h.r.Blobs.Create(bg, u.want...)
 	if err != nil {
@@ -416,16 +440,17 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 			file.Hashes = map[string]string{"md5": s.Hex()}
 		}
 	}
-	// Every check passed: claim the name (first upload) and record.
-	if !claimed {
-		if _, err := h.r.Catalog.Claim(bg, hosted.Claim{Protocol: Protocol, Namespace: u.project, OrgID: orgID, RepoID: repoID}); err != nil {
-			if fault.Is(err, fault.Conflict) {
-				return fault.Newf(op, fault.Forbidden, "project %s belongs to another organization", u.project)
-			}
-			return fault.Op(op, err)
-		}
-		h.r.Forget(Protocol, u.project)
+	// Every check passed: authorize, claim the name (first upload), record.
+	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)})
+	if err != nil {
+		return err
 	}
+	if claimed {
+		if err := taken(); err != nil {
+			return err
+		}
+	}
+	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
 	if _, err := h.r.Catalog.Package(bg, Protocol, u.project); fault.Is(err, fault.NotFound) {
 		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: u.project, DisplayName: u.meta.Name, OrgID: orgID, RepoID: repoID, Description: u.meta.Summary})
 		if err != nil && !fault.Is(err, fault.Conflict) {

@@ -6,10 +6,10 @@
 //
 // Every request takes the same path: parse the URL into a project name (and
 // a file), resolve the name (hosted first: a project belongs to the
-// organization that first uploaded it, and a claimed name never resolves
-// upstream, even for a version it lacks), check the caller's permission
-// once, then answer from the hosted catalog or from the upstream through
-// the cache.
+// organization that first uploaded it, which the upstream must not have,
+// or that claimed it; a claimed name never resolves upstream, even for a
+// version it lacks), check the caller's permission once, then answer from
+// the hosted catalog or from the upstream through the cache.
 //
 // Hosted files and their core metadata (PEP 658: a wheel's METADATA,
 // extracted at upload into a blob of its own) are streamed from the blob

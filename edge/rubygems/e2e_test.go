@@ -292,6 +292,10 @@ func TestE2EMirror(t *testing.T) {
 		s.CreateOrg(t, admin, "acme")
 		uid := s.CreateUser(t, admin, "dev", "dev-password-123456")
 		s.AddMember(t, admin, "acme", uid, "admin")
+		// The upstream has epsilon: acme claims the name on purpose, as a first push may not.
+		if st, b := s.API("POST", "/organizations/acme/claims", admin, map[string]string{"protocol": "rubygems", "namespace": "epsilon"}, nil); st != 201 {
+			t.Fatalf("claim of epsilon: %d %s", st, b)
+		}
 		token := s.Token(t, s.Login(t, "dev", "dev-password-123456"), nil, nil, nil)
 		run(t, dir, rubyEnv(t, "GEM_HOST_API_KEY="+token), gemBin, "push", buildGem(t, dir, "epsilon", "0.1.0", nil, 0), "--host", host)
 		_, info := get(t, host+"/info/epsilon", token, nil)

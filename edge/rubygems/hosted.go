@@ -214,9 +214,12 @@ func serveDoc(ctx *fasthttp.RequestCtx, blobs blob.Store, d blob.Digest, md5 str
 
 // push is gem push: POST /api/v1/gems with the .gem as the body.
 //
-// The body streams into a blob writer while the archive is read; the blob
-// is committed only once the gem is valid, the caller may write to its
-// name and the version is new, so a failed push leaves nothing visible.
+// The body streams into a blob writer while the archive is read and
+// checked; the blob is committed only once the gem is valid and its
+// version new, then the name is claimed (edge.ClaimForPublish, which
+// authorizes the write, once) and the version recorded. A failed push
+// claims and records nothing; one refused by ClaimForPublish may leave
+// its committed blob unreferenced.
 func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 	const op = "rubygems.push"
 	rctx := context.Background()
@@ -242,49 +245,47 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 	}
 	name, key := spec.Name, versionKey(spec.Version, spec.Platform)
 
-	// Authorize on the name's claim, or claim it for the publishing org.
-	claim, ref, claimed, err := h.r.Hosted(rctx, Protocol, name)
+	// The organization holding the name, else the one the caller pushes
+	// for.
+	claim, _, claimed, err := h.r.Hosted(rctx, Protocol, name)
+	if err != nil {
+		return err
+	}
+	var org auth.Org
+	if claimed {
+		org, err = h.r.Auth.GetOrg(rctx, claim.OrgID)
+	} else {
+		org, err = h.r.PublishOrg(rctx, p, "")
+	}
+	if err != nil {
+		return err
+	}
+	// A version pushed already is refused once the write is authorized,
+	// so that no one learns a private gem's versions by pushing them;
+	// nothing is stored for it.
+	exists := false
+	if _, err := h.r.Catalog.Version(rctx, Protocol, name, key); err == nil {
+		exists = true
+	} else if !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	var info blob.Info
+	if !exists {
+		if info, err = w.Commit(rctx); err != nil {
+			return err
+		}
+	}
+	claim, _, err = h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)})
+	if claimed && fault.Is(err, fault.Forbidden) {
+		return fault.WrapMsg(op, fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
+	}
 	if err != nil {
 		return err
 	}
 	orgID, repoID := claim.OrgID, claim.RepoID
-	if claimed {
-		if _, err := h.r.May(ctx, ref, auth.Write); err != nil {
-			if fault.Is(err, fault.NotFound) || fault.Is(err, fault.Forbidden) {
-				return fault.Newf(op, fault.Forbidden, "the gem name %s belongs to another organization, or you may not push to it", name)
-			}
-			return err
-		}
-	} else {
-		org, err := h.r.PublishOrg(rctx, p, "")
-		if err != nil {
-			return err
-		}
-		repo, err := h.r.HostedRepo(rctx, org.ID, Protocol)
-		if err != nil {
-			return err
-		}
-		if _, err := h.r.May(ctx, repo.Ref(), auth.Write); err != nil {
-			return err
-		}
-		if _, err := h.r.Catalog.Claim(rctx, hosted.Claim{Protocol: Protocol, Namespace: name, OrgID: org.ID, RepoID: repo.ID}); err != nil {
-			if fault.Is(err, fault.Conflict) {
-				return fault.Newf(op, fault.Forbidden, "the gem name %s belongs to another organization", name)
-			}
-			return err
-		}
-		h.r.Forget(Protocol, name)
-		orgID, repoID = org.ID, repo.ID
-	}
-	if _, err := h.r.Catalog.Version(rctx, Protocol, name, key); err == nil {
+	if exists {
 		h.r.Record(ctx, "rubygems.push", name+"@"+key, orgID, "failure", "version exists")
 		return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
-	} else if !fault.Is(err, fault.NotFound) {
-		return err
-	}
-	info, err := w.Commit(rctx)
-	if err != nil {
-		return err
 	}
 	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
 

@@ -332,3 +332,19 @@ func names(cs []coord) []string {
 	}
 	return out
 }
+
+// onUpstream is the edge.ClaimRequest probe of a first push of name:
+// whether the upstream serves /info/{name}, read through the cache as
+// any info file. nil without an upstream.
+func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+	if h.up == nil {
+		return nil
+	}
+	return func(ctx context.Context) (bool, error) {
+		_, err := h.upstreamDoc(ctx, "info/"+name)
+		if err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+}
