@@ -183,7 +183,11 @@ func (s *Service) Permissions(ctx context.Context, p Principal, repo RepoRef) (A
 	if repo.Public {
 		set = Read
 	}
-	if p.Anonymous() || repo.ID == "" {
+	// No organization: unclaimed, proxied content, public or not. An
+	// organization without a repository id asks what the user may do in
+	// the organization as a whole (its owners and admins may everything),
+	// as a first publish does before the repository exists.
+	if p.Anonymous() || (repo.ID == "" && repo.OrgID == "") {
 		return set, nil
 	}
 	key := decisionKey{user: p.UserID, repo: repo.ID, org: repo.OrgID}

@@ -299,13 +299,21 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
-	repo, err := r.HostedRepo(bg, req.Org.ID, req.Protocol)
-	if err != nil {
+	// The organization's repository for the protocol may not exist yet:
+	// then only who may write anywhere in the organization (its owners
+	// and admins) may create it, so a refused publish leaves nothing.
+	repo, err := r.Auth.RepoByName(bg, req.Org.ID, req.Protocol, DefaultRepo)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		if _, err := r.May(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write); err != nil {
+			return hosted.Claim{}, auth.RepoRef{}, err
+		}
+	case err != nil:
 		return hosted.Claim{}, auth.RepoRef{}, err
-	}
-	ref = repo.Ref()
-	if _, err := r.May(ctx, ref, auth.Write); err != nil {
-		return hosted.Claim{}, auth.RepoRef{}, err
+	default:
+		if _, err := r.May(ctx, repo.Ref(), auth.Write); err != nil {
+			return hosted.Claim{}, auth.RepoRef{}, err
+		}
 	}
 	if req.Upstream != nil {
 		has, err := req.Upstream(bg)
@@ -319,6 +327,12 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 					"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
 		}
 	}
+	if repo.ID == "" {
+		if repo, err = r.HostedRepo(bg, req.Org.ID, req.Protocol); err != nil {
+			return hosted.Claim{}, auth.RepoRef{}, err
+		}
+	}
+	ref = repo.Ref()
 	cl, err = r.Catalog.Claim(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
 	if err != nil {
 		return hosted.Claim{}, auth.RepoRef{}, err

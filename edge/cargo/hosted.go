@@ -251,7 +251,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	}
 	raw, crateLen, err := readFrame(body, maxMetadata, h.r.MaxUpload)
 	if err != nil {
-		return err
+		return err // a refused body is drained by the edge
 	}
 	meta, err := decodePublish(raw)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -46,25 +45,15 @@ func project(t *testing.T, dir, artifact, version, marker, extra string) {
   <properties><maven.compiler.source>11</maven.compiler.source><maven.compiler.target>11</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
   ` + extra + plugins + `
 </project>`
-	write(t, filepath.Join(dir, "pom.xml"), pom)
-	write(t, filepath.Join(dir, "src/main/resources/marker.txt"), marker)
-}
-
-func write(t *testing.T, path, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "pom.xml"), pom)
+	testkit.WriteFile(t, filepath.Join(dir, "src/main/resources/marker.txt"), marker)
 }
 
 // settings writes a settings.xml: its own local repository, mirrors, and
 // the entrepot server's credentials.
 func settings(t *testing.T, dir, mirrors, password string) string {
 	p := filepath.Join(dir, "settings.xml")
-	write(t, p, `<settings>
+	testkit.WriteFile(t, p, `<settings>
   <localRepository>`+filepath.Join(dir, "repo")+`</localRepository>
   <mirrors>`+mirrors+`</mirrors>
   <servers><server><id>entrepot</id><username>alice</username><password>`+password+`</password></server></servers>
@@ -72,38 +61,23 @@ func settings(t *testing.T, dir, mirrors, password string) string {
 	return p
 }
 
+// mvnEnv is the environment of every mvn run: a JVM that starts fast.
+var mvnEnv = testkit.Env(nil, "MAVEN_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
 func mvn(t *testing.T, dir, settings string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(testkit.RequireTool(t, "mvn"), append([]string{"-B", "-q", "-s", settings}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MAVEN_OPTS=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return testkit.Run(t, dir, mvnEnv, testkit.RequireTool(t, "mvn"), append([]string{"-B", "-q", "-s", settings}, args...)...)
 }
 
 func mustMvn(t *testing.T, dir, settings string, args ...string) {
 	t.Helper()
-	if out, err := mvn(t, dir, settings, args...); err != nil {
-		t.Fatalf("mvn %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	testkit.MustRun(t, dir, mvnEnv, testkit.RequireTool(t, "mvn"), append([]string{"-B", "-q", "-s", settings}, args...)...)
 }
 
 // call makes one HTTP request with Basic credentials (user "" for none).
 func call(t *testing.T, method, url, user, pass string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testkit.Request(t, method, url, body, "Authorization", testkit.Basic(user, pass))
 	return resp.StatusCode, resp.Header, b
 }
 
@@ -116,11 +90,7 @@ func TestDeployAndResolve(t *testing.T) {
 	testkit.RequireTool(t, "mvn")
 	up := testkit.NewUpstream(t)
 	s := testkit.Start(t, "UPSTREAM_MAVEN="+up.URL+"/", "ENABLE_UPSTREAM_CACHE=false")
-	admin := s.AdminToken(t)
-	s.CreateOrg(t, admin, "acme")
-	uid := s.CreateUser(t, admin, "alice", alicePassword)
-	s.AddMember(t, admin, "acme", uid, "admin")
-	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"maven"}, nil, nil)
+	token := s.Token(t, s.OrgMember(t, "acme", "alice", alicePassword, "admin"), []string{"maven"}, nil, nil)
 	repo := s.URL + "/maven2"
 
 	work := t.TempDir()
@@ -138,7 +108,7 @@ func TestDeployAndResolve(t *testing.T) {
 		snap := filepath.Join(work, "snap")
 		project(t, snap, "snap", "1.1.0-SNAPSHOT", "build one", "")
 		mustMvn(t, snap, deploySettings, "deploy", deployTo)
-		write(t, filepath.Join(snap, "src/main/resources/marker.txt"), "build two")
+		testkit.WriteFile(t, filepath.Join(snap, "src/main/resources/marker.txt"), "build two")
 		mustMvn(t, snap, deploySettings, "deploy", deployTo)
 		second, err := os.ReadFile(filepath.Join(snap, "target/snap-1.1.0-SNAPSHOT.jar"))
 		if err != nil {
@@ -287,7 +257,7 @@ func TestDeployAndResolve(t *testing.T) {
 
 		t.Run("path traversal", func(t *testing.T) {
 			for _, p := range []string{"/maven2/com/acme/%2e%2e/%2e%2e/secrets.json", "/maven2/com/acme/lib/..%2f..%2f..%2fsecrets.json", "/maven2/..;/secrets.json"} {
-				conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+				conn, err := net.Dial("tcp", s.Host())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -329,21 +299,7 @@ func TestDeployAndResolve(t *testing.T) {
 		jar := bytes.Repeat([]byte("cold jar "), 20000)
 		up.Handle("/org/example/big/1.0/big-1.0.jar", jar, func(r *testkit.Route) { r.Delay = 300 * time.Millisecond })
 		up.Handle("/org/example/big/1.0/big-1.0.jar.sha1", []byte(sha1Hex(jar)+"  big-1.0.jar\n"))
-		var wg sync.WaitGroup
-		bad := make(chan string, 100)
-		for range 100 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st, _, b := call(t, "GET", repo+"/org/example/big/1.0/big-1.0.jar", "", "", nil)
-				if st != 200 || !bytes.Equal(b, jar) {
-					bad <- fmt.Sprintf("%d, %d bytes", st, len(b))
-				}
-			}()
-		}
-		wg.Wait()
-		close(bad)
-		for b := range bad {
+		for _, b := range testkit.Stampede(100, repo+"/org/example/big/1.0/big-1.0.jar", jar) {
 			t.Error(b)
 		}
 		if n := up.Hits("/org/example/big/1.0/big-1.0.jar"); n != 1 {
@@ -393,37 +349,22 @@ func TestDeployAndResolve(t *testing.T) {
 // builds again with the upstream stopped and an empty local repository.
 func TestMirror(t *testing.T) {
 	testkit.RequireTool(t, "mvn")
-	python := testkit.RequireTool(t, "python3")
 	tree := t.TempDir()
 	upstreamTree(t, tree)
-	port := freePort(t)
-	srv := exec.Command(python, "-m", "http.server", port, "--bind", "127.0.0.1", "--directory", tree)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			srv.Process.Kill()
-			srv.Wait()
-		}
-	}
-	t.Cleanup(stop)
-	waitListen(t, "127.0.0.1:"+port)
+	up := testkit.StaticServer(t, tree)
 
-	s := testkit.Start(t, "UPSTREAM_MAVEN=http://127.0.0.1:"+port+"/")
+	s := testkit.Start(t, "UPSTREAM_MAVEN="+up.URL+"/")
 	work := t.TempDir()
 	app := filepath.Join(work, "app")
 	project(t, app, "app", "1.0.0", "app", `<dependencies>
     <dependency><groupId>org.apache.commons</groupId><artifactId>commons-text</artifactId><version>1.10.0</version></dependency>
   </dependencies>`)
-	write(t, filepath.Join(app, "src/main/java/com/acme/App.java"),
+	testkit.WriteFile(t, filepath.Join(app, "src/main/java/com/acme/App.java"),
 		"package com.acme; public class App { public static String hi() { return org.apache.commons.text.WordUtils.capitalize(\"hi there\"); } }")
 	mirror := `<mirror><id>entrepot</id><mirrorOf>*</mirrorOf><url>` + s.URL + `/maven2</url></mirror>`
 
 	mustMvn(t, app, settings(t, filepath.Join(work, "first"), mirror, ""), "package")
-	stop()
+	up.Stop()
 	mustMvn(t, app, settings(t, filepath.Join(work, "second"), mirror, ""), "package")
 	if _, err := os.Stat(filepath.Join(work, "second/repo/org/apache/commons/commons-lang3")); err != nil {
 		t.Fatal("the transitive dependency was not resolved from the cache:", err)
@@ -462,25 +403,4 @@ func upstreamTree(t *testing.T, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
-}
-
-func waitListen(t *testing.T, addr string) {
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s does not listen", addr)
 }

@@ -210,11 +210,6 @@ func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target) (orgID, re
 	if err != nil {
 		return "", "", err
 	}
-	if t.first {
-		// The claim covers deeper groupIds too: drop what was remembered
-		// of them.
-		h.r.Forget(Protocol, c.Groups()...)
-	}
 	return cl.OrgID, ref.ID, nil
 }
 

@@ -5,10 +5,11 @@
 //
 // Every request takes the same path: parse the URL into coordinates (a
 // file of a version, or a maven-metadata.xml, or a checksum of either),
-// resolve the groupId (hosted first: a groupId prefix belongs to the
-// organization that first deployed under it, and a claimed prefix never
-// resolves upstream), check the caller's permission once, then answer
-// from the hosted catalog or from the upstream through the cache.
+// resolve the groupId (hosted first: a claim on a groupId covers it and
+// every groupId below it, and a claimed groupId never resolves upstream;
+// a first deploy claims its exact groupId, unless the upstream has it),
+// check the caller's permission once, then answer from the hosted catalog
+// or from the upstream through the cache.
 //
 // Hosted maven-metadata.xml is never stored: it is generated from the
 // stored files on every request, so that concurrent deploys cannot lose a

@@ -217,10 +217,7 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	}
 	body, err := edge.ReadBody(ctx, h.r.MaxUpload)
 	if err != nil {
-		if fault.Is(err, fault.TooLarge) {
-			drain(ctx)
-		}
-		return err
+		return err // a refused body is drained by the edge
 	}
 	doc, err := parsePutBody(n, body)
 	if err != nil {
@@ -796,14 +793,3 @@ func jsonUnmarshal(b []byte, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// maxDrain is how much of a refused body is read and dropped so that the
-// client, still sending, gets the answer instead of a reset connection.
-// Beyond it the connection is closed: reading gigabytes to be polite is
-// not worth it.
-const maxDrain = 8 << 20
-
-func drain(ctx *fasthttp.RequestCtx) {
-	if s := ctx.RequestBodyStream(); s != nil {
-		io.CopyN(io.Discard, s, maxDrain)
-	}
-}

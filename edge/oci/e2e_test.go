@@ -26,26 +26,6 @@ import (
 	"entrepot/deploy/testkit"
 )
 
-// host is the registry address clients use: host:port of the server.
-func host(s *testkit.Server) string { return strings.TrimPrefix(s.URL, "http://") }
-
-func run(t *testing.T, env []string, name string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func must(t *testing.T, env []string, name string, args ...string) string {
-	t.Helper()
-	out, err := run(t, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 // TestE2EConformance runs the OCI distribution-spec conformance suite
 // against the binary with every area enabled.
 func TestE2EConformance(t *testing.T) {
@@ -54,7 +34,7 @@ func TestE2EConformance(t *testing.T) {
 	s.CreateOrg(t, s.AdminToken(t), "conformance")
 	dir := t.TempDir()
 	env := []string{
-		"OCI_REGISTRY=" + host(s), "OCI_TLS=disabled",
+		"OCI_REGISTRY=" + s.Host(), "OCI_TLS=disabled",
 		"OCI_REPO1=conformance/repo1", "OCI_REPO2=conformance/repo2",
 		"OCI_USERNAME=admin", "OCI_PASSWORD=" + testkit.AdminPassword,
 		"OCI_RESULTS_DIR=" + dir, "OCI_VERSION=1.1",
@@ -71,12 +51,9 @@ func TestE2EConformance(t *testing.T) {
 		"OCI_DATA_DATA_FIELD=true", "OCI_DATA_NONDISTRIBUTABLE=true", "OCI_DATA_CUSTOM_FIELDS=true",
 		"OCI_DATA_NO_LAYERS=true", "OCI_DATA_EMPTY_BLOB=true", "OCI_DATA_SHA512=true",
 	}
-	cmd := exec.Command(bin)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
+	out, err := testkit.Run(t, dir, testkit.Env(nil, env...), bin)
 	count := func(label string) int {
-		m := regexp.MustCompile(`(?m)^\s*` + label + `\.+:\s+(\d+)`).FindStringSubmatch(string(out))
+		m := regexp.MustCompile(`(?m)^\s*` + label + `\.+:\s+(\d+)`).FindStringSubmatch(out)
 		if m == nil {
 			return -1
 		}
@@ -120,7 +97,7 @@ func (p *podman) with(t *testing.T) *podman { q := *p; q.t = t; return &q }
 
 func (p *podman) run(args ...string) (string, error) {
 	p.t.Helper()
-	return run(p.t, p.env, p.bin, append(append([]string{}, p.storage...), args...)...)
+	return testkit.Run(p.t, "", testkit.Env(nil, p.env...), p.bin, append(append([]string{}, p.storage...), args...)...)
 }
 
 func (p *podman) must(args ...string) string {
@@ -143,7 +120,7 @@ func (p *podman) build(ref, arch, content string) {
 
 func skopeo(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	return run(t, nil, testkit.RequireTool(t, "skopeo"), args...)
+	return testkit.Run(t, "", nil, testkit.RequireTool(t, "skopeo"), args...)
 }
 
 // TestE2EClients drives podman and skopeo: a push and pull with
@@ -152,13 +129,11 @@ func skopeo(t *testing.T, args ...string) (string, error) {
 func TestE2EClients(t *testing.T) {
 	p0 := newPodman(t)
 	s := testkit.Start(t)
-	reg := host(s)
+	reg := s.Host()
+	dev := s.OrgMember(t, "acme", "dev", "dev-password-123", "admin")
 	admin := s.AdminToken(t)
-	s.CreateOrg(t, admin, "acme")
 	s.CreateOrg(t, admin, "pub")
-	dev := s.CreateUser(t, admin, "dev", "dev-password-123")
-	s.AddMember(t, admin, "acme", dev, "admin")
-	readOnly := s.Token(t, s.Login(t, "dev", "dev-password-123"), []string{"oci"}, []string{"read"}, nil)
+	readOnly := s.Token(t, dev, []string{"oci"}, []string{"read"}, nil)
 	if st, raw := s.API("POST", "/organizations/pub/repositories", admin, map[string]string{"name": "default", "protocol": "oci", "visibility": "public"}, nil); st != 201 && st != 200 {
 		t.Fatalf("public repository: %d %s", st, raw)
 	}
@@ -343,7 +318,7 @@ func TestE2EPullThrough(t *testing.T) {
 		t.Fatalf("stampede: %d upstream blob requests, %d bad answers", n, bad.Load())
 	}
 	pull := func() (string, error) {
-		return skopeo(t, "copy", "--src-tls-verify=false", "docker://"+host(s)+"/dist/hello:1", "oci:"+filepath.Join(t.TempDir(), "img")+":1")
+		return skopeo(t, "copy", "--src-tls-verify=false", "docker://"+s.Host()+"/dist/hello:1", "oci:"+filepath.Join(t.TempDir(), "img")+":1")
 	}
 	if out, err := pull(); err != nil {
 		t.Fatalf("skopeo pull through the mirror: %v %s", err, out)
@@ -363,17 +338,7 @@ func TestE2EUploadSurvivesRestart(t *testing.T) {
 	sum := sha256.Sum256(data)
 	d := "sha256:" + hex.EncodeToString(sum[:])
 	do := func(method, path string, body []byte, hdr ...string) *http.Response {
-		req, _ := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
-		req.SetBasicAuth("admin", testkit.AdminPassword)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := testkit.Request(t, method, s.URL+path, body, append([]string{"Authorization", testkit.Basic("admin", testkit.AdminPassword)}, hdr...)...)
 		return resp
 	}
 	loc := do("POST", "/v2/acme/app/blobs/uploads/", nil).Header.Get("Location")

@@ -10,53 +10,36 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"entrepot/deploy/testkit"
 )
 
-// debianPython is the interpreter every test uses: Debian's, whose
+// debianPython is the interpreter the clients run on: Debian's, whose
 // setuptools, wheel, venv and twine packages the client script installs
-// (the machine's first python3 may be another one).
+// (the machine's first python3 may be another one; it only serves the
+// static upstream, testkit.StaticServer).
 const debianPython = "/usr/bin/python3"
 
 // clientEnv is the environment of the real clients: no PIP_* setting of
 // the machine (PIP_FIND_LINKS, PIP_INDEX_URL) may leak into a test, and no
 // keyring may be asked for credentials.
-func clientEnv(extra ...string) []string {
-	var env []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "PIP_") && !strings.HasPrefix(e, "TWINE_") {
-			env = append(env, e)
-		}
-	}
-	return append(env, append([]string{"PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1"}, extra...)...)
-}
+var clientEnv = testkit.Env([]string{"PIP_", "TWINE_"},
+	"PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")
 
 func run(t *testing.T, dir, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = clientEnv()
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return testkit.Run(t, dir, clientEnv, name, args...)
 }
 
 func mustRun(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
-	out, err := run(t, dir, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
+	return testkit.MustRun(t, dir, clientEnv, name, args...)
 }
 
 // requireClients fails (under make test) or skips (bare go test) when
@@ -99,13 +82,9 @@ type session struct {
 func newSession(t *testing.T, env ...string) session {
 	t.Helper()
 	s := testkit.Start(t, env...)
-	admin := s.AdminToken(t)
-	s.CreateOrg(t, admin, "acme")
-	uid := s.CreateUser(t, admin, "alice", "alice-password-123")
-	s.AddMember(t, admin, "acme", uid, "owner")
-	alice := s.Login(t, "alice", "alice-password-123")
+	alice := s.OrgMember(t, "acme", "alice", "alice-password-123", "owner")
 	tok := s.Token(t, alice, []string{"pypi"}, nil, nil)
-	return session{s: s, token: tok, host: strings.TrimPrefix(s.URL, "http://")}
+	return session{s: s, token: tok, host: s.Host()}
 }
 
 // index is the simple index URL with the token in it, as pip takes it.
@@ -138,14 +117,7 @@ func (ss session) get(t *testing.T, path, accept string, header ...string) (*htt
 func (ss session) post(t *testing.T, path string, body any) (int, []byte) {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", ss.s.URL+path, bytes.NewReader(b))
-	req.SetBasicAuth("__token__", ss.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
+	resp, out := testkit.Request(t, "POST", ss.s.URL+path, b, "Authorization", testkit.Basic("__token__", ss.token))
 	return resp.StatusCode, out
 }
 
@@ -208,15 +180,8 @@ func (ss session) upload(t *testing.T, filename string, content []byte, fields m
 	pw, _ := mw.CreatePart(h)
 	pw.Write(content)
 	mw.Close()
-	req, _ := http.NewRequest("POST", ss.s.URL+"/pypi/", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.SetBasicAuth("__token__", ss.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testkit.Request(t, "POST", ss.s.URL+"/pypi/", body.Bytes(),
+		"Content-Type", mw.FormDataContentType(), "Authorization", testkit.Basic("__token__", ss.token))
 	return resp.StatusCode, resp.Status + " " + string(b)
 }
 
@@ -370,11 +335,8 @@ func TestHosted(t *testing.T) {
 		}
 	})
 	t.Run("deleted file names are never reused", func(t *testing.T) {
-		req, _ := http.NewRequest("DELETE", ss.s.URL+"/pypi/manage/demo-pkg/1.1.0", nil)
-		req.SetBasicAuth("__token__", ss.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("delete: %v %v", err, resp)
+		if resp, b := testkit.Request(t, "DELETE", ss.s.URL+"/pypi/manage/demo-pkg/1.1.0", nil, "Authorization", testkit.Basic("__token__", ss.token)); resp.StatusCode != 200 {
+			t.Fatalf("delete: %d %s", resp.StatusCode, b)
 		}
 		if p := ss.page(t, "demo-pkg"); len(p.Files) != 2 {
 			t.Fatalf("after delete: %s", filenames(p))
@@ -466,16 +428,6 @@ func TestBadUploads(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback port nobody listens on.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // staticIndex writes a PEP 503 tree of the wheels Debian ships (pip,
 // setuptools, wheel) under dir/simple, with their core metadata files.
 func staticIndex(t *testing.T, dir string) map[string][]byte {
@@ -516,59 +468,6 @@ func staticIndex(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
-// httpServer runs Debian's python3 -m http.server over dir; its log
-// records each request.
-type httpServer struct {
-	cmd *exec.Cmd
-	log *syncBuffer
-	url string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startHTTPServer(t *testing.T, dir string) *httpServer {
-	t.Helper()
-	port := freePort(t)
-	h := &httpServer{log: &syncBuffer{}, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	h.cmd = exec.Command(debianPython, "-m", "http.server", fmt.Sprint(port), "--bind", "127.0.0.1", "--directory", dir)
-	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.stop)
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return h
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("http.server did not start: %s", h.log.String())
-	return nil
-}
-
-func (h *httpServer) stop() {
-	if h.cmd.Process != nil && h.cmd.ProcessState == nil {
-		h.cmd.Process.Kill()
-		h.cmd.Wait()
-	}
-}
-
 // TestMirror installs through the edge from a real web server serving a
 // static index, then again from the cache alone with the upstream gone.
 func TestMirror(t *testing.T) {
@@ -576,15 +475,15 @@ func TestMirror(t *testing.T) {
 	requireClients(t)
 	dir := t.TempDir()
 	files := staticIndex(t, dir)
-	up := startHTTPServer(t, dir)
+	up := testkit.StaticServer(t, dir)
 	// A short TTL, so that the second install revalidates and, with the
 	// upstream down, is served stale.
-	s := testkit.Start(t, "UPSTREAM_PYPI="+up.url+"/simple/", "UPSTREAM_CACHE_EXPIRY=0.0002")
-	ss := session{s: s, host: strings.TrimPrefix(s.URL, "http://")}
+	s := testkit.Start(t, "UPSTREAM_PYPI="+up.URL+"/simple/", "UPSTREAM_CACHE_EXPIRY=0.0002")
+	ss := session{s: s, host: s.Host()}
 	index := s.URL + "/pypi/simple/"
 
 	resp, b := ss.get(t, "/pypi/simple/wheel/", "text/html")
-	if resp.StatusCode != 200 || strings.Contains(string(b), up.url) || !strings.Contains(string(b), s.URL+"/pypi/files/wheel/") ||
+	if resp.StatusCode != 200 || strings.Contains(string(b), up.URL) || !strings.Contains(string(b), s.URL+"/pypi/files/wheel/") ||
 		!strings.Contains(string(b), "data-core-metadata=") {
 		t.Fatalf("rewritten page: %d\n%s", resp.StatusCode, b)
 	}
@@ -601,11 +500,11 @@ func TestMirror(t *testing.T) {
 	pip, python := venv(t)
 	mustRun(t, "", pip, "install", "--no-cache-dir", "--index-url", index, "wheel")
 	mustRun(t, "", python, "-c", "import wheel")
-	if !strings.Contains(up.log.String(), "GET /packages/"+wheelName) {
-		t.Fatalf("the upstream never served the wheel:\n%s", up.log.String())
+	if up.Hits("GET /packages/"+wheelName) == 0 {
+		t.Fatalf("the upstream never served the wheel:\n%s", up.Log())
 	}
 
-	up.stop()
+	up.Stop()
 	time.Sleep(time.Second) // past the TTL: the page is now stale
 	pip, python = venv(t)
 	mustRun(t, "", pip, "install", "--no-cache-dir", "--index-url", index, "wheel")
@@ -659,27 +558,7 @@ func TestMirrorGuards(t *testing.T) {
 		up.Handle("/simple/cold/", []byte(fmt.Sprintf(`{"meta":{"api-version":"1.1"},"name":"cold","files":[{"filename":"cold-1.0-py3-none-any.whl","url":"../../files/cold-1.0-py3-none-any.whl","hashes":{"sha256":"%x"}}]}`, sha256.Sum256(body))),
 			func(r *testkit.Route) { r.ContentType = "application/vnd.pypi.simple.v1+json" })
 		up.Handle("/files/cold-1.0-py3-none-any.whl", body, func(r *testkit.Route) { r.Delay = 300 * time.Millisecond })
-		var wg sync.WaitGroup
-		errs := make(chan string, 100)
-		for i := 0; i < 100; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, err := http.Get(ss.s.URL + "/pypi/files/cold/cold-1.0-py3-none-any.whl")
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || !bytes.Equal(b, body) {
-					errs <- fmt.Sprintf("status %d, %d bytes", resp.StatusCode, len(b))
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for e := range errs {
+		for _, e := range testkit.Stampede(100, ss.s.URL+"/pypi/files/cold/cold-1.0-py3-none-any.whl", body) {
 			t.Fatal(e)
 		}
 		if n := up.Hits("/files/cold-1.0-py3-none-any.whl"); n != 1 {

@@ -1,28 +1,16 @@
 package pypi
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
 	"testing"
 
+	"entrepot/deploy/testkit"
 	"entrepot/edge"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/fault"
 )
-
-func zipWheel(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for name, content := range files {
-		w, _ := zw.Create(name)
-		w.Write([]byte(content))
-	}
-	zw.Close()
-	return b.Bytes()
-}
 
 func TestWheelMetadata(t *testing.T) {
 	store, err := fs.New(t.TempDir())
@@ -49,7 +37,7 @@ func TestWheelMetadata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			w, _ := store.Create(ctx)
-			w.Write(zipWheel(t, tc.files))
+			w.Write(testkit.Zip(t, tc.files))
 			info, err := w.Commit(ctx)
 			if err != nil {
 				t.Fatal(err)

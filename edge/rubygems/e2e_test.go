@@ -9,14 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,12 +42,7 @@ func buildGem(t *testing.T, dir, name, version string, deps map[string]string, e
 	}
 	spec.WriteString("end\n")
 	os.WriteFile(filepath.Join(src, name+".gemspec"), []byte(spec.String()), 0o644)
-	cmd := exec.Command(gemBin, "build", name+".gemspec")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "HOME="+dir, "SOURCE_DATE_EPOCH=1700000000")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gem build %s: %v\n%s", name, err, out)
-	}
+	testkit.MustRun(t, src, testkit.Env(nil, "HOME="+dir, "SOURCE_DATE_EPOCH=1700000000"), gemBin, "build", name+".gemspec")
 	return filepath.Join(src, name+"-"+version+".gem")
 }
 
@@ -62,22 +54,6 @@ func rubyEnv(t *testing.T, extra ...string) []string {
 		"GEM_PATH=" + filepath.Join(home, "gems"), "BUNDLE_USER_HOME=" + filepath.Join(home, "bundle-home"),
 		"BUNDLE_PATH=" + filepath.Join(home, "vendor"), "BUNDLE_DISABLE_SHARED_GEMS=true", "LANG=C.UTF-8"}
 	return append(env, extra...)
-}
-
-func run(t *testing.T, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	out, err := runErr(dir, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func runErr(dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir, cmd.Env = dir, env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func withCreds(base, user, token string) string {
@@ -92,11 +68,7 @@ func TestE2EHosted(t *testing.T) {
 	gemBin := testkit.RequireTool(t, "gem")
 	bundle := testkit.RequireTool(t, "bundle")
 	s := testkit.Start(t, "MAX_UPLOAD_SIZE=1")
-	admin := s.AdminToken(t)
-	s.CreateOrg(t, admin, "acme")
-	uid := s.CreateUser(t, admin, "dev", "dev-password-123456")
-	s.AddMember(t, admin, "acme", uid, "admin")
-	token := s.Token(t, s.Login(t, "dev", "dev-password-123456"), nil, nil, nil)
+	token := s.Token(t, s.OrgMember(t, "acme", "dev", "dev-password-123456", "admin"), nil, nil, nil)
 	host := s.URL + "/rubygems"
 
 	dir := t.TempDir()
@@ -106,7 +78,7 @@ func TestE2EHosted(t *testing.T) {
 
 	pushEnv := rubyEnv(t, "GEM_HOST_API_KEY="+token)
 	for _, g := range []string{beta10, beta11, alpha} {
-		out := run(t, dir, pushEnv, gemBin, "push", g, "--host", host)
+		out := testkit.MustRun(t, dir, pushEnv, gemBin, "push", g, "--host", host)
 		if !strings.Contains(out, "Successfully registered gem") {
 			t.Fatalf("gem push: %s", out)
 		}
@@ -123,14 +95,14 @@ func TestE2EHosted(t *testing.T) {
 
 	t.Run("gem install", func(t *testing.T) {
 		env := rubyEnv(t)
-		out := run(t, dir, env, gemBin, "install", "alpha", "--no-document", "--clear-sources", "--source", withCreds(host, "dev", token)+"/")
+		out := testkit.MustRun(t, dir, env, gemBin, "install", "alpha", "--no-document", "--clear-sources", "--source", withCreds(host, "dev", token)+"/")
 		if !strings.Contains(out, "Successfully installed beta-1.1.0") || !strings.Contains(out, "Successfully installed alpha-1.0.0") {
 			t.Fatalf("gem install:\n%s", out)
 		}
 	})
 
 	t.Run("yank", func(t *testing.T) {
-		out := run(t, dir, pushEnv, gemBin, "yank", "beta", "-v", "1.1.0", "--host", host)
+		out := testkit.MustRun(t, dir, pushEnv, gemBin, "yank", "beta", "-v", "1.1.0", "--host", host)
 		if !strings.Contains(out, "Successfully deleted gem") {
 			t.Fatalf("gem yank: %s", out)
 		}
@@ -144,16 +116,16 @@ func TestE2EHosted(t *testing.T) {
 		os.WriteFile(filepath.Join(app, "Gemfile"), []byte("source \""+host+"/\"\ngem \"alpha\"\n"), 0o644)
 		// Bundler's credentials for a host: BUNDLE_<HOST> with dots as __.
 		env := rubyEnv(t, "BUNDLE_127__0__0__1=dev:"+token)
-		out := run(t, app, env, bundle, "install")
+		out := testkit.MustRun(t, app, env, bundle, "install")
 		lock, _ := os.ReadFile(filepath.Join(app, "Gemfile.lock"))
 		if !strings.Contains(string(lock), "beta (1.0.0)") || !strings.Contains(string(lock), "alpha (1.0.0)") {
 			t.Fatalf("bundle install resolved the yanked beta 1.1.0 or failed:\n%s\n%s", out, lock)
 		}
 		// Bundler again: its compact-index cache is now warm, and it asks
 		// for ranges of /versions and /info.
-		run(t, dir, pushEnv, gemBin, "push", buildGem(t, dir, "beta", "1.2.0", nil, 0), "--host", host)
+		testkit.MustRun(t, dir, pushEnv, gemBin, "push", buildGem(t, dir, "beta", "1.2.0", nil, 0), "--host", host)
 		os.Remove(filepath.Join(app, "Gemfile.lock"))
-		out = run(t, app, env, bundle, "install")
+		out = testkit.MustRun(t, app, env, bundle, "install")
 		lock, _ = os.ReadFile(filepath.Join(app, "Gemfile.lock"))
 		if !strings.Contains(string(lock), "beta (1.2.0)") {
 			t.Fatalf("bundle install after a new version:\n%s\n%s", out, lock)
@@ -244,7 +216,6 @@ func TestE2EHosted(t *testing.T) {
 func TestE2EMirror(t *testing.T) {
 	gemBin := testkit.RequireTool(t, "gem")
 	bundle := testkit.RequireTool(t, "bundle")
-	python := testkit.RequireTool(t, "python3")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "upstream")
 	os.MkdirAll(filepath.Join(root, "gems"), 0o755)
@@ -263,15 +234,15 @@ func TestE2EMirror(t *testing.T) {
 		os.WriteFile(dst, mustRead(t, p), 0o644)
 		gems = append(gems, dst)
 	}
-	run(t, dir, rubyEnv(t), gemBin, "generate_index", "-d", root)
+	testkit.MustRun(t, dir, rubyEnv(t), gemBin, "generate_index", "-d", root)
 	writeCompactIndex(t, root, gems)
-	up := startHTTPServer(t, python, root)
+	up := testkit.StaticServer(t, root)
 
-	s := testkit.Start(t, "UPSTREAM_RUBYGEMS="+up.url+"/")
+	s := testkit.Start(t, "UPSTREAM_RUBYGEMS="+up.URL+"/")
 	host := s.URL + "/rubygems"
 
 	t.Run("gem install through the mirror", func(t *testing.T) {
-		out := run(t, dir, rubyEnv(t), gemBin, "install", "delta", "--no-document", "--clear-sources", "--source", host+"/")
+		out := testkit.MustRun(t, dir, rubyEnv(t), gemBin, "install", "delta", "--no-document", "--clear-sources", "--source", host+"/")
 		if !strings.Contains(out, "Successfully installed gamma-1.0.0") || !strings.Contains(out, "Successfully installed delta-1.0.0") {
 			t.Fatalf("gem install:\n%s", out)
 		}
@@ -280,7 +251,7 @@ func TestE2EMirror(t *testing.T) {
 	t.Run("bundle install through the mirror", func(t *testing.T) {
 		app := t.TempDir()
 		os.WriteFile(filepath.Join(app, "Gemfile"), []byte("source \""+host+"/\"\ngem \"delta\"\ngem \"epsilon\"\n"), 0o644)
-		out := run(t, app, rubyEnv(t), bundle, "install")
+		out := testkit.MustRun(t, app, rubyEnv(t), bundle, "install")
 		lock, _ := os.ReadFile(filepath.Join(app, "Gemfile.lock"))
 		if !strings.Contains(string(lock), "gamma (1.0.0)") || !strings.Contains(string(lock), "epsilon (9.9.9)") {
 			t.Fatalf("bundle install:\n%s\n%s", out, lock)
@@ -288,16 +259,14 @@ func TestE2EMirror(t *testing.T) {
 	})
 
 	t.Run("dependency confusion", func(t *testing.T) {
+		dev := s.OrgMember(t, "acme", "dev", "dev-password-123456", "admin")
 		admin := s.AdminToken(t)
-		s.CreateOrg(t, admin, "acme")
-		uid := s.CreateUser(t, admin, "dev", "dev-password-123456")
-		s.AddMember(t, admin, "acme", uid, "admin")
 		// The upstream has epsilon: acme claims the name on purpose, as a first push may not.
 		if st, b := s.API("POST", "/organizations/acme/claims", admin, map[string]string{"protocol": "rubygems", "namespace": "epsilon"}, nil); st != 201 {
 			t.Fatalf("claim of epsilon: %d %s", st, b)
 		}
-		token := s.Token(t, s.Login(t, "dev", "dev-password-123456"), nil, nil, nil)
-		run(t, dir, rubyEnv(t, "GEM_HOST_API_KEY="+token), gemBin, "push", buildGem(t, dir, "epsilon", "0.1.0", nil, 0), "--host", host)
+		token := s.Token(t, dev, nil, nil, nil)
+		testkit.MustRun(t, dir, rubyEnv(t, "GEM_HOST_API_KEY="+token), gemBin, "push", buildGem(t, dir, "epsilon", "0.1.0", nil, 0), "--host", host)
 		_, info := get(t, host+"/info/epsilon", token, nil)
 		if strings.Contains(string(info), "9.9.9") || !strings.Contains(string(info), "0.1.0") {
 			t.Fatalf("/info/epsilon mixes in the upstream:\n%s", info)
@@ -316,8 +285,8 @@ func TestE2EMirror(t *testing.T) {
 	})
 
 	t.Run("served from the cache with the upstream stopped", func(t *testing.T) {
-		up.stop()
-		out := run(t, dir, rubyEnv(t), gemBin, "install", "delta", "--no-document", "--clear-sources", "--source", host+"/")
+		up.Stop()
+		out := testkit.MustRun(t, dir, rubyEnv(t), gemBin, "install", "delta", "--no-document", "--clear-sources", "--source", host+"/")
 		if !strings.Contains(out, "Successfully installed delta-1.0.0") {
 			t.Fatalf("gem install from the cache:\n%s", out)
 		}
@@ -344,24 +313,8 @@ func TestE2EStampede(t *testing.T) {
 	up.Handle("/versions", []byte("created_at: 2024-01-01T00:00:00Z\n---\nzeta 1.0.0 "+md5hex(info)+"\n"))
 	s := testkit.Start(t, "UPSTREAM_RUBYGEMS="+up.URL+"/")
 
-	var wg sync.WaitGroup
-	results := make([]int, 100)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, b := get(t, s.URL+"/rubygems/gems/zeta-1.0.0.gem", "", nil)
-			if st == 200 && !bytes.Equal(b, gem) {
-				st = -1
-			}
-			results[i] = st
-		}()
-	}
-	wg.Wait()
-	for i, st := range results {
-		if st != 200 {
-			t.Fatalf("request %d: %d", i, st)
-		}
+	if bad := testkit.Stampede(100, s.URL+"/rubygems/gems/zeta-1.0.0.gem", gem); len(bad) != 0 {
+		t.Fatalf("%d of 100 requests failed, the first: %s", len(bad), bad[0])
 	}
 	if n := up.Hits("/gems/zeta-1.0.0.gem"); n != 1 {
 		t.Fatalf("100 concurrent requests made %d upstream requests", n)
@@ -419,45 +372,6 @@ func writeCompactIndex(t *testing.T, root string, gems []string) {
 	}
 	os.WriteFile(filepath.Join(root, "versions"), []byte(versions), 0o644)
 	os.WriteFile(filepath.Join(root, "names"), []byte(names), 0o644)
-}
-
-type httpServer struct {
-	url  string
-	cmd  *exec.Cmd
-	once sync.Once
-}
-
-func (h *httpServer) stop() {
-	h.once.Do(func() {
-		h.cmd.Process.Kill()
-		h.cmd.Wait()
-	})
-}
-
-// startHTTPServer serves root with python3's http.server on a free port.
-func startHTTPServer(t *testing.T, python, root string) *httpServer {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(python, "-m", "http.server", "--bind", "127.0.0.1", "--directory", root, fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &httpServer{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
-	t.Cleanup(h.stop)
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(h.url + "/names"); err == nil {
-			resp.Body.Close()
-			return h
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("python3 http.server did not start")
-	return nil
 }
 
 // tamper rewrites one entry of a gem: edit changes the YAML of a gzipped
@@ -546,28 +460,12 @@ func mustRead(t *testing.T, p string) []byte {
 }
 
 func request(t *testing.T, method, u, token string, body []byte, hdr map[string]string) (int, http.Header, []byte) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Error(err)
-		return 0, nil, nil
-	}
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
+	t.Helper()
+	header := []string{"Authorization", token}
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		header = append(header, k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Error(err)
-		return 0, nil, nil
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testkit.Request(t, method, u, body, header...)
 	return resp.StatusCode, resp.Header, b
 }
 
