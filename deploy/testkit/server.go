@@ -1,6 +1,17 @@
-// Package testkit helps end-to-end tests: it starts the real entrepot
-// binary on a free loopback port with a temporary data directory, and
-// serves a programmable local upstream (upstream.go).
+// Package testkit is what the protocol packages' tests share, so that
+// each package's tests keep only what is particular to its protocol:
+//
+//   - server.go, api.go: the real entrepot binary on a free loopback port
+//     with a temporary data directory (Start), and its management API
+//     (organizations, users, members, tokens: OrgMember, Token, ...);
+//   - inprocess.go: an edge inside the test process over the embedded
+//     stores, the protocol's handler mounted by the test (StartEdge);
+//   - upstream.go: a programmable fake upstream that misbehaves on demand;
+//   - static.go: a real static web server over a folder (StaticServer);
+//   - run.go, tools.go: the real clients (RequireTool, Run, Env);
+//   - request.go: one-shot HTTP requests and stampedes (Request, Stampede);
+//   - golden.go: golden files and the -update flag (Golden);
+//   - files.go, archive.go: small file and archive helpers.
 package testkit
 
 import (
