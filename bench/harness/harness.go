@@ -35,6 +35,7 @@ type Options struct {
 	Smoke       bool   // tiny sizes and durations: proves the harness runs
 	Stampede    int    // concurrent requests of the cold stampede
 	Env         []string
+	Command     string // how the run was started, for the report
 }
 
 // Main parses args (the flags after `bench`) and runs.
@@ -44,7 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, 
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := Options{Binary: binary, Self: self}
+	o := Options{Binary: binary, Self: self, Command: strings.TrimSpace("entrepot bench " + strings.Join(args, " "))}
 	scen := fs.String("scenarios", "", "comma-separated scenarios (default all): "+strings.Join(scenarioNames(), ", "))
 	fs.DurationVar(&o.Duration, "d", 10*time.Second, "duration of each load run")
 	fs.IntVar(&o.Concurrency, "c", 64, "keep-alive connections")

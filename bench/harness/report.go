@@ -131,8 +131,8 @@ func (r *Report) Markdown() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var s strings.Builder
-	fmt.Fprintf(&s, "# Bench results\n\n- date: %s\n- machine: %s\n- load: %d connections, %s per run, from a separate process\n\n",
-		r.started.UTC().Format("2006-01-02 15:04 MST"), machine(), r.opts.Concurrency, r.opts.Duration)
+	fmt.Fprintf(&s, "# Bench results\n\n- command: `%s` (or `go run ./bench ...` with the same flags)\n- date: %s\n- machine: %s\n- load: %d connections, %s per run after a warm-up run, from a separate process\n\n",
+		r.opts.Command, r.started.UTC().Format("2006-01-02 15:04 MST"), machine(), r.opts.Concurrency, r.opts.Duration)
 	s.WriteString("| scenario | server | req/s | throughput | p50 | p99 | max | errors | server CPU s | peak RSS | ratio |\n")
 	s.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, row := range r.rows {
