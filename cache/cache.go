@@ -98,7 +98,7 @@ type Fetch func(ctx context.Context, prev *Entry, w blob.Writer) (Result, error)
 // Request asks the cache for one key.
 type Request struct {
 	// Key names the content, unique across protocols and upstreams
-	// ("npm/registry.npmjs.org/lodash"); the caller builds it.
+	// ("npm/<upstream host>/lodash"); the caller builds it.
 	Key string
 	// TTL is how long a filled entry is fresh; 0 means immutable: cached
 	// forever once verified.

@@ -1,6 +1,6 @@
 // Package upstream is Entrepot's HTTP client towards public registries.
 //
-// One Client serves one configured upstream (registry.npmjs.org, pypi.org,
+// One Client serves one configured upstream (a public npm registry, a PyPI index,
 // a Maven mirror, ...): a pooled transport, a header timeout per attempt,
 // retries with backoff for failures that happen before any body is
 // returned, conditional requests, the upstream's own credentials and

@@ -15,7 +15,7 @@ import (
 // specifications, and merges them with an upstream's: pure functions
 // from values and bytes to bytes.
 //
-// The compact index (https://guides.rubygems.org/compact-index-api/ has
+// The compact index (RubyGems' "compact index API" guide has
 // the format): /versions is an append-only file, "created_at: <time>",
 // "---", then one line per change: "name v1,v2-platform,-v3 <md5 of
 // /info/name after the change>", where "-v" marks a yank; a client joins
