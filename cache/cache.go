@@ -237,8 +237,10 @@ func (c *Cache) canServeStale(prev Entry, r Request) bool {
 	return r.TTL > 0 && !prev.Negative && prev.satisfies(r.Want)
 }
 
+// notFound keeps the key (which names the upstream's host) for the log
+// only: clients see no internal address.
 func notFound(op, key string) error {
-	return fault.Newf(op, fault.NotFound, "%s not found upstream", key)
+	return fault.WrapMsg(op, fault.NotFound, "not found upstream", errors.New("cache key "+key))
 }
 
 // fill runs inside the flight: the store first (a late arrival finds the

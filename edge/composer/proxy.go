@@ -1,10 +1,12 @@
 package composer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"path"
@@ -259,8 +261,9 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 		}
 	}
 	sum := sha256.Sum256([]byte(url + "\x00" + d.Reference + "\x00" + d.Shasum))
+	key := h.cacheKey("dist/" + req.Name + "/" + hex.EncodeToString(sum[:16]))
 	entry, err := h.r.Cache.Get(c, cache.Request{
-		Key:  h.cacheKey("dist/" + req.Name + "/" + hex.EncodeToString(sum[:16])),
+		Key:  key,
 		Want: want,
 		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
 			resp, err := h.up.Get(ctx, url, upstream.Request{})
@@ -280,7 +283,38 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	if err != nil {
 		return err
 	}
+	if len(want) == 0 && distType(d.Type) == "zip" {
+		// Nothing to verify the bytes by (Packagist leaves shasum empty
+		// for source-host archives, which come without a length): at
+		// least a cut-off zip, which has lost its end record, is not kept.
+		if err := h.wholeZip(c, entry); err != nil {
+			h.r.Cache.Invalidate(c, key)
+			return fault.WrapMsg(op, fault.Upstream, "the upstream sent an incomplete archive for "+req.Name+" "+req.Version, err)
+		}
+	}
 	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: entry.Digest, ContentType: contentTypeOf(d.Type), Immutable: true})
+}
+
+// zipTail is how much of an archive's end is read to find the end of
+// central directory record (22 bytes plus a comment of up to 64 KiB).
+const zipTail = 22 + 65535
+
+// wholeZip reports whether a stored archive ends with a zip end of
+// central directory record.
+func (h *Handler) wholeZip(ctx context.Context, e cache.Entry) error {
+	r, err := h.r.Blobs.Open(ctx, e.Digest, max(0, e.Size-zipTail), -1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tail, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(tail, []byte("PK\x05\x06")) {
+		return errors.New("no end of central directory record")
+	}
+	return nil
 }
 
 func contentTypeOf(typ string) string {

@@ -113,17 +113,21 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 		}
 		src, hashes, kind, ctype = f.Source+".metadata", f.MetadataHashes, "metadata", "text/plain; charset=utf-8"
 	}
+	// A file is cached for good only when the page gave a digest strong
+	// enough to verify it by; without one (or with only MD5 or SHA-1) it is
+	// kept like metadata, for the TTL, so that a bad copy does not last.
 	var want []blob.Digest
-	key := h.cacheKey(kind, "url/"+src)
-	for _, alg := range []string{blob.SHA256, blob.SHA512, blob.SHA1, blob.MD5} {
+	key, ttl := h.cacheKey(kind, "url/"+src), h.metadataTTL()
+	for _, alg := range []string{blob.SHA256, blob.SHA512} {
 		if hx, ok := hashes[alg]; ok {
 			want = append(want, blob.Digest(alg+":"+hx))
-			key = h.cacheKey(kind, alg+"/"+hx)
+			key, ttl = h.cacheKey(kind, alg+"/"+hx), 0
 			break
 		}
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
 		Key:  key,
+		TTL:  ttl,
 		Want: want,
 		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
 			resp, err := h.up.Get(ctx, src, upstream.Request{})
