@@ -2,10 +2,10 @@ package edge
 
 import (
 	"context"
-	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"strconv"

@@ -792,4 +792,3 @@ func jsonUnmarshal(b []byte, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
-
