@@ -126,3 +126,35 @@ func (e *Edge) Do(t testing.TB, method, path string, body []byte, header ...stri
 	t.Helper()
 	return request(t, e.client, method, e.URL+path, body, header)
 }
+
+// Rival is a user of an Edge who owns an organization of their own and
+// is no member of "acme": what claim tests publish as.
+type Rival struct {
+	UserID string
+	Token  string // an srg_ token without scope restrictions
+	// IntoAcme is a token of the rival's scoped to "acme", where the rival
+	// is no member (one who has left it, say).
+	IntoAcme string
+}
+
+// Rival creates user username (password username+"-password-123456") who
+// owns organization org.
+func (e *Edge) Rival(t testing.TB, username, org string) Rival {
+	t.Helper()
+	ctx := context.Background()
+	u, err := e.Auth.CreateUser(ctx, auth.NewUser{Email: username + "@example.test", Username: username, Password: username + "-password-123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Auth.CreateOrg(ctx, auth.Org{Name: org}, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	r := Rival{UserID: u.ID}
+	if _, r.Token, err = e.Auth.CreateToken(ctx, u.ID, auth.NewToken{Name: username}); err != nil {
+		t.Fatal(err)
+	}
+	if _, r.IntoAcme, err = e.Auth.CreateToken(ctx, u.ID, auth.NewToken{Name: username + " into acme", Organizations: []string{"acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

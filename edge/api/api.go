@@ -292,6 +292,35 @@ func page[T any](items []T, next string) list[T] {
 	return list[T]{Items: items, NextCursor: encodeCursor(next)}
 }
 
+// replyPage answers a list endpoint: one page from load, each item shown
+// as view makes it.
+func replyPage[T, V any](h *Handler, ctx *fasthttp.RequestCtx, load func(auth.Page) ([]T, string, error), view func(T) V) error {
+	pg, err := h.pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	items, next, err := load(pg)
+	if err != nil {
+		return err
+	}
+	out := make([]V, 0, len(items))
+	for _, it := range items {
+		out = append(out, view(it))
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, next))
+}
+
+// asIs is the view of items shown as they are.
+func asIs[T any](v T) T { return v }
+
+// username names a user for a view; "" when the user is gone.
+func (h *Handler) username(id string) string {
+	if u, err := h.r.Auth.GetUser(bg(), id); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
 // pageOf reads limit and cursor. Cursors are the store's, base64url
 // encoded: they may hold bytes that do not travel well in a URL.
 func (h *Handler) pageOf(ctx *fasthttp.RequestCtx) (auth.Page, error) {

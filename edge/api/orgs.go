@@ -308,27 +308,13 @@ func (h *Handler) listMembers(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	ms, next, err := h.r.Auth.ListOrgMembers(bg(), o.ID, pg)
-	if err != nil {
-		return err
-	}
-	out := make([]memberView, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, h.memberView(o, m.UserID, string(m.Role)))
-	}
-	return reply(ctx, fasthttp.StatusOK, page(out, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.OrgMembership, string, error) {
+		return h.r.Auth.ListOrgMembers(bg(), o.ID, pg)
+	}, func(m auth.OrgMembership) memberView { return h.memberView(o, m.UserID, string(m.Role)) })
 }
 
 func (h *Handler) memberView(o auth.Org, userID, role string) memberView {
-	v := memberView{OrgID: o.ID, OrgName: o.Name, UserID: userID, Role: role}
-	if u, err := h.r.Auth.GetUser(bg(), userID); err == nil {
-		v.Username = u.Username
-	}
-	return v
+	return memberView{OrgID: o.ID, OrgName: o.Name, UserID: userID, Username: h.username(userID), Role: role}
 }
 
 // addMember: POST /api/v1/organizations/{orgId}/members {"userId","role"}

@@ -239,23 +239,11 @@ func (h *Handler) listRepoPermissions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	perms, next, err := h.r.Auth.ListRepoPermissions(bg(), repo.ID, pg)
-	if err != nil {
-		return err
-	}
-	out := make([]permissionView, 0, len(perms))
-	for _, pm := range perms {
-		v := permissionView{RepoID: pm.RepoID, OrgID: pm.OrgID, UserID: pm.UserID, Role: string(pm.Role)}
-		if u, err := h.r.Auth.GetUser(bg(), pm.UserID); err == nil {
-			v.Username = u.Username
-		}
-		out = append(out, v)
-	}
-	return reply(ctx, fasthttp.StatusOK, page(out, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.RepoPermission, string, error) {
+		return h.r.Auth.ListRepoPermissions(bg(), repo.ID, pg)
+	}, func(pm auth.RepoPermission) permissionView {
+		return permissionView{RepoID: pm.RepoID, OrgID: pm.OrgID, UserID: pm.UserID, Username: h.username(pm.UserID), Role: string(pm.Role)}
+	})
 }
 
 // setRepoPermission: POST /api/v1/repositories/{repoId}/permissions

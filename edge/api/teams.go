@@ -54,15 +54,9 @@ func (h *Handler) listTeams(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	ts, next, err := h.r.Auth.ListTeams(bg(), o.ID, pg)
-	if err != nil {
-		return err
-	}
-	return reply(ctx, fasthttp.StatusOK, page(ts, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.Team, string, error) {
+		return h.r.Auth.ListTeams(bg(), o.ID, pg)
+	}, asIs[auth.Team])
 }
 
 // createTeam: POST /api/v1/organizations/{orgId}/teams {"name","description"}.
@@ -142,23 +136,11 @@ func (h *Handler) listTeamMembers(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	ms, next, err := h.r.Auth.ListTeamMembers(bg(), t.ID, pg)
-	if err != nil {
-		return err
-	}
-	out := make([]teamMemberView, 0, len(ms))
-	for _, m := range ms {
-		v := teamMemberView{TeamID: m.TeamID, OrgID: m.OrgID, UserID: m.UserID, Role: string(m.Role)}
-		if u, err := h.r.Auth.GetUser(bg(), m.UserID); err == nil {
-			v.Username = u.Username
-		}
-		out = append(out, v)
-	}
-	return reply(ctx, fasthttp.StatusOK, page(out, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.TeamMembership, string, error) {
+		return h.r.Auth.ListTeamMembers(bg(), t.ID, pg)
+	}, func(m auth.TeamMembership) teamMemberView {
+		return teamMemberView{TeamID: m.TeamID, OrgID: m.OrgID, UserID: m.UserID, Username: h.username(m.UserID), Role: string(m.Role)}
+	})
 }
 
 // setTeamMember: POST /api/v1/organizations/{orgId}/teams/{teamId}/members

@@ -41,15 +41,9 @@ func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
 		}
 		owner = u.ID
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	ts, next, err := h.r.Auth.ListTokens(bg(), owner, pg)
-	if err != nil {
-		return err
-	}
-	return reply(ctx, fasthttp.StatusOK, page(ts, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.Token, string, error) {
+		return h.r.Auth.ListTokens(bg(), owner, pg)
+	}, asIs[auth.Token])
 }
 
 // createToken: POST /api/v1/tokens {"name","protocols","actions",

@@ -23,15 +23,9 @@ func (h *Handler) listUsers(ctx *fasthttp.RequestCtx) error {
 	if _, err := h.admin(ctx); err != nil {
 		return err
 	}
-	pg, err := h.pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	us, next, err := h.r.Auth.ListUsers(bg(), pg)
-	if err != nil {
-		return err
-	}
-	return reply(ctx, fasthttp.StatusOK, page(us, next))
+	return replyPage(h, ctx, func(pg auth.Page) ([]auth.User, string, error) {
+		return h.r.Auth.ListUsers(bg(), pg)
+	}, asIs[auth.User])
 }
 
 // createUser: POST /api/v1/users {"username","email","password",

@@ -46,17 +46,7 @@ func newClaimBed(t *testing.T) *claimBed {
 	b.e = testkit.StartEdge(t, testkit.EdgeOptions{MetadataTTL: time.Nanosecond}, func(r *edge.Registry, m *edge.Mux) {
 		New(r, up, Options{}).Mount(m.Group(""))
 	})
-	ctx := context.Background()
-	u, err := b.e.Auth.CreateUser(ctx, auth.NewUser{Email: "eve@example.test", Username: "eve", Password: "eve-password-123456"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.e.Auth.CreateOrg(ctx, auth.Org{Name: "rival"}, u.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, b.eve, err = b.e.Auth.CreateToken(ctx, u.ID, auth.NewToken{Name: "eve"}); err != nil {
-		t.Fatal(err)
-	}
+	b.eve = b.e.Rival(t, "eve", "rival").Token
 	return b
 }
 

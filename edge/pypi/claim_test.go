@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"entrepot/auth"
 	"entrepot/deploy/testkit"
 	"entrepot/edge"
 	"entrepot/edge/api"
@@ -47,23 +46,8 @@ func newClaimEnv(t *testing.T) claimEnv {
 		pypi.New(r, client, pypi.Options{}).Mount(m.Group("/pypi"))
 		api.New(r, api.Options{Claims: map[string]api.ClaimRule{pypi.Protocol: pypi.NormalizeClaim}}).Mount(m.Group(api.Prefix))
 	})
-	ctx := context.Background()
-	bob, err := e.Auth.CreateUser(ctx, auth.NewUser{Email: "bob@example.test", Username: "bob", Password: "bob-password-1234"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Auth.CreateOrg(ctx, auth.Org{Name: "globex"}, bob.ID); err != nil {
-		t.Fatal(err)
-	}
-	_, tok, err := e.Auth.CreateToken(ctx, bob.ID, auth.NewToken{Name: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, inAcme, err := e.Auth.CreateToken(ctx, bob.ID, auth.NewToken{Name: "bob in acme", Organizations: []string{"acme"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return claimEnv{e: e, up: up, bob: tok, bobInAcme: inAcme}
+	bob := e.Rival(t, "bob", "globex")
+	return claimEnv{e: e, up: up, bob: bob.Token, bobInAcme: bob.IntoAcme}
 }
 
 // claimWheel builds a minimal wheel of project at version.
