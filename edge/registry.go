@@ -60,6 +60,12 @@ type claimEntry struct {
 // trusted from memory: a visibility change reaches every edge within it.
 const claimTTL = 5 * time.Second
 
+// DocumentTTL is the cache TTL of mirrored metadata: MetadataTTL, or, with
+// the upstream cache turned off, the shortest TTL there is, so that every
+// request revalidates yet a failing upstream is still answered from the
+// stale copy (a TTL of 0 means "immutable" to the cache).
+func (r *Registry) DocumentTTL() time.Duration { return max(r.MetadataTTL, time.Nanosecond) }
+
 // Init prepares the registry's caches; call it once before serving.
 func (r *Registry) Init() *Registry {
 	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)

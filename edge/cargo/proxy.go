@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -25,17 +24,6 @@ const maxConfig = 1 << 20
 func (h *Handler) key(what string) string {
 	b := h.up.Base()
 	return Protocol + "/" + b.Host + b.Path + what
-}
-
-// docTTL is how long upstream index files and config.json are fresh.
-// With caching disabled (MetadataTTL 0) they are revalidated on every
-// request, yet still served stale while the upstream fails: a TTL of 0
-// would mean "immutable" to the cache.
-func (h *Handler) docTTL() time.Duration {
-	if h.r.MetadataTTL > 0 {
-		return h.r.MetadataTTL
-	}
-	return time.Nanosecond
 }
 
 // fetch is the cache's Fetch for url: a GET, conditional when there is a
@@ -69,7 +57,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("index/" + p), TTL: h.docTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("index/" + p), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -132,7 +120,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("config.json"), TTL: h.docTTL(), Fetch: h.fetch(u, maxConfig)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("config.json"), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, maxConfig)})
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}

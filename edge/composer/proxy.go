@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -29,13 +28,6 @@ import (
 // shasum and cached for good. A client never names an upstream URL: a
 // dist request names a package, a version and a reference, and the URL
 // comes from the metadata.
-
-// metadataTTL is the freshness of mirrored metadata; with the upstream
-// cache disabled every request revalidates (a TTL of 0 would mean
-// "immutable" to the cache).
-func (h *Handler) metadataTTL() time.Duration {
-	return max(h.r.MetadataTTL, time.Nanosecond)
-}
 
 // cacheKey names mirrored content, under the upstream's base URL so that
 // a configuration change never serves another upstream's bytes.
@@ -125,7 +117,7 @@ func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
 	}
 	e, err := h.r.Cache.Get(ctx, cache.Request{
 		Key:   h.cacheKey("packages.json"),
-		TTL:   h.metadataTTL(),
+		TTL:   h.r.DocumentTTL(),
 		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {
@@ -163,7 +155,7 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 	url := strings.ReplaceAll(tmpl, "%package%", file)
 	e, err := h.r.Cache.Get(ctx, cache.Request{
 		Key:   h.cacheKey("p2/" + file + ".json"),
-		TTL:   h.metadataTTL(),
+		TTL:   h.r.DocumentTTL(),
 		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {

@@ -28,15 +28,6 @@ func (h *Handler) key(path string) string {
 	return Protocol + "/" + b.Host + b.Path + path
 }
 
-// metadataTTL is how long mirrored metadata is fresh. The cache reads a
-// TTL of 0 as "immutable", so "revalidate every time" is the shortest TTL.
-func (h *Handler) metadataTTL() time.Duration {
-	if h.r.MetadataTTL > 0 {
-		return h.r.MetadataTTL
-	}
-	return time.Nanosecond
-}
-
 // proxyGet asks the cache for an upstream path, filling it through fetch.
 func (h *Handler) proxyGet(ctx context.Context, path string, ttl time.Duration, fetch cache.Fetch) (cache.Entry, error) {
 	return h.r.Cache.Get(ctx, cache.Request{Key: h.key(path), TTL: ttl, Fetch: fetch})
@@ -53,7 +44,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	bctx := context.Background()
 	switch {
 	case c.Kind == Metadata:
-		e, err := h.proxyGet(bctx, c.Target, h.metadataTTL(), h.fetchDocument(c.Target))
+		e, err := h.proxyGet(bctx, c.Target, h.r.DocumentTTL(), h.fetchDocument(c.Target))
 		if err != nil {
 			return err
 		}
@@ -76,7 +67,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	}
 	var ttl time.Duration
 	if c.Snapshot() && c.Build == 0 {
-		ttl = h.metadataTTL() // a SNAPSHOT's plain name moves with every build
+		ttl = h.r.DocumentTTL() // a SNAPSHOT's plain name moves with every build
 	}
 	e, err := h.proxyGet(bctx, c.Target, ttl, h.fetchArtifact(c.Target))
 	if err != nil {
@@ -217,7 +208,7 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 		case !fault.Is(err, fault.NotFound):
 			return false, err
 		}
-		_, err = h.proxyGet(ctx, meta, h.metadataTTL(), h.fetchDocument(meta))
+		_, err = h.proxyGet(ctx, meta, h.r.DocumentTTL(), h.fetchDocument(meta))
 		switch {
 		case err == nil:
 			return true, nil

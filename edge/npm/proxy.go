@@ -52,10 +52,7 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 	if abbreviated {
 		accept = typeAbbreviated + "; q=1.0, application/json; q=0.8"
 	}
-	ttl := h.r.MetadataTTL
-	if ttl <= 0 {
-		ttl = time.Nanosecond // revalidate every time, yet stay a document (TTL 0 means immutable)
-	}
+	ttl := h.r.DocumentTTL()
 	e, err := h.r.Cache.Get(bg, cache.Request{
 		Key: packumentKey(n, abbreviated),
 		TTL: ttl,

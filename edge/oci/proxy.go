@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -59,10 +58,6 @@ func pullScope(upName string) string { return "repository:" + upName + ":pull" }
 // client, so it asks for the manifest as stored.
 var allManifests = strings.Join([]string{mtOCIIndex, mtOCIManifest, mtDockerList, mtDockerManifest}, ", ")
 
-// metaTTL is the freshness of tags: a TTL of 0 would mean "forever" to the
-// cache, so a disabled metadata cache revalidates every time instead.
-func (h *Handler) metaTTL() time.Duration { return max(h.r.MetadataTTL, time.Nanosecond) }
-
 // proxyManifest serves a mirrored manifest. By digest it is cached
 // forever; by tag for the metadata TTL, then revalidated with a HEAD whose
 // Docker-Content-Digest tells whether the tag moved, so that a fresh or
@@ -76,7 +71,7 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 		return err
 	}
 	scope := pullScope(t.upName)
-	req := cache.Request{Key: m.repoKey(t.upName, "manifests/"+ref), TTL: h.metaTTL()}
+	req := cache.Request{Key: m.repoKey(t.upName, "manifests/"+ref), TTL: h.r.DocumentTTL()}
 	if c.Digest != "" {
 		req.TTL, req.Want = 0, []blob.Digest{c.Digest}
 	}
@@ -206,7 +201,7 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "tags/list?"+q.Encode()), TTL: h.metaTTL(),
+		Key: m.repoKey(t.upName, "tags/list?"+q.Encode()), TTL: h.r.DocumentTTL(),
 		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	if err != nil {
@@ -239,7 +234,7 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "referrers/"+string(c.Digest)), TTL: h.metaTTL(),
+		Key: m.repoKey(t.upName, "referrers/"+string(c.Digest)), TTL: h.r.DocumentTTL(),
 		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	var refs []Descriptor

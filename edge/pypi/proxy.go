@@ -37,7 +37,7 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 	ctx := context.Background()
 	e, err := h.r.Cache.Get(ctx, cache.Request{
 		Key: h.cacheKey("simple", name),
-		TTL: h.metadataTTL(),
+		TTL: h.r.DocumentTTL(),
 		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
 			req := upstream.Request{Accept: acceptUpstream, MaxSize: h.opts.MaxPage}
 			if prev != nil {
@@ -117,7 +117,7 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 	// enough to verify it by; without one (or with only MD5 or SHA-1) it is
 	// kept like metadata, for the TTL, so that a bad copy does not last.
 	var want []blob.Digest
-	key, ttl := h.cacheKey(kind, "url/"+src), h.metadataTTL()
+	key, ttl := h.cacheKey(kind, "url/"+src), h.r.DocumentTTL()
 	for _, alg := range []string{blob.SHA256, blob.SHA512} {
 		if hx, ok := hashes[alg]; ok {
 			want = append(want, blob.Digest(alg+":"+hx))

@@ -23,7 +23,6 @@ package pypi
 
 import (
 	"context"
-	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
@@ -110,10 +109,4 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string) (origin, error)
 		return origin{}, fault.Newf(op, fault.NotFound, "project %s not found (no upstream index is configured)", name)
 	}
 	return origin{}, nil
-}
-
-// metadataTTL is how long an upstream page is fresh; with the cache turned
-// off every request revalidates, which a zero TTL (immutable) would not.
-func (h *Handler) metadataTTL() time.Duration {
-	return max(h.r.MetadataTTL, time.Nanosecond)
 }

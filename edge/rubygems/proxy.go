@@ -220,16 +220,11 @@ func (h *Handler) cacheKey(path string) string {
 	return "rubygems/" + b.Host + b.Path + path
 }
 
-// metadataTTL is how long upstream index files are fresh. The cache reads
-// a TTL of 0 as "immutable", so "revalidate every time" (caching off) is
-// the shortest positive one.
-func (h *Handler) metadataTTL() time.Duration { return max(h.r.MetadataTTL, time.Nanosecond) }
-
 // upstreamDoc returns a compact-index file of the upstream through the
 // cache: fresh for the metadata TTL, then revalidated, served stale while
 // the upstream fails.
 func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, error) {
-	return h.r.Cache.Get(ctx, cache.Request{Key: h.cacheKey(path), TTL: h.metadataTTL(), Fetch: h.fetch(path)})
+	return h.r.Cache.Get(ctx, cache.Request{Key: h.cacheKey(path), TTL: h.r.DocumentTTL(), Fetch: h.fetch(path)})
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
