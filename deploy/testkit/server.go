@@ -154,11 +154,21 @@ func (s *Server) start() {
 func (s *Server) Host() string { return strings.TrimPrefix(s.URL, "http://") }
 
 // Log returns what the server wrote to stderr so far.
+//
+// The server writes its log in batches (at most 100 ms late), so Log
+// first waits past one batch: what the server did before the call is in
+// the answer, for checks that a line is there and checks that it is not.
 func (s *Server) Log() string {
+	if s.cmd != nil {
+		time.Sleep(logSettle)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
 }
+
+// logSettle is longer than the server's log batching interval.
+const logSettle = 250 * time.Millisecond
 
 // Stop sends SIGTERM and waits for the process to exit.
 func (s *Server) Stop() {
