@@ -46,5 +46,3 @@ func (t *ttlCache[K, V]) add(k K, v V, until time.Time) {
 	}
 	t.c.Add(k, timed[V]{v: v, until: until})
 }
-
-func (t *ttlCache[K, V]) remove(k K) { t.c.Remove(k) }

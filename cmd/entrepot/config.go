@@ -163,7 +163,7 @@ func settings() []setting {
 		{env: "STORAGE_PATH", def: "packages", help: "key prefix of blobs in the S3 bucket", parse: func(c *Config, v string) error {
 			v = strings.Trim(v, "/")
 			if v == "" || strings.Contains(v, "..") {
-				return errors.New("must be a non-empty key prefix without ..")
+				return errors.New("must be a non-empty key prefix without \"..\"")
 			}
 			c.StorePath = v
 			return nil

@@ -14,11 +14,14 @@ FERRETDB_MODULE=github.com/FerretDB/FerretDB
 FERRETDB_VERSION=v1.24.2
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+STATICCHECK_MODULE=honnef.co/go/tools
+STATICCHECK_VERSION=v0.8.2
 
 CACHE="${ENTREPOT_TEST_CACHE:-$HOME/.cache/entrepot-test}"
 BIN="$CACHE/bin"
 FERRETDB_BIN="$BIN/ferretdb-$FERRETDB_VERSION"
 MINIO_BIN="$BIN/minio-${MINIO_VERSION#v0.0.0-}"
+STATICCHECK_BIN="$BIN/staticcheck-$STATICCHECK_VERSION"
 
 log() { printf '[testenv install] %s\n' "$*" >&2; }
 die() { printf '[testenv install] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -112,9 +115,34 @@ install_minio() {
 	log "built MinIO $MINIO_VERSION: $MINIO_BIN ($(elapsed "$t"))"
 }
 
+# install_staticcheck: the linter the test command runs, built with the
+# local toolchain so that it understands the Go version the tree uses.
+install_staticcheck() {
+	local t
+	t=$(now)
+	if check_bin "$STATICCHECK_BIN" -version; then
+		log "reused staticcheck $STATICCHECK_VERSION: $STATICCHECK_BIN ($(elapsed "$t"))"
+		return
+	fi
+	log "building staticcheck $STATICCHECK_VERSION ..."
+	local gobin="$CACHE/bin-staticcheck"
+	mkdir -p "$gobin" "$WORK/staticcheck"
+	rm -f "$gobin/staticcheck"
+	(cd "$WORK/staticcheck" && GOFLAGS=-buildvcs=false GOBIN="$gobin" \
+		go install -trimpath "$STATICCHECK_MODULE/cmd/staticcheck@$STATICCHECK_VERSION") ||
+		die "go install staticcheck@$STATICCHECK_VERSION failed"
+	check_bin "$gobin/staticcheck" -version ||
+		die "built staticcheck does not run: $(cat "$WORK/check.out")"
+	cp -f "$gobin/staticcheck" "$STATICCHECK_BIN.tmp"
+	mv -f "$STATICCHECK_BIN.tmp" "$STATICCHECK_BIN"
+	log "built staticcheck $STATICCHECK_VERSION: $STATICCHECK_BIN ($(elapsed "$t"))"
+}
+
 install_ferretdb
 install_minio
+install_staticcheck
 
 log "done in $(elapsed "$T0"); cache: $CACHE"
 echo "ferretdb: $FERRETDB_BIN"
 echo "minio: $MINIO_BIN"
+echo "staticcheck: $STATICCHECK_BIN"

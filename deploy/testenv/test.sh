@@ -17,8 +17,9 @@ pkgs=("${@:-./...}")
 t0=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 
-step "install test servers"
-bash "$here/install.sh"
+step "install test servers and linters"
+tools=$(bash "$here/install.sh")
+staticcheck=$(printf '%s\n' "$tools" | sed -n 's/^staticcheck: //p')
 
 step "install package-manager clients"
 # One script per protocol; each is idempotent and pinned.
@@ -49,7 +50,16 @@ export ENTREPOT_TEST_MONGODB_URL ENTREPOT_TEST_S3_ENDPOINT ENTREPOT_TEST_S3_ACCE
 step "build"
 go build -o "$run/entrepot" ./cmd/entrepot
 export ENTREPOT_BIN="$run/entrepot"
+
+step "lint (gofmt, go vet, staticcheck)"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './admin-ui/web/node_modules/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt: these files need formatting:"
+	echo "$unformatted"
+	exit 1
+fi
 go vet ./...
+"$staticcheck" ./...
 
 step "go test -race"
 set +e

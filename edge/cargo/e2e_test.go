@@ -280,7 +280,7 @@ func TestCargo(t *testing.T) {
 		if out, err := runCargo(t, pubHome, token, b, "owner", "--add", "crab", "--registry", "entrepot", "ent-b"); err == nil {
 			t.Fatalf("owner --add with an API token succeeded:\n%s", out)
 		}
-		out = mustCargo(t, pubHome, "Bearer "+session, b, "owner", "--add", "crab", "--registry", "entrepot", "ent-b")
+		mustCargo(t, pubHome, "Bearer "+session, b, "owner", "--add", "crab", "--registry", "entrepot", "ent-b")
 		out = mustCargo(t, pubHome, token, b, "owner", "--list", "--registry", "entrepot", "ent-b")
 		if !strings.Contains(out, "crab") {
 			t.Fatalf("cargo owner --list after --add:\n%s", out)

@@ -298,11 +298,11 @@ func TestHosted(t *testing.T) {
 		}
 	})
 	t.Run("pages", func(t *testing.T) {
-		resp, b := ss.get(t, "/pypi/simple/Demo_Pkg/", "")
+		resp, _ := ss.get(t, "/pypi/simple/Demo_Pkg/", "")
 		if resp.StatusCode != 301 || resp.Header.Get("Location") != "/pypi/simple/demo-pkg/" {
 			t.Fatalf("redirect: %d %v", resp.StatusCode, resp.Header)
 		}
-		resp, b = ss.get(t, "/pypi/simple/demo-pkg/", "text/html")
+		resp, b := ss.get(t, "/pypi/simple/demo-pkg/", "text/html")
 		if resp.Header.Get("Vary") != "Accept" || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
 			!strings.Contains(string(b), `data-yanked="broken build"`) || !strings.Contains(string(b), `data-core-metadata="sha256=`) {
 			t.Fatalf("html page: %v\n%s", resp.Header, b)

@@ -52,7 +52,7 @@ func readGem(r io.Reader) (*Spec, error) {
 			}
 			return nil, bad("the upload is not a gem (a tar archive)", err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		s256, s512 := sha256.New(), sha512.New()

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
@@ -39,7 +40,7 @@ type Store struct {
 func Open(path string) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 3 * time.Second})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			err = fmt.Errorf("%s is locked by another process", path)
 		}
 		return nil, fault.Wrap("bolt.Open", fault.Unavailable, err)
