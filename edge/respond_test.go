@@ -297,4 +297,6 @@ func TestDocumentAllocs(t *testing.T) {
 
 const docAllocBudget = 3
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})) }
+func discard() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
