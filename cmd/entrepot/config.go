@@ -33,7 +33,7 @@ type Config struct {
 
 	UpstreamCache       bool
 	UpstreamCacheExpiry time.Duration
-	UpstreamTimeout     time.Duration // one attempt, until the response headers
+	UpstreamTimeout     time.Duration     // one attempt, until the response headers
 	Upstreams           map[string]string // protocol → base URL, only those configured
 	UpstreamOCI         []OCIUpstream
 
