@@ -81,7 +81,10 @@ func ClientMessage(err error, requestID string) string {
 }
 
 // Renderer writes err to the response in a protocol's own error format.
-// The status is set already; the renderer writes headers and body.
+// The status is set already, and the headers of the answer that failed
+// (caching, validators, content description) are dropped (clearForError);
+// the renderer writes its headers (a challenge, a precise Retry-After)
+// and the body.
 type Renderer func(ctx *fasthttp.RequestCtx, err error)
 
 // RenderJSON is the default error format, used by the management API and
