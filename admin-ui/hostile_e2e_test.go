@@ -1,17 +1,11 @@
 package adminui_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,15 +25,7 @@ import (
 // page with the same payload, served without Entrepot's headers, must
 // run, so that the test cannot pass by not looking.
 func TestE2EHostileContent(t *testing.T) {
-	node := testkit.RequireTool(t, "node")
-	chromium := testkit.RequireTool(t, "chromium")
-	pw := filepath.Join(testCache(), "ui-e2e", "node_modules", "playwright-core")
-	if _, err := os.Stat(filepath.Join(pw, "index.mjs")); err != nil {
-		if os.Getenv("ENTREPOT_TEST_REQUIRE_CLIENTS") != "" {
-			t.Fatalf("playwright-core is not installed in %s: deploy/testenv/clients/ui.sh should have installed it", pw)
-		}
-		t.Skipf("playwright-core is not installed in %s; `make test` (deploy/testenv/clients/ui.sh) installs it", pw)
-	}
+	b := requireBrowser(t)
 
 	var (
 		mu    sync.Mutex
@@ -101,32 +87,26 @@ func TestE2EHostileContent(t *testing.T) {
 	urls = append(urls, "/maven2/com/mirror/evil/1.0/evil-1.0.pom", "/maven2/com/acme/evil/maven-metadata.xml")
 
 	html := []byte(`<html><body><script>` + payload("pypi-html") + `</script></body></html>`)
-	if st, msg := pypiUpload(t, s, auth, "evil-html", "1.0", "evil_html-1.0.tar.gz", html); st == 200 {
+	sum := sha256.Sum256(html)
+	resp, msg := testkit.PostForm(t, s.URL+"/pypi/", map[string]string{
+		":action": "file_upload", "protocol_version": "1", "metadata_version": "2.1",
+		"name": "evil-html", "version": "1.0", "filetype": "sdist", "pyversion": "source",
+		"sha256_digest": hex.EncodeToString(sum[:]),
+	}, testkit.FormFile{Field: "content", Name: "evil_html-1.0.tar.gz", ContentType: "text/html", Content: html}, "Authorization", auth)
+	if resp.StatusCode == 200 {
 		urls = append(urls, "/pypi/files/evil-html/evil_html-1.0.tar.gz", "/pypi/simple/evil-html/")
 	} else {
-		t.Logf("PyPI refused the HTML upload: %s", msg)
+		t.Logf("PyPI refused the HTML upload: %d %s", resp.StatusCode, msg)
 	}
 
-	work := t.TempDir()
 	list, _ := json.Marshal(urls)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("web", "e2e", "hostile.e2e.mjs"))
-	cmd.Env = append(os.Environ(),
-		"BASE_URL="+s.URL,
-		"ADMIN_PASSWORD="+testkit.AdminPassword,
-		"PLAYWRIGHT_CORE="+pw,
-		"CHROMIUM="+chromium,
-		"WORK_DIR="+work,
+	out, err := b.run(3*time.Minute, "hostile.e2e.mjs", s, t.TempDir(),
 		"URLS="+string(list),
 		"CONTROL_URL="+recorder.URL+"/control",
 		"HTTP_USER=alice",
 		"HTTP_PASSWORD="+token,
 	)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	t.Logf("hostile content e2e output:\n%s", out.String())
+	t.Logf("hostile content e2e output:\n%s", out)
 	if err != nil {
 		t.Fatalf("hostile content e2e: %v\nserver log:\n%s", err, tail(s.Log(), 4000))
 	}
@@ -140,28 +120,4 @@ func TestE2EHostileContent(t *testing.T) {
 	if len(heard) == 0 {
 		t.Error("the control page's script did not call the recorder: the test would not see an execution")
 	}
-}
-
-// pypiUpload sends one file as twine does, declaring it text/html, and
-// returns the status and a description of the answer.
-func pypiUpload(t *testing.T, s *testkit.Server, auth, name, version, filename string, content []byte) (int, string) {
-	t.Helper()
-	sum := sha256.Sum256(content)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for k, v := range map[string]string{
-		":action": "file_upload", "protocol_version": "1", "metadata_version": "2.1",
-		"name": name, "version": version, "filetype": "sdist", "pyversion": "source",
-		"sha256_digest": hex.EncodeToString(sum[:]),
-	} {
-		mw.WriteField(k, v)
-	}
-	pw, _ := mw.CreatePart(map[string][]string{
-		"Content-Disposition": {`form-data; name="content"; filename="` + filename + `"`},
-		"Content-Type":        {"text/html"},
-	})
-	pw.Write(content)
-	mw.Close()
-	resp, b := testkit.Request(t, "POST", s.URL+"/pypi/", body.Bytes(), "Content-Type", mw.FormDataContentType(), "Authorization", auth)
-	return resp.StatusCode, resp.Status + " " + string(b)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -177,22 +176,11 @@ func TestUpstreamTimeoutIs504(t *testing.T) {
 func pypiUpload(t *testing.T, s *testkit.Server, auth, name, version, filename, filetype, ctype string, content []byte) (int, string) {
 	t.Helper()
 	sum := sha256.Sum256(content)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for k, v := range map[string]string{
+	resp, b := testkit.PostForm(t, s.URL+"/pypi/", map[string]string{
 		":action": "file_upload", "protocol_version": "1", "metadata_version": "2.1",
 		"name": name, "version": version, "filetype": filetype, "pyversion": "py3",
 		"sha256_digest": hex.EncodeToString(sum[:]),
-	} {
-		mw.WriteField(k, v)
-	}
-	pw, _ := mw.CreatePart(map[string][]string{
-		"Content-Disposition": {`form-data; name="content"; filename="` + filename + `"`},
-		"Content-Type":        {ctype},
-	})
-	pw.Write(content)
-	mw.Close()
-	resp, b := testkit.Request(t, "POST", s.URL+"/pypi/", body.Bytes(), "Content-Type", mw.FormDataContentType(), "Authorization", auth)
+	}, testkit.FormFile{Field: "content", Name: filename, ContentType: ctype, Content: content}, "Authorization", auth)
 	return resp.StatusCode, resp.Status + " " + string(b)
 }
 
