@@ -8,16 +8,18 @@ import "github.com/valyala/fasthttp"
 // dashboard's origin: the sandbox gives the document an opaque origin and
 // no scripts, default-src 'none' loads nothing, and nosniff stops a
 // browser from guessing a renderable type.
+//
+// CSP is the Content-Security-Policy of every answer but the dashboard's.
+const CSP = "default-src 'none'; sandbox"
+
 var (
 	headerCSP     = []byte("Content-Security-Policy")
-	valueCSP      = []byte("default-src 'none'; sandbox")
+	valueCSP      = []byte(CSP)
 	headerNoSniff = []byte("X-Content-Type-Options")
 	valueNoSniff  = []byte("nosniff")
 )
 
-// CSP is the Content-Security-Policy of every answer but the dashboard's.
-const CSP = "default-src 'none'; sandbox"
-
+// secure sets the security headers; the Mux calls it before every handler.
 func secure(h *fasthttp.ResponseHeader) {
 	h.SetCanonical(headerCSP, valueCSP)
 	h.SetCanonical(headerNoSniff, valueNoSniff)
