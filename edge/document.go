@@ -28,9 +28,11 @@ type DocOptions struct {
 	// Vary names the request headers, besides Accept-Encoding, that chose
 	// this document (npm's Accept); "" = none.
 	Vary string
-	// Compressed marks a body that is compressed already (a deflated
-	// gemspec): it gets no gzip variant.
-	Compressed bool
+	// NoGzip leaves out the gzip variant (and Accept-Encoding from Vary):
+	// for a body that is compressed already (a deflated gemspec), or a
+	// protocol whose documents are promised to vary on Accept alone
+	// (PyPI's pages).
+	NoGzip bool
 }
 
 // Document is a metadata document prepared to be served many times: its
@@ -48,7 +50,7 @@ type Document struct {
 // change afterwards.
 func NewDocument(body []byte, o DocOptions) *Document {
 	d := newDoc(body, o)
-	if !o.Compressed {
+	if !o.NoGzip {
 		d.gz = compress(body, gzip.BestCompression)
 	}
 	return d
@@ -60,9 +62,13 @@ func newDoc(body []byte, o DocOptions) *Document {
 		sum := sha256.Sum256(body)
 		etag = `"` + hex.EncodeToString(sum[:16]) + `"`
 	}
-	vary := "Accept-Encoding"
-	if o.Vary != "" {
-		vary = o.Vary + ", Accept-Encoding"
+	vary := o.Vary
+	switch {
+	case o.NoGzip:
+	case vary == "":
+		vary = "Accept-Encoding"
+	default:
+		vary += ", Accept-Encoding"
 	}
 	return &Document{body: body, etag: etag, gzETag: gzTag(etag), vary: vary, o: o}
 }
@@ -111,11 +117,13 @@ func (d *Document) Serve(ctx *fasthttp.RequestCtx) { d.serve(ctx, false) }
 func (d *Document) serve(ctx *fasthttp.RequestCtx, lazy bool) {
 	h := &ctx.Response.Header
 	body, etag := d.body, d.etag
-	gz := acceptsGzip(ctx.Request.Header.Peek("Accept-Encoding")) && (d.gz != nil || lazy && !d.o.Compressed && len(d.body) >= lazyGzipMin)
+	gz := acceptsGzip(ctx.Request.Header.Peek("Accept-Encoding")) && (d.gz != nil || lazy && !d.o.NoGzip && len(d.body) >= lazyGzipMin)
 	if gz {
 		etag = d.gzETag
 	}
-	h.Set("Vary", d.vary)
+	if d.vary != "" {
+		h.Set("Vary", d.vary)
+	}
 	if d.o.CacheControl != "" {
 		h.Set("Cache-Control", d.o.CacheControl)
 	}

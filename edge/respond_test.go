@@ -255,6 +255,9 @@ func TestServeDocument(t *testing.T) {
 // allocates no more per request than the budget below (the Mux's request
 // id and access log included).
 func TestDocumentAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are not measured under the race detector")
+	}
 	doc := NewDocument(bytes.Repeat([]byte(`{"name":"x"},`), 100), DocOptions{ContentType: "application/json", CacheControl: "no-cache", Vary: "Accept"})
 	s := New(Config{Logger: discard()})
 	s.Mux().Handle("GET", "/doc", Route{Protocol: "test", Name: "doc"}, func(ctx *fasthttp.RequestCtx) error {

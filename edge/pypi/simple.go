@@ -70,7 +70,7 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 	slices.Sort(names)
 	// The listing depends on who asks.
 	edge.ServeDocument(ctx, RenderIndex(names, h.r.Base.For(ctx), f),
-		edge.DocOptions{ContentType: f.contentType, CacheControl: "private, max-age=0", Vary: "Accept"})
+		edge.DocOptions{ContentType: f.contentType, CacheControl: "private, max-age=0", Vary: "Accept", NoGzip: true})
 	return nil
 }
 
@@ -116,7 +116,8 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 		return err
 	}
 	base := h.r.Base.For(ctx)
-	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept"}
+	// Pages vary on Accept alone, as PEP 691 servers say.
+	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept", NoGzip: true}
 	if !o.hosted || !o.ref.Public {
 		o2.CacheControl = "private, max-age=0"
 	}

@@ -492,7 +492,7 @@ func (h *Handler) hostedGemspec(ctx *fasthttp.RequestCtx, full string) error {
 	zw.Write(marshalSpec(&m.Spec))
 	zw.Close()
 	edge.ServeDocument(ctx, z.Bytes(), edge.DocOptions{
-		ContentType: "application/octet-stream", ETag: `"` + md5hex(z.Bytes()) + `"`, Compressed: true,
+		ContentType: "application/octet-stream", ETag: `"` + md5hex(z.Bytes()) + `"`, NoGzip: true,
 	})
 	return nil
 }
