@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -55,8 +54,9 @@ func WithLimit(next Filler, n int) Filler {
 }
 
 // errWaitTimeout marks a waiter that gave up after WaitTimeout, as opposed
-// to one whose own ctx ended.
-var errWaitTimeout = errors.New("wait timeout")
+// to one whose own ctx ended. It is a deadline, which the edge answers
+// with 504.
+var errWaitTimeout = fmt.Errorf("wait timeout: %w", context.DeadlineExceeded)
 
 // WithSingleflight makes concurrent fills of one key a single flight
 // through next, whose Entry every waiter gets.

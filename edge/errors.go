@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -48,13 +49,21 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // WithStatus wraps err so that it is answered with code.
 func WithStatus(code int, err error) error { return &StatusError{Code: code, Err: err} }
 
-// StatusOf is the status an error is answered with.
+// StatusOf is the status an error is answered with: a StatusError's code,
+// else its kind's status, except that an upstream which did not answer in
+// time is a 504 on every protocol: an Upstream or Unavailable error caused
+// by a deadline (the upstream client's header timeout, a fill's own
+// timeout, a waiter giving up on a fill).
 func StatusOf(err error) int {
 	var se *StatusError
 	if errors.As(err, &se) {
 		return se.Code
 	}
-	return Status(fault.KindOf(err))
+	k := fault.KindOf(err)
+	if (k == fault.Upstream || k == fault.Unavailable) && errors.Is(err, context.DeadlineExceeded) {
+		return fasthttp.StatusGatewayTimeout
+	}
+	return Status(k)
 }
 
 // ClientMessage is the text a client may see for err: its fault message, or
@@ -72,7 +81,10 @@ func ClientMessage(err error, requestID string) string {
 }
 
 // Renderer writes err to the response in a protocol's own error format.
-// The status is set already; the renderer writes headers and body.
+// The status is set already, and the headers of the answer that failed
+// (caching, validators, content description) are dropped (clearForError);
+// the renderer writes its headers (a challenge, a precise Retry-After)
+// and the body.
 type Renderer func(ctx *fasthttp.RequestCtx, err error)
 
 // RenderJSON is the default error format, used by the management API and

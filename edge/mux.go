@@ -33,8 +33,14 @@ type Route struct {
 }
 
 // Mux registers routes. Each route's middleware chain (recover, request
-// id, access log, metrics, error rendering) is built once, at
-// registration, not per request.
+// id, security headers, access log, metrics, error rendering) is built
+// once, at registration, not per request.
+//
+// Every answer carries the security headers of secure, set before the
+// handler runs, so that no route can forget them: whatever a protocol
+// serves (an artifact, a document, an error) is inert in a browser on the
+// dashboard's origin. The dashboard's own routes replace the
+// Content-Security-Policy with theirs; nothing else may.
 type Mux struct {
 	r       *router.Router
 	log     *slog.Logger
@@ -122,8 +128,8 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		if fault.Is(err, fault.TooLarge) {
 			drainRefused(ctx)
 		}
-		ctx.Response.ResetBody()
-		ctx.SetStatusCode(StatusOf(err))
+		status := StatusOf(err)
+		clearForError(&ctx.Response, status)
 		render(ctx, err)
 	}
 	return func(ctx *fasthttp.RequestCtx) {
@@ -136,6 +142,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		}
 		ctx.SetUserValue(requestIDKey, id)
 		ctx.Response.Header.Set("X-Request-Id", id)
+		secure(&ctx.Response.Header)
 
 		var err error
 		func() {

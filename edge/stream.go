@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -15,20 +18,28 @@ import (
 
 // Blob describes what ServeBlob sends.
 type Blob struct {
-	Digest      blob.Digest // sha256 of the stored bytes
-	ContentType string      // "" = application/octet-stream
+	Digest blob.Digest // sha256 of the stored bytes
+	// ContentType is the media type clients expect ("" =
+	// application/octet-stream). One a browser could render (XML, HTML,
+	// SVG, text, ...) is sent with Content-Disposition: attachment, see
+	// inert.
+	ContentType string
 	// ETag is the entity tag, quoted; "" = the quoted sha256 digest, which
 	// is exact for content-addressed bytes.
 	ETag string
+	// LastModified, when set, is sent and answers If-Modified-Since.
+	LastModified time.Time
 	// Immutable adds a year-long Cache-Control for content that never
 	// changes under its URL (artifacts addressed by version or digest).
 	Immutable bool
 }
 
 // ServeBlob answers GET and HEAD with a stored blob: conditional requests
-// (If-None-Match → 304), a single byte Range (206, or 416 with the size),
-// and, where the store keeps plain files, the body goes out by sendfile.
-// Errors are left to the caller's renderer.
+// (If-None-Match, or without it If-Modified-Since → 304), a single byte
+// Range (206, or 416 with the size), and, where the store keeps plain
+// files, the body goes out by sendfile. Errors are left to the caller's
+// renderer, and the Mux drops the caching headers of an answer that ends
+// in one.
 func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 	const op = "edge.ServeBlob"
 	etag := b.ETag
@@ -59,10 +70,13 @@ func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 	h := &ctx.Response.Header
 	h.Set("ETag", etag)
 	h.Set("Accept-Ranges", "bytes")
+	if !b.LastModified.IsZero() {
+		h.Set("Last-Modified", b.LastModified.UTC().Format(http.TimeFormat))
+	}
 	if b.Immutable {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	}
-	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 && etagMatch(inm, etag) {
+	if notModified(ctx, etag, b.LastModified) {
 		closeFile()
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return nil
@@ -72,6 +86,9 @@ func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 		ct = "application/octet-stream"
 	}
 	h.SetContentType(ct)
+	if !inert(ct) {
+		h.Set("Content-Disposition", "attachment")
+	}
 
 	offset, length := int64(0), info.Size
 	if rh := ctx.Request.Header.Peek("Range"); len(rh) > 0 && ifRange(ctx, etag) {
@@ -115,15 +132,49 @@ func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 	return nil
 }
 
-// etagMatch implements the weak comparison of If-None-Match.
-func etagMatch(header []byte, etag string) bool {
-	if bytes.Equal(bytes.TrimSpace(header), []byte("*")) {
+// inert reports whether a browser shown ct would display the bytes as
+// data, not run them as a page: archives, binary data and JSON. Anything
+// else (XML and so a POM, HTML, XHTML, SVG, text, a type a member made up)
+// is sent as an attachment. The list is short on purpose: a type missing
+// from it costs a download prompt, a type wrongly on it an XSS.
+func inert(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch mt {
+	case "application/octet-stream", "application/zip", "application/gzip", "application/x-gzip",
+		"application/x-tar", "application/java-archive", "application/json":
 		return true
 	}
-	want := []byte(etag)
-	for _, t := range bytes.Split(header, []byte(",")) {
+	return strings.HasPrefix(mt, "application/vnd.oci.") || strings.HasPrefix(mt, "application/vnd.docker.")
+}
+
+// notModified evaluates a GET's conditional headers against the answer's
+// validators (RFC 9110, 13.2.2): If-None-Match when present, with the weak
+// comparison, else If-Modified-Since against modified at the second HTTP
+// dates have. It is the one evaluator of blobs and documents.
+func notModified(ctx *fasthttp.RequestCtx, etag string, modified time.Time) bool {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return false
+	}
+	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 {
+		return etag != "" && etagMatch(inm, etag)
+	}
+	if ims := ctx.Request.Header.Peek("If-Modified-Since"); len(ims) > 0 && !modified.IsZero() {
+		t, err := http.ParseTime(string(ims))
+		return err == nil && !modified.Truncate(time.Second).After(t)
+	}
+	return false
+}
+
+// etagMatch implements the weak comparison of an If-None-Match list
+// against one entity tag.
+func etagMatch(header []byte, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for len(header) > 0 {
+		var t []byte
+		t, header, _ = bytes.Cut(header, []byte(","))
 		t = bytes.TrimPrefix(bytes.TrimSpace(t), []byte("W/"))
-		if bytes.Equal(t, bytes.TrimPrefix(want, []byte("W/"))) {
+		if string(t) == want || string(t) == "*" {
 			return true
 		}
 	}

@@ -33,6 +33,7 @@ type Config struct {
 
 	UpstreamCache       bool
 	UpstreamCacheExpiry time.Duration
+	UpstreamTimeout     time.Duration     // one attempt, until the response headers
 	Upstreams           map[string]string // protocol → base URL, only those configured
 	UpstreamOCI         []OCIUpstream
 
@@ -201,6 +202,14 @@ func settings() []setting {
 				return errors.New("must be a number of hours from 0 to 8760")
 			}
 			c.UpstreamCacheExpiry = time.Duration(h * float64(time.Hour))
+			return nil
+		}},
+		{env: "UPSTREAM_TIMEOUT", def: "30s", help: "how long one upstream request may wait for the response headers (retried twice; then 504)", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return errors.New("must be a positive duration like 30s")
+			}
+			c.UpstreamTimeout = d
 			return nil
 		}},
 		{env: "LOG_LEVEL", def: "info", help: "debug, info, warn or error", parse: func(c *Config, v string) error {

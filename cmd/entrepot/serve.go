@@ -254,7 +254,7 @@ func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
 func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, error) {
 	var out []*upstream.Client
 	add := func(name, envVar, base string) error {
-		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg})
+		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg, Timeout: cfg.UpstreamTimeout})
 		if err != nil {
 			return &ConfigError{Var: envVar, Err: err}
 		}

@@ -26,9 +26,6 @@ func (h *Handler) render(ctx *fasthttp.RequestCtx, err error) {
 		Errors []detail `json:"errors"`
 	}{[]detail{{edge.ClientMessage(err, edge.RequestID(ctx))}}})
 	ctx.SetContentType("application/json")
-	for _, k := range []string{"ETag", "Last-Modified", "Cache-Control", "Content-Encoding", "Accept-Ranges", "Content-Range"} {
-		ctx.Response.Header.Del(k)
-	}
 	if ctx.IsHead() {
 		ctx.Response.SkipBody = true
 		return

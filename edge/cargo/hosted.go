@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -177,40 +176,11 @@ func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error 
 	if len(ri.body) == 0 {
 		return fault.Newf(op, fault.NotFound, "crate %s has no versions", name)
 	}
-	hd := &ctx.Response.Header
-	hd.Set("ETag", etag)
-	hd.Set("Last-Modified", pkg.UpdatedAt.UTC().Format(http.TimeFormat))
-	hd.Set("Cache-Control", "private, no-cache")
-	if notModified(ctx, etag, pkg.UpdatedAt) {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return nil
-	}
-	ctx.SetContentType("text/plain; charset=utf-8")
-	if ctx.IsHead() {
-		hd.SetContentLength(len(ri.body))
-		ctx.Response.SkipBody = true
-		return nil
-	}
-	ctx.SetBody(ri.body)
+	edge.ServeDocument(ctx, ri.body, edge.DocOptions{
+		ContentType: "text/plain; charset=utf-8", CacheControl: "private, no-cache",
+		ETag: etag, LastModified: pkg.UpdatedAt,
+	})
 	return nil
-}
-
-// notModified evaluates If-None-Match, or without it If-Modified-Since.
-func notModified(ctx *fasthttp.RequestCtx, etag string, modified time.Time) bool {
-	if inm := string(ctx.Request.Header.Peek("If-None-Match")); inm != "" {
-		for _, t := range strings.Split(inm, ",") {
-			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-			if t == etag || t == "*" {
-				return true
-			}
-		}
-		return false
-	}
-	if ims := string(ctx.Request.Header.Peek("If-Modified-Since")); ims != "" && !modified.IsZero() {
-		t, err := http.ParseTime(ims)
-		return err == nil && !modified.Truncate(time.Second).After(t)
-	}
-	return false
 }
 
 // publishWarnings is the success answer cargo expects from a publish.

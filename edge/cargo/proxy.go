@@ -77,14 +77,8 @@ func (h *Handler) serveUpstreamIndex(ctx *fasthttp.RequestCtx, name string) erro
 	if t, err := http.ParseTime(e.LastModified); err == nil {
 		modified = t
 	}
-	ctx.Response.Header.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	if len(ctx.Request.Header.Peek("If-None-Match")) == 0 && notModified(ctx, etag, modified) {
-		ctx.Response.Header.Set("ETag", etag)
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return nil
-	}
-	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/plain; charset=utf-8", ETag: etag})
+	return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/plain; charset=utf-8", ETag: etag, LastModified: modified})
 }
 
 // readBlob reads a small cached blob whole.

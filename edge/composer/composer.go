@@ -16,7 +16,6 @@ package composer
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -209,33 +208,8 @@ func (h *Handler) dist(ctx *fasthttp.RequestCtx) error {
 	return h.mirrorDist(ctx, req)
 }
 
-// writeJSON answers a JSON document with its Last-Modified, or 304 when
-// the client's If-Modified-Since is as recent.
+// writeJSON answers a JSON document, with its Last-Modified when known
+// (edge.ServeDocument: validators, 304, gzip).
 func writeJSON(ctx *fasthttp.RequestCtx, doc []byte, lastModified time.Time) {
-	h := &ctx.Response.Header
-	if !lastModified.IsZero() {
-		h.Set("Last-Modified", lastModified.UTC().Format(http.TimeFormat))
-		if notModified(ctx, lastModified) {
-			ctx.SetStatusCode(fasthttp.StatusNotModified)
-			return
-		}
-	}
-	ctx.SetContentType("application/json")
-	if ctx.IsHead() {
-		h.SetContentLength(len(doc))
-		ctx.Response.SkipBody = true
-		return
-	}
-	ctx.SetBody(doc)
-}
-
-// notModified compares If-Modified-Since with a Last-Modified, both at
-// the second HTTP dates have.
-func notModified(ctx *fasthttp.RequestCtx, lastModified time.Time) bool {
-	ims := ctx.Request.Header.Peek("If-Modified-Since")
-	if len(ims) == 0 {
-		return false
-	}
-	t, err := http.ParseTime(string(ims))
-	return err == nil && !lastModified.Truncate(time.Second).After(t)
+	edge.ServeDocument(ctx, doc, edge.DocOptions{ContentType: "application/json", LastModified: lastModified})
 }

@@ -60,8 +60,7 @@ func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 		return err
 	}
 	lm := lastModified(pkg)
-	if notModified(ctx, lm) {
-		writeJSON(ctx, nil, lm)
+	if edge.Unchanged(ctx, lm) {
 		return nil
 	}
 	base := h.r.Base.For(ctx)

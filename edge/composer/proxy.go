@@ -176,8 +176,7 @@ func (h *Handler) mirrorMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 	if t, err := http.ParseTime(e.LastModified); err == nil {
 		lm = t
 	}
-	if notModified(ctx, lm) {
-		writeJSON(ctx, nil, lm)
+	if edge.Unchanged(ctx, lm) {
 		return nil
 	}
 	base := h.r.Base.For(ctx)

@@ -29,8 +29,6 @@ func Render(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.Header.SetStatusMessage([]byte(http.StatusText(status) + ": " + reasonPhrase(msg)))
 	}
 	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.Response.Header.Del("ETag")
-	ctx.Response.Header.Del("Cache-Control")
 	if ctx.IsHead() {
 		ctx.Response.SkipBody = true
 		return

@@ -469,15 +469,7 @@ func (h *Handler) hostedMetadata(ctx context.Context, c Coords) ([]byte, error) 
 // serveDocument answers with generated metadata, which changes with every
 // deploy: clients must revalidate.
 func serveDocument(ctx *fasthttp.RequestCtx, doc []byte) error {
-	ctx.SetContentType("text/xml")
-	ctx.Response.Header.Set("Cache-Control", "no-cache")
-	ctx.Response.Header.Set("ETag", `"`+sumsOf(doc)["sha1"]+`"`)
-	if ctx.IsHead() {
-		ctx.Response.Header.SetContentLength(len(doc))
-		ctx.Response.SkipBody = true
-		return nil
-	}
-	ctx.SetBody(doc)
+	edge.ServeDocument(ctx, doc, edge.DocOptions{ContentType: "text/xml", CacheControl: "no-cache", ETag: `"` + sumsOf(doc)["sha1"] + `"`})
 	return nil
 }
 

@@ -22,8 +22,6 @@ func Render(ctx *fasthttp.RequestCtx, err error) {
 		RequestID string `json:"requestId,omitempty"`
 	}{edge.ClientMessage(err, edge.RequestID(ctx)), edge.RequestID(ctx)})
 	ctx.SetContentType("application/json")
-	ctx.Response.Header.Del("Content-Encoding")
-	ctx.Response.Header.Del("ETag")
 	if ctx.IsHead() {
 		ctx.Response.SkipBody = true
 		return

@@ -30,7 +30,7 @@ func filePath(n Name, file string) string { return n.String() + "/-/" + file }
 
 // hostedDocument returns the prepared packument of a hosted package:
 // built once per serial and base URL, then served from memory.
-func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated bool) (*document, error) {
+func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated bool) (*edge.Document, error) {
 	const op = "npm.hostedDocument"
 	form, ct := "full", typeFull
 	if abbreviated {

@@ -250,7 +250,7 @@ func (h *Handler) servePackument(ctx *fasthttp.RequestCtx, n Name) error {
 	if err != nil {
 		return err
 	}
-	d.serve(ctx)
+	d.Serve(ctx)
 	return nil
 }
 

@@ -87,7 +87,8 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 }
 
 // upstreamError words a failed fill for npm users: what failed and that
-// nothing was cached to fall back on. A timeout is a 504.
+// nothing was cached to fall back on. The cause stays in the chain: a
+// timeout is a 504 (edge.StatusOf).
 func upstreamError(op string, n Name, err error) error {
 	switch fault.KindOf(err) {
 	case fault.Internal:
@@ -95,8 +96,8 @@ func upstreamError(op string, n Name, err error) error {
 	case fault.NotFound:
 		return fault.WrapMsg(op, fault.NotFound, fmt.Sprintf("%s: not found", n), err)
 	case fault.Unavailable:
-		return edge.WithStatus(fasthttp.StatusGatewayTimeout, fault.WrapMsg(op, fault.Unavailable,
-			fmt.Sprintf("the upstream registry did not answer in time for %s, and no cached copy exists", n), err))
+		return fault.WrapMsg(op, fault.Unavailable,
+			fmt.Sprintf("the upstream registry did not answer in time for %s, and no cached copy exists", n), err)
 	case fault.Upstream:
 		return fault.WrapMsg(op, fault.Upstream,
 			fmt.Sprintf("the upstream registry failed for %s, and no cached copy exists: %s", n, fault.Message(err)), err)
@@ -153,9 +154,9 @@ func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 		if err != nil {
 			return err
 		}
-		d = v.(*document)
+		d = v.(*edge.Document)
 	}
-	d.serve(ctx)
+	d.Serve(ctx)
 	return nil
 }
 

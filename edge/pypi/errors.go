@@ -19,8 +19,6 @@ func Render(ctx *fasthttp.RequestCtx, err error) {
 	}
 	msg := edge.ClientMessage(err, edge.RequestID(ctx))
 	ctx.Response.Header.SetStatusMessage([]byte(reason(msg)))
-	ctx.Response.Header.Del("ETag")
-	ctx.Response.Header.Del("Cache-Control")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	if ctx.IsHead() {
 		ctx.Response.SkipBody = true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -161,7 +162,12 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 		r := reasons[version]
 		doc.Info.YankedReason = &r
 	}
-	return writeJSON(ctx, doc)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fault.Wrap("pypi.jsonAPI", fault.Internal, err)
+	}
+	edge.ServeDocument(ctx, append(b, '\n'), edge.DocOptions{ContentType: "application/json"})
+	return nil
 }
 
 // latest is the version PyPI's info shows: the newest final release that

@@ -68,8 +68,9 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 		after = next
 	}
 	slices.Sort(names)
-	ctx.SetContentType(f.contentType)
-	ctx.SetBody(RenderIndex(names, h.r.Base.For(ctx), f))
+	// The listing depends on who asks.
+	edge.ServeDocument(ctx, RenderIndex(names, h.r.Base.For(ctx), f),
+		edge.DocOptions{ContentType: f.contentType, CacheControl: "private, max-age=0", Vary: "Accept", NoGzip: true})
 	return nil
 }
 
@@ -115,14 +116,15 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 		return err
 	}
 	base := h.r.Base.For(ctx)
-	ctx.SetContentType(f.contentType)
-	if f.json {
-		ctx.SetBody(RenderJSON(p, base))
-	} else {
-		ctx.SetBody(RenderHTML(p, base))
-	}
+	// Pages vary on Accept alone, as PEP 691 servers say.
+	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept", NoGzip: true}
 	if !o.hosted || !o.ref.Public {
-		ctx.Response.Header.Set("Cache-Control", "private, max-age=0")
+		o2.CacheControl = "private, max-age=0"
+	}
+	if f.json {
+		edge.ServeDocument(ctx, RenderJSON(p, base), o2)
+	} else {
+		edge.ServeDocument(ctx, RenderHTML(p, base), o2)
 	}
 	return nil
 }

@@ -20,7 +20,6 @@ func render(ctx *fasthttp.RequestCtx, err error) {
 	if fault.Is(err, fault.Unauthorized) && msg == fault.Unauthorized.String() {
 		msg = "authentication required: give an Entrepot API token (GEM_HOST_API_KEY, or user:token in the source URL)"
 	}
-	ctx.Response.Header.Del("ETag")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString(msg + "\n")
 }

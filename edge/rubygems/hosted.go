@@ -491,14 +491,9 @@ func (h *Handler) hostedGemspec(ctx *fasthttp.RequestCtx, full string) error {
 	zw := zlib.NewWriter(&z)
 	zw.Write(marshalSpec(&m.Spec))
 	zw.Close()
-	etag := `"` + md5hex(z.Bytes()) + `"`
-	ctx.Response.Header.Set("ETag", etag)
-	if inm := ctx.Request.Header.Peek("If-None-Match"); string(inm) == etag {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return nil
-	}
-	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(z.Bytes())
+	edge.ServeDocument(ctx, z.Bytes(), edge.DocOptions{
+		ContentType: "application/octet-stream", ETag: `"` + md5hex(z.Bytes()) + `"`, NoGzip: true,
+	})
 	return nil
 }
 
