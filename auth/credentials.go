@@ -248,6 +248,12 @@ func (s *Service) authToken(ctx context.Context, op, token string) (Principal, t
 	if err := unmarshal(op, recs[0].Data, &t); err != nil {
 		return Principal{}, time.Time{}, err
 	}
+	return s.tokenPrincipal(ctx, op, t)
+}
+
+// tokenPrincipal is who API token t acts as: Unauthorized once it has
+// expired or its owner is inactive. It returns the token's expiry too.
+func (s *Service) tokenPrincipal(ctx context.Context, op string, t Token) (Principal, time.Time, error) {
 	if !t.ExpiresAt.IsZero() && !time.Now().Before(t.ExpiresAt) {
 		return Principal{}, time.Time{}, errBadCredentials(op)
 	}
@@ -259,29 +265,77 @@ func (s *Service) authToken(ctx context.Context, op, token string) (Principal, t
 	return p, t.ExpiresAt, nil
 }
 
+// current returns who a signed credential naming p.UserID, p.TokenID and
+// p.SessionID (a registry token) stands for now: the user active, the API
+// token not revoked nor expired, the session live, and the user's admin
+// flag and the token's scopes as they are now. Unauthorized otherwise.
+// A warm cache answers without the store; the cache is keyed by token or
+// user id and invalidated with the credential cache (userChanged), the
+// session by its own (Logout).
+func (s *Service) current(ctx context.Context, op string, p Principal) (Principal, error) {
+	key := "u:" + p.UserID
+	if p.TokenID != "" {
+		key = "t:" + p.TokenID
+	}
+	gen := s.credGen.Load()
+	e, ok := s.subjects.get(key)
+	if !ok || e.gen != gen {
+		var (
+			fresh Principal
+			until time.Time
+			err   error
+		)
+		if p.TokenID != "" {
+			var t Token
+			if _, err = hosted.GetJSON(ctx, s.store, tokensC, p.TokenID, &t); fault.Is(err, fault.NotFound) {
+				return Principal{}, errBadCredentials(op)
+			}
+			if err != nil {
+				return Principal{}, fault.Op(op, err)
+			}
+			fresh, until, err = s.tokenPrincipal(ctx, op, t)
+		} else {
+			var u User
+			u, err = s.activeUser(ctx, op, p.UserID)
+			fresh = Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin}
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		e = credEntry{p: fresh, gen: gen}
+		s.subjects.add(key, e, until)
+	}
+	if e.p.UserID != p.UserID {
+		return Principal{}, errBadCredentials(op)
+	}
+	q := e.p
+	q.SessionID = p.SessionID
+	return s.stillGood(ctx, op, q)
+}
+
 func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (Principal, error) {
-	account, address := throttleKeys(c.Username, c.ClientIP)
-	if err := s.throttle.Check(account, address); err != nil {
+	if err := s.throttle.Allow(c.Username, c.ClientIP); err != nil {
 		return Principal{}, fault.Op(op, err)
 	}
 	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
-	if fault.Is(err, fault.Unauthorized) {
-		// Not a local password: maybe a directory's (external.go).
-		p, lerr := s.authLDAP(ctx, op, c)
-		if lerr == nil {
-			s.throttle.Reset(account)
-			return p, nil
-		}
-		if !fault.Is(lerr, fault.Unauthorized) {
-			return Principal{}, lerr
-		}
+	if err == nil {
+		s.throttle.Succeeded(c.Username, c.ClientIP)
+		return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin}, nil
 	}
-	if err != nil {
-		if fault.Is(err, fault.Unauthorized) {
-			s.throttle.Fail(account, address)
-		}
+	if !fault.Is(err, fault.Unauthorized) {
 		return Principal{}, err
 	}
-	s.throttle.Reset(account)
-	return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin}, nil
+	// Not a local password: maybe a directory's (external.go).
+	p, lerr := s.authLDAP(ctx, op, c)
+	if lerr == nil {
+		s.throttle.Succeeded(c.Username, c.ClientIP)
+		return p, nil
+	}
+	// The local password was wrong whatever the directory answered: an
+	// unreachable directory must not lift the limit on guessing it.
+	s.throttle.Failed(c.Username, c.ClientIP)
+	if !fault.Is(lerr, fault.Unauthorized) {
+		return Principal{}, lerr
+	}
+	return Principal{}, err
 }
