@@ -351,3 +351,9 @@ func encodeCursor(c string) string {
 
 // clientIP is the address login throttling and the audit log see.
 func clientIP(ctx *fasthttp.RequestCtx) string { return ctx.RemoteIP().String() }
+
+// clientCtx is the context of a sign-in: it carries the client's
+// User-Agent, which the session records.
+func clientCtx(ctx *fasthttp.RequestCtx) context.Context {
+	return auth.WithUserAgent(bg(), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
+}

@@ -228,7 +228,7 @@ func (h *Handler) ldapLogin(ctx *fasthttp.RequestCtx) error {
 	}
 	n.actor = res.User.ID
 	n.detail = res.Detail(h.r.Auth.ProviderName(bg(), id))
-	t, err := h.r.Auth.OpenSession(bg(), res.User.ID, clientIP(ctx))
+	t, err := h.r.Auth.OpenSession(clientCtx(ctx), res.User.ID, clientIP(ctx))
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (h *Handler) oauthCallback(ctx *fasthttp.RequestCtx) error {
 	}
 	n.actor = res.User.ID
 	n.detail = res.Detail(p.Name)
-	t, err := h.r.Auth.OpenSession(bg(), res.User.ID, clientIP(ctx))
+	t, err := h.r.Auth.OpenSession(clientCtx(ctx), res.User.ID, clientIP(ctx))
 	if err != nil {
 		return err
 	}
