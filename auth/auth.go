@@ -85,6 +85,7 @@ type Service struct {
 
 	creds     *ttlCache[[32]byte, credEntry]
 	subjects  *ttlCache[string, credEntry] // by "t:"+token id or "u:"+user id (current)
+	registry  *ttlCache[[32]byte, *registryClaims]
 	sessions  *ttlCache[string, bool]
 	decisions *ttlCache[decisionKey, decision]
 	credGen   atomic.Uint64 // bumped when a user or a token changes
@@ -160,6 +161,7 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		),
 		creds:     newTTLCache[[32]byte, credEntry](cfg.CacheSize, cfg.CacheTTL),
 		subjects:  newTTLCache[string, credEntry](cfg.CacheSize, cfg.CacheTTL),
+		registry:  newTTLCache[[32]byte, *registryClaims](cfg.CacheSize, cfg.CacheTTL),
 		sessions:  newTTLCache[string, bool](cfg.CacheSize, cfg.CacheTTL),
 		decisions: newTTLCache[decisionKey, decision](cfg.CacheSize, cfg.CacheTTL),
 		throttle:  NewThrottle(cfg.Throttle),

@@ -22,6 +22,33 @@ func BenchmarkAuthenticateAuthorize(b *testing.B) {
 		b.Fatal(err)
 	}
 	ref := w.priv.Ref()
+	tp, err := s.Authenticate(ctx, ParseCredentials("Bearer "+secret))
+	if err != nil {
+		b.Fatal(err)
+	}
+	registry, _, err := s.IssueRegistryToken(tp, "registry.test", nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A registry token is checked again on every use: its API token, its
+	// user, then RBAC.
+	b.Run("RegistryToken", func(b *testing.B) {
+		run := func() {
+			p, _, err := s.VerifyRegistryToken(ctx, registry, "registry.test")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Authorize(ctx, p, ref, Read); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run() // warm
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			run()
+		}
+	})
 	for _, c := range []struct{ name, header string }{
 		{"BearerJWT", "Bearer " + tok.AccessToken},
 		{"Token", "Bearer " + secret},

@@ -101,13 +101,16 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 // changes through this Service invalidate at once. Safe for concurrent use.
 func (s *Service) VerifyRegistryToken(ctx context.Context, token, service string) (Principal, []RegistryAccess, error) {
 	const op = "auth.VerifyRegistryToken"
-	var c registryClaims
-	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil })
-	if err != nil {
-		return Principal{}, nil, fault.WrapMsg(op, fault.Unauthorized, "invalid or expired registry token", err)
-	}
-	if c.Typ != typRegistry || c.ID == "" || !slices.Contains(c.Audience, service) {
-		return Principal{}, nil, fault.New(op, fault.Unauthorized, "invalid or expired registry token")
+	key := s.credKey(registryKind, service, token)
+	c, ok := s.registry.get(key)
+	if !ok {
+		var err error
+		if c, err = s.parseRegistry(op, token, service); err != nil {
+			return Principal{}, nil, err
+		}
+		// The signature and claims never change: only the token's own
+		// expiry bounds the entry. What it stands for is checked below.
+		s.registry.add(key, c, c.ExpiresAt.Time)
 	}
 	if c.Subject == "" {
 		return Principal{}, c.Access, nil
@@ -117,4 +120,22 @@ func (s *Service) VerifyRegistryToken(ctx context.Context, token, service string
 		return Principal{}, nil, err
 	}
 	return p, c.Access, nil
+}
+
+// registryKind keys verified registry tokens in the credential key space,
+// apart from every CredentialKind.
+const registryKind CredentialKind = 255
+
+// parseRegistry verifies a registry token's signature, issuer, times, type
+// and audience.
+func (s *Service) parseRegistry(op, token, service string) (*registryClaims, error) {
+	var c registryClaims
+	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil })
+	if err != nil {
+		return nil, fault.WrapMsg(op, fault.Unauthorized, "invalid or expired registry token", err)
+	}
+	if c.Typ != typRegistry || c.ID == "" || !slices.Contains(c.Audience, service) {
+		return nil, fault.New(op, fault.Unauthorized, "invalid or expired registry token")
+	}
+	return &c, nil
 }
