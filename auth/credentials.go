@@ -124,6 +124,8 @@ type Principal struct {
 	SessionID     string  // set for a JWT, for Logout
 	TokenID       string  // set for an API token
 	Scopes        *Scopes // the token's restrictions; nil for a session or a password
+
+	password string // the user's PasswordStamp, for a local password
 }
 
 // Anonymous reports whether p is nobody.
@@ -201,16 +203,16 @@ func (s *Service) stillGood(ctx context.Context, op string, p Principal) (Princi
 }
 
 // activeUser loads the user id and refuses an inactive or missing one.
-func (s *Service) activeUser(ctx context.Context, op, id string) (User, error) {
+func (s *Service) activeUser(ctx context.Context, op, id string) (userDoc, error) {
 	var d userDoc
 	_, err := hosted.GetJSON(ctx, s.store, usersC, id, &d)
 	if fault.Is(err, fault.NotFound) || err == nil && !d.Active {
-		return User{}, errBadCredentials(op)
+		return userDoc{}, errBadCredentials(op)
 	}
 	if err != nil {
-		return User{}, fault.Op(op, err)
+		return userDoc{}, fault.Op(op, err)
 	}
-	return d.User, nil
+	return d, nil
 }
 
 func (s *Service) authJWT(ctx context.Context, op, token string) (Principal, time.Time, error) {
@@ -265,11 +267,12 @@ func (s *Service) tokenPrincipal(ctx context.Context, op string, t Token) (Princ
 	return p, t.ExpiresAt, nil
 }
 
-// current returns who a signed credential naming p.UserID, p.TokenID and
-// p.SessionID (a registry token) stands for now: the user active, the API
-// token not revoked nor expired, the session live, and the user's admin
-// flag and the token's scopes as they are now. Unauthorized otherwise.
-// A warm cache answers without the store; the cache is keyed by token or
+// current returns who a signed credential naming p.UserID, p.TokenID,
+// p.SessionID and p.password (a registry token) stands for now: the user
+// active, the API token not revoked nor expired, the session live, the
+// password unchanged when it came from a password, and the user's admin
+// flag and the token's scopes as they are now. Unauthorized otherwise. A
+// warm cache answers without the store; the cache is keyed by token or
 // user id and invalidated with the credential cache (userChanged), the
 // session by its own (Logout).
 func (s *Service) current(ctx context.Context, op string, p Principal) (Principal, error) {
@@ -283,33 +286,34 @@ func (s *Service) current(ctx context.Context, op string, p Principal) (Principa
 		var (
 			fresh Principal
 			until time.Time
-			err   error
 		)
 		if p.TokenID != "" {
 			var t Token
-			if _, err = hosted.GetJSON(ctx, s.store, tokensC, p.TokenID, &t); fault.Is(err, fault.NotFound) {
+			_, err := hosted.GetJSON(ctx, s.store, tokensC, p.TokenID, &t)
+			if fault.Is(err, fault.NotFound) {
 				return Principal{}, errBadCredentials(op)
 			}
 			if err != nil {
 				return Principal{}, fault.Op(op, err)
 			}
-			fresh, until, err = s.tokenPrincipal(ctx, op, t)
+			if fresh, until, err = s.tokenPrincipal(ctx, op, t); err != nil {
+				return Principal{}, err
+			}
 		} else {
-			var u User
-			u, err = s.activeUser(ctx, op, p.UserID)
-			fresh = Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin}
-		}
-		if err != nil {
-			return Principal{}, err
+			u, err := s.activeUser(ctx, op, p.UserID)
+			if err != nil {
+				return Principal{}, err
+			}
+			fresh = Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin, password: u.PasswordStamp}
 		}
 		e = credEntry{p: fresh, gen: gen}
 		s.subjects.add(key, e, until)
 	}
-	if e.p.UserID != p.UserID {
+	if e.p.UserID != p.UserID || p.TokenID == "" && p.SessionID == "" && p.password != e.p.password {
 		return Principal{}, errBadCredentials(op)
 	}
 	q := e.p
-	q.SessionID = p.SessionID
+	q.SessionID, q.password = p.SessionID, ""
 	return s.stillGood(ctx, op, q)
 }
 
@@ -320,7 +324,7 @@ func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (P
 	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
 	if err == nil {
 		s.throttle.Succeeded(c.Username, c.ClientIP)
-		return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin}, nil
+		return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin, password: d.PasswordStamp}, nil
 	}
 	if !fault.Is(err, fault.Unauthorized) {
 		return Principal{}, err

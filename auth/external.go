@@ -405,7 +405,7 @@ func (s *Service) OpenSession(ctx context.Context, userID, clientIP string) (Tok
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.openSession(ctx, u, clientIP)
+	return s.openSession(ctx, u.User, clientIP)
 }
 
 // ldapIdentity is what a directory entry says, for SignInExternal.

@@ -47,15 +47,17 @@ func Allows(access []RegistryAccess, typ, name, action string) bool {
 // ("" for an anonymous caller), aud the registry service, typ "registry"
 // (so that it is never taken for a session's access token, nor one of
 // those for it), tid and sid the API token or the session it was issued
-// from, which must still be alive whenever it is used. What the user may
+// from, which must still be alive whenever it is used, pws the stamp of
+// the password it was issued for, which must still be current. What the user may
 // do is not frozen in it: every use reads the user, the token's scopes and
 // RBAC again, and the grants only narrow that.
 type registryClaims struct {
 	jwt.RegisteredClaims
-	Typ     string           `json:"typ"`
-	TokenID string           `json:"tid,omitempty"`
-	SID     string           `json:"sid,omitempty"`
-	Access  []RegistryAccess `json:"access"`
+	Typ      string           `json:"typ"`
+	TokenID  string           `json:"tid,omitempty"`
+	SID      string           `json:"sid,omitempty"`
+	Password string           `json:"pws,omitempty"` // the user's PasswordStamp, issued from a password
+	Access   []RegistryAccess `json:"access"`
 }
 
 const typRegistry = "registry"
@@ -80,7 +82,7 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 			Audience: jwt.ClaimStrings{service},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Typ: typRegistry, TokenID: p.TokenID, SID: p.SessionID, Access: access,
+		Typ: typRegistry, TokenID: p.TokenID, SID: p.SessionID, Password: p.password, Access: access,
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.SigningKey)
 	if err != nil {
@@ -94,7 +96,8 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 // principal it stands for now (anonymous when it was issued to nobody)
 // and its grants. Unauthorized for a bad token, and as soon as what it
 // was issued from is gone: the user deactivated or deleted, the API
-// token revoked or expired, the session ended. The user's platform admin
+// token revoked or expired, the session ended, the password it was
+// issued for changed. The user's platform admin
 // flag and the API token's scopes are read again, so Authorize decides
 // on current rights, and the grants only narrow them (Allows).
 // The checks come from the same short-TTL caches as Authenticate's, which
@@ -115,7 +118,7 @@ func (s *Service) VerifyRegistryToken(ctx context.Context, token, service string
 	if c.Subject == "" {
 		return Principal{}, c.Access, nil
 	}
-	p, err := s.current(ctx, op, Principal{UserID: c.Subject, TokenID: c.TokenID, SessionID: c.SID})
+	p, err := s.current(ctx, op, Principal{UserID: c.Subject, TokenID: c.TokenID, SessionID: c.SID, password: c.Password})
 	if err != nil {
 		return Principal{}, nil, err
 	}

@@ -43,6 +43,13 @@ func TestRegistryTokenFollowsItsSource(t *testing.T) {
 			}
 			return source{p, func() { s.Logout(ctx, tok.SessionID) }}
 		}},
+		{"changed password", func(s *Service, u User) source {
+			p, err := s.Authenticate(ctx, ParseCredentials("Basic "+b64(u.Username+":pw-"+u.Username+"-secret")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return source{p, func() { s.SetPassword(ctx, u.ID, "pw-new-long-secret", "") }}
+		}},
 		{"deactivated user", func(s *Service, u User) source {
 			off := false
 			return source{Principal{UserID: u.ID, Username: u.Username}, func() { s.UpdateUser(ctx, u.ID, UserUpdate{Active: &off}) }}

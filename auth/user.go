@@ -28,6 +28,10 @@ type User struct {
 type userDoc struct {
 	User
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// PasswordStamp is a random id SetPassword renews: a registry token
+	// issued from a password carries it, and stops working once it
+	// changes.
+	PasswordStamp string `json:"passwordStamp,omitempty"`
 }
 
 func userKeys(u User) map[string]string {
@@ -234,8 +238,9 @@ func (s *Service) SetPassword(ctx context.Context, id, password, keepSession str
 			return fault.Op(op, err)
 		}
 	}
+	stamp := newID()
 	_, err := hosted.Update(ctx, s.store, usersC, id, func(d *userDoc, _ map[string]string) error {
-		d.PasswordHash = h
+		d.PasswordHash, d.PasswordStamp = h, stamp
 		return nil
 	})
 	s.userChanged()

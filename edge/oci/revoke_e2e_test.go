@@ -13,8 +13,8 @@ import (
 // TestE2ERegistryTokenEndsWithItsSource drives the binary: a /v2/token
 // bearer pushes and deletes only while what it was issued from is still
 // good. Revoking the srg_ token, logging out the session, deactivating the
-// user or taking away platform admin stops it on the next request, long
-// before its 5-minute life ends.
+// user, resetting the password it was issued for or taking away platform
+// admin stops it on the next request, long before its 5-minute life ends.
 func TestE2ERegistryTokenEndsWithItsSource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the binary")
@@ -68,6 +68,14 @@ func TestE2ERegistryTokenEndsWithItsSource(t *testing.T) {
 			return source{testkit.Basic("leaver", pw), func() {
 				if st, raw := s.API("PUT", "/users/"+id, admin, map[string]bool{"active": false}, nil); st != 200 {
 					t.Fatalf("deactivate: %d %s", st, raw)
+				}
+			}}
+		}},
+		{"password reset", func(t *testing.T) source {
+			id, _ := newUser(t, "resetuser", false)
+			return source{testkit.Basic("resetuser", pw), func() {
+				if st, raw := s.API("PUT", "/users/"+id, admin, map[string]string{"password": "a-new-password-after-reset"}, nil); st != 200 {
+					t.Fatalf("reset: %d %s", st, raw)
 				}
 			}}
 		}},
