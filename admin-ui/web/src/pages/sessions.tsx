@@ -83,19 +83,21 @@ export function Sessions() {
           )
         }
       </Show>
-      <button
-        type="button"
-        class="danger"
-        disabled={end.busy}
-        onClick={() => {
-          if (!confirm('Sign out everywhere, this browser included?')) return
-          end.run(() => call('DELETE', '/auth/sessions')).then((ok) => {
-            if (ok) signOutHere()
-          })
-        }}
-      >
-        Sign out everywhere
-      </button>
+      <p>
+        <button
+          type="button"
+          class="danger"
+          disabled={end.busy}
+          onClick={() => {
+            if (!confirm('Sign out everywhere, this browser included?')) return
+            end.run(() => call('DELETE', '/auth/sessions')).then((ok) => {
+              if (ok) signOutHere()
+            })
+          }}
+        >
+          Sign out everywhere
+        </button>
+      </p>
     </>
   )
 }
