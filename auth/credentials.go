@@ -140,8 +140,8 @@ type credEntry struct {
 // Authenticate resolves credentials to a Principal: the zero Principal for
 // NoCredentials, Unauthorized (same message whatever the reason) for bad,
 // expired or revoked ones or an inactive owner, a *ThrottleError
-// (RateLimited) while password guessing from the account or address is
-// throttled. A warm cache answers without the store; a JWT's session is
+// (RateLimited) while password guessing from the client address (or on
+// the account, from a failing address) is throttled (Throttle.Allow). A warm cache answers without the store; a JWT's session is
 // still checked for liveness on every call (from its own cache, which
 // Logout updates). Safe for concurrent use.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
