@@ -238,10 +238,6 @@ func TestE2ELDAPOutageStillThrottles(t *testing.T) {
 	dir := startSlapd(t)
 	s := testkit.Start(t)
 	admin := s.AdminToken(t)
-	s.CreateOrg(t, admin, "acme")
-	if st, raw := s.API("POST", "/organizations/acme/teams", admin, map[string]string{"name": "backend"}, nil); st != 201 {
-		t.Fatalf("team: %d %s", st, raw)
-	}
 	if st, raw := s.API("POST", "/admin/auth/providers", admin, ldapProvider(dir, "Corp LDAP", nil), nil); st != 201 {
 		t.Fatalf("provider: %d %s", st, raw)
 	}
