@@ -141,9 +141,10 @@ type credEntry struct {
 // NoCredentials, Unauthorized (same message whatever the reason) for bad,
 // expired or revoked ones or an inactive owner, a *ThrottleError
 // (RateLimited) while password guessing from the client address (or on
-// the account, from a failing address) is throttled (Throttle.Allow). A warm cache answers without the store; a JWT's session is
-// still checked for liveness on every call (from its own cache, which
-// Logout updates). Safe for concurrent use.
+// the account, from a failing address) is throttled (Throttle.Allow). A
+// warm cache answers without the store; a JWT's session is still checked
+// for liveness on every call (from its own cache, which Logout updates).
+// Safe for concurrent use.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
 	const op = "auth.Authenticate"
 	switch c.Kind {

@@ -48,9 +48,9 @@ func Allows(access []RegistryAccess, typ, name, action string) bool {
 // (so that it is never taken for a session's access token, nor one of
 // those for it), tid and sid the API token or the session it was issued
 // from, which must still be alive whenever it is used, pws the stamp of
-// the password it was issued for, which must still be current. What the user may
-// do is not frozen in it: every use reads the user, the token's scopes and
-// RBAC again, and the grants only narrow that.
+// the password it was issued for, which must still be current. What the
+// user may do is not frozen in it: every use reads the user, the token's
+// scopes and RBAC again, and the grants only narrow that.
 type registryClaims struct {
 	jwt.RegisteredClaims
 	Typ      string           `json:"typ"`
@@ -97,11 +97,11 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 // and its grants. Unauthorized for a bad token, and as soon as what it
 // was issued from is gone: the user deactivated or deleted, the API
 // token revoked or expired, the session ended, the password it was
-// issued for changed. The user's platform admin
-// flag and the API token's scopes are read again, so Authorize decides
-// on current rights, and the grants only narrow them (Allows).
-// The checks come from the same short-TTL caches as Authenticate's, which
-// changes through this Service invalidate at once. Safe for concurrent use.
+// issued for changed. The user's platform admin flag and the API token's
+// scopes are read again, so Authorize decides on current rights, and the
+// grants only narrow them (Allows). The checks come from the same
+// short-TTL caches as Authenticate's, which changes through this Service
+// invalidate at once. Safe for concurrent use.
 func (s *Service) VerifyRegistryToken(ctx context.Context, token, service string) (Principal, []RegistryAccess, error) {
 	const op = "auth.VerifyRegistryToken"
 	key := s.credKey(registryKind, service, token)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,7 +39,7 @@ type userAgentKey struct{}
 // ListSessions.
 func WithUserAgent(ctx context.Context, ua string) context.Context {
 	if len(ua) > 256 {
-		ua = ua[:256]
+		ua = strings.ToValidUTF8(ua[:256], "")
 	}
 	return context.WithValue(ctx, userAgentKey{}, ua)
 }
