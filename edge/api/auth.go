@@ -56,7 +56,7 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	if login == "" || req.Password == "" {
 		return invalid("email (or username) and password are required")
 	}
-	t, err := h.r.Auth.Login(clientCtx(ctx), login, req.Password, clientIP(ctx))
+	t, err := h.r.Auth.Login(clientCtx(ctx), login, req.Password, h.clientIP(ctx))
 	if err != nil {
 		// Name the account in the audit log only when it exists: a login
 		// field may hold anything, a mistyped password included.

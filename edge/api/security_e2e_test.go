@@ -102,6 +102,40 @@ func TestE2ELoginThrottlePerAddress(t *testing.T) {
 	}
 }
 
+// TestE2ELoginThrottleBehindProxy: behind a trusted proxy the throttle
+// keys on the address the proxy forwards, and nobody else's
+// X-Forwarded-For is believed: rotating it from an untrusted address
+// does not escape the lock.
+func TestE2ELoginThrottleBehindProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary")
+	}
+	s := testkit.Start(t, "TRUSTED_PROXIES=127.0.0.1/32")
+	proxy, direct := fromAddress("127.0.0.1"), fromAddress("127.0.0.2")
+	login := func(c *http.Client, forwarded, password string) (*http.Response, []byte) {
+		b, _ := json.Marshal(map[string]string{"email": "admin", "password": password})
+		req, _ := http.NewRequest("POST", s.URL+"/api/v1/auth/login", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", forwarded)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, raw
+	}
+	failUntilThrottled(t, func() (*http.Response, []byte) { return login(proxy, "198.51.100.1", "guess") })
+	if resp, raw := login(proxy, "198.51.100.2", testkit.AdminPassword); resp.StatusCode != 200 {
+		t.Fatalf("another client behind the proxy: %d %s", resp.StatusCode, raw)
+	}
+	n := 0
+	failUntilThrottled(t, func() (*http.Response, []byte) {
+		n++
+		return login(direct, "198.51.100."+strconv.Itoa(10+n), "guess")
+	})
+}
+
 type sessionList struct {
 	Items []struct {
 		ID, ClientIP, UserAgent string

@@ -113,7 +113,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		if req.CurrentPassword == nil {
 			return invalid("currentPassword is required to change your password")
 		}
-		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: clientIP(ctx)})
+		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: h.clientIP(ctx)})
 		if fault.Is(err, fault.Unauthorized) {
 			return forbidden("currentPassword is wrong")
 		}

@@ -307,7 +307,7 @@ func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error
 	if string(body.Peek("grant_type")) != "password" {
 		return nil
 	}
-	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: ctx.RemoteIP().String()}
+	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: h.r.ClientIP(ctx)}
 	if strings.HasPrefix(c.Secret, auth.TokenPrefix) {
 		c.Kind = auth.TokenCredentials
 	}
