@@ -84,6 +84,8 @@ type Service struct {
 	secret [32]byte
 
 	creds     *ttlCache[[32]byte, credEntry]
+	subjects  *ttlCache[string, credEntry] // by "t:"+token id or "u:"+user id (current)
+	registry  *ttlCache[[32]byte, *registryClaims]
 	sessions  *ttlCache[string, bool]
 	decisions *ttlCache[decisionKey, decision]
 	credGen   atomic.Uint64 // bumped when a user or a token changes
@@ -158,6 +160,8 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 			jwt.WithLeeway(5*time.Second),
 		),
 		creds:     newTTLCache[[32]byte, credEntry](cfg.CacheSize, cfg.CacheTTL),
+		subjects:  newTTLCache[string, credEntry](cfg.CacheSize, cfg.CacheTTL),
+		registry:  newTTLCache[[32]byte, *registryClaims](cfg.CacheSize, cfg.CacheTTL),
 		sessions:  newTTLCache[string, bool](cfg.CacheSize, cfg.CacheTTL),
 		decisions: newTTLCache[decisionKey, decision](cfg.CacheSize, cfg.CacheTTL),
 		throttle:  NewThrottle(cfg.Throttle),

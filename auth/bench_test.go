@@ -22,14 +22,34 @@ func BenchmarkAuthenticateAuthorize(b *testing.B) {
 		b.Fatal(err)
 	}
 	ref := w.priv.Ref()
-	for _, c := range []struct{ name, header string }{
-		{"BearerJWT", "Bearer " + tok.AccessToken},
-		{"Token", "Bearer " + secret},
-		{"BasicPassword", "Basic " + b64("rdeveloper:pw-rdeveloper-secret")},
+	tp, err := s.Authenticate(ctx, ParseCredentials("Bearer "+secret))
+	if err != nil {
+		b.Fatal(err)
+	}
+	registry, _, err := s.IssueRegistryToken(tp, "registry.test", nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	authn := func(header string) func() (Principal, error) {
+		return func() (Principal, error) { return s.Authenticate(ctx, ParseCredentials(header)) }
+	}
+	for _, c := range []struct {
+		name string
+		who  func() (Principal, error)
+	}{
+		{"BearerJWT", authn("Bearer " + tok.AccessToken)},
+		{"Token", authn("Bearer " + secret)},
+		{"BasicPassword", authn("Basic " + b64("rdeveloper:pw-rdeveloper-secret"))},
+		// A registry token is checked again on every use: its API token,
+		// its user, then RBAC.
+		{"RegistryToken", func() (Principal, error) {
+			p, _, err := s.VerifyRegistryToken(ctx, registry, "registry.test")
+			return p, err
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			run := func() {
-				p, err := s.Authenticate(ctx, ParseCredentials(c.header))
+				p, err := c.who()
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -124,6 +124,8 @@ type Principal struct {
 	SessionID     string  // set for a JWT, for Logout
 	TokenID       string  // set for an API token
 	Scopes        *Scopes // the token's restrictions; nil for a session or a password
+
+	password string // the user's PasswordStamp, for a local password
 }
 
 // Anonymous reports whether p is nobody.
@@ -138,10 +140,11 @@ type credEntry struct {
 // Authenticate resolves credentials to a Principal: the zero Principal for
 // NoCredentials, Unauthorized (same message whatever the reason) for bad,
 // expired or revoked ones or an inactive owner, a *ThrottleError
-// (RateLimited) while password guessing from the account or address is
-// throttled. A warm cache answers without the store; a JWT's session is
-// still checked for liveness on every call (from its own cache, which
-// Logout updates). Safe for concurrent use.
+// (RateLimited) while password guessing from the client address (or on
+// the account, from a failing address) is throttled (Throttle.Allow). A
+// warm cache answers without the store; a JWT's session is still checked
+// for liveness on every call (from its own cache, which Logout updates).
+// Safe for concurrent use.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
 	const op = "auth.Authenticate"
 	switch c.Kind {
@@ -201,16 +204,16 @@ func (s *Service) stillGood(ctx context.Context, op string, p Principal) (Princi
 }
 
 // activeUser loads the user id and refuses an inactive or missing one.
-func (s *Service) activeUser(ctx context.Context, op, id string) (User, error) {
+func (s *Service) activeUser(ctx context.Context, op, id string) (userDoc, error) {
 	var d userDoc
 	_, err := hosted.GetJSON(ctx, s.store, usersC, id, &d)
 	if fault.Is(err, fault.NotFound) || err == nil && !d.Active {
-		return User{}, errBadCredentials(op)
+		return userDoc{}, errBadCredentials(op)
 	}
 	if err != nil {
-		return User{}, fault.Op(op, err)
+		return userDoc{}, fault.Op(op, err)
 	}
-	return d.User, nil
+	return d, nil
 }
 
 func (s *Service) authJWT(ctx context.Context, op, token string) (Principal, time.Time, error) {
@@ -248,6 +251,12 @@ func (s *Service) authToken(ctx context.Context, op, token string) (Principal, t
 	if err := unmarshal(op, recs[0].Data, &t); err != nil {
 		return Principal{}, time.Time{}, err
 	}
+	return s.tokenPrincipal(ctx, op, t)
+}
+
+// tokenPrincipal is who API token t acts as: Unauthorized once it has
+// expired or its owner is inactive. It returns the token's expiry too.
+func (s *Service) tokenPrincipal(ctx context.Context, op string, t Token) (Principal, time.Time, error) {
 	if !t.ExpiresAt.IsZero() && !time.Now().Before(t.ExpiresAt) {
 		return Principal{}, time.Time{}, errBadCredentials(op)
 	}
@@ -259,29 +268,79 @@ func (s *Service) authToken(ctx context.Context, op, token string) (Principal, t
 	return p, t.ExpiresAt, nil
 }
 
+// current returns who a signed credential naming p.UserID, p.TokenID,
+// p.SessionID and p.password (a registry token) stands for now: the user
+// active, the API token not revoked nor expired, the session live, the
+// password unchanged when it came from a password, and the user's admin
+// flag and the token's scopes as they are now. Unauthorized otherwise. A
+// warm cache answers without the store; the cache is keyed by token or
+// user id and invalidated with the credential cache (userChanged), the
+// session by its own (Logout).
+func (s *Service) current(ctx context.Context, op string, p Principal) (Principal, error) {
+	key := "u:" + p.UserID
+	if p.TokenID != "" {
+		key = "t:" + p.TokenID
+	}
+	gen := s.credGen.Load()
+	e, ok := s.subjects.get(key)
+	if !ok || e.gen != gen {
+		var (
+			fresh Principal
+			until time.Time
+		)
+		if p.TokenID != "" {
+			var t Token
+			_, err := hosted.GetJSON(ctx, s.store, tokensC, p.TokenID, &t)
+			if fault.Is(err, fault.NotFound) {
+				return Principal{}, errBadCredentials(op)
+			}
+			if err != nil {
+				return Principal{}, fault.Op(op, err)
+			}
+			if fresh, until, err = s.tokenPrincipal(ctx, op, t); err != nil {
+				return Principal{}, err
+			}
+		} else {
+			u, err := s.activeUser(ctx, op, p.UserID)
+			if err != nil {
+				return Principal{}, err
+			}
+			fresh = Principal{UserID: u.ID, Username: u.Username, PlatformAdmin: u.PlatformAdmin, password: u.PasswordStamp}
+		}
+		e = credEntry{p: fresh, gen: gen}
+		s.subjects.add(key, e, until)
+	}
+	if e.p.UserID != p.UserID || p.TokenID == "" && p.SessionID == "" && p.password != e.p.password {
+		return Principal{}, errBadCredentials(op)
+	}
+	q := e.p
+	q.SessionID, q.password = p.SessionID, ""
+	return s.stillGood(ctx, op, q)
+}
+
 func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (Principal, error) {
-	account, address := throttleKeys(c.Username, c.ClientIP)
-	if err := s.throttle.Check(account, address); err != nil {
+	if err := s.throttle.Allow(c.Username, c.ClientIP); err != nil {
 		return Principal{}, fault.Op(op, err)
 	}
 	d, err := s.checkPassword(ctx, op, c.Username, c.Secret)
-	if fault.Is(err, fault.Unauthorized) {
-		// Not a local password: maybe a directory's (external.go).
-		p, lerr := s.authLDAP(ctx, op, c)
-		if lerr == nil {
-			s.throttle.Reset(account)
-			return p, nil
-		}
-		if !fault.Is(lerr, fault.Unauthorized) {
-			return Principal{}, lerr
-		}
+	if err == nil {
+		s.throttle.Succeeded(c.Username, c.ClientIP)
+		return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin, password: d.PasswordStamp}, nil
 	}
-	if err != nil {
-		if fault.Is(err, fault.Unauthorized) {
-			s.throttle.Fail(account, address)
-		}
+	if !fault.Is(err, fault.Unauthorized) {
 		return Principal{}, err
 	}
-	s.throttle.Reset(account)
-	return Principal{UserID: d.ID, Username: d.Username, PlatformAdmin: d.PlatformAdmin}, nil
+	// Not a local password: maybe a directory's (external.go).
+	p, lerr := s.authLDAP(ctx, op, c)
+	if lerr == nil {
+		s.throttle.Succeeded(c.Username, c.ClientIP)
+		return p, nil
+	}
+	// The local password was wrong whatever the directory answered: an
+	// unreachable directory must not lift the limit on guessing it.
+	s.throttle.Failed(c.Username, c.ClientIP)
+	if !fault.Is(lerr, fault.Unauthorized) {
+		return Principal{}, lerr
+	}
+	return Principal{}, err
 }

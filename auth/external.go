@@ -405,7 +405,7 @@ func (s *Service) OpenSession(ctx context.Context, userID, clientIP string) (Tok
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.openSession(ctx, u, clientIP)
+	return s.openSession(ctx, u.User, clientIP)
 }
 
 // ldapIdentity is what a directory entry says, for SignInExternal.
@@ -431,18 +431,17 @@ func (s *Service) SignInLDAP(ctx context.Context, providerID, username, password
 	if err != nil {
 		return SignInResult{}, err
 	}
-	account, address := throttleKeys(username, clientIP)
-	if err := s.throttle.Check(account, address); err != nil {
+	if err := s.throttle.Allow(username, clientIP); err != nil {
 		return SignInResult{}, fault.Op(op, err)
 	}
 	e, err := ldap.Verify(ctx, *p.LDAP, username, password)
 	if err != nil {
-		if fault.Is(err, fault.Unauthorized) {
-			s.throttle.Fail(account, address)
-		}
+		// Counted whatever the directory answered, an outage included:
+		// the limit on guesses never depends on the directory.
+		s.throttle.Failed(username, clientIP)
 		return SignInResult{}, fault.Op(op, err)
 	}
-	s.throttle.Reset(account)
+	s.throttle.Succeeded(username, clientIP)
 	return s.SignInExternal(ctx, p, ldapIdentity(p, e))
 }
 

@@ -152,13 +152,8 @@ func (s *Service) Authorize(ctx context.Context, p Principal, repo RepoRef, a Ac
 	if a == 0 || a&(a-1) != 0 || a&^allActions != 0 {
 		return fault.Newf(op, fault.Invalid, "not a single action: %d", a)
 	}
-	if p.Scopes != nil {
-		if p.Scopes.expired(time.Now()) {
-			return fault.New(op, fault.Unauthorized, "token expired")
-		}
-		if !p.Scopes.permits(repo, a) {
-			return fault.Newf(op, fault.Forbidden, "token scopes do not allow %s here", a)
-		}
+	if err := p.ScopesAllow(repo, a); err != nil {
+		return fault.Op(op, err)
 	}
 	allowed, err := s.Permissions(ctx, p, repo)
 	if err != nil {
@@ -171,6 +166,26 @@ func (s *Service) Authorize(ctx context.Context, p Principal, repo RepoRef, a Ac
 		return fault.New(op, fault.Unauthorized, "authentication required")
 	}
 	return fault.Newf(op, fault.Forbidden, "%s not permitted", a)
+}
+
+// ScopesAllow is the token half of Authorize: nil when p carries no token
+// scopes or they cover a on repo, Unauthorized when the token has
+// expired, Forbidden otherwise. Ask it alone about a repository that does
+// not exist yet (a first publish into an organization: RepoRef with
+// OrgID and Protocol only), where the rest of Authorize has nothing to
+// resolve.
+func (p Principal) ScopesAllow(repo RepoRef, a Action) error {
+	const op = "auth.ScopesAllow"
+	if p.Scopes == nil {
+		return nil
+	}
+	if p.Scopes.expired(time.Now()) {
+		return fault.New(op, fault.Unauthorized, "token expired")
+	}
+	if !p.Scopes.permits(repo, a) {
+		return fault.Newf(op, fault.Forbidden, "token scopes do not allow %s here", a)
+	}
+	return nil
 }
 
 // Permissions returns the set of actions p's user holds on repo, before

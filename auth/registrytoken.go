@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -19,6 +20,18 @@ type RegistryAccess struct {
 	Actions []string `json:"actions"`
 }
 
+// RegistryAction is the Docker token protocol's name of a: "pull",
+// "push" or "delete".
+func RegistryAction(a Action) string {
+	switch a {
+	case Write:
+		return "push"
+	case Delete:
+		return "delete"
+	}
+	return "pull"
+}
+
 // Allows reports whether the grants in access include action on the
 // resource typ/name.
 func Allows(access []RegistryAccess, typ, name, action string) bool {
@@ -33,15 +46,17 @@ func Allows(access []RegistryAccess, typ, name, action string) bool {
 // registryClaims are the claims of a registry token: sub is the user id
 // ("" for an anonymous caller), aud the registry service, typ "registry"
 // (so that it is never taken for a session's access token, nor one of
-// those for it), and the principal's token restrictions travel along so
-// that RBAC can be applied again on every request.
+// those for it), tid and sid the API token or the session it was issued
+// from, which must still be alive whenever it is used, pws the stamp of
+// the password it was issued for, which must still be current. What the
+// user may do is not frozen in it: every use reads the user, the token's
+// scopes and RBAC again, and the grants only narrow that.
 type registryClaims struct {
 	jwt.RegisteredClaims
 	Typ      string           `json:"typ"`
-	Username string           `json:"usr,omitempty"`
-	Admin    bool             `json:"adm,omitempty"`
 	TokenID  string           `json:"tid,omitempty"`
-	Scopes   *Scopes          `json:"scp,omitempty"`
+	SID      string           `json:"sid,omitempty"`
+	Password string           `json:"pws,omitempty"` // the user's PasswordStamp, issued from a password
 	Access   []RegistryAccess `json:"access"`
 }
 
@@ -67,7 +82,7 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 			Audience: jwt.ClaimStrings{service},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Typ: typRegistry, Username: p.Username, Admin: p.PlatformAdmin, TokenID: p.TokenID, Scopes: p.Scopes, Access: access,
+		Typ: typRegistry, TokenID: p.TokenID, SID: p.SessionID, Password: p.password, Access: access,
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.cfg.SigningKey)
 	if err != nil {
@@ -78,19 +93,52 @@ func (s *Service) IssueRegistryToken(p Principal, service string, access []Regis
 
 // VerifyRegistryToken checks a token made by IssueRegistryToken for
 // service (signature, issuer, expiry, type, audience) and returns the
-// principal it stands for (anonymous when it was issued to nobody) and its
-// grants. Any failure is Unauthorized. The user and the API token behind
-// it are not looked up again: a registry token lives a few minutes.
-func (s *Service) VerifyRegistryToken(token, service string) (Principal, []RegistryAccess, error) {
+// principal it stands for now (anonymous when it was issued to nobody)
+// and its grants. Unauthorized for a bad token, and as soon as what it
+// was issued from is gone: the user deactivated or deleted, the API
+// token revoked or expired, the session ended, the password it was
+// issued for changed. The user's platform admin flag and the API token's
+// scopes are read again, so Authorize decides on current rights, and the
+// grants only narrow them (Allows). The checks come from the same
+// short-TTL caches as Authenticate's, which changes through this Service
+// invalidate at once. Safe for concurrent use.
+func (s *Service) VerifyRegistryToken(ctx context.Context, token, service string) (Principal, []RegistryAccess, error) {
 	const op = "auth.VerifyRegistryToken"
+	key := s.credKey(registryKind, service, token)
+	c, ok := s.registry.get(key)
+	if !ok {
+		var err error
+		if c, err = s.parseRegistry(op, token, service); err != nil {
+			return Principal{}, nil, err
+		}
+		// The signature and claims never change: only the token's own
+		// expiry bounds the entry. What it stands for is checked below.
+		s.registry.add(key, c, c.ExpiresAt.Time)
+	}
+	if c.Subject == "" {
+		return Principal{}, c.Access, nil
+	}
+	p, err := s.current(ctx, op, Principal{UserID: c.Subject, TokenID: c.TokenID, SessionID: c.SID, password: c.Password})
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	return p, c.Access, nil
+}
+
+// registryKind keys verified registry tokens in the credential key space,
+// apart from every CredentialKind.
+const registryKind CredentialKind = 255
+
+// parseRegistry verifies a registry token's signature, issuer, times, type
+// and audience.
+func (s *Service) parseRegistry(op, token, service string) (*registryClaims, error) {
 	var c registryClaims
 	_, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil })
 	if err != nil {
-		return Principal{}, nil, fault.WrapMsg(op, fault.Unauthorized, "invalid or expired registry token", err)
+		return nil, fault.WrapMsg(op, fault.Unauthorized, "invalid or expired registry token", err)
 	}
 	if c.Typ != typRegistry || c.ID == "" || !slices.Contains(c.Audience, service) {
-		return Principal{}, nil, fault.New(op, fault.Unauthorized, "invalid or expired registry token")
+		return nil, fault.New(op, fault.Unauthorized, "invalid or expired registry token")
 	}
-	p := Principal{UserID: c.Subject, Username: c.Username, PlatformAdmin: c.Admin, TokenID: c.TokenID, Scopes: c.Scopes}
-	return p, c.Access, nil
+	return &c, nil
 }

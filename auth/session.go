@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -18,11 +20,28 @@ type Session struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"userId"`
 	ClientIP  string    `json:"clientIp,omitempty"`
+	UserAgent string    `json:"userAgent,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	RefreshID string    `json:"refreshId"`
-	Revoked   bool      `json:"revoked,omitempty"`
-	RevokedAt time.Time `json:"revokedAt,omitzero"`
+	// LastUsedAt is the last sign-in or refresh: an access token lives
+	// minutes, so a session in use refreshes at least that often, and
+	// requests themselves write nothing.
+	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	RefreshID  string    `json:"refreshId"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	RevokedAt  time.Time `json:"revokedAt,omitzero"`
+}
+
+type userAgentKey struct{}
+
+// WithUserAgent returns ctx carrying the client's User-Agent, which a
+// session opened under it (Login, external sign-in) records for
+// ListSessions.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	if len(ua) > 256 {
+		ua = strings.ToValidUTF8(ua[:256], "")
+	}
+	return context.WithValue(ctx, userAgentKey{}, ua)
 }
 
 // Tokens is what a sign-in or a refresh answers.
@@ -56,23 +75,23 @@ func errBadCredentials(op string) error {
 // session. Failures are all the same Unauthorized "invalid credentials",
 // whether the account is unknown, inactive, has no password or the
 // password is wrong, and take the same time (an unknown account is checked
-// against a dummy hash). Repeated failures per account and per client
-// address are throttled: the error is then a *ThrottleError
+// against a dummy hash). Repeated failures are throttled per client
+// address, and per account only for addresses that have been failing
+// (Throttle.Allow): the error is then a *ThrottleError
 // (fault.RateLimited) carrying the wait.
 func (s *Service) Login(ctx context.Context, login, password, clientIP string) (Tokens, error) {
 	const op = "auth.Login"
-	account, address := throttleKeys(login, clientIP)
-	if err := s.throttle.Check(account, address); err != nil {
+	if err := s.throttle.Allow(login, clientIP); err != nil {
 		return Tokens{}, fault.Op(op, err)
 	}
 	d, err := s.checkPassword(ctx, op, login, password)
 	if err != nil {
 		if fault.Is(err, fault.Unauthorized) {
-			s.throttle.Fail(account, address)
+			s.throttle.Failed(login, clientIP)
 		}
 		return Tokens{}, err
 	}
-	s.throttle.Reset(account)
+	s.throttle.Succeeded(login, clientIP)
 	return s.openSession(ctx, d.User, clientIP)
 }
 
@@ -127,8 +146,9 @@ func (s *Service) rehash(ctx context.Context, id, old, password string) {
 func (s *Service) openSession(ctx context.Context, u User, clientIP string) (Tokens, error) {
 	const op = "auth.Login"
 	now := time.Now().UTC()
+	ua, _ := ctx.Value(userAgentKey{}).(string)
 	sess := Session{
-		ID: newID(), UserID: u.ID, ClientIP: clientIP, CreatedAt: now,
+		ID: newID(), UserID: u.ID, ClientIP: clientIP, UserAgent: ua, CreatedAt: now, LastUsedAt: now,
 		ExpiresAt: now.Add(s.cfg.RefreshTTL), RefreshID: newID(),
 	}
 	if _, err := hosted.CreateJSON(ctx, s.store, sessionsC, sess.ID, map[string]string{"user": u.ID}, sess); err != nil {
@@ -203,6 +223,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 		}
 		v.RefreshID = next
 		v.ExpiresAt = now.Add(s.cfg.RefreshTTL)
+		v.LastUsedAt = now
 		return nil
 	})
 	if fault.Is(err, fault.NotFound) {
@@ -242,6 +263,68 @@ func (s *Service) Logout(ctx context.Context, sessionID string) error {
 		return nil
 	}
 	return fault.Op(op, err)
+}
+
+// ListSessions returns userID's live sessions (neither revoked nor
+// expired), the newest first.
+func (s *Service) ListSessions(ctx context.Context, userID string) ([]Session, error) {
+	const op = "auth.ListSessions"
+	now := time.Now()
+	out := []Session{}
+	err := s.eachWhere(ctx, sessionsC, "user", userID, func(r hosted.Record) error {
+		var v Session
+		if err := unmarshal(op, r.Data, &v); err != nil {
+			return err
+		}
+		if !v.Revoked && now.Before(v.ExpiresAt) && v.UserID == userID {
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fault.Op(op, err)
+	}
+	slices.SortFunc(out, func(a, b Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+// EndSession revokes userID's session id, as Logout does; NotFound when
+// the user holds no such live session, so that ids of others' sessions
+// reveal nothing.
+func (s *Service) EndSession(ctx context.Context, userID, id string) error {
+	const op = "auth.EndSession"
+	v, err := s.GetSession(ctx, id)
+	if err == nil && (v.UserID != userID || v.Revoked) {
+		err = fault.New(op, fault.NotFound, "no such session")
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	return s.Logout(ctx, id)
+}
+
+// EndSessions revokes every live session of userID but keep ("" for none)
+// and returns how many it ended: their refresh tokens are refused and
+// their access tokens fail at once in this process (within
+// Config.CacheTTL elsewhere). A revoked session stays revoked, whatever
+// later happens to the user.
+func (s *Service) EndSessions(ctx context.Context, userID, keep string) (int, error) {
+	const op = "auth.EndSessions"
+	live, err := s.ListSessions(ctx, userID)
+	if err != nil {
+		return 0, fault.Op(op, err)
+	}
+	n := 0
+	for _, v := range live {
+		if v.ID == keep {
+			continue
+		}
+		if err := s.Logout(ctx, v.ID); err != nil {
+			return n, fault.Op(op, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // GetSession returns session id, or NotFound.

@@ -179,3 +179,69 @@ func TestRehashOnLogin(t *testing.T) {
 		t.Fatalf("login after rehash: %v", err)
 	}
 }
+
+// TestSessionsEndOnPasswordAndDeactivation: a password change ends the
+// user's other sessions, refresh tokens included; deactivation ends all
+// of them, and reactivation revives none.
+func TestSessionsEndOnPasswordAndDeactivation(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	u := mustUser(t, s, "alice", false)
+	login := func() Tokens {
+		tok, err := s.Login(WithUserAgent(ctx, "test-agent/1"), "alice", "pw-alice-secret", "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	live := func(tok Tokens) bool {
+		_, err := s.Authenticate(ctx, bearer(tok.AccessToken))
+		return err == nil
+	}
+	a, b := login(), login()
+	list, err := s.ListSessions(ctx, u.ID)
+	if err != nil || len(list) != 2 || list[0].UserAgent != "test-agent/1" || list[0].ClientIP != "10.0.0.1" || list[0].LastUsedAt.IsZero() {
+		t.Fatalf("ListSessions = %+v, %v", list, err)
+	}
+	if err := s.SetPassword(ctx, u.ID, "pw-alice-secret", a.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if !live(a) || live(b) {
+		t.Fatalf("after a password change: kept %v, other %v", live(a), live(b))
+	}
+	if _, err := s.Refresh(ctx, b.RefreshToken); !fault.Is(err, fault.Unauthorized) {
+		t.Fatalf("the other session's refresh token: %v", err)
+	}
+	// An admin's reset keeps nothing.
+	if err := s.SetPassword(ctx, u.ID, "pw-alice-secret", ""); err != nil {
+		t.Fatal(err)
+	}
+	if live(a) {
+		t.Fatal("a reset left a session")
+	}
+	c := login()
+	off, on := false, true
+	if _, err := s.UpdateUser(ctx, u.ID, UserUpdate{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateUser(ctx, u.ID, UserUpdate{Active: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if live(c) {
+		t.Fatal("reactivation revived a session")
+	}
+	if _, err := s.Refresh(ctx, c.RefreshToken); !fault.Is(err, fault.Unauthorized) {
+		t.Fatalf("refresh after reactivation: %v", err)
+	}
+	if list, _ := s.ListSessions(ctx, u.ID); len(list) != 0 {
+		t.Fatalf("sessions left: %+v", list)
+	}
+	// Someone else's session is not found.
+	mustUser(t, s, "bob", false)
+	d := login()
+	bob, _ := s.UserByLogin(ctx, "bob")
+	wantKind(t, s.EndSession(ctx, bob.ID, d.SessionID), fault.NotFound)
+	if err := s.EndSession(ctx, u.ID, d.SessionID); err != nil || live(d) {
+		t.Fatalf("EndSession: %v, live %v", err, live(d))
+	}
+}

@@ -145,13 +145,70 @@ func (t *Throttle) Reset(keys ...string) {
 	}
 }
 
+// The login guard. Every password sign-in (Login, Basic credentials on
+// any protocol, an LDAP directory's sign-in) goes through Allow before the
+// password is checked, then Failed or Succeeded.
+//
+// The client address is the hard key: an address that keeps failing is
+// refused whatever account it names. The account is a soft key, against
+// guessing spread over many addresses: once an account has failed too
+// often it refuses only addresses that have been failing themselves and
+// have not signed in to it successfully before, so that a correct
+// password from anywhere else still signs in and a third party can never
+// keep the owner locked out. Without an address (a caller that has none),
+// the account key is hard.
+
+// Allow returns a *ThrottleError when an attempt on login from clientIP
+// must be refused now, and nil otherwise.
+func (t *Throttle) Allow(login, clientIP string) error {
+	account, address, pair := throttleKeys(login, clientIP)
+	if address == "" {
+		return t.Check(account)
+	}
+	if err := t.Check(address); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	st, failing := t.states.Get(address)
+	failing = failing && st.failures > 0 && t.now().Sub(st.last) <= t.cfg.Forget
+	_, trusted := t.states.Get(pair)
+	t.mu.Unlock()
+	if !failing || trusted {
+		return nil
+	}
+	return t.Check(account)
+}
+
+// Failed records a wrong password for login from clientIP.
+func (t *Throttle) Failed(login, clientIP string) {
+	account, address, _ := throttleKeys(login, clientIP)
+	t.Fail(account, address)
+}
+
+// Succeeded records a successful sign-in: the account's failures are
+// forgotten and the address is remembered as one its owner uses. The
+// address's own failures stay: signing in to one's own account must not
+// reset a count of guesses at others.
+func (t *Throttle) Succeeded(login, clientIP string) {
+	account, address, pair := throttleKeys(login, clientIP)
+	t.Reset(account)
+	if address == "" {
+		return
+	}
+	t.mu.Lock()
+	t.states.Add(pair, &failState{last: t.now()})
+	t.mu.Unlock()
+}
+
 // throttleKeys are the keys of a sign-in attempt: the account as typed
 // (lowercased, whether it exists or not, so that throttling reveals
-// nothing) and the client address.
-func throttleKeys(login, clientIP string) (account, address string) {
+// nothing), the client address, and the pair of both, which marks an
+// address the account has signed in from.
+func throttleKeys(login, clientIP string) (account, address, pair string) {
 	account = "u:" + normLogin(login)
 	if clientIP != "" {
 		address = "ip:" + clientIP
+		pair = "ok:" + clientIP + "\x00" + normLogin(login)
 	}
-	return account, address
+	return account, address, pair
 }

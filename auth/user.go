@@ -28,6 +28,10 @@ type User struct {
 type userDoc struct {
 	User
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// PasswordStamp is a random id SetPassword renews: a registry token
+	// issued from a password carries it, and stops working once it
+	// changes.
+	PasswordStamp string `json:"passwordStamp,omitempty"`
 }
 
 func userKeys(u User) map[string]string {
@@ -165,7 +169,8 @@ type UserUpdate struct {
 // UpdateUser applies u to the user id and returns the result. NotFound,
 // Invalid, or Conflict when the new email or username is taken. Cached
 // credentials are invalidated at once, so deactivating a user or taking
-// away platform admin takes effect on the next request.
+// away platform admin takes effect on the next request. Deactivating ends
+// every session of the user (EndSessions): reactivating revives none.
 func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (User, error) {
 	const op = "auth.UpdateUser"
 	if u.Email != nil {
@@ -208,13 +213,20 @@ func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (User
 		}
 		return User{}, fault.Op(op, err)
 	}
+	if !d.Active {
+		if _, err := s.EndSessions(ctx, id, ""); err != nil {
+			return User{}, fault.Op(op, err)
+		}
+	}
 	return d.User, nil
 }
 
 // SetPassword replaces the password of user id (empty: no password
 // sign-in). Cached Basic credentials of the old password stop working at
-// once; existing sessions are left alone (revoke them with Logout).
-func (s *Service) SetPassword(ctx context.Context, id, password string) error {
+// once, and every session of the user but keepSession ("" for none: an
+// admin's reset) ends, refresh tokens included: whoever knew the old
+// password is signed out.
+func (s *Service) SetPassword(ctx context.Context, id, password, keepSession string) error {
 	const op = "auth.SetPassword"
 	var h string
 	if password != "" {
@@ -226,11 +238,16 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 			return fault.Op(op, err)
 		}
 	}
+	stamp := newID()
 	_, err := hosted.Update(ctx, s.store, usersC, id, func(d *userDoc, _ map[string]string) error {
-		d.PasswordHash = h
+		d.PasswordHash, d.PasswordStamp = h, stamp
 		return nil
 	})
 	s.userChanged()
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	_, err = s.EndSessions(ctx, id, keepSession)
 	return fault.Op(op, err)
 }
 

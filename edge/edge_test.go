@@ -291,6 +291,43 @@ func TestBaseURL(t *testing.T) {
 	}
 }
 
+// TestClientIP: X-Forwarded-For is believed only from trusted proxies, read
+// from the right up to the first address that is not one of them.
+func TestClientIP(t *testing.T) {
+	b := &BaseURL{Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	cases := []struct {
+		name   string
+		b      *BaseURL
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"no proxy", b, "1.2.3.4", nil, "1.2.3.4"},
+		{"untrusted peer's header ignored", b, "1.2.3.4", []string{"9.9.9.9"}, "1.2.3.4"},
+		{"no proxies configured", &BaseURL{}, "10.1.1.1", []string{"9.9.9.9"}, "10.1.1.1"},
+		{"nil", nil, "10.1.1.1", []string{"9.9.9.9"}, "10.1.1.1"},
+		{"one trusted proxy", b, "10.1.1.1", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"a client's forged entry is left of the real one", b, "10.1.1.1", []string{"6.6.6.6, 203.0.113.7"}, "203.0.113.7"},
+		{"chained trusted proxies", b, "10.1.1.1", []string{"203.0.113.7, 10.2.2.2"}, "203.0.113.7"},
+		{"several headers", b, "10.1.1.1", []string{"6.6.6.6", "203.0.113.7, 10.2.2.2"}, "203.0.113.7"},
+		{"garbage stops the walk", b, "10.1.1.1", []string{"203.0.113.7, nonsense"}, "10.1.1.1"},
+		{"only proxies", b, "10.1.1.1", []string{"10.3.3.3"}, "10.3.3.3"},
+		{"IPv6", b, "10.1.1.1", []string{"2001:db8::1"}, "2001:db8::1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ctx fasthttp.RequestCtx
+			for _, v := range tc.xff {
+				ctx.Request.Header.Add("X-Forwarded-For", v)
+			}
+			ctx.SetRemoteAddr(&net.TCPAddr{IP: net.ParseIP(tc.remote), Port: 1})
+			if got := tc.b.ClientIP(&ctx); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseRange(t *testing.T) {
 	cases := []struct {
 		h          string

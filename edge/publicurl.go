@@ -8,7 +8,7 @@ import (
 )
 
 // BaseURL tells the external base URL of the edge, for links written into
-// rewritten metadata. A configured PUBLIC_URL wins; otherwise it is derived
+// rewritten metadata, and the client's address (ClientIP). A configured PUBLIC_URL wins; otherwise it is derived
 // from the request, believing X-Forwarded-Proto and X-Forwarded-Host only
 // from trusted proxies (anyone else could make us write links to their
 // host into cached documents).
@@ -45,9 +45,10 @@ func (b *BaseURL) trusted(ctx *fasthttp.RequestCtx) bool {
 		return false
 	}
 	ip, ok := netip.AddrFromSlice(ctx.RemoteIP())
-	if !ok {
-		return false
-	}
+	return ok && b.trusts(ip)
+}
+
+func (b *BaseURL) trusts(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	for _, p := range b.Trusted {
 		if p.Contains(ip) {
@@ -55,6 +56,34 @@ func (b *BaseURL) trusted(ctx *fasthttp.RequestCtx) bool {
 		}
 	}
 	return false
+}
+
+// ClientIP returns the client's address: the peer's, or, when the peer is
+// a trusted proxy, the nearest address in X-Forwarded-For that is not one
+// (read from the right: what the trusted proxies appended). Anyone else's
+// X-Forwarded-For is ignored, since it could name any address and escape
+// the login throttle. A nil BaseURL trusts no proxy.
+func (b *BaseURL) ClientIP(ctx *fasthttp.RequestCtx) string {
+	peer := ctx.RemoteIP().String()
+	if b == nil || !b.trusted(ctx) {
+		return peer
+	}
+	var hops []string
+	for _, v := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+		hops = append(hops, strings.Split(string(v), ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = ip.Unmap().String()
+		if !b.trusts(ip) {
+			break
+		}
+	}
+	return client
 }
 
 // firstValue takes the first element of a comma-separated header: the one

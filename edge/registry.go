@@ -90,7 +90,7 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 		ctx.SetUserValue(principalKey, auth.Principal{})
 		return auth.Principal{}, nil
 	}
-	c.ClientIP = ctx.RemoteIP().String()
+	c.ClientIP = r.ClientIP(ctx)
 	p, err := r.Auth.Authenticate(context.Background(), c)
 	if err != nil {
 		return auth.Principal{}, err
@@ -232,6 +232,10 @@ func (r *Registry) Assume(ctx *fasthttp.RequestCtx, p auth.Principal) {
 	ctx.SetUserValue(principalKey, p)
 }
 
+// ClientIP is the client's address, through the trusted proxies
+// (BaseURL.ClientIP): what login throttling and the audit log record.
+func (r *Registry) ClientIP(ctx *fasthttp.RequestCtx) string { return r.Base.ClientIP(ctx) }
+
 // Record writes an audit entry for a state change made by the request.
 func (r *Registry) Record(ctx *fasthttp.RequestCtx, action, target, orgID, outcome, detail string) {
 	if r.Audit == nil {
@@ -241,7 +245,7 @@ func (r *Registry) Record(ctx *fasthttp.RequestCtx, action, target, orgID, outco
 	r.Audit.Record(auth.Entry{
 		ActorUserID:  p.UserID,
 		ActorTokenID: p.TokenID,
-		ClientIP:     ctx.RemoteIP().String(),
+		ClientIP:     r.ClientIP(ctx),
 		UserAgent:    strings.ToValidUTF8(string(ctx.UserAgent()), ""),
 		Action:       action,
 		Target:       target,

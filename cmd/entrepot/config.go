@@ -108,7 +108,7 @@ func settings() []setting {
 			c.PublicURL = strings.TrimRight(v, "/")
 			return nil
 		}},
-		{env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDRs whose X-Forwarded-Proto/-Host are believed", parse: func(c *Config, v string) error {
+		{env: "TRUSTED_PROXIES", help: "comma-separated IPs or CIDRs whose X-Forwarded-Proto/-Host/-For are believed", parse: func(c *Config, v string) error {
 			for _, f := range splitList(v) {
 				p, err := netip.ParsePrefix(f)
 				if err != nil {

@@ -350,4 +350,10 @@ func encodeCursor(c string) string {
 }
 
 // clientIP is the address login throttling and the audit log see.
-func clientIP(ctx *fasthttp.RequestCtx) string { return ctx.RemoteIP().String() }
+func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) string { return h.r.ClientIP(ctx) }
+
+// clientCtx is the context of a sign-in: it carries the client's
+// User-Agent, which the session records.
+func clientCtx(ctx *fasthttp.RequestCtx) context.Context {
+	return auth.WithUserAgent(bg(), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
+}

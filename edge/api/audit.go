@@ -73,7 +73,7 @@ func (h *Handler) audit(ctx *fasthttp.RequestCtx, action string, err error) {
 	e := auth.Entry{
 		ActorUserID:  p.UserID,
 		ActorTokenID: p.TokenID,
-		ClientIP:     clientIP(ctx),
+		ClientIP:     h.clientIP(ctx),
 		UserAgent:    strings.ToValidUTF8(string(ctx.UserAgent()), ""),
 		Action:       action,
 		Target:       target,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -55,7 +56,7 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	if login == "" || req.Password == "" {
 		return invalid("email (or username) and password are required")
 	}
-	t, err := h.r.Auth.Login(bg(), login, req.Password, clientIP(ctx))
+	t, err := h.r.Auth.Login(clientCtx(ctx), login, req.Password, h.clientIP(ctx))
 	if err != nil {
 		// Name the account in the audit log only when it exists: a login
 		// field may hold anything, a mistyped password included.
@@ -169,6 +170,79 @@ func (h *Handler) logout(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	h.clearCookie(ctx)
+	return noContent(ctx)
+}
+
+// sessionInfo is a sign-in session as GET /auth/sessions lists it, without
+// its refresh token id.
+type sessionInfo struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	ClientIP   string    `json:"clientIp,omitempty"`
+	UserAgent  string    `json:"userAgent,omitempty"`
+	Current    bool      `json:"current"`
+}
+
+// sessions: GET /api/v1/auth/sessions — the caller's live sessions, the
+// one of the access token marked current.
+func (h *Handler) sessions(ctx *fasthttp.RequestCtx) error {
+	p, err := h.user(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := h.r.Auth.ListSessions(bg(), p.UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionInfo, 0, len(list))
+	for _, v := range list {
+		out = append(out, sessionInfo{
+			ID: v.ID, CreatedAt: v.CreatedAt, LastUsedAt: v.LastUsedAt, ExpiresAt: v.ExpiresAt,
+			ClientIP: v.ClientIP, UserAgent: v.UserAgent, Current: v.ID == p.SessionID,
+		})
+	}
+	return reply(ctx, fasthttp.StatusOK, page(out, ""))
+}
+
+// endSessions: DELETE /api/v1/auth/sessions — sign out everywhere, the
+// calling session included.
+func (h *Handler) endSessions(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).target = p.UserID
+	n, err := h.r.Auth.EndSessions(bg(), p.UserID, "")
+	if err != nil {
+		return err
+	}
+	noteOf(ctx).detail = strconv.Itoa(n) + " sessions ended"
+	if p.SessionID != "" {
+		h.clearCookie(ctx)
+	}
+	return noContent(ctx)
+}
+
+// endSession: DELETE /api/v1/auth/sessions/{sessionId} — end one of the
+// caller's sessions; another user's is not found.
+func (h *Handler) endSession(ctx *fasthttp.RequestCtx) error {
+	p, err := h.manager(ctx)
+	if err != nil {
+		return err
+	}
+	id := param(ctx, "sessionId")
+	noteOf(ctx).target = id
+	if err := h.r.Auth.EndSession(bg(), p.UserID, id); err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return notFound("session " + id)
+		}
+		return err
+	}
+	if id == p.SessionID {
+		h.clearCookie(ctx)
+	}
 	return noContent(ctx)
 }
 

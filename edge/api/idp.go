@@ -215,7 +215,7 @@ func (h *Handler) ldapLogin(ctx *fasthttp.RequestCtx) error {
 	}
 	c, cancel := context.WithTimeout(bg(), idpTimeout)
 	defer cancel()
-	res, err := h.r.Auth.SignInLDAP(c, id, req.Username, req.Password, clientIP(ctx))
+	res, err := h.r.Auth.SignInLDAP(c, id, req.Username, req.Password, h.clientIP(ctx))
 	if err != nil {
 		n.detail = "ldap user " + req.Username + ": " + fault.Message(err)
 		if fault.Is(err, fault.RateLimited) {
@@ -228,7 +228,7 @@ func (h *Handler) ldapLogin(ctx *fasthttp.RequestCtx) error {
 	}
 	n.actor = res.User.ID
 	n.detail = res.Detail(h.r.Auth.ProviderName(bg(), id))
-	t, err := h.r.Auth.OpenSession(bg(), res.User.ID, clientIP(ctx))
+	t, err := h.r.Auth.OpenSession(clientCtx(ctx), res.User.ID, h.clientIP(ctx))
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (h *Handler) oauthCallback(ctx *fasthttp.RequestCtx) error {
 	}
 	n.actor = res.User.ID
 	n.detail = res.Detail(p.Name)
-	t, err := h.r.Auth.OpenSession(bg(), res.User.ID, clientIP(ctx))
+	t, err := h.r.Auth.OpenSession(clientCtx(ctx), res.User.ID, h.clientIP(ctx))
 	if err != nil {
 		return err
 	}

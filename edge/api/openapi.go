@@ -169,6 +169,11 @@ func schemas() obj {
 			"accessToken": str, "refreshToken": str, "tokenType": str,
 			"expiresIn": obj{"type": "integer", "description": "seconds"}, "refreshExpiresAt": tm, "user": ref("User"),
 		}),
+		"SessionInfo": o([]string{"id", "createdAt", "expiresAt", "current"}, obj{
+			"id": str, "createdAt": tm, "lastUsedAt": obj{"type": "string", "format": "date-time", "description": "last sign-in or refresh"},
+			"expiresAt": tm, "clientIp": str, "userAgent": str,
+			"current": obj{"type": "boolean", "description": "the session of the calling access token"},
+		}),
 		"Me": o([]string{"user", "organizations", "method"}, obj{
 			"user": ref("User"), "organizations": obj{"type": "array", "items": ref("Member")},
 			"method": enum("session", "token", "password"), "sessionId": str, "token": ref("Token"),

@@ -113,7 +113,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		if req.CurrentPassword == nil {
 			return invalid("currentPassword is required to change your password")
 		}
-		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: clientIP(ctx)})
+		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: h.clientIP(ctx)})
 		if fault.Is(err, fault.Unauthorized) {
 			return forbidden("currentPassword is wrong")
 		}
@@ -128,7 +128,13 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		}
 	}
 	if req.Password != nil {
-		if err := h.r.Auth.SetPassword(bg(), u.ID, *req.Password); err != nil {
+		// The user's other sessions end; one's own change keeps the
+		// session that made it.
+		keep := ""
+		if self {
+			keep = p.SessionID
+		}
+		if err := h.r.Auth.SetPassword(bg(), u.ID, *req.Password, keep); err != nil {
 			return err
 		}
 		noteOf(ctx).detail = "password changed"

@@ -60,7 +60,7 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	if in.Name != user || in.Password == "" {
 		return fault.New(op, fault.Invalid, "the body must hold the name of the URL and a password")
 	}
-	t, err := h.r.Auth.Login(bg, in.Name, in.Password, ctx.RemoteIP().String())
+	t, err := h.r.Auth.Login(auth.WithUserAgent(bg, string(ctx.UserAgent())), in.Name, in.Password, h.r.ClientIP(ctx))
 	if err != nil {
 		if d, ok := auth.RetryAfter(err); ok {
 			edge.RetryAfter(ctx, int(d/time.Second))

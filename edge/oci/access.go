@@ -3,7 +3,6 @@ package oci
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,10 +32,13 @@ const grantsKey = "oci.grants"
 // any credentials the edge understands (Basic password or srg_ token, a
 // session's Bearer JWT). With a registry token, its grants are kept for
 // authorize.
+// A registry token that is no longer good (its API token revoked, its
+// session ended, its user deactivated) is refused like any bad
+// credentials: auth re-checks it on every use.
 func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
-	hdr := string(ctx.Request.Header.Peek("Authorization"))
-	if tok, ok := strings.CutPrefix(hdr, "Bearer "); ok && !strings.HasPrefix(tok, auth.TokenPrefix) {
-		p, access, err := h.r.Auth.VerifyRegistryToken(strings.TrimSpace(tok), h.service(ctx))
+	c := auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
+	if c.Kind == auth.JWTCredentials {
+		p, access, err := h.r.Auth.VerifyRegistryToken(context.Background(), c.Secret, h.service(ctx))
 		if err == nil {
 			h.r.Assume(ctx, p)
 			ctx.SetUserValue(grantsKey, access)
@@ -101,9 +103,9 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 		// A registry token grants writes only for what it was issued for;
 		// reads follow the caller's permissions (a cross-repository mount
 		// reads a repository the token may not name).
-		if !auth.Allows(access, "repository", name, tokenAction(action)) {
+		if !auth.Allows(access, "repository", name, auth.RegistryAction(action)) {
 			ctx.SetUserValue(challengeKey, challenge{scope: "repository:" + name + ":" + scopeActions(action), insufficient: true})
-			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "the token does not grant %s on %s", tokenAction(action), name)
+			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "the token does not grant %s on %s", auth.RegistryAction(action), name)
 		}
 	}
 	return t, nil
@@ -127,8 +129,8 @@ func (h *Handler) mayFirstPush(ctx *fasthttp.RequestCtx, p auth.Principal, org a
 	if !member {
 		return errf(codeDenied, fault.Forbidden, op, "you are not a member of the organization %q", org.Name)
 	}
-	if !scoped(p, org.ID, auth.Write) {
-		return errf(codeDenied, fault.Forbidden, op, "token scopes do not allow %s here", auth.Write)
+	if err := p.ScopesAllow(firstPushRef(org), auth.Write); err != nil {
+		return authError(err)
 	}
 	return nil
 }
@@ -152,21 +154,9 @@ func (h *Handler) role(ctx context.Context, p auth.Principal, org auth.Org) (adm
 	return m.Role == auth.OrgOwner || m.Role == auth.OrgAdmin, true, nil
 }
 
-// scoped reports whether p's token scopes, if any, allow a on org's OCI
-// repositories, as auth.Service.Authorize reads them: for a repository
-// that does not exist yet, which Authorize cannot be asked about.
-func scoped(p auth.Principal, orgID string, a auth.Action) bool {
-	sc := p.Scopes
-	if sc == nil {
-		return true
-	}
-	if !sc.ExpiresAt.IsZero() && time.Now().After(sc.ExpiresAt) {
-		return false
-	}
-	return a&sc.Actions&^auth.Manage == a &&
-		(len(sc.Protocols) == 0 || slices.Contains(sc.Protocols, "oci")) &&
-		(len(sc.Organizations) == 0 || slices.Contains(sc.Organizations, orgID))
-}
+// firstPushRef is what token scopes are checked against in an
+// organization's namespace before its first push creates a repository.
+func firstPushRef(org auth.Org) auth.RepoRef { return auth.RepoRef{OrgID: org.ID, Protocol: "oci"} }
 
 // claim is the one permission check of a push that lands in a namespace
 // nothing claims yet (t.org set), right before its record is written:
@@ -187,16 +177,6 @@ func (h *Handler) claim(ctx *fasthttp.RequestCtx, t *target) error {
 	}
 	t.ref, t.org = ref, nil
 	return nil
-}
-
-func tokenAction(a auth.Action) string {
-	switch a {
-	case auth.Write:
-		return "push"
-	case auth.Delete:
-		return "delete"
-	}
-	return "pull"
 }
 
 // authError gives an authorization failure its code.
@@ -327,7 +307,7 @@ func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error
 	if string(body.Peek("grant_type")) != "password" {
 		return nil
 	}
-	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: ctx.RemoteIP().String()}
+	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: h.r.ClientIP(ctx)}
 	if strings.HasPrefix(c.Secret, auth.TokenPrefix) {
 		c.Kind = auth.TokenCredentials
 	}
@@ -373,7 +353,7 @@ func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) au
 			name string
 			act  auth.Action
 		}{{"pull", auth.Read}, {"push", auth.Write}, {"delete", auth.Delete}} {
-			if want[a.name] && (admin || a.act != auth.Delete) && scoped(p, t.org.ID, a.act) {
+			if want[a.name] && (admin || a.act != auth.Delete) && p.ScopesAllow(firstPushRef(*t.org), a.act) == nil {
 				g.Actions = append(g.Actions, a.name)
 			}
 		}

@@ -117,7 +117,7 @@ func (e *claimEdge) grants(t *testing.T, user, scope string) string {
 	}
 	var out struct{ Token string }
 	json.Unmarshal(body, &out)
-	_, access, err := e.Auth.VerifyRegistryToken(out.Token, e.Addr)
+	_, access, err := e.Auth.VerifyRegistryToken(context.Background(), out.Token, e.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestAuthFlow(t *testing.T) {
 		if resp.StatusCode != 200 {
 			return resp.StatusCode, "", nil
 		}
-		_, access, err := x.auth.VerifyRegistryToken(out.Token, strings.TrimPrefix(x.url, "http://"))
+		_, access, err := x.auth.VerifyRegistryToken(context.Background(), out.Token, strings.TrimPrefix(x.url, "http://"))
 		if err != nil {
 			t.Fatalf("token does not verify: %v", err)
 		}
@@ -443,7 +443,7 @@ func TestMount(t *testing.T) {
 		Token string `json:"access_token"`
 	}
 	json.Unmarshal(body, &tok)
-	if _, access, err := x.auth.VerifyRegistryToken(tok.Token, strings.TrimPrefix(x.url, "http://")); resp.StatusCode != 200 || err != nil || len(access) != 1 || strings.Join(access[0].Actions, ",") != "pull,push" {
+	if _, access, err := x.auth.VerifyRegistryToken(context.Background(), tok.Token, strings.TrimPrefix(x.url, "http://")); resp.StatusCode != 200 || err != nil || len(access) != 1 || strings.Join(access[0].Actions, ",") != "pull,push" {
 		t.Fatalf("password grant: %d %s %v %+v", resp.StatusCode, body, err, access)
 	}
 }

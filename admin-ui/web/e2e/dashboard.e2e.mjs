@@ -3,8 +3,8 @@
 // it and runs this script). It signs in as the bootstrap admin, creates an
 // organization, a repository and a scoped token in the UI, publishes with
 // the real npm CLI using that token, finds the package in the browser,
-// revokes the token in the UI and checks that npm is refused, then reads
-// the audit log. Screenshots of the main pages at 1280 and 390 px go to
+// revokes the token in the UI and checks that npm is refused, signs out
+// another session from the sessions list, then reads the audit log. Screenshots of the main pages at 1280 and 390 px go to
 // SHOTS_DIR.
 //
 // Environment: BASE_URL, ADMIN_PASSWORD, PLAYWRIGHT_CORE (the package's
@@ -206,6 +206,23 @@ try {
   await page.getByRole('button', { name: 'Revoke token ci' }).click()
   await page.getByText('You have no API token yet.').waitFor()
   await shots('tokens')
+
+  step('sessions: another sign-in is listed and signed out from the UI')
+  const other = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'e2e-other-client/1' },
+    body: JSON.stringify({ email: 'admin', password: env('ADMIN_PASSWORD') }),
+  })
+  check(other.ok, 'a second sign-in: ' + other.status)
+  const otherAccess = (await other.json()).accessToken
+  await page.reload()
+  await page.getByRole('heading', { name: 'Your sessions' }).waitFor()
+  await page.getByRole('row', { name: /this browser/ }).waitFor()
+  await page.getByRole('row', { name: /e2e-other-client/ }).getByRole('button', { name: /^Sign out/ }).click()
+  await page.getByText('e2e-other-client/1').waitFor({ state: 'detached' })
+  const otherMe = await fetch(`${BASE}/api/v1/auth/me`, { headers: { Authorization: 'Bearer ' + otherAccess } })
+  check(otherMe.status === 401, 'the session signed out in the UI is refused: ' + otherMe.status)
+  await page.getByRole('row', { name: /this browser/ }).waitFor()
 
   step('npm is refused with the revoked token')
   writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: '@acme/hello-ui', version: '1.0.1', main: 'index.js' }))

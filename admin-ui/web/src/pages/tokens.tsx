@@ -3,6 +3,7 @@ import { call, get, type CreatedToken, type Page, type Token } from '../api'
 import { protocolNames, protocols, when } from '../format'
 import { useMe } from '../me'
 import { href } from '../router'
+import { Sessions } from './sessions'
 import { CopyButton, Empty, ErrorBox, Show, useAction, useAsync } from '../ui'
 
 const actions = ['read', 'write', 'delete']
@@ -189,6 +190,8 @@ export function Tokens() {
           {create.busy ? 'Creating…' : 'Create token'}
         </button>
       </form>
+
+      <Sessions />
     </section>
   )
 }
