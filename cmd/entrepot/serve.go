@@ -140,6 +140,11 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true},
 		},
 		Upstreams: health,
+
+		MaxConnsPerIP:          cfg.MaxConnsPerIP,
+		MinBodyRate:            cfg.MinBodyRate,
+		MinBodyRateWindow:      cfg.MinBodyRateWindow,
+		AnonymousUploadTimeout: cfg.AnonymousUploadTimeout,
 	})
 	mount(srv.Mux(), registry, byName)
 
@@ -254,7 +259,7 @@ func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
 func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, error) {
 	var out []*upstream.Client
 	add := func(name, envVar, base string) error {
-		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg})
+		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg, AllowedHosts: cfg.UpstreamAllowedHosts})
 		if err != nil {
 			return &ConfigError{Var: envVar, Err: err}
 		}
