@@ -135,6 +135,8 @@ func New(cfg Config) *Server {
 			switch {
 			case !hasBody(h):
 				return fasthttp.RequestConfig{}
+			case s.pace.need > 0:
+				return s.pace.firstRead(hasCredentials(h))
 			case hasCredentials(h):
 				return upload
 			}

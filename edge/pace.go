@@ -27,11 +27,25 @@ type pacing struct {
 
 const pacingKey = "edge.pacing"
 
+// firstRead is the read timeout of a request with a body until its
+// handler runs and paced takes over: one window, within the whole.
+func (p *pacing) firstRead(credentials bool) fasthttp.RequestConfig {
+	total := p.anonymous
+	if credentials {
+		total = p.upload
+	}
+	return fasthttp.RequestConfig{ReadTimeout: min(p.window, total)}
+}
+
 // paced wraps a streamed request body so that each window must deliver
 // the pacing's bytes. The window is enforced with the connection's read
-// deadline, armed once per window rather than per read, and never later
-// than the request's own deadline: pacing cuts a slow body short, it never
-// gives a body more time than HeaderReceived did.
+// deadline, armed once per window rather than per read, up to the
+// request's whole read timeout (upload for a request with credentials,
+// anonymous for one without) counted from when the handler began.
+//
+// fasthttp reads up to 8 KiB of a body before the handler runs, under the
+// deadline HeaderReceived set: with pacing on, that deadline is one window
+// (firstRead), so a body trickled from its first byte is cut there too.
 func paced(ctx *fasthttp.RequestCtx, r io.Reader) io.Reader {
 	p, ok := ctx.UserValue(pacingKey).(*pacing)
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"regexp"
 
 	"github.com/valyala/fasthttp"
@@ -66,7 +67,27 @@ func Redact(s string) string {
 type slogPrinter struct{ l *slog.Logger }
 
 func (p slogPrinter) Printf(format string, args ...any) {
-	p.l.Warn("fasthttp", "message", Redact(fmt.Sprintf(format, args...)))
+	p.l.Warn("fasthttp", "message", withholdQuoted(Redact(fmt.Sprintf(format, args...))))
+}
+
+// quoted is a Go-quoted string, as fasthttp's %q prints what it read.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// withholdQuoted replaces the longer quoted parts of a fasthttp message,
+// which are pieces of the request (a header line without its name, a
+// request line), with their length: a credential there has no name that
+// Redact could recognize. Short values ("-1", a method) and addresses
+// stay, for the message to keep its meaning.
+func withholdQuoted(s string) string {
+	return quoted.ReplaceAllStringFunc(s, func(q string) string {
+		if len(q) <= 18 {
+			return q
+		}
+		if _, err := netip.ParseAddrPort(q[1 : len(q)-1]); err == nil {
+			return q
+		}
+		return fmt.Sprintf("[%d bytes withheld]", len(q)-2)
+	})
 }
 
 // parseError answers a request fasthttp could not read or parse (a bad

@@ -57,3 +57,17 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+func TestWithholdQuoted(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`error when serving connection "127.0.0.1:3000"<->"[2001:db8::1]:44321": x`, `error when serving connection "127.0.0.1:3000"<->"[2001:db8::1]:44321": x`},
+		{`cannot parse Content-Length: "-1"`, `cannot parse Content-Length: "-1"`},
+		{`missing colon: "Bearer [redacted] YWxpY2U6UGE1NS1MRUFL"`, `missing colon: [38 bytes withheld]`},
+		{`first line "GET /x?a=\"b\" HTTP/9.9"`, `first line [23 bytes withheld]`},
+	}
+	for _, tc := range cases {
+		if got := withholdQuoted(tc.in); got != tc.want {
+			t.Errorf("withholdQuoted(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
