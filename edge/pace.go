@@ -27,14 +27,18 @@ type pacing struct {
 
 const pacingKey = "edge.pacing"
 
+// total is how long a whole body may take.
+func (p *pacing) total(credentials bool) time.Duration {
+	if credentials {
+		return p.upload
+	}
+	return p.anonymous
+}
+
 // firstRead is the read timeout of a request with a body until its
 // handler runs and paced takes over: one window, within the whole.
 func (p *pacing) firstRead(credentials bool) fasthttp.RequestConfig {
-	total := p.anonymous
-	if credentials {
-		total = p.upload
-	}
-	return fasthttp.RequestConfig{ReadTimeout: min(p.window, total)}
+	return fasthttp.RequestConfig{ReadTimeout: min(p.window, p.total(credentials))}
 }
 
 // paced wraps a streamed request body so that each window must deliver
@@ -51,11 +55,7 @@ func paced(ctx *fasthttp.RequestCtx, r io.Reader) io.Reader {
 	if !ok {
 		return r
 	}
-	total := p.anonymous
-	if hasCredentials(&ctx.Request.Header) {
-		total = p.upload
-	}
-	return &pacedReader{ctx: ctx, r: r, p: p, end: ctx.Time().Add(total)}
+	return &pacedReader{ctx: ctx, r: r, p: p, end: ctx.Time().Add(p.total(hasCredentials(&ctx.Request.Header)))}
 }
 
 type pacedReader struct {
