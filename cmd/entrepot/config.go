@@ -297,20 +297,10 @@ func limitSettings() []setting {
 			return nil
 		}},
 		{env: "MIN_BODY_RATE_WINDOW", def: "30s", help: "window over which MIN_BODY_RATE is measured", parse: func(c *Config, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second {
-				return errors.New("must be a duration of 1s or more, like 30s")
-			}
-			c.MinBodyRateWindow = d
-			return nil
+			return seconds(v, &c.MinBodyRateWindow)
 		}},
 		{env: "ANONYMOUS_UPLOAD_TIMEOUT", def: "30s", help: "how long a request with a body but no credentials may take to arrive (with credentials: 1h)", parse: func(c *Config, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second {
-				return errors.New("must be a duration of 1s or more, like 30s")
-			}
-			c.AnonymousUploadTimeout = d
-			return nil
+			return seconds(v, &c.AnonymousUploadTimeout)
 		}},
 		{env: "UPSTREAM_ALLOWED_HOSTS", help: "comma-separated hosts (host, host:port, *.domain) that upstream URLs and redirects may point at besides each upstream's own host", parse: func(c *Config, v string) error {
 			for _, f := range splitList(v) {
@@ -322,6 +312,16 @@ func limitSettings() []setting {
 			return nil
 		}},
 	}
+}
+
+// seconds parses a duration of a second or more into d.
+func seconds(v string, d *time.Duration) error {
+	p, err := time.ParseDuration(v)
+	if err != nil || p < time.Second {
+		return errors.New("must be a duration of 1s or more, like 30s")
+	}
+	*d = p
+	return nil
 }
 
 func checkUpstreamURL(v string) error {
