@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,4 +111,61 @@ func parseError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	ctx.Response.Header.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	RenderJSON(ctx, fault.New("edge.parse", kind, msg))
+}
+
+// RedactWarnings wraps h so that every record at Warn level or above has
+// its message and string values (errors included) passed through Redact.
+// Warnings and errors are where foreign text lands (fasthttp's messages,
+// error chains that quote a URL or a header, panics); the access log at
+// Info carries only what the edge chose to write, and stays off the
+// redaction's cost.
+func RedactWarnings(h slog.Handler) slog.Handler { return redactHandler{h} }
+
+type redactHandler struct{ slog.Handler }
+
+func (r redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Level < slog.LevelWarn {
+		return r.Handler.Handle(ctx, rec)
+	}
+	out := slog.NewRecord(rec.Time, rec.Level, Redact(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return r.Handler.Handle(ctx, out)
+}
+
+// WithAttrs redacts attributes given once for every later record, at any
+// level: they are few and written once.
+func (r redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = redactAttr(a)
+	}
+	return redactHandler{r.Handler.WithAttrs(red)}
+}
+
+func (r redactHandler) WithGroup(name string) slog.Handler {
+	return redactHandler{r.Handler.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, Redact(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		red := make([]any, len(g))
+		for i, ga := range g {
+			red[i] = redactAttr(ga)
+		}
+		return slog.Group(a.Key, red...)
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, Redact(err.Error()))
+		}
+		return slog.String(a.Key, Redact(fmt.Sprint(v.Any())))
+	}
+	return slog.Attr{Key: a.Key, Value: v}
 }

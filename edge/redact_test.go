@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -68,6 +70,27 @@ func TestWithholdQuoted(t *testing.T) {
 	for _, tc := range cases {
 		if got := withholdQuoted(tc.in); got != tc.want {
 			t.Errorf("withholdQuoted(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRedactWarnings(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(RedactWarnings(slog.NewTextHandler(&b, nil)))
+	log.With("token", "srg_WITHSECRET").Warn("fetch http://u:MSGSECRET@h/x failed",
+		"error", errors.New("Authorization: Bearer srg_ERRSECRET"),
+		slog.Group("req", "url", "https://a:GROUPSECRET@h/"),
+		"n", 3)
+	log.Info("access", "path", "/npm/srg_INFOKEPT") // Info is written as is
+	got := b.String()
+	for _, s := range []string{"WITHSECRET", "MSGSECRET", "ERRSECRET", "GROUPSECRET"} {
+		if strings.Contains(got, s) {
+			t.Errorf("log keeps %s:\n%s", s, got)
+		}
+	}
+	for _, s := range []string{"n=3", "srg_INFOKEPT", "req.url=https://[redacted]@h/"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("log lost %q:\n%s", s, got)
 		}
 	}
 }

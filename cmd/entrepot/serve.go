@@ -178,10 +178,12 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Warnings and errors quote foreign text: no credential gets through.
+	return slog.New(edge.RedactWarnings(h))
 }
 
 func openMeta(ctx context.Context, cfg *Config) (hosted.Store, string, error) {
