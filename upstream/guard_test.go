@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,5 +65,33 @@ func TestGuard(t *testing.T) {
 				t.Errorf("the other server was hit %d times", n)
 			}
 		})
+	}
+}
+
+// TestGuardOCITokenRealm: a registry's challenge naming a token realm on
+// another host sends no request there (the configured Basic credentials
+// included) unless that host is allowed.
+func TestGuardOCITokenRealm(t *testing.T) {
+	own, realm := testkit.NewUpstream(t), testkit.NewUpstream(t)
+	own.Set("/v2/x/manifests/1", testkit.Route{Status: http.StatusUnauthorized,
+		Header: map[string]string{"WWW-Authenticate": `Bearer realm="` + realm.URL + `/token",service="s",scope="repository:x:pull"`}})
+	realm.Handle("/token", []byte(`{"token":"t"}`))
+	for _, allowed := range []bool{false, true} {
+		opts := upstream.Options{Username: "u", Password: "p", Retries: -1}
+		if allowed {
+			opts.AllowedHosts = []string{strings.TrimPrefix(realm.URL, "http://")}
+		}
+		tokens := upstream.NewOCITokens(newClient(t, own.URL, opts))
+		_, err := tokens.Get(context.Background(), own.URL+"/v2/x/manifests/1", "repository:x:pull", upstream.Request{})
+		if err == nil {
+			t.Fatal("the manifest answered 401, yet Get succeeded")
+		}
+		hits := realm.Hits("/token")
+		if !allowed && hits != 0 {
+			t.Fatalf("the realm on a host not allowed was asked %d times", hits)
+		}
+		if allowed && hits == 0 {
+			t.Fatalf("the allowed realm was not asked: %v", err)
+		}
 	}
 }
