@@ -135,7 +135,7 @@ func slowBody(t *testing.T, addr, head string, fast, size int, every time.Durati
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := io.WriteString(c, head+"Content-Length: "+itoa(size)+"\r\n\r\n"+strings.Repeat(" ", fast)); err != nil {
+	if _, err := io.WriteString(c, head+"Content-Length: "+strconv.Itoa(size)+"\r\n\r\n"+strings.Repeat(" ", fast)); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -177,8 +177,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // TestE2ESlowBodies: a trickled body is cut off, with or without
 // credentials, once a window brings less than the minimum rate; without
 // credentials a body has only a short time at all; a real upload with
@@ -198,7 +196,7 @@ func TestE2ESlowBodies(t *testing.T) {
 		}
 	})
 	for _, fast := range []int{0, 100 << 10} {
-		t.Run("authenticated trickle after "+itoa(fast)+" bytes", func(t *testing.T) {
+		t.Run("authenticated trickle after "+strconv.Itoa(fast)+" bytes", func(t *testing.T) {
 			status, closed := slowBody(t, s.Host(), "POST /api/v1/organizations HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nAuthorization: Bearer "+admin+"\r\n", fast, fast+10000, 50*time.Millisecond)
 			if !closed {
 				t.Fatalf("the connection stayed open (answer %q)", status)
@@ -253,7 +251,7 @@ func TestE2EAnonymousBodyTimeout(t *testing.T) {
 	}
 	defer c.Close()
 	io.WriteString(c, "POST /api/v1/organizations HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nAuthorization: Bearer "+admin+
-		"\r\nContent-Length: "+itoa(len(body))+"\r\n\r\n")
+		"\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n")
 	for i := range len(body) {
 		time.Sleep(50 * time.Millisecond)
 		if _, err := c.Write([]byte{body[i]}); err != nil {
@@ -277,7 +275,7 @@ func TestE2EAnonymousBodyTimeout(t *testing.T) {
 // is usable again.
 func TestE2EConnsPerIP(t *testing.T) {
 	const limit = 3
-	s := testkit.Start(t, "MAX_CONNS_PER_IP="+itoa(limit))
+	s := testkit.Start(t, "MAX_CONNS_PER_IP="+strconv.Itoa(limit))
 	from := func(ip string) (net.Conn, error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 		return d.Dial("tcp", s.Host())
