@@ -13,13 +13,14 @@ import (
 // error past limit bytes. The server streams request bodies, so fasthttp's
 // own size limit does not apply (see DESIGN.md, pitfalls): every handler
 // that reads a body goes through here. A declared Content-Length over the
-// limit is refused before a byte is read.
+// limit is refused before a byte is read. A streamed body that arrives
+// slower than the server's minimum rate fails with a 408 (pace.go).
 func Body(ctx *fasthttp.RequestCtx, limit int64) (io.Reader, error) {
 	if n := ctx.Request.Header.ContentLength(); n > 0 && int64(n) > limit {
 		return nil, fault.Newf("edge.Body", fault.TooLarge, "request body of %d bytes is over the limit of %d bytes", n, limit)
 	}
 	if s := ctx.RequestBodyStream(); s != nil {
-		return &limitReader{r: s, left: limit, limit: limit}, nil
+		return &limitReader{r: paced(ctx, s), left: limit, limit: limit}, nil
 	}
 	return &limitReader{r: bytes.NewReader(ctx.Request.Body()), left: limit, limit: limit}, nil
 }

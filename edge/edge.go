@@ -9,7 +9,6 @@ package edge
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -28,10 +27,24 @@ type Config struct {
 	Upstreams  []UpstreamHealth // reported by /health, never required
 
 	// ReadTimeout bounds reading a request without a body (headers
-	// included); UploadTimeout a request with one; WriteTimeout writing a
+	// included); UploadTimeout a request with one that carries
+	// credentials; AnonymousUploadTimeout (default 30s) one with a body but
+	// no credentials, which no big upload is; WriteTimeout writing a
 	// response, large downloads included; IdleTimeout a kept-alive
 	// connection between requests.
-	ReadTimeout, UploadTimeout, WriteTimeout, IdleTimeout time.Duration
+	ReadTimeout, UploadTimeout, AnonymousUploadTimeout, WriteTimeout, IdleTimeout time.Duration
+
+	// Body pacing: a streamed request body must deliver at least
+	// MinBodyRate bytes per second, measured over consecutive windows of
+	// MinBodyRateWindow (default 30s), or the request fails and its
+	// connection is closed. 0 means the default, 8 KiB/s; a negative
+	// value turns the check off.
+	MinBodyRate       int64
+	MinBodyRateWindow time.Duration
+
+	// MaxConnsPerIP caps the open connections of one client address
+	// (fasthttp answers the next one 429 and closes it); 0 means no cap.
+	MaxConnsPerIP int
 }
 
 // Server is the edge server. Create it with New, register routes on Mux,
@@ -40,6 +53,7 @@ type Server struct {
 	mux    *Mux
 	srv    *fasthttp.Server
 	health *health
+	pace   pacing
 }
 
 // New builds the server and registers /health, /healthz and /metrics.
@@ -57,12 +71,22 @@ func New(cfg Config) *Server {
 	}
 	def(&cfg.ReadTimeout, time.Minute)
 	def(&cfg.UploadTimeout, time.Hour)
+	def(&cfg.AnonymousUploadTimeout, 30*time.Second)
+	def(&cfg.MinBodyRateWindow, 30*time.Second)
+	if cfg.MinBodyRate == 0 {
+		cfg.MinBodyRate = DefaultMinBodyRate
+	}
 	def(&cfg.WriteTimeout, time.Hour)
 	def(&cfg.IdleTimeout, 2*time.Minute)
 
 	m := newMux(cfg.Logger, newMetrics(cfg.Registry))
 	h := &health{version: cfg.Version, components: cfg.Components, upstreams: cfg.Upstreams}
-	s := &Server{mux: m, health: h}
+	s := &Server{mux: m, health: h, pace: pacing{
+		need:      max(cfg.MinBodyRate, 0) * int64(cfg.MinBodyRateWindow) / int64(time.Second),
+		window:    cfg.MinBodyRateWindow,
+		upload:    cfg.UploadTimeout,
+		anonymous: cfg.AnonymousUploadTimeout,
+	}}
 	ops := Route{Protocol: "edge", Name: "health"}
 	m.Handle("GET", "/health", ops, h.handle)
 	m.Handle("GET", "/healthz", ops, h.handle)
@@ -73,13 +97,24 @@ func New(cfg Config) *Server {
 	})
 
 	upload := fasthttp.RequestConfig{ReadTimeout: cfg.UploadTimeout}
+	anonymous := fasthttp.RequestConfig{ReadTimeout: cfg.AnonymousUploadTimeout}
+	handler := m.r.Handler
+	if s.pace.need > 0 {
+		handler = func(ctx *fasthttp.RequestCtx) {
+			if hasBody(&ctx.Request.Header) {
+				ctx.SetUserValue(pacingKey, &s.pace)
+			}
+			m.r.Handler(ctx)
+		}
+	}
 	s.srv = &fasthttp.Server{
-		Handler:               m.r.Handler,
+		Handler:               handler,
 		Name:                  "entrepot",
 		NoDefaultServerHeader: false,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
+		MaxConnsPerIP:         cfg.MaxConnsPerIP,
 		// Bodies are streamed to handlers, which bound them (see Body):
 		// nothing large is ever buffered whole.
 		StreamRequestBody: true,
@@ -88,12 +123,24 @@ func New(cfg Config) *Server {
 		ReadBufferSize:               16 << 10,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
-		Logger:                       slogPrinter{cfg.Logger},
+		// fasthttp's messages and error answers quote what the client
+		// sent: both go through redaction (redact.go).
+		Logger:       slogPrinter{cfg.Logger},
+		ErrorHandler: parseError,
+		// Only a request with credentials may take long to send its
+		// body: an anonymous one is a sign-in or a small form, and a
+		// trickled body must not hold a connection for the upload
+		// timeout.
 		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-			if hasBody(h) {
+			switch {
+			case !hasBody(h):
+				return fasthttp.RequestConfig{}
+			case s.pace.need > 0:
+				return s.pace.firstRead(hasCredentials(h))
+			case hasCredentials(h):
 				return upload
 			}
-			return fasthttp.RequestConfig{}
+			return anonymous
 		},
 	}
 	return s
@@ -102,6 +149,14 @@ func New(cfg Config) *Server {
 func hasBody(h *fasthttp.RequestHeader) bool {
 	m := h.Method()
 	return bytes.Equal(m, []byte("PUT")) || bytes.Equal(m, []byte("POST")) || bytes.Equal(m, []byte("PATCH"))
+}
+
+// hasCredentials reports whether the request says who sends it. The
+// credentials are checked later, by the handler: this only decides how
+// long the body may take, and a body that carries bad credentials is still
+// held to the minimum rate (pace.go).
+func hasCredentials(h *fasthttp.RequestHeader) bool {
+	return len(h.Peek("Authorization")) > 0
 }
 
 // Mux is where protocol packages register their routes.
@@ -113,10 +168,3 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // Shutdown stops accepting connections and waits for in-flight requests
 // to finish, or for ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
-
-// slogPrinter routes fasthttp's own messages into the structured log.
-type slogPrinter struct{ l *slog.Logger }
-
-func (p slogPrinter) Printf(format string, args ...any) {
-	p.l.Warn("fasthttp", "message", fmt.Sprintf(format, args...))
-}

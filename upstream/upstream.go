@@ -59,7 +59,14 @@ type Options struct {
 	UserAgent string
 	// Registerer receives the client's metrics; nil means none.
 	Registerer prometheus.Registerer
-	// Transport replaces the tuned default transport (for tests).
+	// AllowedHosts are the hosts, beside the base URL's own host and port,
+	// that URLs and redirects may point at: "host" (any port),
+	// "host:port" or "*.domain" (its subdomains). Any other is refused
+	// (guard.go), and these are reached at public addresses only, unless
+	// the base itself is on the same kind of private network.
+	AllowedHosts []string
+	// Transport replaces the tuned default transport (for tests); the
+	// address check at dial time is then the transport's business.
 	Transport http.RoundTripper
 }
 
@@ -111,6 +118,7 @@ type Client struct {
 	// backoff is the first retry's delay; each later one is 4× longer.
 	backoff time.Duration
 	m       *metrics
+	guard   *guard
 
 	mu      sync.Mutex
 	ok      bool
@@ -140,7 +148,12 @@ func New(name, baseURL string, opts Options) (*Client, error) {
 			base.RawPath += "/"
 		}
 	}
+	g, err := newGuard(base, opts.AllowedHosts)
+	if err != nil {
+		return nil, fault.Newf(op, fault.Invalid, "%s: allowed hosts: %v", name, err)
+	}
 	c := &Client{
+		guard:   g,
 		name:    name,
 		base:    base,
 		timeout: opts.Timeout,
@@ -174,11 +187,11 @@ func New(name, baseURL string, opts Options) (*Client, error) {
 	}
 	rt := opts.Transport
 	if rt == nil {
-		rt = newTransport(c.timeout)
+		rt = newTransport(c.timeout, g)
 	}
 	// The wrapper adds credentials per hop, so that a redirect to another
-	// host never carries them.
-	c.hc = &http.Client{Transport: authTransport{rt, base, c.auth}}
+	// host never carries them; each hop is checked by name.
+	c.hc = &http.Client{Transport: authTransport{rt, base, c.auth}, CheckRedirect: g.checkRedirect}
 	if opts.Registerer != nil {
 		if c.m, err = newMetrics(opts.Registerer); err != nil {
 			return nil, fault.Wrap(op, fault.Internal, err)
@@ -187,14 +200,15 @@ func New(name, baseURL string, opts Options) (*Client, error) {
 	return c, nil
 }
 
-// newTransport is tuned for many parallel fills against few hosts.
-func newTransport(headerTimeout time.Duration) *http.Transport {
+// newTransport is tuned for many parallel fills against few hosts; every
+// connection it makes passes g's address check.
+func newTransport(headerTimeout time.Duration, g *guard) *http.Transport {
 	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
+		Proxy: g.proxy,
+		DialContext: g.dialer(&net.Dialer{
 			Timeout:   10 * time.Second,
 			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		}),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
@@ -252,6 +266,9 @@ func (c *Client) get(ctx context.Context, rawURL string, r Request) (*Response, 
 	}
 	u.User = nil
 	shown := u.String()
+	if err := c.guard.allow(u); err != nil {
+		return nil, fault.WrapMsg("upstream.guard", fault.Upstream, fmt.Sprintf("%s: refused to fetch %s", c.name, shown), err)
+	}
 	limit := r.MaxSize
 	if limit <= 0 {
 		limit = c.maxSize
@@ -332,7 +349,7 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r Request) (*http.Resp
 // retryable decides whether a failed attempt is repeated, and after how
 // long: network errors, 5xx and 429, while attempts and ctx remain.
 func (c *Client) retryable(ctx context.Context, attempt int, resp *http.Response, err error) (bool, time.Duration) {
-	if attempt >= c.retries || ctx.Err() != nil {
+	if attempt >= c.retries || ctx.Err() != nil || errors.Is(err, errRefused) {
 		return false, 0
 	}
 	wait := c.backoff << (2 * attempt)
@@ -371,6 +388,9 @@ func (c *Client) classify(ctx context.Context, resp *http.Response, shown string
 	if resp == nil {
 		if ctx.Err() != nil {
 			return fault.WrapMsg(op, fault.Unavailable, fmt.Sprintf("%s: request for %s ended", c.name, shown), ctx.Err())
+		}
+		if errors.Is(err, errRefused) {
+			return fault.WrapMsg("upstream.guard", fault.Upstream, fmt.Sprintf("%s: refused to follow %s", c.name, shown), scrub(err))
 		}
 		return fault.WrapMsg(op, fault.Upstream, fmt.Sprintf("%s: %s failed", c.name, shown), scrub(err))
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"entrepot/upstream"
 )
 
 // Config is everything `entrepot serve` is told from outside.
@@ -45,6 +47,13 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 	MaxUpload       int64
+
+	// Abuse limits of the edge server and the upstream guard.
+	MaxConnsPerIP          int
+	MinBodyRate            int64 // bytes per second; negative = off
+	MinBodyRateWindow      time.Duration
+	AnonymousUploadTimeout time.Duration
+	UpstreamAllowedHosts   []string
 }
 
 // S3Config holds the S3_* settings.
@@ -239,6 +248,7 @@ func settings() []setting {
 			return nil
 		}},
 	}
+	s = append(s, limitSettings()...)
 	for _, p := range upstreamProtocols {
 		s = append(s, setting{env: "UPSTREAM_" + strings.ToUpper(p), help: p + " upstream base URL (empty = no mirror)", parse: func(c *Config, v string) error {
 			if v == "" {
@@ -270,6 +280,57 @@ func settings() []setting {
 		return nil
 	}})
 	return s
+}
+
+// limitSettings are the abuse limits: slow bodies, connections per
+// address, and where upstream data may send the edge.
+func limitSettings() []setting {
+	return []setting{
+		{env: "MAX_CONNS_PER_IP", def: "1024", help: "open connections one client address may hold (0 = no cap; behind a proxy, every client shares its address)", parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return errors.New("must be a number, 0 or more")
+			}
+			c.MaxConnsPerIP = n
+			return nil
+		}},
+		{env: "MIN_BODY_RATE", def: "8", help: "slowest a request body may arrive, in KiB/s averaged over MIN_BODY_RATE_WINDOW (0 = no minimum)", parse: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 || n > 1<<20 {
+				return errors.New("must be a number of KiB/s from 0 to 1048576")
+			}
+			c.MinBodyRate = n << 10
+			if n == 0 {
+				c.MinBodyRate = -1
+			}
+			return nil
+		}},
+		{env: "MIN_BODY_RATE_WINDOW", def: "30s", help: "window over which MIN_BODY_RATE is measured", parse: func(c *Config, v string) error {
+			return seconds(v, &c.MinBodyRateWindow)
+		}},
+		{env: "ANONYMOUS_UPLOAD_TIMEOUT", def: "30s", help: "how long a request with a body but no credentials may take to arrive (with credentials: 1h)", parse: func(c *Config, v string) error {
+			return seconds(v, &c.AnonymousUploadTimeout)
+		}},
+		{env: "UPSTREAM_ALLOWED_HOSTS", help: "comma-separated hosts (host, host:port, *.domain) that upstream URLs and redirects may point at besides each upstream's own host", parse: func(c *Config, v string) error {
+			for _, f := range splitList(v) {
+				if err := upstream.ParseAllowedHost(f); err != nil {
+					return err
+				}
+				c.UpstreamAllowedHosts = append(c.UpstreamAllowedHosts, f)
+			}
+			return nil
+		}},
+	}
+}
+
+// seconds parses a duration of a second or more into d.
+func seconds(v string, d *time.Duration) error {
+	p, err := time.ParseDuration(v)
+	if err != nil || p < time.Second {
+		return errors.New("must be a duration of 1s or more, like 30s")
+	}
+	*d = p
+	return nil
 }
 
 func checkUpstreamURL(v string) error {

@@ -140,6 +140,11 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true},
 		},
 		Upstreams: health,
+
+		MaxConnsPerIP:          cfg.MaxConnsPerIP,
+		MinBodyRate:            cfg.MinBodyRate,
+		MinBodyRateWindow:      cfg.MinBodyRateWindow,
+		AnonymousUploadTimeout: cfg.AnonymousUploadTimeout,
 	})
 	mount(srv.Mux(), registry, byName)
 
@@ -173,10 +178,12 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Warnings and errors quote foreign text: no credential gets through.
+	return slog.New(edge.RedactWarnings(h))
 }
 
 func openMeta(ctx context.Context, cfg *Config) (hosted.Store, string, error) {
@@ -254,7 +261,7 @@ func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
 func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, error) {
 	var out []*upstream.Client
 	add := func(name, envVar, base string) error {
-		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg, Timeout: cfg.UpstreamTimeout})
+		c, err := upstream.New(name, base, upstream.Options{UserAgent: "entrepot/" + version, Registerer: reg, Timeout: cfg.UpstreamTimeout, AllowedHosts: cfg.UpstreamAllowedHosts})
 		if err != nil {
 			return &ConfigError{Var: envVar, Err: err}
 		}

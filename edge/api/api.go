@@ -20,9 +20,13 @@
 //   - An organization's name works wherever its id is asked; a user's
 //     username works wherever a user id is asked.
 //   - Managing anything needs a signed-in session (a Bearer access token
-//     from /auth/login) or a password: API tokens (srg_) never carry the
-//     Manage action, so with one the API only reads and deletes packages
-//     within the token's scopes.
+//     from /auth/login): API tokens (srg_) never carry the Manage action,
+//     so with one the API only reads and deletes packages within the
+//     token's scopes, and Basic credentials, which a browser replays on
+//     its own (CSRF), only read (GET /auth/me).
+//   - A request body is JSON and says so (Content-Type application/json,
+//     parameters allowed): anything else is 415, so that no cross-site
+//     form can post to the API without a CORS preflight.
 //   - Every state change, and every sign-in, is written to the audit log.
 package api
 
@@ -32,6 +36,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/url"
 	"strconv"
 	"strings"
@@ -111,7 +116,10 @@ const principalKey = "api.principal"
 // on 429, and the audit record of a state change.
 func (h *Handler) adapt(rt route) edge.HandlerFunc {
 	return func(ctx *fasthttp.RequestCtx) error {
-		err := rt.h(ctx)
+		err := jsonBody(ctx)
+		if err == nil {
+			err = rt.h(ctx)
+		}
 		if rt.audit != "" {
 			h.audit(ctx, rt.audit, err)
 		}
@@ -132,6 +140,23 @@ func (h *Handler) adapt(rt route) edge.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// jsonBody refuses a request body that is not declared as JSON. A
+// browser sends a cross-site form (urlencoded, multipart, text/plain)
+// without asking the server first; JSON it can only send after a CORS
+// preflight, which the API never grants.
+func jsonBody(ctx *fasthttp.RequestCtx) error {
+	// A length, or -1 for chunked; no length at all (-2) is no body.
+	if n := ctx.Request.Header.ContentLength(); n == 0 || n < -1 {
+		return nil
+	}
+	ct := string(ctx.Request.Header.ContentType())
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	return edge.WithStatus(fasthttp.StatusUnsupportedMediaType,
+		fault.Newf("api", fault.Invalid, "the request body must be JSON, sent with Content-Type: application/json (got %q)", ct))
 }
 
 // bg is the context of store calls: a RequestCtx is no cancellation
@@ -159,12 +184,17 @@ func (h *Handler) user(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 }
 
 // manager returns the caller when it may manage things at all: signed in
-// with a session or a password. API tokens never carry Manage, so they are
-// Forbidden here.
+// with a session. API tokens never carry Manage, and a password sent as
+// Basic credentials is what a browser replays to any site that asks
+// (CSRF): both are Forbidden here.
 func (h *Handler) manager(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	p, err := h.user(ctx)
-	if err == nil && p.TokenID != "" {
+	switch {
+	case err != nil:
+	case p.TokenID != "":
 		err = fault.New("api", fault.Forbidden, "API tokens cannot manage; sign in (POST /api/v1/auth/login) and use the access token")
+	case p.SessionID == "":
+		err = fault.New("api", fault.Forbidden, "Basic credentials cannot manage; sign in (POST /api/v1/auth/login) and use the access token")
 	}
 	return p, err
 }

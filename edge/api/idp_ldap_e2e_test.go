@@ -132,6 +132,7 @@ func TestE2ELDAP(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", s.URL+"/api/v1/auth/ldap/"+p.ID+"/login",
 			strings.NewReader(`{"username":"`+user+`","password":"`+pass+`"}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
