@@ -12,6 +12,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -19,12 +20,6 @@ import (
 
 // maxConfig caps the upstream's config.json.
 const maxConfig = 1 << 20
-
-// key names a cached upstream file: protocol, upstream, then what.
-func (h *Handler) key(what string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + b.Path + what
-}
 
 // fetch is the cache's Fetch for url: a GET, conditional when there is a
 // previous entry, streamed into the blob writer.
@@ -57,7 +52,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("index/" + p), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -120,7 +115,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("config.json"), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, maxConfig)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, maxConfig)})
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}
@@ -179,7 +174,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: h.key("crates/" + lower + "/" + vers), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(want), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package composer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -28,13 +27,6 @@ import (
 // shasum and cached for good. A client never names an upstream URL: a
 // dist request names a package, a version and a reference, and the URL
 // comes from the metadata.
-
-// cacheKey names mirrored content, under the upstream's base URL so that
-// a configuration change never serves another upstream's bytes.
-func (h *Handler) cacheKey(rest string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + strings.TrimSuffix(b.Path, "/") + "/" + rest
-}
 
 // fetchDocument returns a cache Fetch for a JSON document at url: a
 // conditional GET when an expired copy exists, the body checked with
@@ -116,7 +108,7 @@ func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
 		return cache.Entry{}, err
 	}
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   h.cacheKey("packages.json"),
+		Key:   mirror.ComposerRoot(),
 		TTL:   h.r.DocumentTTL(),
 		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
 	})
@@ -154,7 +146,7 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 	}
 	url := strings.ReplaceAll(tmpl, "%package%", file)
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   h.cacheKey("p2/" + file + ".json"),
+		Key:   mirror.ComposerP2(file),
 		TTL:   h.r.DocumentTTL(),
 		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
 	})
@@ -247,13 +239,13 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dist URL is invalid", err)
 	}
 	var want []blob.Digest
+	var sha1 blob.Digest
 	if s := strings.ToLower(d.Shasum); len(s) == 40 {
 		if dg, err := blob.ParseDigest(blob.SHA1 + ":" + s); err == nil {
-			want = append(want, dg)
+			want, sha1 = append(want, dg), dg
 		}
 	}
-	sum := sha256.Sum256([]byte(url + "\x00" + d.Reference + "\x00" + d.Shasum))
-	key := h.cacheKey("dist/" + req.Name + "/" + hex.EncodeToString(sum[:16]))
+	key := mirror.ComposerDist(sha1, req.Name, req.Version, req.Ref, req.Type)
 	entry, err := h.r.Cache.Get(c, cache.Request{
 		Key:  key,
 		Want: want,

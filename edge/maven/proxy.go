@@ -10,6 +10,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -22,15 +23,9 @@ const (
 	maxChecksum = 4 << 10
 )
 
-// key is the cache key of an upstream path: unique per upstream base URL.
-func (h *Handler) key(path string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + b.Path + path
-}
-
-// proxyGet asks the cache for an upstream path, filling it through fetch.
-func (h *Handler) proxyGet(ctx context.Context, path string, ttl time.Duration, fetch cache.Fetch) (cache.Entry, error) {
-	return h.r.Cache.Get(ctx, cache.Request{Key: h.key(path), TTL: ttl, Fetch: fetch})
+// proxyGet asks the cache for key, filling it through fetch.
+func (h *Handler) proxyGet(ctx context.Context, key string, ttl time.Duration, fetch cache.Fetch) (cache.Entry, error) {
+	return h.r.Cache.Get(ctx, cache.Request{Key: key, TTL: ttl, Fetch: fetch})
 }
 
 // serveProxy answers a read of mirrored content. Artifacts are cached
@@ -44,7 +39,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	bctx := context.Background()
 	switch {
 	case c.Kind == Metadata:
-		e, err := h.proxyGet(bctx, c.Target, h.r.DocumentTTL(), h.fetchDocument(c.Target))
+		e, err := h.proxyGet(bctx, mirror.MavenMetadata(c.Target), h.r.DocumentTTL(), h.fetchDocument(c.Target))
 		if err != nil {
 			return err
 		}
@@ -54,12 +49,12 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 		ctx.Response.Header.Set("Cache-Control", "no-cache")
 		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/xml"})
 	case c.Checksum != "":
-		if e, ok := h.r.Cache.Peek(bctx, h.key(c.Target)); ok && !e.Negative && e.Meta[c.Checksum] != "" {
+		if e, ok := h.r.Cache.Peek(bctx, mirror.MavenArtifact(c.Target)); ok && !e.Negative && e.Meta[c.Checksum] != "" {
 			return serveChecksum(ctx, e.Meta[c.Checksum])
 		}
 		// The file itself is not cached: pass the upstream's checksum on
 		// rather than fill a large artifact to answer for it.
-		e, err := h.proxyGet(bctx, c.Path, 0, h.fetchChecksum(c.Path))
+		e, err := h.proxyGet(bctx, mirror.MavenChecksum(c.Path), 0, h.fetchChecksum(c.Path))
 		if err != nil {
 			return err
 		}
@@ -69,7 +64,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	if c.Snapshot() && c.Build == 0 {
 		ttl = h.r.DocumentTTL() // a SNAPSHOT's plain name moves with every build
 	}
-	e, err := h.proxyGet(bctx, c.Target, ttl, h.fetchArtifact(c.Target))
+	e, err := h.proxyGet(bctx, mirror.MavenArtifact(c.Target), ttl, h.fetchArtifact(c.Target))
 	if err != nil {
 		return err
 	}
@@ -208,7 +203,7 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 		case !fault.Is(err, fault.NotFound):
 			return false, err
 		}
-		_, err = h.proxyGet(ctx, meta, h.r.DocumentTTL(), h.fetchDocument(meta))
+		_, err = h.proxyGet(ctx, mirror.MavenMetadata(meta), h.r.DocumentTTL(), h.fetchDocument(meta))
 		switch {
 		case err == nil:
 			return true, nil

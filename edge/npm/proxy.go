@@ -11,22 +11,11 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
-
-// Cache keys of mirrored content. They name the package, not the
-// upstream's host: the cache outlives a change of upstream URL, and a
-// restart pointed at an unreachable upstream still serves what it holds.
-func packumentKey(n Name, abbreviated bool) string {
-	if abbreviated {
-		return "npm:packument:" + n.String() + ":abbreviated"
-	}
-	return "npm:packument:" + n.String()
-}
-
-func tarballKey(n Name, file string) string { return "npm:tarball:" + n.String() + "/" + file }
 
 // index is what one cached packument promises about its tarballs.
 type index struct {
@@ -54,7 +43,7 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 	}
 	ttl := h.r.DocumentTTL()
 	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key: packumentKey(n, abbreviated),
+		Key: mirror.NPMPackument(n.String(), abbreviated),
 		TTL: ttl,
 		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
 			req := upstream.Request{Accept: accept, MaxSize: h.opts.MaxPackument}
@@ -242,7 +231,7 @@ func (h *Handler) distOf(n Name, file string) (Dist, error) {
 			return Dist{}, fault.Newf(op, fault.NotFound, "%s has no tarball %s", n, file)
 		}
 		// Published upstream after our copy was filled: ask again, once.
-		if err := h.r.Cache.Invalidate(bg, packumentKey(n, true)); err != nil {
+		if err := h.r.Cache.Invalidate(bg, mirror.NPMPackument(n.String(), true)); err != nil {
 			return Dist{}, fault.Op(op, err)
 		}
 	}
@@ -275,7 +264,7 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 	if err != nil {
 		return err
 	}
-	key := tarballKey(n, file)
+	key := mirror.NPMTarball(n.String(), file)
 	if e, ok := h.r.Cache.Peek(bg, key); ok && !e.Negative {
 		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, Immutable: true})
 	}

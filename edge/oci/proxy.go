@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/cache"
+	mirrorkit "entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -45,13 +46,6 @@ func (m *mirror) url(path string) (string, error) {
 	return m.up.Client().Resolve("/v2/" + path)
 }
 
-// The cache keys: blobs are content-addressed across the upstream's
-// repositories; manifests, tags and referrers belong to one repository.
-func (m *mirror) blobKey(d blob.Digest) string { return "oci/" + m.prefix + "/blobs/" + string(d) }
-func (m *mirror) repoKey(upName, what string) string {
-	return "oci/" + m.prefix + "/" + upName + "/" + what
-}
-
 func pullScope(upName string) string { return "repository:" + upName + ":pull" }
 
 // allManifests is the Accept sent upstream: the cached copy serves every
@@ -71,9 +65,9 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 		return err
 	}
 	scope := pullScope(t.upName)
-	req := cache.Request{Key: m.repoKey(t.upName, "manifests/"+ref), TTL: h.r.DocumentTTL()}
+	req := cache.Request{Key: mirrorkit.OCITag(m.prefix, t.upName, ref), TTL: h.r.DocumentTTL()}
 	if c.Digest != "" {
-		req.TTL, req.Want = 0, []blob.Digest{c.Digest}
+		req.Key, req.TTL, req.Want = mirrorkit.OCIManifest(c.Digest), 0, []blob.Digest{c.Digest}
 	}
 	req.Fetch = func(fctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
 		if prev != nil && prev.Meta["digest"] != "" {
@@ -158,7 +152,7 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	}
 	scope := pullScope(t.upName)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.blobKey(c.Digest), Want: []blob.Digest{c.Digest},
+		Key: mirrorkit.OCIBlob(c.Digest), Want: []blob.Digest{c.Digest},
 		Fetch: func(fctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
 			resp, err := m.up.Get(fctx, u, scope, upstream.Request{MaxSize: h.opts.MaxBlobSize})
 			if err != nil {
@@ -201,7 +195,7 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "tags/list?"+q.Encode()), TTL: h.r.DocumentTTL(),
+		Key: mirrorkit.OCITags(m.prefix, t.upName, q.Encode()), TTL: h.r.DocumentTTL(),
 		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	if err != nil {
@@ -234,7 +228,7 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "referrers/"+string(c.Digest)), TTL: h.r.DocumentTTL(),
+		Key: mirrorkit.OCIReferrers(m.prefix, t.upName, c.Digest), TTL: h.r.DocumentTTL(),
 		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	var refs []Descriptor

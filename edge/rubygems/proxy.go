@@ -14,6 +14,7 @@ import (
 	"entrepot/auth"
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -104,7 +105,7 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	// Gemspecs are immutable under their name; the upstream's bytes are
 	// passed on as they are (no digest is published for them).
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:   h.cacheKey("quick/Marshal.4.8/" + full + ".gemspec.rz"),
+		Key:   mirror.RubyGemsGemspec(full),
 		Fetch: h.fetch("quick/Marshal.4.8/" + full + ".gemspec.rz"),
 	})
 	if err != nil {
@@ -214,17 +215,11 @@ func (h *Handler) mergedDoc(ctx *fasthttp.RequestCtx, path string, build func(up
 	return d, err
 }
 
-// cacheKey names an upstream path in the cache.
-func (h *Handler) cacheKey(path string) string {
-	b := h.up.Base()
-	return "rubygems/" + b.Host + b.Path + path
-}
-
 // upstreamDoc returns a compact-index file of the upstream through the
 // cache: fresh for the metadata TTL, then revalidated, served stale while
 // the upstream fails.
 func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, error) {
-	return h.r.Cache.Get(ctx, cache.Request{Key: h.cacheKey(path), TTL: h.r.DocumentTTL(), Fetch: h.fetch(path)})
+	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), TTL: h.r.DocumentTTL(), Fetch: h.fetch(path)})
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
@@ -243,9 +238,10 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 		if sum == "" {
 			return cache.Entry{}, fault.Newf(op, fault.Upstream, "the upstream's index gives no checksum for %s: refusing to serve it unverified", full)
 		}
+		want := blob.Digest("sha256:" + sum)
 		return h.r.Cache.Get(ctx, cache.Request{
-			Key:   h.cacheKey("gems/" + full + ".gem"),
-			Want:  []blob.Digest{blob.Digest("sha256:" + sum)},
+			Key:   mirror.RubyGemsGem(want),
+			Want:  []blob.Digest{want},
 			Fetch: h.fetch("gems/" + full + ".gem"),
 		})
 	}
@@ -278,7 +274,7 @@ func (h *Handler) upstreamChecksum(ctx context.Context, c coord) (string, bool, 
 			return sum, true, nil
 		}
 		if attempt == 0 && !e.FetchedAt.IsZero() && time.Since(e.FetchedAt) > time.Second {
-			if err := h.r.Cache.Invalidate(ctx, h.cacheKey("info/"+c.Name)); err != nil {
+			if err := h.r.Cache.Invalidate(ctx, mirror.RubyGemsIndex("info/"+c.Name)); err != nil {
 				return "", false, err
 			}
 			continue

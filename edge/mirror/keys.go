@@ -1,0 +1,184 @@
+// Package mirror is the mirror toolkit the protocol packages share: the
+// cache keys of everything mirrored (this file, the only place a key is
+// built) and the fetches that fill them from an upstream (fetch.go).
+//
+// One policy for keys: content is keyed by what it is — protocol, kind,
+// then the package's coordinates, or the digest the metadata promised
+// when the fill knows it — never by the URL that served it. So a changed
+// upstream URL keeps the cache, and a mirror restarted against an
+// upstream that is down still serves everything it holds. An operator
+// who points a protocol at a different registry (other content under the
+// same names) runs `entrepot cache purge --protocol P`, which removes
+// every record under Prefixes(P).
+//
+// The layout (one record per key in the cache's store; the bytes are
+// blobs, shared by every key that names the same digest):
+//
+//	npm/
+//	    packument/<name>                 full packument (name: lodash, @scope/pkg)      TTL
+//	    abbreviated/<name>               abbreviated packument (corgi)                   TTL
+//	    tarball/<name>/<file>            tarball, verified against dist.integrity        forever
+//	oci/
+//	    blob/<digest>                    layer or config, any repository, any upstream   forever
+//	    manifest/<digest>                manifest pulled by digest                       forever
+//	    tag/<prefix>/<name>/<tag>        manifest pulled by tag                          TTL
+//	    tags/<prefix>/<name>?<query>     tags list page                                  TTL
+//	    referrers/<prefix>/<name>/<digest>  referrers list                               TTL
+//	pypi/
+//	    page/<project>                   simple page (JSON or HTML)                      TTL
+//	    file/<digest>                    distribution file with a sha256/sha512          forever
+//	    file/<project>/<filename>        one without (verified by nothing: kept a TTL)   TTL
+//	    metadata/<digest>                core metadata (PEP 658), likewise
+//	    metadata/<project>/<filename>
+//	cargo/
+//	    config.json                      the index's config.json (its dl template)       TTL
+//	    index/<name>                     index file of a crate (name lowercase)          TTL
+//	    crate/<digest>                   .crate, verified against the index's cksum      forever
+//	maven/
+//	    metadata/<path>                  maven-metadata.xml                              TTL
+//	    artifact/<path>                  any other file (a SNAPSHOT's plain name: TTL)   forever
+//	    checksum/<path>                  an upstream .sha1/.sha256/... of an uncached file
+//	composer/
+//	    packages.json                    the repository's root (its metadata-url)        TTL
+//	    p2/<vendor>/<name>[~dev]         p2 document                                     TTL
+//	    dist/<digest>                    dist with a shasum, verified against it         forever
+//	    dist/<vendor>/<name>/<version>/<reference>.<type>  one without
+//	rubygems/
+//	    versions, names                  compact index files                             TTL
+//	    info/<name>                      compact index info file                         TTL
+//	    gem/<digest>                     .gem, verified against its info checksum        forever
+//	    gemspec/<full name>              quick/Marshal.4.8 gemspec                       forever
+//
+// <prefix> is the operator's name of an OCI upstream (UPSTREAM_OCI's
+// "hub=..."), not its URL: it tells two registries' repositories apart.
+// Digests are written "<algorithm>:<hex>". npm tarballs are keyed by file
+// rather than by digest so that a repeat download is answered without
+// reading the packument; the fill still verifies the promised digest.
+//
+// Keys written before this layout (npm's "npm:packument:...", the
+// upstream host in the others) are not read: an upgraded mirror fills
+// each of them once more, and purge removes the old records.
+package mirror
+
+import (
+	"strings"
+
+	"entrepot/hosted/blob"
+)
+
+// The protocols' names, as the first segment of their keys.
+const (
+	npm      = "npm"
+	oci      = "oci"
+	pypi     = "pypi"
+	cargo    = "cargo"
+	maven    = "maven"
+	composer = "composer"
+	rubygems = "rubygems"
+)
+
+// Protocols lists the protocols that have mirror keys.
+var Protocols = []string{npm, oci, pypi, cargo, maven, composer, rubygems}
+
+// Prefixes returns the key prefixes of protocol's records, those of the
+// layout before this one included.
+func Prefixes(protocol string) []string {
+	if protocol == npm {
+		return []string{npm + "/", npm + ":"}
+	}
+	return []string{protocol + "/"}
+}
+
+func key(parts ...string) string { return strings.Join(parts, "/") }
+
+// artifact is the key of an artifact: by digest when the fill knows the
+// one it must match, else by its coordinates.
+func artifact(protocol, kind string, d blob.Digest, coords ...string) string {
+	if d != "" {
+		return key(protocol, kind, string(d))
+	}
+	return key(append([]string{protocol, kind}, coords...)...)
+}
+
+// NPMPackument is npm's packument of name, full or abbreviated.
+func NPMPackument(name string, abbreviated bool) string {
+	if abbreviated {
+		return key(npm, "abbreviated", name)
+	}
+	return key(npm, "packument", name)
+}
+
+// NPMTarball is npm's tarball file of name.
+func NPMTarball(name, file string) string { return key(npm, "tarball", name, file) }
+
+// OCIBlob is a blob by digest, whichever repository or upstream served it.
+func OCIBlob(d blob.Digest) string { return key(oci, "blob", string(d)) }
+
+// OCIManifest is a manifest by digest.
+func OCIManifest(d blob.Digest) string { return key(oci, "manifest", string(d)) }
+
+// OCITag is the manifest a tag of name names on the upstream called prefix.
+func OCITag(prefix, name, tag string) string { return key(oci, "tag", prefix, name, tag) }
+
+// OCITags is one page of name's tags list (query is its encoded n and last).
+func OCITags(prefix, name, query string) string { return key(oci, "tags", prefix, name) + "?" + query }
+
+// OCIReferrers is the referrers list of subject in name.
+func OCIReferrers(prefix, name string, subject blob.Digest) string {
+	return key(oci, "referrers", prefix, name, string(subject))
+}
+
+// PyPIPage is the simple page of a normalized project name.
+func PyPIPage(project string) string { return key(pypi, "page", project) }
+
+// PyPIFile is a distribution file of project, or its core metadata; d is
+// the sha256 or sha512 its page gives, "" when it gives none.
+func PyPIFile(metadata bool, d blob.Digest, project, filename string) string {
+	kind := "file"
+	if metadata {
+		kind = "metadata"
+	}
+	return artifact(pypi, kind, d, project, filename)
+}
+
+// CargoConfig is the index's config.json.
+func CargoConfig() string { return key(cargo, "config.json") }
+
+// CargoIndex is the index file of a crate (name lowercase).
+func CargoIndex(name string) string { return key(cargo, "index", name) }
+
+// CargoCrate is a .crate by the sha256 its index entry gives.
+func CargoCrate(d blob.Digest) string { return artifact(cargo, "crate", d) }
+
+// MavenMetadata is a maven-metadata.xml, by its repository path.
+func MavenMetadata(path string) string { return key(maven, "metadata", path) }
+
+// MavenArtifact is any other file of a Maven repository, by its path.
+func MavenArtifact(path string) string { return key(maven, "artifact", path) }
+
+// MavenChecksum is an upstream checksum file (path ends .sha1, ...).
+func MavenChecksum(path string) string { return key(maven, "checksum", path) }
+
+// ComposerRoot is the repository's packages.json.
+func ComposerRoot() string { return key(composer, "packages.json") }
+
+// ComposerP2 is the p2 document of file ("vendor/name" or
+// "vendor/name~dev").
+func ComposerP2(file string) string { return key(composer, "p2", file) }
+
+// ComposerDist is a dist archive: by the digest its shasum gives, else by
+// package, normalized version, reference and type.
+func ComposerDist(d blob.Digest, name, version, ref, typ string) string {
+	return artifact(composer, "dist", d, name, version, ref+"."+typ)
+}
+
+// RubyGemsIndex is a compact index file: "versions", "names" or
+// "info/<name>".
+func RubyGemsIndex(path string) string { return key(rubygems, path) }
+
+// RubyGemsGem is a .gem by the sha256 its info line gives.
+func RubyGemsGem(d blob.Digest) string { return artifact(rubygems, "gem", d) }
+
+// RubyGemsGemspec is a gem's quick/Marshal.4.8 gemspec, by its full name
+// ("rails-7.1.0", "nokogiri-1.16.0-x86_64-linux").
+func RubyGemsGemspec(full string) string { return key(rubygems, "gemspec", full) }

@@ -1,0 +1,89 @@
+package mirror
+
+import (
+	"strings"
+	"testing"
+
+	"entrepot/hosted/blob"
+)
+
+const (
+	sha256d = blob.Digest("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+	sha512d = blob.Digest("sha512:ee26b0dd4af7e749aa1a8ee3c10ae9923f618980772e473f8819a5d4940e0db27ac185f8a0e1d5f84f88bc887fd67b143732c304cc5fa9ad8e6f57f50028a8ff")
+	sha1d   = blob.Digest("sha1:a94a8fe5ccb19ba61c4c0873d391e987982fbbd3")
+)
+
+// TestKeys is the layout's golden list: a key changes only on purpose,
+// since a changed key is a cache every mirror fills anew.
+func TestKeys(t *testing.T) {
+	for _, c := range []struct {
+		name, got, want string
+	}{
+		{"npm packument", NPMPackument("lodash", false), "npm/packument/lodash"},
+		{"npm scoped packument", NPMPackument("@types/node", false), "npm/packument/@types/node"},
+		{"npm abbreviated", NPMPackument("@types/node", true), "npm/abbreviated/@types/node"},
+		{"npm tarball", NPMTarball("@types/node", "node-20.1.0.tgz"), "npm/tarball/@types/node/node-20.1.0.tgz"},
+		{"oci blob", OCIBlob(sha256d), "oci/blob/" + string(sha256d)},
+		{"oci manifest by digest", OCIManifest(sha256d), "oci/manifest/" + string(sha256d)},
+		{"oci tag", OCITag("hub", "library/nginx", "1.27"), "oci/tag/hub/library/nginx/1.27"},
+		{"oci tags page", OCITags("hub", "library/nginx", "last=1.2&n=10"), "oci/tags/hub/library/nginx?last=1.2&n=10"},
+		{"oci tags all", OCITags("hub", "library/nginx", ""), "oci/tags/hub/library/nginx?"},
+		{"oci referrers", OCIReferrers("ghcr", "acme/app", sha256d), "oci/referrers/ghcr/acme/app/" + string(sha256d)},
+		{"pypi page", PyPIPage("requests"), "pypi/page/requests"},
+		{"pypi file by sha256", PyPIFile(false, sha256d, "requests", "requests-2.32.0-py3-none-any.whl"), "pypi/file/" + string(sha256d)},
+		{"pypi file by sha512", PyPIFile(false, sha512d, "requests", "requests-2.32.0.tar.gz"), "pypi/file/" + string(sha512d)},
+		{"pypi file without digest", PyPIFile(false, "", "requests", "requests-2.32.0.tar.gz"), "pypi/file/requests/requests-2.32.0.tar.gz"},
+		{"pypi metadata", PyPIFile(true, sha256d, "requests", "requests-2.32.0-py3-none-any.whl"), "pypi/metadata/" + string(sha256d)},
+		{"pypi metadata without digest", PyPIFile(true, "", "requests", "requests-2.32.0-py3-none-any.whl"), "pypi/metadata/requests/requests-2.32.0-py3-none-any.whl"},
+		{"cargo config", CargoConfig(), "cargo/config.json"},
+		{"cargo index", CargoIndex("serde_json"), "cargo/index/serde_json"},
+		{"cargo crate", CargoCrate(sha256d), "cargo/crate/" + string(sha256d)},
+		{"maven metadata", MavenMetadata("org/acme/lib/maven-metadata.xml"), "maven/metadata/org/acme/lib/maven-metadata.xml"},
+		{"maven artifact", MavenArtifact("org/acme/lib/1.0/lib-1.0.jar"), "maven/artifact/org/acme/lib/1.0/lib-1.0.jar"},
+		{"maven checksum", MavenChecksum("org/acme/lib/1.0/lib-1.0.jar.sha1"), "maven/checksum/org/acme/lib/1.0/lib-1.0.jar.sha1"},
+		{"composer root", ComposerRoot(), "composer/packages.json"},
+		{"composer p2", ComposerP2("acme/lib"), "composer/p2/acme/lib"},
+		{"composer p2 dev", ComposerP2("acme/lib~dev"), "composer/p2/acme/lib~dev"},
+		{"composer dist by shasum", ComposerDist(sha1d, "acme/lib", "1.0.0.0", "0123abcd", "zip"), "composer/dist/" + string(sha1d)},
+		{"composer dist without", ComposerDist("", "acme/lib", "1.0.0.0", "0123abcd", "zip"), "composer/dist/acme/lib/1.0.0.0/0123abcd.zip"},
+		{"rubygems versions", RubyGemsIndex("versions"), "rubygems/versions"},
+		{"rubygems names", RubyGemsIndex("names"), "rubygems/names"},
+		{"rubygems info", RubyGemsIndex("info/rails"), "rubygems/info/rails"},
+		{"rubygems gem", RubyGemsGem(sha256d), "rubygems/gem/" + string(sha256d)},
+		{"rubygems gemspec", RubyGemsGemspec("nokogiri-1.16.0-x86_64-linux"), "rubygems/gemspec/nokogiri-1.16.0-x86_64-linux"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("key %q, want %q", c.got, c.want)
+			}
+			// Every key lies under its protocol's prefix, so that purge
+			// finds it, and under no other protocol's.
+			var under []string
+			for _, p := range Protocols {
+				for _, pre := range Prefixes(p) {
+					if strings.HasPrefix(c.got, pre) {
+						under = append(under, p)
+					}
+				}
+			}
+			if len(under) != 1 || !strings.HasPrefix(c.name, under[0]) {
+				t.Errorf("key %q lies under the prefixes of %v", c.got, under)
+			}
+		})
+	}
+}
+
+func TestPrefixes(t *testing.T) {
+	for _, c := range []struct {
+		protocol string
+		want     []string
+	}{
+		{"npm", []string{"npm/", "npm:"}}, // and the layout before this one
+		{"oci", []string{"oci/"}},
+		{"maven", []string{"maven/"}},
+	} {
+		if got := Prefixes(c.protocol); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("Prefixes(%s) = %v, want %v", c.protocol, got, c.want)
+		}
+	}
+}
