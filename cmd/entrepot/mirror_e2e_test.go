@@ -37,9 +37,9 @@ type mirrorRead struct {
 }
 
 func hexSum(b []byte, h func([]byte) []byte) string { return hex.EncodeToString(h(b)) }
-func sum256(b []byte) []byte                         { s := sha256.Sum256(b); return s[:] }
-func sum1(b []byte) []byte                           { s := sha1.Sum(b); return s[:] }
-func sumMD5(b []byte) []byte                         { s := md5.Sum(b); return s[:] }
+func sum256(b []byte) []byte                        { s := sha256.Sum256(b); return s[:] }
+func sum1(b []byte) []byte                          { s := sha1.Sum(b); return s[:] }
+func sumMD5(b []byte) []byte                        { s := md5.Sum(b); return s[:] }
 
 // mirrorFixtures programs up with a small package per protocol.
 func mirrorFixtures(t *testing.T, up *testkit.Upstream) []mirrorFixture {
