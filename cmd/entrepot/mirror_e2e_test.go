@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -202,25 +204,21 @@ func downURL(t *testing.T) string {
 	return "http://" + ln.Addr().String()
 }
 
-// TestMirrorKeepsCacheAcrossUpstreamURL fills a mirror of every protocol
-// from one upstream URL, then restarts it with each protocol's upstream
-// at a different URL that is down, with every document due for
-// revalidation: everything it held must still be served, byte for byte
-// (documents only rewritten for the edge's new address).
-func TestMirrorKeepsCacheAcrossUpstreamURL(t *testing.T) {
-	up := testkit.NewUpstream(t)
-	fixtures := mirrorFixtures(t, up)
+// mirrorAnswer is what the edge answered to one read.
+type mirrorAnswer struct {
+	path string
+	body []byte
+}
+
+// startMirror starts a server mirroring every fixture from up and reads
+// each of them through it once, filling its cache.
+func startMirror(t *testing.T, up *testkit.Upstream, fixtures []mirrorFixture) (*testkit.Server, map[string][]mirrorAnswer) {
 	env := []string{}
 	for _, f := range fixtures {
 		env = append(env, f.env+up.URL+f.path)
 	}
 	s := testkit.Start(t, env...)
-
-	type answer struct {
-		path string
-		body []byte
-	}
-	first := map[string][]answer{}
+	answers := map[string][]mirrorAnswer{}
 	for _, f := range fixtures {
 		path := ""
 		for _, r := range f.reads {
@@ -231,21 +229,38 @@ func TestMirrorKeepsCacheAcrossUpstreamURL(t *testing.T) {
 			if st != 200 {
 				t.Fatalf("%s: GET %s from a live upstream: %d %s", f.protocol, path, st, body)
 			}
-			first[f.protocol] = append(first[f.protocol], answer{path, body})
+			answers[f.protocol] = append(answers[f.protocol], mirrorAnswer{path, body})
 			if r.next != nil {
 				path = r.next(t, body)
 			}
 		}
 	}
+	return s, answers
+}
 
-	// The same registry moves: the new URL is down, and so is the old
-	// one, which the cached documents still name.
+// moveUpstreams takes up down and points every protocol of the stopped
+// or running s at another URL that is down too, with every document due
+// for revalidation, for its next start.
+func moveUpstreams(t *testing.T, s *testkit.Server, up *testkit.Upstream, fixtures []mirrorFixture) {
 	up.Down()
-	oldURL := s.URL
 	for _, f := range fixtures {
 		s.Env = append(s.Env, f.env+downURL(t)+f.path)
 	}
 	s.Env = append(s.Env, "ENABLE_UPSTREAM_CACHE=false")
+}
+
+// TestMirrorKeepsCacheAcrossUpstreamURL fills a mirror of every protocol
+// from one upstream URL, then restarts it with each protocol's upstream
+// at a different URL that is down (the old one, which cached documents
+// still name, is down too), every document due for revalidation:
+// everything it held must still be served, byte for byte (documents only
+// rewritten for the edge's new address).
+func TestMirrorKeepsCacheAcrossUpstreamURL(t *testing.T) {
+	up := testkit.NewUpstream(t)
+	fixtures := mirrorFixtures(t, up)
+	s, first := startMirror(t, up, fixtures)
+	oldURL := s.URL
+	moveUpstreams(t, s, up, fixtures)
 	s.Restart()
 	for _, f := range fixtures {
 		t.Run(f.protocol, func(t *testing.T) {
@@ -258,5 +273,70 @@ func TestMirrorKeepsCacheAcrossUpstreamURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCachePurge: `entrepot cache purge --protocol P` forgets P's cached
+// content and nothing else; without --protocol it forgets everything.
+// With the upstream gone, what was purged is a failure to fetch, what
+// was not is still served.
+func TestCachePurge(t *testing.T) {
+	up := testkit.NewUpstream(t)
+	fixtures := mirrorFixtures(t, up)
+	s, first := startMirror(t, up, fixtures)
+	s.Stop()
+	moveUpstreams(t, s, up, fixtures)
+
+	purge := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(testkit.Binary(t), append([]string{"cache", "purge"}, args...)...)
+		cmd.Env = append(os.Environ(), s.Env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("entrepot cache purge %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	served := func(protocol string) bool {
+		t.Helper()
+		for _, a := range first[protocol] {
+			if st, _ := mirrorGet(t, s, a.path, ""); st == 200 {
+				return true
+			}
+		}
+		return false
+	}
+
+	if out := purge("--protocol", "npm"); !strings.Contains(out, "npm: ") || strings.Contains(out, "pypi") {
+		t.Fatalf("purge of npm said:\n%s", out)
+	}
+	s.Restart()
+	if served("npm") {
+		t.Error("npm content is served after its purge")
+	}
+	for _, f := range fixtures[1:] {
+		if !served(f.protocol) {
+			t.Errorf("%s content is not served after npm's purge", f.protocol)
+		}
+	}
+
+	s.Stop()
+	out := purge()
+	for _, f := range fixtures {
+		if !strings.Contains(out, f.protocol+": ") {
+			t.Errorf("purge of everything does not report %s:\n%s", f.protocol, out)
+		}
+	}
+	s.Restart()
+	for _, f := range fixtures {
+		if served(f.protocol) {
+			t.Errorf("%s content is served after a purge of everything", f.protocol)
+		}
+	}
+
+	cmd := exec.Command(testkit.Binary(t), "cache", "purge", "--protocol", "gopher")
+	cmd.Env = append(os.Environ(), s.Env...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), `unknown protocol "gopher"`) {
+		t.Errorf("purge of an unknown protocol: %v\n%s", err, out)
 	}
 }

@@ -174,7 +174,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(want), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
 	if err != nil {
 		return err
 	}

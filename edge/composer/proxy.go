@@ -245,7 +245,7 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 			want, sha1 = append(want, dg), dg
 		}
 	}
-	key := mirror.ComposerDist(sha1, req.Name, req.Version, req.Ref, req.Type)
+	key := mirror.ComposerDist(req.Name, req.Version, req.Ref, req.Type, sha1)
 	entry, err := h.r.Cache.Get(c, cache.Request{
 		Key:  key,
 		Want: want,

@@ -3,57 +3,60 @@
 // built) and the fetches that fill them from an upstream (fetch.go).
 //
 // One policy for keys: content is keyed by what it is — protocol, kind,
-// then the package's coordinates, or the digest the metadata promised
-// when the fill knows it — never by the URL that served it. So a changed
-// upstream URL keeps the cache, and a mirror restarted against an
-// upstream that is down still serves everything it holds. An operator
-// who points a protocol at a different registry (other content under the
-// same names) runs `entrepot cache purge --protocol P`, which removes
-// every record under Prefixes(P).
+// then the package's coordinates, and for an artifact the digest its
+// metadata promised when the request knows it before the fill — never by
+// the URL that served it. So a changed upstream URL keeps the cache, a
+// mirror restarted against an upstream that is down still serves
+// everything it holds, and metadata that starts promising other bytes for
+// a file names another key (the cache only checks a stored sha256 itself).
+// An operator who points a protocol at a different registry (other
+// content under the same names) runs `entrepot cache purge --protocol P`,
+// which removes every record under Prefixes(P).
 //
 // The layout (one record per key in the cache's store; the bytes are
-// blobs, shared by every key that names the same digest):
+// blobs, shared by every key whose content has the same digest):
 //
 //	npm/
-//	    packument/<name>                 full packument (name: lodash, @scope/pkg)      TTL
-//	    abbreviated/<name>               abbreviated packument (corgi)                   TTL
-//	    tarball/<name>/<file>            tarball, verified against dist.integrity        forever
+//	    packument/<name>                    full packument (lodash, @scope/pkg)          TTL
+//	    abbreviated/<name>                  abbreviated packument (corgi)                 TTL
+//	    tarball/<name>/<file>               verified against dist.integrity              forever
 //	oci/
-//	    blob/<digest>                    layer or config, any repository, any upstream   forever
-//	    manifest/<digest>                manifest pulled by digest                       forever
-//	    tag/<prefix>/<name>/<tag>        manifest pulled by tag                          TTL
-//	    tags/<prefix>/<name>?<query>     tags list page                                  TTL
-//	    referrers/<prefix>/<name>/<digest>  referrers list                               TTL
+//	    blob/<digest>                       layer or config, any repository or upstream  forever
+//	    manifest/<digest>                   manifest pulled by digest                    forever
+//	    tag/<prefix>/<name>/<tag>           manifest pulled by tag                       TTL
+//	    tags/<prefix>/<name>?<query>        one page of the tags list                    TTL
+//	    referrers/<prefix>/<name>/<digest>  referrers list of a subject                  TTL
 //	pypi/
-//	    page/<project>                   simple page (JSON or HTML)                      TTL
-//	    file/<digest>                    distribution file with a sha256/sha512          forever
-//	    file/<project>/<filename>        one without (verified by nothing: kept a TTL)   TTL
-//	    metadata/<digest>                core metadata (PEP 658), likewise
-//	    metadata/<project>/<filename>
+//	    page/<project>                      simple page (JSON or HTML)                   TTL
+//	    file/<project>/<filename>/<digest>  file with the page's sha256 or sha512        forever
+//	    file/<project>/<filename>           one without (nothing to verify it by)        TTL
+//	    metadata/<project>/<filename>[/<digest>]  its core metadata (PEP 658), likewise
 //	cargo/
-//	    config.json                      the index's config.json (its dl template)       TTL
-//	    index/<name>                     index file of a crate (name lowercase)          TTL
-//	    crate/<digest>                   .crate, verified against the index's cksum      forever
+//	    config.json                         the index's config.json (its dl template)    TTL
+//	    index/<name>                        index file of a crate (name lowercase)       TTL
+//	    crate/<name>/<version>/<digest>     .crate, verified against the index's cksum   forever
 //	maven/
-//	    metadata/<path>                  maven-metadata.xml                              TTL
-//	    artifact/<path>                  any other file (a SNAPSHOT's plain name: TTL)   forever
-//	    checksum/<path>                  an upstream .sha1/.sha256/... of an uncached file
+//	    metadata/<path>                     maven-metadata.xml                           TTL
+//	    artifact/<path>                     any other file (a SNAPSHOT's plain name: TTL) forever
+//	    checksum/<path>                     upstream .sha1, ... of a file not cached      forever
 //	composer/
-//	    packages.json                    the repository's root (its metadata-url)        TTL
-//	    p2/<vendor>/<name>[~dev]         p2 document                                     TTL
-//	    dist/<digest>                    dist with a shasum, verified against it         forever
-//	    dist/<vendor>/<name>/<version>/<reference>.<type>  one without
+//	    packages.json                       the repository's root (its metadata-url)     TTL
+//	    p2/<vendor>/<name>[~dev]            p2 document                                  TTL
+//	    dist/<vendor>/<name>/<version>/<reference>.<type>[/<digest>]  dist, verified
+//	                                        against its shasum when it has one          forever
 //	rubygems/
-//	    versions, names                  compact index files                             TTL
-//	    info/<name>                      compact index info file                         TTL
-//	    gem/<digest>                     .gem, verified against its info checksum        forever
-//	    gemspec/<full name>              quick/Marshal.4.8 gemspec                       forever
+//	    versions, names                     compact index files                          TTL
+//	    info/<name>                         compact index info file                      TTL
+//	    gem/<full name>/<digest>            .gem, verified against its info checksum     forever
+//	    gemspec/<full name>                 quick/Marshal.4.8 gemspec                    forever
 //
 // <prefix> is the operator's name of an OCI upstream (UPSTREAM_OCI's
 // "hub=..."), not its URL: it tells two registries' repositories apart.
-// Digests are written "<algorithm>:<hex>". npm tarballs are keyed by file
-// rather than by digest so that a repeat download is answered without
-// reading the packument; the fill still verifies the promised digest.
+// Digests are written "<algorithm>:<hex>"; versions as the protocol
+// normalizes them. npm tarballs and Maven files carry no digest in their
+// key because it is known only inside the fill (from the packument, from
+// the upstream's .sha1): so a repeat download is answered without reading
+// the packument.
 //
 // Keys written before this layout (npm's "npm:packument:...", the
 // upstream host in the others) are not read: an upgraded mirror fills
@@ -91,13 +94,14 @@ func Prefixes(protocol string) []string {
 
 func key(parts ...string) string { return strings.Join(parts, "/") }
 
-// artifact is the key of an artifact: by digest when the fill knows the
-// one it must match, else by its coordinates.
+// artifact is the key of an artifact: its coordinates, then the digest
+// the fill must match, when one is known.
 func artifact(protocol, kind string, d blob.Digest, coords ...string) string {
+	parts := append([]string{protocol, kind}, coords...)
 	if d != "" {
-		return key(protocol, kind, string(d))
+		parts = append(parts, string(d))
 	}
-	return key(append([]string{protocol, kind}, coords...)...)
+	return key(parts...)
 }
 
 // NPMPackument is npm's packument of name, full or abbreviated.
@@ -133,7 +137,7 @@ func PyPIPage(project string) string { return key(pypi, "page", project) }
 
 // PyPIFile is a distribution file of project, or its core metadata; d is
 // the sha256 or sha512 its page gives, "" when it gives none.
-func PyPIFile(metadata bool, d blob.Digest, project, filename string) string {
+func PyPIFile(metadata bool, project, filename string, d blob.Digest) string {
 	kind := "file"
 	if metadata {
 		kind = "metadata"
@@ -147,8 +151,11 @@ func CargoConfig() string { return key(cargo, "config.json") }
 // CargoIndex is the index file of a crate (name lowercase).
 func CargoIndex(name string) string { return key(cargo, "index", name) }
 
-// CargoCrate is a .crate by the sha256 its index entry gives.
-func CargoCrate(d blob.Digest) string { return artifact(cargo, "crate", d) }
+// CargoCrate is a .crate of name (lowercase) and version, with the sha256
+// its index entry gives.
+func CargoCrate(name, version string, d blob.Digest) string {
+	return artifact(cargo, "crate", d, name, version)
+}
 
 // MavenMetadata is a maven-metadata.xml, by its repository path.
 func MavenMetadata(path string) string { return key(maven, "metadata", path) }
@@ -166,9 +173,10 @@ func ComposerRoot() string { return key(composer, "packages.json") }
 // "vendor/name~dev").
 func ComposerP2(file string) string { return key(composer, "p2", file) }
 
-// ComposerDist is a dist archive: by the digest its shasum gives, else by
-// package, normalized version, reference and type.
-func ComposerDist(d blob.Digest, name, version, ref, typ string) string {
+// ComposerDist is a dist archive of a package's normalized version, by
+// the reference's path segment and type, with the sha1 its shasum gives
+// ("" when it has none).
+func ComposerDist(name, version, ref, typ string, d blob.Digest) string {
 	return artifact(composer, "dist", d, name, version, ref+"."+typ)
 }
 
@@ -176,8 +184,9 @@ func ComposerDist(d blob.Digest, name, version, ref, typ string) string {
 // "info/<name>".
 func RubyGemsIndex(path string) string { return key(rubygems, path) }
 
-// RubyGemsGem is a .gem by the sha256 its info line gives.
-func RubyGemsGem(d blob.Digest) string { return artifact(rubygems, "gem", d) }
+// RubyGemsGem is a .gem by its full name, with the sha256 its info line
+// gives.
+func RubyGemsGem(full string, d blob.Digest) string { return artifact(rubygems, "gem", d, full) }
 
 // RubyGemsGemspec is a gem's quick/Marshal.4.8 gemspec, by its full name
 // ("rails-7.1.0", "nokogiri-1.16.0-x86_64-linux").

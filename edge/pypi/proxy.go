@@ -121,7 +121,7 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 			break
 		}
 	}
-	key := mirror.PyPIFile(t.Metadata, strong, t.Project, t.Filename)
+	key := mirror.PyPIFile(t.Metadata, t.Project, t.Filename, strong)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
 		Key:  key,
 		TTL:  ttl,

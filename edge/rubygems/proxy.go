@@ -240,7 +240,7 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 		}
 		want := blob.Digest("sha256:" + sum)
 		return h.r.Cache.Get(ctx, cache.Request{
-			Key:   mirror.RubyGemsGem(want),
+			Key:   mirror.RubyGemsGem(full, want),
 			Want:  []blob.Digest{want},
 			Fetch: h.fetch("gems/" + full + ".gem"),
 		})
