@@ -15,34 +15,10 @@ import (
 	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
-	"entrepot/upstream"
 )
 
 // maxConfig caps the upstream's config.json.
 const maxConfig = 1 << 20
-
-// fetch is the cache's Fetch for url: a GET, conditional when there is a
-// previous entry, streamed into the blob writer.
-func (h *Handler) fetch(url string, maxSize int64) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		req := upstream.Request{MaxSize: maxSize}
-		if prev != nil {
-			req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-		}
-		resp, err := h.up.Get(ctx, url, req)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		res := cache.Result{NotModified: resp.NotModified, ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified}
-		if !resp.NotModified {
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, fault.Op("cargo.fetch", err)
-			}
-		}
-		return res, nil
-	}
-}
 
 // upstreamIndex returns the cache entry of an unclaimed crate's index
 // file (name lowercase), fetched at the same path of the upstream index.
@@ -52,7 +28,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -115,7 +91,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, maxConfig)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})})
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}
@@ -174,7 +150,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})})
 	if err != nil {
 		return err
 	}

@@ -28,36 +28,19 @@ import (
 // dist request names a package, a version and a reference, and the URL
 // comes from the metadata.
 
-// fetchDocument returns a cache Fetch for a JSON document at url: a
-// conditional GET when an expired copy exists, the body checked with
-// valid before it is written, so that a broken document is never cached.
+// fetchDocument returns a cache Fetch for a JSON document at url, the
+// body checked with valid before it is written, so that a broken document
+// is never cached.
 func (h *Handler) fetchDocument(url string, valid func([]byte) error) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		const op = "composer.fetchDocument"
-		req := upstream.Request{Accept: "application/json", MaxSize: h.opts.MaxMetadataSize}
-		if prev != nil {
-			req.IfModifiedSince, req.IfNoneMatch = prev.LastModified, prev.ETag
-		}
-		resp, err := h.up.Get(ctx, url, req)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if resp.NotModified {
-			return cache.Result{NotModified: true}, nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return cache.Result{}, fault.Op(op, err)
-		}
-		if err := valid(body); err != nil {
-			return cache.Result{}, fault.WrapMsg(op, fault.Upstream, "the upstream sent invalid Composer metadata", err)
-		}
-		if _, err := w.Write(body); err != nil {
-			return cache.Result{}, fault.Op(op, err)
-		}
-		return cache.Result{ContentType: "application/json", ETag: resp.ETag, LastModified: resp.LastModified}, nil
-	}
+	return mirror.Document(h.up, url, mirror.DocumentOptions{
+		Accept: "application/json", MaxSize: h.opts.MaxMetadataSize, ContentType: "application/json",
+		Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
+			if err := valid(b); err != nil {
+				return nil, fault.WrapMsg("composer.fetchDocument", fault.Upstream, "the upstream sent invalid Composer metadata", err)
+			}
+			return nil, nil
+		},
+	})
 }
 
 // readEntry reads a cached document whole (documents are bounded by
@@ -247,19 +230,9 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	}
 	key := mirror.ComposerDist(req.Name, req.Version, req.Ref, req.Type, sha1)
 	entry, err := h.r.Cache.Get(c, cache.Request{
-		Key:  key,
-		Want: want,
-		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := h.up.Get(ctx, url, upstream.Request{})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, fault.Op(op, err)
-			}
-			return cache.Result{ContentType: contentTypeOf(d.Type), ETag: resp.ETag, LastModified: resp.LastModified}, nil
-		},
+		Key:   key,
+		Want:  want,
+		Fetch: mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "the upstream has no dist for %s %s", req.Name, req.Version)

@@ -33,34 +33,14 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 	e, err := h.r.Cache.Get(ctx, cache.Request{
 		Key: mirror.PyPIPage(name),
 		TTL: h.r.DocumentTTL(),
-		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-			req := upstream.Request{Accept: acceptUpstream, MaxSize: h.opts.MaxPage}
-			if prev != nil {
-				req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-			}
-			resp, err := h.up.Get(ctx, pageURL, req)
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			res := cache.Result{ETag: resp.ETag, LastModified: resp.LastModified, ContentType: resp.ContentType}
-			if resp.NotModified {
-				res.NotModified = true
-				return res, nil
-			}
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return cache.Result{}, err
-			}
+		Fetch: mirror.Document(h.up, pageURL, mirror.DocumentOptions{
+			Accept: acceptUpstream, MaxSize: h.opts.MaxPage,
 			// A page that does not parse is never cached.
-			if _, err := ParseUpstream(body, resp.ContentType, pageURL, name); err != nil {
-				return cache.Result{}, err
-			}
-			if _, err := w.Write(body); err != nil {
-				return cache.Result{}, err
-			}
-			return res, nil
-		},
+			Check: func(b []byte, resp *upstream.Response) (map[string]string, error) {
+				_, err := ParseUpstream(b, resp.ContentType, pageURL, name)
+				return nil, err
+			},
+		}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.Newf(op, fault.NotFound, "project %s not found", name)
@@ -123,20 +103,10 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 	}
 	key := mirror.PyPIFile(t.Metadata, t.Project, t.Filename, strong)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:  key,
-		TTL:  ttl,
-		Want: want,
-		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := h.up.Get(ctx, src, upstream.Request{})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, err
-			}
-			return cache.Result{ContentType: resp.ContentType}, nil
-		},
+		Key:   key,
+		TTL:   ttl,
+		Want:  want,
+		Fetch: mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "%s not found upstream", strings.TrimPrefix(src, h.up.Base().String()))
