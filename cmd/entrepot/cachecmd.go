@@ -11,6 +11,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge/mirror"
+	"entrepot/hosted"
 )
 
 const cacheUsage = "usage: entrepot cache purge [--protocol npm|oci|pypi|cargo|maven|composer|rubygems] [serve flags]"
@@ -44,15 +45,8 @@ func cacheCmd(args []string, getenv func(string) string, stdout io.Writer) error
 		}
 		protocols = []string{p}
 	}
-	cfg, err := loadConfig(rest, getenv, stdout)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return &ConfigError{Var: "DATA_DIR", Err: err}
-	}
-	meta, _, err := openMeta(ctx, cfg)
+	_, meta, err := adminMeta(ctx, rest, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -69,4 +63,18 @@ func cacheCmd(args []string, getenv func(string) string, stdout io.Writer) error
 		fmt.Fprintf(stdout, "%s: %d cache records removed\n", p, total)
 	}
 	return nil
+}
+
+// adminMeta opens the metadata store an admin helper works on, from the
+// same settings as serve (args are serve's flags); the caller closes it.
+func adminMeta(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (*Config, hosted.Store, error) {
+	cfg, err := loadConfig(args, getenv, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, nil, &ConfigError{Var: "DATA_DIR", Err: err}
+	}
+	meta, _, err := openMeta(ctx, cfg)
+	return cfg, meta, err
 }
