@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,7 +140,7 @@ func (c *checker) Check(context.Context) (map[string]string, error) {
 	if c.refuse {
 		return nil, fault.New("test", fault.Upstream, "refused")
 	}
-	return map[string]string{"n": string(rune('0' + c.n))}, nil
+	return map[string]string{"n": strconv.Itoa(c.n)}, nil
 }
 
 func TestArtifact(t *testing.T) {
@@ -150,10 +151,11 @@ func TestArtifact(t *testing.T) {
 		route  testkit.Route
 		want   []blob.Digest
 		refuse bool
-		kind   fault.Kind // 0: served
+		served bool
+		kind   fault.Kind // the error's, when not served
 	}{
-		{name: "verified", route: testkit.Route{Body: body}, want: []blob.Digest{digest(body)}},
-		{name: "checked by the protocol", route: testkit.Route{Body: body}},
+		{name: "verified", route: testkit.Route{Body: body}, want: []blob.Digest{digest(body)}, served: true},
+		{name: "checked by the protocol", route: testkit.Route{Body: body}, served: true},
 		{name: "refused by the protocol", route: testkit.Route{Body: body}, refuse: true, kind: fault.Upstream},
 		{name: "other bytes than promised", route: testkit.Route{Body: body, Corrupt: true}, want: []blob.Digest{digest(body)}, kind: fault.Upstream},
 		{name: "cut short", route: testkit.Route{Body: body, Truncate: 3}, kind: fault.Upstream},
@@ -167,7 +169,7 @@ func TestArtifact(t *testing.T) {
 				ContentType: "application/x-test", Checker: func() mirror.Checker { return ck },
 			})}
 			e, err := f.c.Get(ctx, req)
-			if c.kind != 0 {
+			if !c.served {
 				if !fault.Is(err, c.kind) {
 					t.Fatalf("%v, want %v", err, c.kind)
 				}
