@@ -27,6 +27,23 @@ func (c *Cache) load(ctx context.Context, key string) (Entry, bool, error) {
 	return e, true, nil
 }
 
+// adopt moves the record of legacy, if there is one, to key. Two racing
+// adopters both save the same entry; the loser's delete finds nothing.
+func (c *Cache) adopt(ctx context.Context, key, legacy string) (Entry, bool, error) {
+	e, found, err := c.load(ctx, legacy)
+	if err != nil || !found {
+		return Entry{}, false, err
+	}
+	e.Key = key
+	if err := c.save(ctx, e); err != nil {
+		return Entry{}, false, err
+	}
+	if err := c.meta.Delete(ctx, records, legacy); err != nil {
+		c.log.Warn("cache: legacy record not removed", "key", legacy, "err", err)
+	}
+	return e, true, nil
+}
+
 // maxSaveTries bounds save's create-or-replace loop; every turn means
 // another writer got in between, which for one key is rare.
 const maxSaveTries = 8

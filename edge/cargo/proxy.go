@@ -28,7 +28,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "index/"+p), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -91,7 +91,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "config.json"), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})})
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}
@@ -150,7 +150,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})})
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "crates/"+lower+"/"+vers), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})})
 	if err != nil {
 		return err
 	}

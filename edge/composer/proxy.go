@@ -91,9 +91,10 @@ func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
 		return cache.Entry{}, err
 	}
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   mirror.ComposerRoot(),
-		TTL:   h.r.DocumentTTL(),
-		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
+		Key:    mirror.ComposerRoot(),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "packages.json"),
+		TTL:    h.r.DocumentTTL(),
+		Fetch:  h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.New("composer.rootEntry", fault.Upstream, "the Composer upstream has no packages.json")
@@ -129,9 +130,10 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 	}
 	url := strings.ReplaceAll(tmpl, "%package%", file)
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   mirror.ComposerP2(file),
-		TTL:   h.r.DocumentTTL(),
-		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
+		Key:    mirror.ComposerP2(file),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "p2/"+file+".json"),
+		TTL:    h.r.DocumentTTL(),
+		Fetch:  h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("composer.upstreamDocument", fault.NotFound, "package %s not found", name)
@@ -230,9 +232,10 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	}
 	key := mirror.ComposerDist(req.Name, req.Version, req.Ref, req.Type, sha1)
 	entry, err := h.r.Cache.Get(c, cache.Request{
-		Key:   key,
-		Want:  want,
-		Fetch: mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
+		Key:    key,
+		Legacy: mirror.LegacyComposerDist(h.up.Base(), req.Name, url, d.Reference, d.Shasum),
+		Want:   want,
+		Fetch:  mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "the upstream has no dist for %s %s", req.Name, req.Version)

@@ -29,7 +29,7 @@ func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Durat
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: key, TTL: ttl, Fetch: fetch(u, path)})
+	return h.r.Cache.Get(ctx, cache.Request{Key: key, Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: ttl, Fetch: fetch(u, path)})
 }
 
 // serveProxy answers a read of mirrored content. Artifacts are cached

@@ -58,12 +58,18 @@
 // the upstream's .sha1): so a repeat download is answered without reading
 // the packument.
 //
-// Keys written before this layout (npm's "npm:packument:...", the
-// upstream host in the others) are not read: an upgraded mirror fills
-// each of them once more, and purge removes the old records.
+// Keys of the layout before this one are read once and moved to their
+// new name (see the Legacy functions and cache.Request.Legacy), so that
+// an upgraded mirror keeps serving what it held, offline too: npm's
+// ("npm:packument:<name>") and OCI's ("oci/<prefix>/blobs/<digest>")
+// named no URL; the others named the upstream's host, and are found as
+// long as the upstream URL is the one they were filled from.
 package mirror
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
 	"strings"
 
 	"entrepot/hosted/blob"
@@ -191,3 +197,55 @@ func RubyGemsGem(full string, d blob.Digest) string { return artifact(rubygems, 
 // RubyGemsGemspec is a gem's quick/Marshal.4.8 gemspec, by its full name
 // ("rails-7.1.0", "nokogiri-1.16.0-x86_64-linux").
 func RubyGemsGemspec(full string) string { return key(rubygems, "gemspec", full) }
+
+// LegacyNPMPackument is NPMPackument's key before this layout.
+func LegacyNPMPackument(name string, abbreviated bool) string {
+	if abbreviated {
+		return "npm:packument:" + name + ":abbreviated"
+	}
+	return "npm:packument:" + name
+}
+
+// LegacyNPMTarball is NPMTarball's key before this layout.
+func LegacyNPMTarball(name, file string) string { return "npm:tarball:" + name + "/" + file }
+
+// LegacyOCIBlob is OCIBlob's key before this layout, when it was kept per
+// upstream.
+func LegacyOCIBlob(prefix string, d blob.Digest) string { return key(oci, prefix, "blobs", string(d)) }
+
+// LegacyOCIRepo is the key before this layout of a repository's
+// "manifests/<reference>", "tags/list?<query>" or "referrers/<digest>".
+func LegacyOCIRepo(prefix, name, what string) string { return key(oci, prefix, name, what) }
+
+// LegacyHost is the key before this layout of cargo's, maven's,
+// composer's and rubygems' content: the protocol, the upstream's host and
+// path, then the protocol's path of it (cargo's "index/<path>",
+// "config.json", "crates/<name>/<version>"; maven's repository path;
+// composer's "packages.json", "p2/<file>.json"; rubygems' upstream path).
+func LegacyHost(protocol string, base *url.URL, path string) string {
+	return protocol + "/" + base.Host + base.Path + path
+}
+
+// LegacyComposerDist is ComposerDist's key before this layout.
+func LegacyComposerDist(base *url.URL, name, distURL, ref, shasum string) string {
+	sum := sha256.Sum256([]byte(distURL + "\x00" + ref + "\x00" + shasum))
+	return LegacyHost(composer, base, "dist/"+name+"/"+hex.EncodeToString(sum[:16]))
+}
+
+// LegacyPyPIPage is PyPIPage's key before this layout.
+func LegacyPyPIPage(base *url.URL, project string) string {
+	return pypi + "/" + base.String() + "simple/" + project
+}
+
+// LegacyPyPIFile is PyPIFile's key before this layout: by digest, else
+// by the file's source URL.
+func LegacyPyPIFile(base *url.URL, metadata bool, src string, d blob.Digest) string {
+	kind, rest := "files", "url/"+src
+	if metadata {
+		kind = "metadata"
+	}
+	if d != "" {
+		rest = d.Algorithm() + "/" + d.Hex()
+	}
+	return pypi + "/" + base.String() + kind + "/" + rest
+}

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -12,6 +13,8 @@ const (
 	sha512d = blob.Digest("sha512:ee26b0dd4af7e749aa1a8ee3c10ae9923f618980772e473f8819a5d4940e0db27ac185f8a0e1d5f84f88bc887fd67b143732c304cc5fa9ad8e6f57f50028a8ff")
 	sha1d   = blob.Digest("sha1:a94a8fe5ccb19ba61c4c0873d391e987982fbbd3")
 )
+
+var base = &url.URL{Scheme: "http", Host: "127.0.0.1:8080", Path: "/index/"}
 
 // TestKeys is the layout's golden list: a key changes only on purpose,
 // since a changed key is a cache every mirror fills anew.
@@ -51,6 +54,18 @@ func TestKeys(t *testing.T) {
 		{"rubygems info", RubyGemsIndex("info/rails"), "rubygems/info/rails"},
 		{"rubygems gem", RubyGemsGem("rails-7.1.0", sha256d), "rubygems/gem/rails-7.1.0/" + string(sha256d)},
 		{"rubygems gemspec", RubyGemsGemspec("nokogiri-1.16.0-x86_64-linux"), "rubygems/gemspec/nokogiri-1.16.0-x86_64-linux"},
+		// The layout before this one, read once after an upgrade.
+		{"npm legacy packument", LegacyNPMPackument("@types/node", false), "npm:packument:@types/node"},
+		{"npm legacy abbreviated", LegacyNPMPackument("@types/node", true), "npm:packument:@types/node:abbreviated"},
+		{"npm legacy tarball", LegacyNPMTarball("@types/node", "node-20.1.0.tgz"), "npm:tarball:@types/node/node-20.1.0.tgz"},
+		{"oci legacy blob", LegacyOCIBlob("hub", sha256d), "oci/hub/blobs/" + string(sha256d)},
+		{"oci legacy manifest", LegacyOCIRepo("hub", "library/nginx", "manifests/1.27"), "oci/hub/library/nginx/manifests/1.27"},
+		{"cargo legacy index", LegacyHost("cargo", base, "index/se/rd/serde"), "cargo/127.0.0.1:8080/index/index/se/rd/serde"},
+		{"maven legacy", LegacyHost("maven", base, "org/acme/lib/1.0/lib-1.0.jar"), "maven/127.0.0.1:8080/index/org/acme/lib/1.0/lib-1.0.jar"},
+		{"composer legacy dist", LegacyComposerDist(base, "acme/lib", "http://127.0.0.1:8081/lib.zip", "0123abcd", ""), "composer/127.0.0.1:8080/index/dist/acme/lib/0123fdfe5da168f9e1cdcb18f31da7e6"},
+		{"pypi legacy page", LegacyPyPIPage(base, "requests"), "pypi/http://127.0.0.1:8080/index/simple/requests"},
+		{"pypi legacy file", LegacyPyPIFile(base, false, "http://127.0.0.1:8081/r.whl", sha256d), "pypi/http://127.0.0.1:8080/index/files/sha256/" + sha256d.Hex()},
+		{"pypi legacy metadata by URL", LegacyPyPIFile(base, true, "http://127.0.0.1:8081/r.whl.metadata", ""), "pypi/http://127.0.0.1:8080/index/metadata/url/http://127.0.0.1:8081/r.whl.metadata"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.got != c.want {

@@ -41,8 +41,9 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 		accept = typeAbbreviated + "; q=1.0, application/json; q=0.8"
 	}
 	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key: mirror.NPMPackument(n.String(), abbreviated),
-		TTL: h.r.DocumentTTL(),
+		Key:    mirror.NPMPackument(n.String(), abbreviated),
+		Legacy: mirror.LegacyNPMPackument(n.String(), abbreviated),
+		TTL:    h.r.DocumentTTL(),
 		Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{
 			Accept: accept, MaxSize: h.opts.MaxPackument, ContentType: typeFull,
 			Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
@@ -259,9 +260,10 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 		return fault.Newf(op, fault.Upstream, "the upstream's metadata gives no digest for %s, so it cannot be verified", file)
 	}
 	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key:   key,
-		Want:  want, // TTL 0: immutable once verified
-		Fetch: mirror.Artifact(h.up, d.URL, mirror.ArtifactOptions{ContentType: "application/octet-stream"}),
+		Key:    key,
+		Legacy: mirror.LegacyNPMTarball(n.String(), file),
+		Want:   want, // TTL 0: immutable once verified
+		Fetch:  mirror.Artifact(h.up, d.URL, mirror.ArtifactOptions{ContentType: "application/octet-stream"}),
 	})
 	if err != nil {
 		return upstreamError(op, n, err)

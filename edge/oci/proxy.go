@@ -65,7 +65,11 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 		return err
 	}
 	scope := pullScope(t.upName)
-	req := cache.Request{Key: mirrorkit.OCITag(m.prefix, t.upName, ref), TTL: h.r.DocumentTTL()}
+	req := cache.Request{
+		Key:    mirrorkit.OCITag(m.prefix, t.upName, ref),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "manifests/"+ref),
+		TTL:    h.r.DocumentTTL(),
+	}
 	if c.Digest != "" {
 		req.Key, req.TTL, req.Want = mirrorkit.OCIManifest(c.Digest), 0, []blob.Digest{c.Digest}
 	}
@@ -153,7 +157,7 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	}
 	scope := pullScope(t.upName)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: mirrorkit.OCIBlob(c.Digest), Want: []blob.Digest{c.Digest},
+		Key: mirrorkit.OCIBlob(c.Digest), Legacy: mirrorkit.LegacyOCIBlob(m.prefix, c.Digest), Want: []blob.Digest{c.Digest},
 		Fetch: mirrorkit.Artifact(m.scoped(scope), u, mirrorkit.ArtifactOptions{MaxSize: h.opts.MaxBlobSize, ContentType: "application/octet-stream"}),
 	})
 	if err != nil {
@@ -187,7 +191,8 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
 		Key: mirrorkit.OCITags(m.prefix, t.upName, q.Encode()), TTL: h.r.DocumentTTL(),
-		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "tags/list?"+q.Encode()),
+		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	if err != nil {
 		return upstreamError(codeNameUnknown, err)
@@ -220,7 +225,8 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
 		Key: mirrorkit.OCIReferrers(m.prefix, t.upName, c.Digest), TTL: h.r.DocumentTTL(),
-		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "referrers/"+string(c.Digest)),
+		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	var refs []Descriptor
 	switch {

@@ -31,8 +31,9 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 	}
 	ctx := context.Background()
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key: mirror.PyPIPage(name),
-		TTL: h.r.DocumentTTL(),
+		Key:    mirror.PyPIPage(name),
+		Legacy: mirror.LegacyPyPIPage(h.up.Base(), name),
+		TTL:    h.r.DocumentTTL(),
 		Fetch: mirror.Document(h.up, pageURL, mirror.DocumentOptions{
 			Accept: acceptUpstream, MaxSize: h.opts.MaxPage,
 			// A page that does not parse is never cached.
@@ -103,10 +104,11 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 	}
 	key := mirror.PyPIFile(t.Metadata, t.Project, t.Filename, strong)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:   key,
-		TTL:   ttl,
-		Want:  want,
-		Fetch: mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
+		Key:    key,
+		Legacy: mirror.LegacyPyPIFile(h.up.Base(), t.Metadata, src, strong),
+		TTL:    ttl,
+		Want:   want,
+		Fetch:  mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "%s not found upstream", strings.TrimPrefix(src, h.up.Base().String()))

@@ -108,7 +108,11 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{Key: mirror.RubyGemsGemspec(full), Fetch: fetch})
+	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+		Key:    mirror.RubyGemsGemspec(full),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz"),
+		Fetch:  fetch,
+	})
 	if err != nil {
 		return err
 	}
@@ -224,7 +228,7 @@ func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, er
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), TTL: h.r.DocumentTTL(), Fetch: fetch})
+	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: h.r.DocumentTTL(), Fetch: fetch})
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
@@ -249,9 +253,10 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 		}
 		want := blob.Digest("sha256:" + sum)
 		return h.r.Cache.Get(ctx, cache.Request{
-			Key:   mirror.RubyGemsGem(full, want),
-			Want:  []blob.Digest{want},
-			Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
+			Key:    mirror.RubyGemsGem(full, want),
+			Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem"),
+			Want:   []blob.Digest{want},
+			Fetch:  mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
 		})
 	}
 	return cache.Entry{}, fault.Newf(op, fault.NotFound, "%s.gem is not in the upstream's index", full)
