@@ -98,7 +98,7 @@ type Fetch func(ctx context.Context, prev *Entry, w blob.Writer) (Result, error)
 // Request asks the cache for one key.
 type Request struct {
 	// Key names the content, unique across protocols and upstreams
-	// ("npm/<upstream host>/lodash"); the caller builds it.
+	// ("npm/packument/lodash"); the caller builds it.
 	Key string
 	// TTL is how long a filled entry is fresh; 0 means immutable: cached
 	// forever once verified.
@@ -108,6 +108,10 @@ type Request struct {
 	Want []blob.Digest
 	// Fetch talks to the upstream.
 	Fetch Fetch
+	// Legacy, when set, is the key the same content had in an older key
+	// layout: a Get that finds nothing under Key moves that record to
+	// Key, so that an upgrade keeps what the cache held.
+	Legacy string
 }
 
 // Options configure a Cache. The zero value is usable.
@@ -201,6 +205,9 @@ func (c *Cache) Get(ctx context.Context, r Request) (Entry, error) {
 		return Entry{}, fault.New(op, fault.Invalid, "cache request without a key or a fetch")
 	}
 	prev, found, err := c.lookup(ctx, r.Key)
+	if err == nil && !found && r.Legacy != "" {
+		prev, found, err = c.adopt(ctx, r.Key, r.Legacy)
+	}
 	if err != nil {
 		return Entry{}, fault.Op(op, err)
 	}

@@ -471,6 +471,38 @@ func TestRestartKeepsEntries(t *testing.T) {
 	}
 }
 
+// TestLegacyKey: after an upgrade that renamed a key, the first Get under
+// the new name moves the old record there, so nothing is fetched again,
+// and a purge of the new layout finds it.
+func TestLegacyKey(t *testing.T) {
+	e := newEnv(t, cache.Options{})
+	e.u.Handle("/a.tgz", tarball)
+	e.u.Handle("/doc", []byte("doc"))
+	old := e.mustGet(e.artifact("/a.tgz", tarball))
+	e.mustGet(e.document("/doc", time.Hour))
+	before := e.u.TotalHits()
+
+	e.restart()
+	art := e.artifact("/a.tgz", tarball)
+	art.Key, art.Legacy = "new/a.tgz", old.Key
+	doc := e.document("/doc", time.Hour)
+	doc.Key, doc.Legacy = "new/doc", doc.Key
+	got := e.mustGet(art)
+	e.mustGet(doc)
+	if hits := e.u.TotalHits(); hits != before {
+		t.Fatalf("%d upstream hits for renamed keys, want none", hits-before)
+	}
+	if got.Key != "new/a.tgz" || got.Digest != old.Digest || !bytes.Equal(e.read(got), tarball) {
+		t.Fatalf("adopted %+v, was %+v", got, old)
+	}
+	if _, ok := e.c.Peek(context.Background(), old.Key); ok {
+		t.Fatal("the legacy record is still there")
+	}
+	if n, err := cache.Purge(context.Background(), e.meta, "new/"); n != 2 || err != nil {
+		t.Fatalf("Purge = %d, %v; want the 2 adopted records", n, err)
+	}
+}
+
 func TestPanicInFetch(t *testing.T) {
 	e := newEnv(t, cache.Options{})
 	req := cache.Request{Key: "boom", Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {

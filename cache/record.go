@@ -27,6 +27,23 @@ func (c *Cache) load(ctx context.Context, key string) (Entry, bool, error) {
 	return e, true, nil
 }
 
+// adopt moves the record of legacy, if there is one, to key. Two racing
+// adopters both save the same entry; the loser's delete finds nothing.
+func (c *Cache) adopt(ctx context.Context, key, legacy string) (Entry, bool, error) {
+	e, found, err := c.load(ctx, legacy)
+	if err != nil || !found {
+		return Entry{}, false, err
+	}
+	e.Key = key
+	if err := c.save(ctx, e); err != nil {
+		return Entry{}, false, err
+	}
+	if err := c.meta.Delete(ctx, records, legacy); err != nil {
+		c.log.Warn("cache: legacy record not removed", "key", legacy, "err", err)
+	}
+	return e, true, nil
+}
+
 // maxSaveTries bounds save's create-or-replace loop; every turn means
 // another writer got in between, which for one key is rare.
 const maxSaveTries = 8
@@ -64,4 +81,31 @@ func (c *Cache) save(ctx context.Context, e Entry) error {
 	}
 	// Never NotFound: that would read as the upstream's 404.
 	return fault.Wrap(op, fault.Conflict, err)
+}
+
+// Purge removes every cache record in meta whose key starts with prefix
+// ("" for all), so that the next Get of any of them asks the upstream,
+// and returns how many it removed. Blobs stay: other keys may share them,
+// and a sweep collects the rest. Caches running on meta keep what their
+// LRUs hold until they restart. Errors are the store's; what was removed
+// before one stays removed.
+func Purge(ctx context.Context, meta hosted.Store, prefix string) (int, error) {
+	const op = "cache.Purge"
+	n, after := 0, ""
+	for {
+		recs, next, err := meta.Query(ctx, records, hosted.Query{Prefix: prefix, After: after})
+		if err != nil {
+			return n, fault.Op(op, err)
+		}
+		for _, r := range recs {
+			if err := meta.Delete(ctx, records, r.ID); err != nil {
+				return n, fault.Op(op, err)
+			}
+			n++
+		}
+		if next == "" {
+			return n, nil
+		}
+		after = next
+	}
 }

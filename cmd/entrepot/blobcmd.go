@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"entrepot/hosted/blob"
 )
@@ -31,15 +30,8 @@ func blobCmd(args []string, getenv func(string) string, stdin io.Reader, stdout 
 		}
 		operand, rest = rest[0], rest[1:]
 	}
-	cfg, err := loadConfig(rest, getenv, stdout)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return &ConfigError{Var: "DATA_DIR", Err: err}
-	}
-	meta, _, err := openMeta(ctx, cfg)
+	cfg, meta, err := adminMeta(ctx, rest, getenv, stdout)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 //
 //	entrepot serve [flags]    run the registry (entrepot serve --help lists every setting)
 //	entrepot blob put|get|stat  admin helper on the configured blob store
+//	entrepot cache purge [--protocol P]  forget the mirror's cached content
 //	entrepot version          print version and build information
 package main
 
@@ -51,6 +52,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "cache":
+		if err := cacheCmd(args[1:], getenv, stdout); err != nil {
+			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
 	case "bench":
 		self, _ := os.Executable()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -76,6 +83,7 @@ const usageText = `Usage: entrepot <command> [flags]
 Commands:
   serve     run the registry (entrepot serve --help lists every setting)
   blob      put, get or stat a blob of the configured store (admin helper)
+  cache     purge [--protocol P]: forget the mirror's cached content (after switching registries)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
 `

@@ -12,42 +12,13 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
-	"entrepot/upstream"
 )
 
 // maxConfig caps the upstream's config.json.
 const maxConfig = 1 << 20
-
-// key names a cached upstream file: protocol, upstream, then what.
-func (h *Handler) key(what string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + b.Path + what
-}
-
-// fetch is the cache's Fetch for url: a GET, conditional when there is a
-// previous entry, streamed into the blob writer.
-func (h *Handler) fetch(url string, maxSize int64) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		req := upstream.Request{MaxSize: maxSize}
-		if prev != nil {
-			req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-		}
-		resp, err := h.up.Get(ctx, url, req)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		res := cache.Result{NotModified: resp.NotModified, ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified}
-		if !resp.NotModified {
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, fault.Op("cargo.fetch", err)
-			}
-		}
-		return res, nil
-	}
-}
 
 // upstreamIndex returns the cache entry of an unclaimed crate's index
 // file (name lowercase), fetched at the same path of the upstream index.
@@ -57,7 +28,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("index/" + p), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, h.opts.MaxIndexFile)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "index/"+p), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -114,7 +85,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: h.key("config.json"), TTL: h.r.DocumentTTL(), Fetch: h.fetch(u, maxConfig)})
+	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "config.json"), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})})
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}
@@ -173,7 +144,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: h.key("crates/" + lower + "/" + vers), Want: []blob.Digest{want}, Fetch: h.fetch(u, 0)})
+	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "crates/"+lower+"/"+vers), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})})
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package composer
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +14,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -29,43 +28,19 @@ import (
 // dist request names a package, a version and a reference, and the URL
 // comes from the metadata.
 
-// cacheKey names mirrored content, under the upstream's base URL so that
-// a configuration change never serves another upstream's bytes.
-func (h *Handler) cacheKey(rest string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + strings.TrimSuffix(b.Path, "/") + "/" + rest
-}
-
-// fetchDocument returns a cache Fetch for a JSON document at url: a
-// conditional GET when an expired copy exists, the body checked with
-// valid before it is written, so that a broken document is never cached.
+// fetchDocument returns a cache Fetch for a JSON document at url, the
+// body checked with valid before it is written, so that a broken document
+// is never cached.
 func (h *Handler) fetchDocument(url string, valid func([]byte) error) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		const op = "composer.fetchDocument"
-		req := upstream.Request{Accept: "application/json", MaxSize: h.opts.MaxMetadataSize}
-		if prev != nil {
-			req.IfModifiedSince, req.IfNoneMatch = prev.LastModified, prev.ETag
-		}
-		resp, err := h.up.Get(ctx, url, req)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if resp.NotModified {
-			return cache.Result{NotModified: true}, nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return cache.Result{}, fault.Op(op, err)
-		}
-		if err := valid(body); err != nil {
-			return cache.Result{}, fault.WrapMsg(op, fault.Upstream, "the upstream sent invalid Composer metadata", err)
-		}
-		if _, err := w.Write(body); err != nil {
-			return cache.Result{}, fault.Op(op, err)
-		}
-		return cache.Result{ContentType: "application/json", ETag: resp.ETag, LastModified: resp.LastModified}, nil
-	}
+	return mirror.Document(h.up, url, mirror.DocumentOptions{
+		Accept: "application/json", MaxSize: h.opts.MaxMetadataSize, ContentType: "application/json",
+		Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
+			if err := valid(b); err != nil {
+				return nil, fault.WrapMsg("composer.fetchDocument", fault.Upstream, "the upstream sent invalid Composer metadata", err)
+			}
+			return nil, nil
+		},
+	})
 }
 
 // readEntry reads a cached document whole (documents are bounded by
@@ -116,9 +91,10 @@ func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
 		return cache.Entry{}, err
 	}
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   h.cacheKey("packages.json"),
-		TTL:   h.r.DocumentTTL(),
-		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
+		Key:    mirror.ComposerRoot(),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "packages.json"),
+		TTL:    h.r.DocumentTTL(),
+		Fetch:  h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.New("composer.rootEntry", fault.Upstream, "the Composer upstream has no packages.json")
@@ -154,9 +130,10 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 	}
 	url := strings.ReplaceAll(tmpl, "%package%", file)
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:   h.cacheKey("p2/" + file + ".json"),
-		TTL:   h.r.DocumentTTL(),
-		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
+		Key:    mirror.ComposerP2(file),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "p2/"+file+".json"),
+		TTL:    h.r.DocumentTTL(),
+		Fetch:  h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("composer.upstreamDocument", fault.NotFound, "package %s not found", name)
@@ -246,27 +223,18 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dist URL is invalid", err)
 	}
 	var want []blob.Digest
+	var sha1 blob.Digest
 	if s := strings.ToLower(d.Shasum); len(s) == 40 {
 		if dg, err := blob.ParseDigest(blob.SHA1 + ":" + s); err == nil {
-			want = append(want, dg)
+			want, sha1 = append(want, dg), dg
 		}
 	}
-	sum := sha256.Sum256([]byte(url + "\x00" + d.Reference + "\x00" + d.Shasum))
-	key := h.cacheKey("dist/" + req.Name + "/" + hex.EncodeToString(sum[:16]))
+	key := mirror.ComposerDist(req.Name, req.Version, req.Ref, req.Type, sha1)
 	entry, err := h.r.Cache.Get(c, cache.Request{
-		Key:  key,
-		Want: want,
-		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := h.up.Get(ctx, url, upstream.Request{})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, fault.Op(op, err)
-			}
-			return cache.Result{ContentType: contentTypeOf(d.Type), ETag: resp.ETag, LastModified: resp.LastModified}, nil
-		},
+		Key:    key,
+		Legacy: mirror.LegacyComposerDist(h.up.Base(), req.Name, url, d.Reference, d.Shasum),
+		Want:   want,
+		Fetch:  mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "the upstream has no dist for %s %s", req.Name, req.Version)

@@ -10,7 +10,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
-	"entrepot/hosted/blob"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
@@ -22,15 +22,14 @@ const (
 	maxChecksum = 4 << 10
 )
 
-// key is the cache key of an upstream path: unique per upstream base URL.
-func (h *Handler) key(path string) string {
-	b := h.up.Base()
-	return Protocol + "/" + b.Host + b.Path + path
-}
-
-// proxyGet asks the cache for an upstream path, filling it through fetch.
-func (h *Handler) proxyGet(ctx context.Context, path string, ttl time.Duration, fetch cache.Fetch) (cache.Entry, error) {
-	return h.r.Cache.Get(ctx, cache.Request{Key: h.key(path), TTL: ttl, Fetch: fetch})
+// proxyGet asks the cache for key, filling it from the upstream's path
+// through fetch.
+func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Duration, fetch func(url, path string) cache.Fetch) (cache.Entry, error) {
+	u, err := h.up.Resolve(path)
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	return h.r.Cache.Get(ctx, cache.Request{Key: key, Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: ttl, Fetch: fetch(u, path)})
 }
 
 // serveProxy answers a read of mirrored content. Artifacts are cached
@@ -44,7 +43,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	bctx := context.Background()
 	switch {
 	case c.Kind == Metadata:
-		e, err := h.proxyGet(bctx, c.Target, h.r.DocumentTTL(), h.fetchDocument(c.Target))
+		e, err := h.proxyGet(bctx, mirror.MavenMetadata(c.Target), c.Target, h.r.DocumentTTL(), h.fetchDocument)
 		if err != nil {
 			return err
 		}
@@ -54,12 +53,12 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 		ctx.Response.Header.Set("Cache-Control", "no-cache")
 		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, ContentType: "text/xml"})
 	case c.Checksum != "":
-		if e, ok := h.r.Cache.Peek(bctx, h.key(c.Target)); ok && !e.Negative && e.Meta[c.Checksum] != "" {
+		if e, ok := h.r.Cache.Peek(bctx, mirror.MavenArtifact(c.Target)); ok && !e.Negative && e.Meta[c.Checksum] != "" {
 			return serveChecksum(ctx, e.Meta[c.Checksum])
 		}
 		// The file itself is not cached: pass the upstream's checksum on
 		// rather than fill a large artifact to answer for it.
-		e, err := h.proxyGet(bctx, c.Path, 0, h.fetchChecksum(c.Path))
+		e, err := h.proxyGet(bctx, mirror.MavenChecksum(c.Path), c.Path, 0, h.fetchChecksum)
 		if err != nil {
 			return err
 		}
@@ -69,7 +68,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
 	if c.Snapshot() && c.Build == 0 {
 		ttl = h.r.DocumentTTL() // a SNAPSHOT's plain name moves with every build
 	}
-	e, err := h.proxyGet(bctx, c.Target, ttl, h.fetchArtifact(c.Target))
+	e, err := h.proxyGet(bctx, mirror.MavenArtifact(c.Target), c.Target, ttl, h.fetchArtifact)
 	if err != nil {
 		return err
 	}
@@ -91,30 +90,33 @@ func (h *Handler) upstreamGet(ctx context.Context, path string, r upstream.Reque
 // .sha256, else .sha512). Bytes that disagree are an Upstream error, so
 // the cache discards them. An upstream that publishes no checksum at all
 // is trusted on the length alone, as Maven itself does by default.
-func (h *Handler) fetchArtifact(path string) cache.Fetch {
-	return func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-		const op = "maven.fetchArtifact"
-		resp, err := h.upstreamGet(ctx, path, upstream.Request{})
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		hs := newHashes()
-		if _, err := io.Copy(io.MultiWriter(w, hs), resp.Body); err != nil {
-			return cache.Result{}, fault.Op(op, err)
-		}
-		sums := hs.sums()
-		alg, want, err := h.upstreamChecksum(ctx, path)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		if alg == "" {
-			h.r.Log.Info("maven: upstream offers no checksum; length verified only", "path", path)
-		} else if sums[alg] != want {
-			return cache.Result{}, fault.Newf(op, fault.Upstream, "upstream sent %s with %s %s, but its .%s says %s", path, alg, sums[alg], alg, want)
-		}
-		return cache.Result{ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified, Meta: sums}, nil
+func (h *Handler) fetchArtifact(u, path string) cache.Fetch {
+	return mirror.Artifact(h.up, u, mirror.ArtifactOptions{Checker: func() mirror.Checker {
+		return &upstreamChecked{h: h, path: path, hashes: newHashes()}
+	}})
+}
+
+// upstreamChecked hashes an artifact as it streams and checks it against
+// the upstream's checksum file; its sums become the entry's Meta, the
+// checksums served with the file.
+type upstreamChecked struct {
+	h    *Handler
+	path string
+	*hashes
+}
+
+func (c *upstreamChecked) Check(ctx context.Context) (map[string]string, error) {
+	sums := c.sums()
+	alg, want, err := c.h.upstreamChecksum(ctx, c.path)
+	if err != nil {
+		return nil, err
 	}
+	if alg == "" {
+		c.h.r.Log.Info("maven: upstream offers no checksum; length verified only", "path", c.path)
+	} else if sums[alg] != want {
+		return nil, fault.Newf("maven.fetchArtifact", fault.Upstream, "upstream sent %s with %s %s, but its .%s says %s", c.path, alg, sums[alg], alg, want)
+	}
+	return sums, nil
 }
 
 // upstreamChecksum fetches the first checksum the upstream offers for
@@ -143,41 +145,14 @@ func (h *Handler) upstreamChecksum(ctx context.Context, path string) (alg, sum s
 
 // fetchDocument fills maven-metadata.xml: conditional when the cache holds
 // an expired copy, hashed for the checksums served with it.
-func (h *Handler) fetchDocument(path string) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		r := upstream.Request{MaxSize: maxDocument}
-		if prev != nil {
-			r.IfNoneMatch, r.IfModifiedSince = prev.ETag, prev.LastModified
-		}
-		resp, err := h.upstreamGet(ctx, path, r)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if resp.NotModified {
-			return cache.Result{NotModified: true}, nil
-		}
-		hs := newHashes()
-		if _, err := io.Copy(io.MultiWriter(w, hs), resp.Body); err != nil {
-			return cache.Result{}, fault.Op("maven.fetchDocument", err)
-		}
-		return cache.Result{ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified, Meta: hs.sums()}, nil
-	}
+func (h *Handler) fetchDocument(u, _ string) cache.Fetch {
+	return mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxDocument,
+		Check: func(b []byte, _ *upstream.Response) (map[string]string, error) { return sumsOf(b), nil }})
 }
 
-// fetchChecksum passes an upstream checksum file on, if it is one.
-func (h *Handler) fetchChecksum(path string) cache.Fetch {
-	return func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-		resp, err := h.upstreamGet(ctx, path, upstream.Request{MaxSize: maxChecksum})
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(w, resp.Body); err != nil {
-			return cache.Result{}, fault.Op("maven.fetchChecksum", err)
-		}
-		return cache.Result{ContentType: "text/plain"}, nil
-	}
+// fetchChecksum passes an upstream checksum file on.
+func (h *Handler) fetchChecksum(u, _ string) cache.Fetch {
+	return mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxChecksum, ContentType: "text/plain"})
 }
 
 // onUpstream is the probe a first deploy under c's groupId hands to
@@ -208,7 +183,7 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 		case !fault.Is(err, fault.NotFound):
 			return false, err
 		}
-		_, err = h.proxyGet(ctx, meta, h.r.DocumentTTL(), h.fetchDocument(meta))
+		_, err = h.proxyGet(ctx, mirror.MavenMetadata(meta), meta, h.r.DocumentTTL(), h.fetchDocument)
 		switch {
 		case err == nil:
 			return true, nil

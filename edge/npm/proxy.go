@@ -1,7 +1,6 @@
 package npm
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,22 +10,11 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
-
-// Cache keys of mirrored content. They name the package, not the
-// upstream's host: the cache outlives a change of upstream URL, and a
-// restart pointed at an unreachable upstream still serves what it holds.
-func packumentKey(n Name, abbreviated bool) string {
-	if abbreviated {
-		return "npm:packument:" + n.String() + ":abbreviated"
-	}
-	return "npm:packument:" + n.String()
-}
-
-func tarballKey(n Name, file string) string { return "npm:tarball:" + n.String() + "/" + file }
 
 // index is what one cached packument promises about its tarballs.
 type index struct {
@@ -52,36 +40,20 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 	if abbreviated {
 		accept = typeAbbreviated + "; q=1.0, application/json; q=0.8"
 	}
-	ttl := h.r.DocumentTTL()
 	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key: packumentKey(n, abbreviated),
-		TTL: ttl,
-		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-			req := upstream.Request{Accept: accept, MaxSize: h.opts.MaxPackument}
-			if prev != nil {
-				req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-			}
-			resp, err := h.up.Get(ctx, u, req)
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			res := cache.Result{ContentType: typeFull, ETag: resp.ETag, LastModified: resp.LastModified}
-			if resp.NotModified {
-				res.NotModified = true
-				return res, nil
-			}
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return res, err
-			}
-			// Garbage is never cached: the stale copy stays the answer.
-			if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
-				return res, fault.Newf(op, fault.Upstream, "the upstream sent an invalid packument for %s", n)
-			}
-			_, err = w.Write(b)
-			return res, err
-		},
+		Key:    mirror.NPMPackument(n.String(), abbreviated),
+		Legacy: mirror.LegacyNPMPackument(n.String(), abbreviated),
+		TTL:    h.r.DocumentTTL(),
+		Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{
+			Accept: accept, MaxSize: h.opts.MaxPackument, ContentType: typeFull,
+			Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
+				// Garbage is never cached: the stale copy stays the answer.
+				if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+					return nil, fault.Newf(op, fault.Upstream, "the upstream sent an invalid packument for %s", n)
+				}
+				return nil, nil
+			},
+		}),
 	})
 	return e, upstreamError(op, n, err)
 }
@@ -243,7 +215,7 @@ func (h *Handler) distOf(n Name, file string) (Dist, error) {
 			return Dist{}, fault.Newf(op, fault.NotFound, "%s has no tarball %s", n, file)
 		}
 		// Published upstream after our copy was filled: ask again, once.
-		if err := h.r.Cache.Invalidate(bg, packumentKey(n, true)); err != nil {
+		if err := h.r.Cache.Invalidate(bg, mirror.NPMPackument(n.String(), true)); err != nil {
 			return Dist{}, fault.Op(op, err)
 		}
 	}
@@ -276,7 +248,7 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 	if err != nil {
 		return err
 	}
-	key := tarballKey(n, file)
+	key := mirror.NPMTarball(n.String(), file)
 	if e, ok := h.r.Cache.Peek(bg, key); ok && !e.Negative {
 		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, Immutable: true})
 	}
@@ -289,19 +261,10 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 		return fault.Newf(op, fault.Upstream, "the upstream's metadata gives no digest for %s, so it cannot be verified", file)
 	}
 	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key:  key,
-		Want: want, // TTL 0: immutable once verified
-		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := h.up.Get(ctx, d.URL, upstream.Request{})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, err
-			}
-			return cache.Result{ContentType: "application/octet-stream"}, nil
-		},
+		Key:    key,
+		Legacy: mirror.LegacyNPMTarball(n.String(), file),
+		Want:   want, // TTL 0: immutable once verified
+		Fetch:  mirror.Artifact(h.up, d.URL, mirror.ArtifactOptions{ContentType: "application/octet-stream"}),
 	})
 	if err != nil {
 		return upstreamError(op, n, err)

@@ -2,8 +2,8 @@ package oci
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/cache"
+	mirrorkit "entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -45,13 +46,6 @@ func (m *mirror) url(path string) (string, error) {
 	return m.up.Client().Resolve("/v2/" + path)
 }
 
-// The cache keys: blobs are content-addressed across the upstream's
-// repositories; manifests, tags and referrers belong to one repository.
-func (m *mirror) blobKey(d blob.Digest) string { return "oci/" + m.prefix + "/blobs/" + string(d) }
-func (m *mirror) repoKey(upName, what string) string {
-	return "oci/" + m.prefix + "/" + upName + "/" + what
-}
-
 func pullScope(upName string) string { return "repository:" + upName + ":pull" }
 
 // allManifests is the Accept sent upstream: the cached copy serves every
@@ -71,10 +65,30 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 		return err
 	}
 	scope := pullScope(t.upName)
-	req := cache.Request{Key: m.repoKey(t.upName, "manifests/"+ref), TTL: h.r.DocumentTTL()}
-	if c.Digest != "" {
-		req.TTL, req.Want = 0, []blob.Digest{c.Digest}
+	req := cache.Request{
+		Key:    mirrorkit.OCITag(m.prefix, t.upName, ref),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "manifests/"+ref),
+		TTL:    h.r.DocumentTTL(),
 	}
+	if c.Digest != "" {
+		req.Key, req.TTL, req.Want = mirrorkit.OCIManifest(c.Digest), 0, []blob.Digest{c.Digest}
+	}
+	get := mirrorkit.Document(m.scoped(scope), u, mirrorkit.DocumentOptions{
+		Accept: allManifests, MaxSize: h.opts.MaxManifestSize,
+		Check: func(b []byte, resp *upstream.Response) (map[string]string, error) {
+			d, sum := resp.Header.Get("Docker-Content-Digest"), sha256Digest(b)
+			if d == "" || strings.HasPrefix(d, blob.SHA256+":") && d != sum {
+				if d != "" {
+					return nil, fault.Newf(op, fault.Upstream, "%s: manifest %s is not the %s the upstream announced", m.name(), ref, d)
+				}
+				d = sum
+			}
+			if c.Digest != "" {
+				d = string(c.Digest)
+			}
+			return map[string]string{"digest": d}, nil
+		},
+	})
 	req.Fetch = func(fctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
 		if prev != nil && prev.Meta["digest"] != "" {
 			resp, err := m.up.Get(fctx, u, scope, upstream.Request{Method: "HEAD", Accept: allManifests})
@@ -86,25 +100,10 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 				return cache.Result{NotModified: true}, nil
 			}
 		}
-		resp, err := m.up.Get(fctx, u, scope, upstream.Request{Accept: allManifests, MaxSize: h.opts.MaxManifestSize})
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(w, resp.Body); err != nil {
-			return cache.Result{}, err
-		}
-		d := resp.Header.Get("Docker-Content-Digest")
-		if sums := w.Sums(); d == "" || strings.HasPrefix(d, blob.SHA256+":") && d != string(sums[0]) {
-			if d != "" {
-				return cache.Result{}, fault.Newf(op, fault.Upstream, "%s: manifest %s is not the %s the upstream announced", m.name(), ref, d)
-			}
-			d = string(sums[0])
-		}
-		if c.Digest != "" {
-			d = string(c.Digest)
-		}
-		return cache.Result{ContentType: baseType(resp.ContentType), Meta: map[string]string{"digest": d}}, nil
+		// The HEAD said the tag moved: the GET is not conditional.
+		res, err := get(fctx, nil, w)
+		res.ContentType = baseType(res.ContentType)
+		return res, err
 	}
 	e, err := h.r.Cache.Get(context.Background(), req)
 	if err != nil {
@@ -158,18 +157,8 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	}
 	scope := pullScope(t.upName)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.blobKey(c.Digest), Want: []blob.Digest{c.Digest},
-		Fetch: func(fctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := m.up.Get(fctx, u, scope, upstream.Request{MaxSize: h.opts.MaxBlobSize})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, err
-			}
-			return cache.Result{ContentType: "application/octet-stream"}, nil
-		},
+		Key: mirrorkit.OCIBlob(c.Digest), Legacy: mirrorkit.LegacyOCIBlob(m.prefix, c.Digest), Want: []blob.Digest{c.Digest},
+		Fetch: mirrorkit.Artifact(m.scoped(scope), u, mirrorkit.ArtifactOptions{MaxSize: h.opts.MaxBlobSize, ContentType: "application/octet-stream"}),
 	})
 	if err != nil {
 		return upstreamError(codeBlobUnknown, err)
@@ -201,8 +190,9 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "tags/list?"+q.Encode()), TTL: h.r.DocumentTTL(),
-		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+		Key: mirrorkit.OCITags(m.prefix, t.upName, q.Encode()), TTL: h.r.DocumentTTL(),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "tags/list?"+q.Encode()),
+		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	if err != nil {
 		return upstreamError(codeNameUnknown, err)
@@ -234,8 +224,9 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 		return err
 	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key: m.repoKey(t.upName, "referrers/"+string(c.Digest)), TTL: h.r.DocumentTTL(),
-		Fetch: h.fetchDoc(m, u, pullScope(t.upName)),
+		Key: mirrorkit.OCIReferrers(m.prefix, t.upName, c.Digest), TTL: h.r.DocumentTTL(),
+		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "referrers/"+string(c.Digest)),
+		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
 	})
 	var refs []Descriptor
 	switch {
@@ -263,15 +254,27 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 
 // fetchDoc fetches a small upstream document (tags, referrers).
 func (h *Handler) fetchDoc(m *mirror, u, scope string) cache.Fetch {
-	return func(fctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-		resp, err := m.up.Get(fctx, u, scope, upstream.Request{Accept: "application/json", MaxSize: 16 << 20})
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(w, resp.Body); err != nil {
-			return cache.Result{}, err
-		}
-		return cache.Result{ContentType: resp.ContentType, Meta: map[string]string{"link": resp.Header.Get("Link")}}, nil
-	}
+	return mirrorkit.Document(m.scoped(scope), u, mirrorkit.DocumentOptions{
+		Accept: "application/json", MaxSize: 16 << 20,
+		Check: func(_ []byte, resp *upstream.Response) (map[string]string, error) {
+			return map[string]string{"link": resp.Header.Get("Link")}, nil
+		},
+	})
+}
+
+func sha256Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return string(blob.NewDigest(blob.SHA256, sum[:]))
+}
+
+// scoped is the mirror's upstream with the token scope of one request.
+func (m *mirror) scoped(scope string) mirrorkit.Getter { return scopedUpstream{m.up, scope} }
+
+type scopedUpstream struct {
+	up    *upstream.OCITokens
+	scope string
+}
+
+func (s scopedUpstream) Get(ctx context.Context, url string, r upstream.Request) (*upstream.Response, error) {
+	return s.up.Get(ctx, url, s.scope, r)
 }

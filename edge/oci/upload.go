@@ -17,6 +17,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	mirrorkit "entrepot/edge/mirror"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -144,7 +145,7 @@ func (h *Handler) mount(ctx *fasthttp.RequestCtx, t *target, d blob.Digest, from
 	}
 	var l linkRec
 	if ft.mirror != nil {
-		e, ok := h.r.Cache.Peek(bg, ft.mirror.blobKey(d))
+		e, ok := h.r.Cache.Peek(bg, mirrorkit.OCIBlob(d))
 		if !ok || e.Negative {
 			return false, nil
 		}

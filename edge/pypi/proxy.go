@@ -10,6 +10,7 @@ import (
 
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -17,12 +18,6 @@ import (
 
 // acceptUpstream asks for the JSON form first (PEP 691), HTML otherwise.
 const acceptUpstream = typeJSON + ", " + typeHTMLv1 + ";q=0.2, " + typeHTML + ";q=0.1"
-
-// cacheKey names cached upstream content: the upstream's base URL keeps
-// two configured upstreams apart.
-func (h *Handler) cacheKey(kind, rest string) string {
-	return "pypi/" + h.up.Base().String() + kind + "/" + rest
-}
 
 // upstreamPage returns the parsed upstream page of a normalized name,
 // through the cache: fresh for MetadataTTL, then revalidated, served stale
@@ -36,36 +31,17 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 	}
 	ctx := context.Background()
 	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key: h.cacheKey("simple", name),
-		TTL: h.r.DocumentTTL(),
-		Fetch: func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-			req := upstream.Request{Accept: acceptUpstream, MaxSize: h.opts.MaxPage}
-			if prev != nil {
-				req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-			}
-			resp, err := h.up.Get(ctx, pageURL, req)
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			res := cache.Result{ETag: resp.ETag, LastModified: resp.LastModified, ContentType: resp.ContentType}
-			if resp.NotModified {
-				res.NotModified = true
-				return res, nil
-			}
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return cache.Result{}, err
-			}
+		Key:    mirror.PyPIPage(name),
+		Legacy: mirror.LegacyPyPIPage(h.up.Base(), name),
+		TTL:    h.r.DocumentTTL(),
+		Fetch: mirror.Document(h.up, pageURL, mirror.DocumentOptions{
+			Accept: acceptUpstream, MaxSize: h.opts.MaxPage,
 			// A page that does not parse is never cached.
-			if _, err := ParseUpstream(body, resp.ContentType, pageURL, name); err != nil {
-				return cache.Result{}, err
-			}
-			if _, err := w.Write(body); err != nil {
-				return cache.Result{}, err
-			}
-			return res, nil
-		},
+			Check: func(b []byte, resp *upstream.Response) (map[string]string, error) {
+				_, err := ParseUpstream(b, resp.ContentType, pageURL, name)
+				return nil, err
+			},
+		}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.Newf(op, fault.NotFound, "project %s not found", name)
@@ -106,40 +82,33 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 	if !ok {
 		return fault.Newf(op, fault.NotFound, "file %s not found in project %s", t.Filename, t.Project)
 	}
-	src, hashes, kind, ctype := f.Source, f.Hashes, "files", "application/octet-stream"
+	src, hashes, ctype := f.Source, f.Hashes, "application/octet-stream"
 	if t.Metadata {
 		if !f.Metadata {
 			return fault.Newf(op, fault.NotFound, "%s has no core metadata", t.Filename)
 		}
-		src, hashes, kind, ctype = f.Source+".metadata", f.MetadataHashes, "metadata", "text/plain; charset=utf-8"
+		src, hashes, ctype = f.Source+".metadata", f.MetadataHashes, "text/plain; charset=utf-8"
 	}
 	// A file is cached for good only when the page gave a digest strong
 	// enough to verify it by; without one (or with only MD5 or SHA-1) it is
 	// kept like metadata, for the TTL, so that a bad copy does not last.
 	var want []blob.Digest
-	key, ttl := h.cacheKey(kind, "url/"+src), h.r.DocumentTTL()
+	var strong blob.Digest
+	ttl := h.r.DocumentTTL()
 	for _, alg := range []string{blob.SHA256, blob.SHA512} {
 		if hx, ok := hashes[alg]; ok {
-			want = append(want, blob.Digest(alg+":"+hx))
-			key, ttl = h.cacheKey(kind, alg+"/"+hx), 0
+			strong, ttl = blob.Digest(alg+":"+hx), 0
+			want = append(want, strong)
 			break
 		}
 	}
+	key := mirror.PyPIFile(t.Metadata, t.Project, t.Filename, strong)
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:  key,
-		TTL:  ttl,
-		Want: want,
-		Fetch: func(ctx context.Context, _ *cache.Entry, w blob.Writer) (cache.Result, error) {
-			resp, err := h.up.Get(ctx, src, upstream.Request{})
-			if err != nil {
-				return cache.Result{}, err
-			}
-			defer resp.Body.Close()
-			if _, err := io.Copy(w, resp.Body); err != nil {
-				return cache.Result{}, err
-			}
-			return cache.Result{ContentType: resp.ContentType}, nil
-		},
+		Key:    key,
+		Legacy: mirror.LegacyPyPIFile(h.up.Base(), t.Metadata, src, strong),
+		TTL:    ttl,
+		Want:   want,
+		Fetch:  mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
 	})
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "%s not found upstream", strings.TrimPrefix(src, h.up.Base().String()))

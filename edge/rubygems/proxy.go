@@ -14,6 +14,7 @@ import (
 	"entrepot/auth"
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -103,9 +104,14 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	}
 	// Gemspecs are immutable under their name; the upstream's bytes are
 	// passed on as they are (no digest is published for them).
+	fetch, err := h.fetchDoc("quick/Marshal.4.8/" + full + ".gemspec.rz")
+	if err != nil {
+		return err
+	}
 	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:   h.cacheKey("quick/Marshal.4.8/" + full + ".gemspec.rz"),
-		Fetch: h.fetch("quick/Marshal.4.8/" + full + ".gemspec.rz"),
+		Key:    mirror.RubyGemsGemspec(full),
+		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz"),
+		Fetch:  fetch,
 	})
 	if err != nil {
 		return err
@@ -214,17 +220,15 @@ func (h *Handler) mergedDoc(ctx *fasthttp.RequestCtx, path string, build func(up
 	return d, err
 }
 
-// cacheKey names an upstream path in the cache.
-func (h *Handler) cacheKey(path string) string {
-	b := h.up.Base()
-	return "rubygems/" + b.Host + b.Path + path
-}
-
 // upstreamDoc returns a compact-index file of the upstream through the
 // cache: fresh for the metadata TTL, then revalidated, served stale while
 // the upstream fails.
 func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, error) {
-	return h.r.Cache.Get(ctx, cache.Request{Key: h.cacheKey(path), TTL: h.r.DocumentTTL(), Fetch: h.fetch(path)})
+	fetch, err := h.fetchDoc(path)
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: h.r.DocumentTTL(), Fetch: fetch})
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
@@ -243,10 +247,16 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 		if sum == "" {
 			return cache.Entry{}, fault.Newf(op, fault.Upstream, "the upstream's index gives no checksum for %s: refusing to serve it unverified", full)
 		}
+		u, err := h.up.Resolve("gems/" + full + ".gem")
+		if err != nil {
+			return cache.Entry{}, err
+		}
+		want := blob.Digest("sha256:" + sum)
 		return h.r.Cache.Get(ctx, cache.Request{
-			Key:   h.cacheKey("gems/" + full + ".gem"),
-			Want:  []blob.Digest{blob.Digest("sha256:" + sum)},
-			Fetch: h.fetch("gems/" + full + ".gem"),
+			Key:    mirror.RubyGemsGem(full, want),
+			Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem"),
+			Want:   []blob.Digest{want},
+			Fetch:  mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
 		})
 	}
 	return cache.Entry{}, fault.Newf(op, fault.NotFound, "%s.gem is not in the upstream's index", full)
@@ -278,7 +288,7 @@ func (h *Handler) upstreamChecksum(ctx context.Context, c coord) (string, bool, 
 			return sum, true, nil
 		}
 		if attempt == 0 && !e.FetchedAt.IsZero() && time.Since(e.FetchedAt) > time.Second {
-			if err := h.r.Cache.Invalidate(ctx, h.cacheKey("info/"+c.Name)); err != nil {
+			if err := h.r.Cache.Invalidate(ctx, mirror.RubyGemsIndex("info/"+c.Name)); err != nil {
 				return "", false, err
 			}
 			continue
@@ -288,36 +298,24 @@ func (h *Handler) upstreamChecksum(ctx context.Context, c coord) (string, bool, 
 	return "", false, nil
 }
 
-// fetch returns the cache's Fetch for an upstream path: a conditional GET
-// when revalidating, the body streamed into the blob writer, its MD5 kept
-// for the compact index's ETag.
-func (h *Handler) fetch(path string) cache.Fetch {
-	return func(ctx context.Context, prev *cache.Entry, w blob.Writer) (cache.Result, error) {
-		u, err := h.up.Resolve(path)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		var req upstream.Request
-		if prev != nil {
-			req.IfNoneMatch, req.IfModifiedSince = prev.ETag, prev.LastModified
-		}
-		resp, err := h.up.Get(ctx, u, req)
-		if err != nil {
-			return cache.Result{}, err
-		}
-		defer resp.Body.Close()
-		if resp.NotModified {
-			return cache.Result{NotModified: true}, nil
-		}
-		m := md5.New()
-		if _, err := io.Copy(io.MultiWriter(w, m), resp.Body); err != nil {
-			return cache.Result{}, fault.Op("rubygems.fetch", err)
-		}
-		return cache.Result{
-			ContentType: resp.ContentType, ETag: resp.ETag, LastModified: resp.LastModified,
-			Meta: map[string]string{"md5": hex.EncodeToString(m.Sum(nil))},
-		}, nil
+// maxDocument caps an upstream compact index file or gemspec, which a
+// fill holds in memory whole (a public /versions is tens of MiB).
+const maxDocument = 256 << 20
+
+// fetchDoc returns the cache's Fetch for a small upstream file at path (a
+// compact index file, a gemspec): conditional when revalidating, its MD5
+// kept for the compact index's ETag.
+func (h *Handler) fetchDoc(path string) (cache.Fetch, error) {
+	u, err := h.up.Resolve(path)
+	if err != nil {
+		return nil, err
 	}
+	return mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxDocument,
+		Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
+			sum := md5.Sum(b)
+			return map[string]string{"md5": hex.EncodeToString(sum[:])}, nil
+		},
+	}), nil
 }
 
 func names(cs []coord) []string {
