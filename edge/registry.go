@@ -85,7 +85,7 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	if p, ok := ctx.UserValue(principalKey).(auth.Principal); ok {
 		return p, nil
 	}
-	c := auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
+	c := presented(ctx)
 	if c.Kind == auth.NoCredentials {
 		ctx.SetUserValue(principalKey, auth.Principal{})
 		return auth.Principal{}, nil
@@ -97,6 +97,43 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	}
 	ctx.SetUserValue(principalKey, p)
 	return p, nil
+}
+
+// WhoRegistry is Who for the OCI distribution API: a Bearer registry
+// token issued by /v2/token for service is verified (auth re-checks on
+// every use that what it came from is still alive) and its grants come
+// back with the principal and registry true (the grants then bound what
+// the caller may write, even when there are none); any other credentials
+// are Who's, with registry false. A registry token that fails is not an
+// error here: the caller is then whatever Who makes of the header (a
+// session JWT, or Unauthorized).
+func (r *Registry) WhoRegistry(ctx *fasthttp.RequestCtx, service string) (p auth.Principal, access []auth.RegistryAccess, registry bool, err error) {
+	if c := presented(ctx); c.Kind == auth.JWTCredentials {
+		p, access, err := r.Auth.VerifyRegistryToken(context.Background(), c.Secret, service)
+		if err == nil {
+			r.Assume(ctx, p)
+			return p, access, true, nil
+		}
+	}
+	p, err = r.Who(ctx)
+	return p, nil, false, err
+}
+
+// HasCredentials reports whether the request carries an Authorization
+// header at all, valid or not.
+func (r *Registry) HasCredentials(ctx *fasthttp.RequestCtx) bool {
+	return len(ctx.Request.Header.Peek("Authorization")) > 0
+}
+
+// PresentedSecret is the secret of the request's credentials (a token or
+// a password), "" without any: for endpoints that act on the credential
+// in use itself, such as revoking the token a client signs in with.
+func (r *Registry) PresentedSecret(ctx *fasthttp.RequestCtx) string { return presented(ctx).Secret }
+
+// presented parses the request's Authorization header: the one place on
+// the protocol request path that reads it.
+func presented(ctx *fasthttp.RequestCtx) auth.Credentials {
+	return auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
 }
 
 // May authenticates the caller and authorizes action on repo. A Forbidden

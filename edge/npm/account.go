@@ -92,8 +92,7 @@ func (h *Handler) logout(ctx *fasthttp.RequestCtx) error {
 	}
 	raw, _ := ctx.UserValue("token").(string)
 	named, _ := url.PathUnescape(raw)
-	presented := auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
-	if p.TokenID == "" || presented.Secret != named {
+	if p.TokenID == "" || h.r.PresentedSecret(ctx) != named {
 		return fault.New(op, fault.Forbidden, "only the token in use can be revoked this way")
 	}
 	if err := h.r.Auth.RevokeToken(bg, p.TokenID); err != nil {

@@ -36,16 +36,11 @@ const grantsKey = "oci.grants"
 // session ended, its user deactivated) is refused like any bad
 // credentials: auth re-checks it on every use.
 func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
-	c := auth.ParseCredentials(string(ctx.Request.Header.Peek("Authorization")))
-	if c.Kind == auth.JWTCredentials {
-		p, access, err := h.r.Auth.VerifyRegistryToken(context.Background(), c.Secret, h.service(ctx))
-		if err == nil {
-			h.r.Assume(ctx, p)
-			ctx.SetUserValue(grantsKey, access)
-			return p, nil
-		}
+	p, access, registry, err := h.r.WhoRegistry(ctx, h.service(ctx))
+	if registry {
+		ctx.SetUserValue(grantsKey, access)
 	}
-	return h.r.Who(ctx)
+	return p, err
 }
 
 // scopeActions names the token actions a request needs, for challenges.
@@ -301,7 +296,7 @@ func (h *Handler) token(ctx *fasthttp.RequestCtx) error {
 // formLogin authenticates the OAuth2 password grant of POST /v2/token.
 func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error {
 	const op = "oci.formLogin"
-	if len(ctx.Request.Header.Peek("Authorization")) > 0 {
+	if h.r.HasCredentials(ctx) {
 		return nil
 	}
 	if string(body.Peek("grant_type")) != "password" {
