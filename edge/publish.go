@@ -1,0 +1,253 @@
+package edge
+
+import (
+	"context"
+	"crypto/sha256"
+	"hash"
+	"io"
+	"slices"
+	"os"
+	"path/filepath"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
+)
+
+// The publish pipeline every protocol's publish runs through, in order:
+//
+//  1. the body limit: Body refuses a declared Content-Length over
+//     MaxUpload before a byte is read, and reads through a limited reader;
+//  2. the organization (PublishOrg) and the authorization, before any
+//     heavy work: MayPublish when the name is known before the archive
+//     (from the URL, or a small header of the body), MayPublishAny when
+//     only the archive names it;
+//  3. the upload spooled to a local file (NewUpload, Spool), hashed on the
+//     way in, never held in memory;
+//  4. the protocol's validator and manifest reader over the spooled file,
+//     reading archives through edge/archive (entry checks, bounded
+//     decompression);
+//  5. ClaimForPublish, the authoritative check, which takes the name on a
+//     first publish;
+//  6. Upload.Commit into the blob store, only now: a refused publish
+//     closes the Upload and leaves nothing behind;
+//  7. the catalog write, the protocol's cache invalidation (Forget and its
+//     own), and the audit entry of either outcome (Record).
+
+// MayPublish authorizes a publish to org under namespace (as the protocol
+// compares names) before its body is read, so that a caller without the
+// write is refused cheaply: the write on the repository of namespace's
+// claim, or, for a name nobody holds, membership of org and the write on
+// its repository for protocol. A claim held by another organization is a
+// Conflict. ClaimForPublish checks again, authoritatively, once the upload
+// is valid.
+func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+	const op = "edge.MayPublish"
+	p, err := r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New(op, fault.Unauthorized, "authentication required to publish")
+	}
+	bg := context.Background()
+	cl, ref, claimed, err := r.Hosted(bg, protocol, namespace)
+	if err != nil {
+		return err
+	}
+	if claimed {
+		if cl.OrgID != org.ID {
+			return fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
+		}
+		_, err := r.May(ctx, ref, auth.Write)
+		return err
+	}
+	if err := r.member(bg, p, org); err != nil {
+		return err
+	}
+	repo, err := r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		_, err = r.May(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
+	case err == nil:
+		_, err = r.May(ctx, repo.Ref(), auth.Write)
+	}
+	return err
+}
+
+// MayPublishAny is the authorization possible before the body is read
+// when only the uploaded archive names the package (a gem): the caller is
+// signed in and belongs to an organization, or is a platform admin.
+func (r *Registry) MayPublishAny(ctx *fasthttp.RequestCtx) error {
+	const op = "edge.MayPublishAny"
+	p, err := r.Who(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Anonymous() {
+		return fault.New(op, fault.Unauthorized, "authentication required to publish")
+	}
+	if p.PlatformAdmin {
+		return nil
+	}
+	ms, _, err := r.Auth.UserOrgs(context.Background(), p.UserID, auth.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return fault.New(op, fault.Forbidden, "you belong to no organization: create one or ask to be added to one before publishing")
+	}
+	return nil
+}
+
+// member refuses a caller who is neither a member of org nor a platform
+// admin.
+func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) error {
+	if p.PlatformAdmin {
+		return nil
+	}
+	if _, err := r.Auth.OrgMember(ctx, org.ID, p.UserID); fault.Is(err, fault.NotFound) {
+		return fault.Newf("edge.MayPublish", fault.Forbidden, "you are not a member of the organization %q", org.Name)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// Upload is a publish's file on local disk, under SpoolDir, hashed as it
+// is written: what a validator reads (at offsets, for zips) and what
+// Commit copies into the blob store once the publish is accepted. It is
+// not safe for concurrent use; Close removes the file, so `defer
+// u.Close()` is the idiom, and a refused publish leaves nothing.
+type Upload struct {
+	f      *os.File
+	size   int64
+	hashes []hash.Hash // sha256 first
+	algs   []string
+}
+
+// NewUpload starts an empty Upload hashed with sha256 and algs (blob's
+// algorithm names; unknown ones are ignored). Its file lives in
+// SpoolDir/publish.
+func (r *Registry) NewUpload(algs ...string) (*Upload, error) {
+	const op = "edge.NewUpload"
+	u := &Upload{hashes: []hash.Hash{sha256.New()}, algs: []string{blob.SHA256}}
+	for _, a := range algs {
+		if h := blob.NewHash(a); h != nil && !slices.Contains(u.algs, a) {
+			u.hashes, u.algs = append(u.hashes, h), append(u.algs, a)
+		}
+	}
+	dir := filepath.Join(r.SpoolDir, "publish")
+	if r.SpoolDir == "" {
+		dir = os.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fault.Wrap(op, fault.Unavailable, err)
+	}
+	f, err := os.CreateTemp(dir, "upload-*")
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Unavailable, err)
+	}
+	u.f = f
+	return u, nil
+}
+
+// Spool copies src into a new Upload (see NewUpload). A read error is
+// Invalid ("did not arrive whole") unless it has a kind (TooLarge from
+// Body's limit); on any error nothing remains.
+func (r *Registry) Spool(src io.Reader, algs ...string) (*Upload, error) {
+	u, err := r.NewUpload(algs...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(u, src); err != nil {
+		u.Close()
+		if k := fault.KindOf(err); k != fault.Internal {
+			return nil, err
+		}
+		return nil, fault.WrapMsg("edge.Spool", fault.Invalid, "the upload did not arrive whole", err)
+	}
+	return u, nil
+}
+
+// Write appends p to the file and the hashes.
+func (u *Upload) Write(p []byte) (int, error) {
+	n, err := u.f.Write(p)
+	for _, h := range u.hashes {
+		h.Write(p[:n])
+	}
+	u.size += int64(n)
+	if err != nil {
+		return n, fault.Wrap("edge.Upload", fault.Unavailable, err)
+	}
+	return n, nil
+}
+
+// Size is the number of bytes written.
+func (u *Upload) Size() int64 { return u.size }
+
+// Sum returns the digest of what was written with algorithm alg, "" when
+// the Upload does not hash with it.
+func (u *Upload) Sum(alg string) blob.Digest {
+	if i := slices.Index(u.algs, alg); i >= 0 {
+		return blob.NewDigest(alg, u.hashes[i].Sum(nil))
+	}
+	return ""
+}
+
+// Hashes returns the hex digests of what was written, by algorithm, as
+// hosted.File keeps them.
+func (u *Upload) Hashes() map[string]string {
+	out := make(map[string]string, len(u.algs))
+	for _, a := range u.algs {
+		out[a] = u.Sum(a).Hex()
+	}
+	return out
+}
+
+// Verify compares what was written with want: a digest of an algorithm
+// not hashed, or a mismatch, is Invalid, with msg as the message.
+func (u *Upload) Verify(msg string, want ...blob.Digest) error {
+	for _, w := range want {
+		if u.Sum(w.Algorithm()) != w {
+			return fault.New("edge.Upload.Verify", fault.Invalid, msg)
+		}
+	}
+	return nil
+}
+
+// Reader reads the file from its start; each call returns a new reader.
+func (u *Upload) Reader() io.Reader { return io.NewSectionReader(u.f, 0, u.size) }
+
+// ReaderAt reads the file at offsets (archive/zip needs it).
+func (u *Upload) ReaderAt() io.ReaderAt { return u.f }
+
+// Commit copies the file into blobs, where it becomes visible under its
+// sha256: the last step of an accepted publish, after ClaimForPublish.
+// The Upload still needs Close.
+func (u *Upload) Commit(ctx context.Context, blobs blob.Store) (blob.Info, error) {
+	const op = "edge.Upload.Commit"
+	w, err := blobs.Create(ctx, u.Sum(blob.SHA256))
+	if err != nil {
+		return blob.Info{}, fault.Op(op, err)
+	}
+	defer w.Cancel(ctx)
+	if _, err := io.Copy(w, u.Reader()); err != nil {
+		return blob.Info{}, fault.Op(op, err)
+	}
+	info, err := w.Commit(ctx)
+	return info, fault.Op(op, err)
+}
+
+// Close removes the file. It is safe to call more than once, and on nil.
+func (u *Upload) Close() error {
+	if u == nil || u.f == nil {
+		return nil
+	}
+	u.f.Close()
+	err := os.Remove(u.f.Name())
+	u.f = nil
+	return err
+}
