@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"hash"
 	"io"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/valyala/fasthttp"
 
