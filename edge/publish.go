@@ -128,10 +128,10 @@ type Upload struct {
 	algs   []string
 }
 
-// NewUpload starts an empty Upload hashed with sha256 and algs (blob's
-// algorithm names; unknown ones are ignored). Its file lives in
-// SpoolDir/publish.
-func (r *Registry) NewUpload(algs ...string) (*Upload, error) {
+// NewUpload starts an empty Upload of protocol, hashed with sha256 and
+// algs (blob's algorithm names; unknown ones are ignored). Its file lives
+// in SpoolDir/<protocol>.
+func (r *Registry) NewUpload(protocol string, algs ...string) (*Upload, error) {
 	const op = "edge.NewUpload"
 	u := &Upload{hashes: []hash.Hash{sha256.New()}, algs: []string{blob.SHA256}}
 	for _, a := range algs {
@@ -139,9 +139,9 @@ func (r *Registry) NewUpload(algs ...string) (*Upload, error) {
 			u.hashes, u.algs = append(u.hashes, h), append(u.algs, a)
 		}
 	}
-	dir := filepath.Join(r.SpoolDir, "publish")
+	dir := filepath.Join(r.SpoolDir, protocol)
 	if r.SpoolDir == "" {
-		dir = os.TempDir()
+		dir = filepath.Join(os.TempDir(), "entrepot-"+protocol)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
@@ -154,11 +154,11 @@ func (r *Registry) NewUpload(algs ...string) (*Upload, error) {
 	return u, nil
 }
 
-// Spool copies src into a new Upload (see NewUpload). A read error is
+// Spool copies src into a new Upload of protocol (see NewUpload). A read error is
 // Invalid ("did not arrive whole") unless it has a kind (TooLarge from
 // Body's limit); on any error nothing remains.
-func (r *Registry) Spool(src io.Reader, algs ...string) (*Upload, error) {
-	u, err := r.NewUpload(algs...)
+func (r *Registry) Spool(protocol string, src io.Reader, algs ...string) (*Upload, error) {
+	u, err := r.NewUpload(protocol, algs...)
 	if err != nil {
 		return nil, err
 	}

@@ -274,7 +274,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	}
 
 	// The .crate: spooled, then its manifest read from the spool.
-	up, err := h.r.Spool(io.LimitReader(body, crateLen))
+	up, err := h.r.Spool(Protocol, io.LimitReader(body, crateLen))
 	if err != nil {
 		return frameErr(op, "the .crate file", err)
 	}

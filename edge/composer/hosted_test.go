@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	arc "entrepot/edge/archive"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -31,12 +32,12 @@ func TestCheckEntryName(t *testing.T) {
 		{"a\x00b", false},
 		{"", false},
 	} {
-		err := checkEntryName(c.name)
+		err := arc.CheckName(c.name)
 		if (err == nil) != c.ok {
-			t.Errorf("checkEntryName(%q) = %v", c.name, err)
+			t.Errorf("CheckName(%q) = %v", c.name, err)
 		}
 		if err != nil && !fault.Is(err, fault.Invalid) {
-			t.Errorf("checkEntryName(%q) kind %v", c.name, fault.KindOf(err))
+			t.Errorf("CheckName(%q) kind %v", c.name, fault.KindOf(err))
 		}
 	}
 }

@@ -88,10 +88,11 @@ func contentType(ext string) string {
 	return "application/octet-stream"
 }
 
-// putFile stores a deployed artifact file: streamed into the blob store
-// while its checksums are computed, a POM checked against its path first,
-// and recorded only once the bytes are committed, so that a failed upload
-// leaves nothing visible.
+// putFile stores a deployed artifact file: the write authorized before
+// the body is read, the body spooled while its checksums are computed (a
+// POM checked against its path first), and committed to the blob store
+// and recorded only once the deploy is authorized and claimed, so that a
+// refused or failed upload leaves nothing.
 func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	const op = "maven.putFile"
 	if c.Snapshot() && c.Build == 0 {
@@ -121,6 +122,11 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 			return fault.Newf(op, fault.Invalid, "groupId %s is too broad: a first deploy claims its exact groupId for your organization, and a claim needs at least two segments, such as com.%s", c.Group, t.org.Name)
 		}
 	}
+	// The write is authorized before the body is read; ClaimForPublish
+	// checks again, and claims, once it is stored.
+	if err := h.r.MayPublish(ctx, Protocol, t.org, t.namespace); err != nil {
+		return err
+	}
 	var body io.Reader
 	if c.Extension == "pom" && c.Classifier == "" {
 		b, err := edge.ReadBody(ctx, h.opts.MaxDocument)
@@ -138,34 +144,29 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		}
 		body = r
 	}
-
-	w, err := h.r.Blobs.Create(bctx)
+	up, err := h.r.Spool(Protocol, body, blob.MD5, blob.SHA1, blob.SHA512)
 	if err != nil {
-		return fault.Op(op, err)
-	}
-	defer w.Cancel(bctx)
-	hs := newHashes()
-	if _, err := io.Copy(io.MultiWriter(w, hs), body); err != nil {
 		if k := fault.KindOf(err); k == fault.TooLarge || k == fault.Unavailable {
 			return fault.Op(op, err)
 		}
 		return fault.WrapMsg(op, fault.Invalid, "reading the upload failed", err)
 	}
-	info, err := w.Commit(bctx)
-	if err != nil {
-		return fault.Op(op, err)
-	}
+	defer up.Close()
 
 	orgID, repoID, err := h.claim(ctx, c, t)
 	if err != nil {
 		return err
+	}
+	info, err := up.Commit(bctx, h.r.Blobs)
+	if err != nil {
+		return fault.Op(op, err)
 	}
 	if _, err := h.r.Catalog.CreatePackage(bctx, hosted.Package{
 		Protocol: Protocol, Name: c.Package(), OrgID: orgID, RepoID: repoID,
 	}); err != nil && !fault.Is(err, fault.Conflict) {
 		return err
 	}
-	sums := hs.sums()
+	sums := up.Hashes()
 	_, err = h.r.Catalog.AddVersion(bctx, hosted.Version{
 		Protocol: Protocol,
 		Package:  c.Package(),

@@ -236,7 +236,7 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 			return nil, fault.New("npm.publish", fault.Invalid, "a publish carries exactly one version and one attachment")
 		}
 		var err error
-		up, err = h.r.NewUpload(blob.SHA1, blob.SHA512)
+		up, err = h.r.NewUpload(Protocol, blob.SHA1, blob.SHA512)
 		return up, err
 	})
 	if err != nil {
@@ -502,7 +502,7 @@ func (h *Handler) spoolAttachment(att attachment) (*edge.Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	up, err := h.r.Spool(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), blob.SHA1, blob.SHA512)
+	up, err := h.r.Spool(Protocol, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), blob.SHA1, blob.SHA512)
 	if fault.Is(err, fault.Invalid) {
 		return nil, fault.WrapMsg("npm.publish", fault.Invalid, "the attachment is not valid base64", err)
 	}

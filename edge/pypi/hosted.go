@@ -404,7 +404,7 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 		}
 	}
 	lr := &io.LimitedReader{R: content, N: h.r.MaxUpload + 1}
-	up, err := h.r.Spool(lr, blob.MD5)
+	up, err := h.r.Spool(Protocol, lr, blob.MD5)
 	if err != nil {
 		return formError(op, err)
 	}

@@ -239,7 +239,7 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	if err != nil {
 		return err
 	}
-	up, err := h.r.Spool(body)
+	up, err := h.r.Spool(Protocol, body)
 	if err != nil {
 		return err
 	}
