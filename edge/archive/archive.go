@@ -21,6 +21,7 @@ import (
 	"archive/zip"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -270,13 +271,18 @@ func ReadAll(r io.Reader, max int64, what string) ([]byte, error) {
 	return b, nil
 }
 
-// invalid wraps err as Invalid with msg, keeping the kind of an error
-// that has one already (TooLarge from a bounded reader).
+// ErrMalformed is in the chain of every error about an archive that
+// cannot be read (as opposed to an entry refused by the checks), so that
+// a caller can word it in its protocol's terms.
+var ErrMalformed = errors.New("malformed archive")
+
+// invalid wraps err as an Invalid ErrMalformed with msg, keeping the kind
+// of an error that has one already (TooLarge from a bounded reader).
 func invalid(op, msg string, err error) error {
 	if k := fault.KindOf(err); k == fault.TooLarge || k == fault.Invalid {
 		return err
 	}
-	return fault.WrapMsg(op, fault.Invalid, msg, err)
+	return fault.WrapMsg(op, fault.Invalid, msg, fmt.Errorf("%w: %w", ErrMalformed, err))
 }
 
 func clip(s string) string {

@@ -51,7 +51,7 @@ func readGem(r io.Reader, limit int64) (*Spec, error) {
 			break
 		}
 		if err != nil {
-			if e := keepKinds(err); e != nil {
+			if e := keepKinds(err); e != nil && !errors.Is(err, archive.ErrMalformed) {
 				return nil, e
 			}
 			return nil, bad("the upload is not a gem (a tar archive)", err)
