@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 )
@@ -29,12 +30,12 @@ import (
 //  4. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
 //     decompression);
-//  5. ClaimForPublish, the authoritative check, which takes the name on a
-//     first publish;
-//  6. Upload.Commit into the blob store, only now: a refused publish
-//     closes the Upload and leaves nothing behind;
-//  7. the catalog write, the protocol's cache invalidation (Forget and its
-//     own), and the audit entry of either outcome (Record).
+//  5. Accept: ClaimForPublish, the authoritative check, which takes the
+//     name on a first publish, then the protocol's last check (a version
+//     that exists), then the commit into the blob store — the only way an
+//     Upload reaches it, so a refused publish leaves nothing behind;
+//  6. the catalog write, the protocol's cache invalidation (Forget and its
+//     own), and the audit entry of either outcome (RecordPublish).
 
 // MayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
@@ -118,7 +119,7 @@ func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) e
 
 // Upload is a publish's file on local disk, under SpoolDir, hashed as it
 // is written: what a validator reads (at offsets, for zips) and what
-// Commit copies into the blob store once the publish is accepted. It is
+// Accept copies into the blob store once the publish is accepted. It is
 // not safe for concurrent use; Close removes the file, so `defer
 // u.Close()` is the idiom, and a refused publish leaves nothing.
 type Upload struct {
@@ -224,11 +225,40 @@ func (u *Upload) Reader() io.Reader { return io.NewSectionReader(u.f, 0, u.size)
 // ReaderAt reads the file at offsets (archive/zip needs it).
 func (u *Upload) ReaderAt() io.ReaderAt { return u.f }
 
-// Commit copies the file into blobs, where it becomes visible under its
-// sha256: the last step of an accepted publish, after ClaimForPublish.
-// The Upload still needs Close.
-func (u *Upload) Commit(ctx context.Context, blobs blob.Store) (blob.Info, error) {
-	const op = "edge.Upload.Commit"
+// Accept is the end of a publish whose upload is valid: ClaimForPublish
+// (which authorizes the write and takes the name on a first publish),
+// then check (nil for none: a version that exists is refused only now,
+// so that only a writer learns of it), then the upload is copied into
+// the blob store, where it becomes visible under its sha256. Any error
+// stops it there, with nothing stored. The Upload still needs Close.
+func (r *Registry) Accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
+	cl, ref, err := r.ClaimForPublish(ctx, req)
+	if err != nil {
+		return cl, ref, blob.Info{}, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return cl, ref, blob.Info{}, err
+		}
+	}
+	info, err := up.commit(context.Background(), r.Blobs)
+	return cl, ref, info, err
+}
+
+// RecordPublish writes the audit entry of a publish's outcome: success
+// with detail when err is nil, else failure with what the client was
+// told.
+func (r *Registry) RecordPublish(ctx *fasthttp.RequestCtx, action, target, orgID string, err error, detail string) {
+	outcome := "success"
+	if err != nil {
+		outcome, detail = "failure", ClientMessage(err, RequestID(ctx))
+	}
+	r.Record(ctx, action, target, orgID, outcome, detail)
+}
+
+// commit copies the file into blobs, where it becomes visible.
+func (u *Upload) commit(ctx context.Context, blobs blob.Store) (blob.Info, error) {
+	const op = "edge.Upload.commit"
 	w, err := blobs.Create(ctx, u.Sum(blob.SHA256))
 	if err != nil {
 		return blob.Info{}, fault.Op(op, err)

@@ -238,11 +238,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	var target, orgID string
 	defer func() {
 		if target != "" {
-			outcome, detail := "success", ""
-			if err != nil {
-				outcome, detail = "failure", edge.ClientMessage(err, edge.RequestID(ctx))
-			}
-			h.r.Record(ctx, "package.publish", target, orgID, outcome, detail)
+			h.r.RecordPublish(ctx, "package.publish", target, orgID, err, "")
 		}
 	}()
 
@@ -301,14 +297,8 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	if refusal != nil && !fault.Is(refusal, fault.Conflict) {
 		return refusal
 	}
-	cl, _, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)})
-	if err != nil {
-		return err
-	}
-	if refusal != nil {
-		return refusal
-	}
-	info, err := up.Commit(bg, h.r.Blobs)
+	cl, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)}, up,
+		func() error { return refusal })
 	if err != nil {
 		return err
 	}

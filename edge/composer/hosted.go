@@ -289,21 +289,18 @@ func (h *Handler) publishTo(ctx *fasthttp.RequestCtx, vendor string) (publishTar
 	return publishTarget{p: p, org: org}, nil
 }
 
-// claim is a publish's one permission check, edge.Registry.ClaimForPublish:
-// the write on the repository of the vendor's claim, or, for the
-// organization's first publish, the claim of its vendor (refused to
-// non-members, and when the upstream has a package of the vendor, see
-// onUpstream). It returns the repository the package goes to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string) (auth.RepoRef, error) {
+// claim ends a valid publish, edge.Registry.Accept: the write on the
+// repository of the vendor's claim, or, for the organization's first
+// publish, the claim of its vendor (refused to non-members, and when the
+// upstream has a package of the vendor, see onUpstream); then check, then
+// the archive stored. It returns the repository the package goes to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string, sp *edge.Upload, check func() error) (auth.RepoRef, blob.Info, error) {
 	vendor := vendorOf(name)
-	_, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{
+	_, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{
 		Protocol: Protocol, Namespace: vendor, Org: t.org, Upstream: h.onUpstream(name),
-	})
-	if err != nil {
-		return ref, err
-	}
+	}, sp, check)
 	h.vendors.Remove(vendor)
-	return ref, nil
+	return ref, info, err
 }
 
 // publish takes PUT /composer/packages/{vendor}/{package}?version=X.
@@ -417,22 +414,16 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 	if err != nil {
 		return h.failed(ctx, name, version, t, err)
 	}
-	// Refuse a known version before writing the blob (AddVersion decides
-	// for racing uploads); only a writer learns that it exists.
-	if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
-		if _, err := h.claim(ctx, t, name); err != nil {
-			return h.failed(ctx, name, pretty, t, err)
-		}
-		return h.failed(ctx, name, pretty, t, versionExists(name, pretty, normalized, old))
-	}
-
 	// Everything holds: now the write is authorized and, on the first
-	// publish, the vendor claimed; only then is the archive stored.
-	repo, err := h.claim(ctx, t, name)
-	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
-	}
-	info, err := sp.Commit(c, h.r.Blobs)
+	// publish, the vendor claimed; a known version is refused only then,
+	// so that only a writer learns that it exists (AddVersion decides for
+	// racing uploads); only then is the archive stored.
+	repo, info, err := h.claim(ctx, t, name, sp, func() error {
+		if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
+			return versionExists(name, pretty, normalized, old)
+		}
+		return nil
+	})
 	if err != nil {
 		return h.failed(ctx, name, pretty, t, err)
 	}

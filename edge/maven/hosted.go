@@ -93,8 +93,12 @@ func contentType(ext string) string {
 // POM checked against its path first), and committed to the blob store
 // and recorded only once the deploy is authorized and claimed, so that a
 // refused or failed upload leaves nothing.
-func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
+func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) (err error) {
 	const op = "maven.putFile"
+	orgID, detail := t.org.ID, ""
+	defer func() {
+		h.r.RecordPublish(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, err, detail)
+	}()
 	if c.Snapshot() && c.Build == 0 {
 		return fault.Newf(op, fault.Invalid, "%s: deploy SNAPSHOTs with unique, timestamped file names (as Maven 3 and Gradle do)", c.FileName())
 	}
@@ -103,7 +107,7 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		// Only a writer learns that a hosted file exists (a file left
 		// under a released groupId is no secret, and is not claimed for).
 		if !t.first {
-			if _, _, err := h.claim(ctx, c, t); err != nil {
+			if _, _, _, err := h.claim(ctx, c, t, nil); err != nil {
 				return err
 			}
 		}
@@ -153,14 +157,11 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	}
 	defer up.Close()
 
-	orgID, repoID, err := h.claim(ctx, c, t)
+	orgID, repoID, info, err := h.claim(ctx, c, t, up)
 	if err != nil {
 		return err
 	}
-	info, err := up.Commit(bctx, h.r.Blobs)
-	if err != nil {
-		return fault.Op(op, err)
-	}
+	detail = string(info.Digest)
 	if _, err := h.r.Catalog.CreatePackage(bctx, hosted.Package{
 		Protocol: Protocol, Name: c.Package(), OrgID: orgID, RepoID: repoID,
 	}); err != nil && !fault.Is(err, fault.Conflict) {
@@ -191,27 +192,33 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	if _, err := h.r.Catalog.Touch(bctx, Protocol, c.Package()); err != nil {
 		h.r.Log.Warn("maven: package serial not bumped", "package", c.Package(), "err", err)
 	}
-	h.r.Record(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, "success", string(info.Digest))
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	return nil
 }
 
-// claim is the deploy's one permission check, edge.Registry.ClaimForPublish:
+// claim is the deploy's permission check, edge.Registry.ClaimForPublish:
 // the write on the repository of the groupId's claim, or, for a first
 // deploy, the claim of the exact groupId for t's organization (refused
 // when the upstream repository has that groupId or artifact, see
-// onUpstream). It returns the organization and repository the file goes
-// to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target) (orgID, repoID string, err error) {
+// onUpstream). With an upload (up), the file is then stored
+// (edge.Registry.Accept). It returns the organization and repository the
+// file goes to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target, up *edge.Upload) (orgID, repoID string, info blob.Info, err error) {
 	req := edge.ClaimRequest{Protocol: Protocol, Namespace: t.namespace, Org: t.org}
 	if t.first {
 		req.Upstream = h.onUpstream(c)
 	}
-	cl, ref, err := h.r.ClaimForPublish(ctx, req)
-	if err != nil {
-		return "", "", err
+	var cl hosted.Claim
+	var ref auth.RepoRef
+	if up != nil {
+		cl, ref, info, err = h.r.Accept(ctx, req, up, nil)
+	} else {
+		cl, ref, err = h.r.ClaimForPublish(ctx, req)
 	}
-	return cl.OrgID, ref.ID, nil
+	if err != nil {
+		return "", "", info, err
+	}
+	return cl.OrgID, ref.ID, info, nil
 }
 
 // checksumLen is the hex length of each algorithm's digest.

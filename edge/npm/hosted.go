@@ -312,7 +312,7 @@ func forbidPublish(n Name, err error) error {
 // (edge.Registry.ClaimForPublish authorizes it, and refuses a first
 // publish of a name the upstream serves), commit the tarball to the blob
 // store, and become visible. A refused publish stores nothing.
-func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, org auth.Org, ns string, doc putBody, up *edge.Upload) error {
+func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, org auth.Org, ns string, doc putBody, up *edge.Upload) (err error) {
 	const op = "npm.publish"
 	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
 		return fault.New(op, fault.Invalid, "a publish carries exactly one version and one attachment")
@@ -343,7 +343,8 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, or
 	for _, a := range doc.Attachments {
 		att = a
 	}
-	target := n.String() + "@" + version
+	orgID, target := org.ID, n.String()+"@"+version
+	defer func() { h.r.RecordPublish(ctx, "npm.publish", target, orgID, err, "") }()
 	if up == nil { // the data was not streamed (an escaped key, say)
 		if up, err = h.spoolAttachment(att); err != nil {
 			return err
@@ -351,26 +352,23 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, or
 		defer up.Close()
 	}
 	if err := checkTarball(up, att, want, n, version); err != nil {
-		h.r.Record(ctx, "npm.publish", target, org.ID, "failure", fault.Message(err))
 		return err
 	}
 	// The upload is valid: only now may it take the name (a failed
-	// publish claims nothing).
-	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)})
+	// publish claims nothing) and be stored.
+	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)}, up, func() error {
+		if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
+			return republish(version)
+		} else if !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+		return nil
+	})
 	if err != nil {
-		h.r.Record(ctx, "npm.publish", target, org.ID, "failure", fault.Message(err))
 		return forbidPublish(n, err)
 	}
-	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
-	if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
-		return republish(version)
-	} else if !fault.Is(err, fault.NotFound) {
-		return fault.Op(op, err)
-	}
-	info, err := up.Commit(bg, h.r.Blobs)
-	if err != nil {
-		return fault.Op(op, err)
-	}
+	orgID = cl.OrgID
+	repoID := cmp.Or(ref.ID, cl.RepoID)
 	hashes := map[string]string{blob.SHA256: info.Digest.Hex()}
 	for _, w := range want {
 		hashes[w.Algorithm()] = w.Hex()
@@ -433,7 +431,6 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, or
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	h.r.Record(ctx, "npm.publish", target, orgID, "success", "")
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
 }
 

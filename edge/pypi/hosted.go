@@ -254,15 +254,14 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	target := Protocol + ":" + u.project + "@" + u.version + "/" + u.dist.Filename
-	if err := h.r.MayPublish(ctx, Protocol, org, u.project); err != nil {
-		h.r.Record(ctx, "package.publish", target, org.ID, "failure", fault.Message(err))
+	err = h.r.MayPublish(ctx, Protocol, org, u.project)
+	if err == nil {
+		err = h.store(ctx, u, content, org, claimed)
+	}
+	h.r.RecordPublish(ctx, "package.publish", target, org.ID, err, "")
+	if err != nil {
 		return err
 	}
-	if err := h.store(ctx, u, content, org, claimed); err != nil {
-		h.r.Record(ctx, "package.publish", target, org.ID, "failure", fault.Message(err))
-		return err
-	}
-	h.r.Record(ctx, "package.publish", target, org.ID, "success", "")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString("OK\n")
 	return nil
@@ -427,18 +426,13 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 	}
 	// Every check passed: authorize, claim the name (first upload), store,
 	// record.
-	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)})
+	var check func() error
+	if claimed {
+		check = taken
+	}
+	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)}, up, check)
 	if err != nil {
 		return err
-	}
-	if claimed {
-		if err := taken(); err != nil {
-			return err
-		}
-	}
-	info, err := up.Commit(bg, h.r.Blobs)
-	if err != nil {
-		return fault.Op(op, err)
 	}
 	if md != nil {
 		mw, err := h.r.Blobs.Create(bg)

@@ -250,13 +250,7 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	}
 	name, key := spec.Name, versionKey(spec.Version, spec.Platform)
 	var orgID, detail string
-	defer func() { // the audit entry of either outcome
-		outcome := "success"
-		if err != nil {
-			outcome, detail = "failure", edge.ClientMessage(err, edge.RequestID(ctx))
-		}
-		h.r.Record(ctx, "rubygems.push", name+"@"+key, orgID, outcome, detail)
-	}()
+	defer func() { h.r.RecordPublish(ctx, "rubygems.push", name+"@"+key, orgID, err, detail) }()
 
 	// The organization holding the name, else the one the caller pushes
 	// for.
@@ -283,7 +277,12 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	} else if !fault.Is(err, fault.NotFound) {
 		return err
 	}
-	claim, _, err = h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)})
+	claim, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)}, up, func() error {
+		if exists {
+			return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
+		}
+		return nil
+	})
 	if claimed && fault.Is(err, fault.Forbidden) {
 		return fault.WrapMsg(op, fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
 	}
@@ -292,13 +291,6 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	}
 	orgID = claim.OrgID
 	repoID := claim.RepoID
-	if exists {
-		return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
-	}
-	info, err := up.Commit(rctx, h.r.Blobs)
-	if err != nil {
-		return err
-	}
 	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
 
 	pkg, err := h.r.Catalog.Package(rctx, Protocol, name)
