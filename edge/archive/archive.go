@@ -11,6 +11,11 @@
 //     archive that expands past its budget is refused as soon as it does,
 //     so a small gzip bomb costs at most the budget's worth of CPU.
 //
+// A tar names its entries only as it is read, so checking every entry
+// means reading it through (within the budget); a zip's central directory
+// lists them all, so of a zip only what a reader asks for (the manifest)
+// is decompressed.
+//
 // Everything here is pure: no I/O but the readers it is handed. Errors are
 // hosted/fault kinds: Invalid for a malformed or refused entry, TooLarge
 // for an archive over its budget.
