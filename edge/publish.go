@@ -37,6 +37,25 @@ import (
 //  6. the catalog write, the protocol's cache invalidation (Forget and its
 //     own), and the audit entry of either outcome (RecordPublish).
 
+// PublishTo picks the organization a publish goes to and the namespace
+// it claims: the organization holding the first of namespaces that is
+// claimed (so that a member of several publishes a new version without
+// choosing), with that claim's namespace and claimed true; else
+// PublishOrg(p, named), with namespaces[0]. It authorizes nothing.
+func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, named string, namespaces ...string) (auth.Org, string, bool, error) {
+	const op = "edge.PublishTo"
+	cl, _, claimed, err := r.Hosted(ctx, protocol, namespaces...)
+	if err != nil {
+		return auth.Org{}, "", false, fault.Op(op, err)
+	}
+	if claimed {
+		org, err := r.Auth.GetOrg(ctx, cl.OrgID)
+		return org, cl.Namespace, true, fault.Op(op, err)
+	}
+	org, err := r.PublishOrg(ctx, p, named)
+	return org, namespaces[0], false, err
+}
+
 // MayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
 // write is refused cheaply: the write on the repository of namespace's

@@ -257,7 +257,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	target = Protocol + ":" + meta.Name + "@" + meta.Vers
 	norm := normalize(meta.Name)
 	_, vkey, _ := parseVersion(meta.Vers)
-	org, err := h.publishOrg(p, norm)
+	org, _, _, err := h.r.PublishTo(bg, p, Protocol, "", norm)
 	if err != nil {
 		return err
 	}
@@ -340,21 +340,6 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(publishWarnings)
 	return nil
-}
-
-// publishOrg picks the organization a publish of the crate norm goes to:
-// the one holding the name, so that a member of several organizations
-// publishes new versions without choosing, else the one the caller
-// publishes for (edge.Registry.PublishOrg).
-func (h *Handler) publishOrg(p auth.Principal, norm string) (auth.Org, error) {
-	cl, _, claimed, err := h.r.Hosted(bg, Protocol, norm)
-	if err != nil {
-		return auth.Org{}, err
-	}
-	if claimed {
-		return h.r.Auth.GetOrg(bg, cl.OrgID)
-	}
-	return h.r.PublishOrg(bg, p, "")
 }
 
 // existing reports whether the catalog holds the crate norm, and the

@@ -256,27 +256,18 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 const maxDocument = 64 << 20
 
 // publishOrg picks the organization a publish of n goes to, and the
-// namespace it claims: the organization holding n's claim (its scope's
-// or its own), else the one named by n's scope (a scope belongs to the
-// organization of the same name), else the caller's (edge.PublishOrg).
-// It authorizes nothing: edge.Registry.MayPublish does before the body
-// is read, and ClaimForPublish once the upload is valid.
+// namespace it claims (edge.Registry.PublishTo): the organization holding
+// n's claim (its scope's or its own), else the one named by n's scope (a
+// scope belongs to the organization of the same name), else the
+// caller's. It authorizes nothing: edge.Registry.MayPublish does before
+// the body is read, and ClaimForPublish once the upload is valid.
 func (h *Handler) publishOrg(n Name, p auth.Principal) (auth.Org, string, error) {
-	const op = "npm.publishOrg"
 	namespaces := []string{n.String()}
 	if n.Scope != "" {
 		namespaces = []string{n.ScopeNamespace(), n.String()}
 	}
-	cl, _, ok, err := h.r.Hosted(bg, Protocol, namespaces...)
-	if err != nil {
-		return auth.Org{}, "", fault.Op(op, err)
-	}
-	if ok {
-		org, err := h.r.Auth.GetOrg(bg, cl.OrgID)
-		return org, cl.Namespace, fault.Op(op, err)
-	}
-	org, err := h.r.PublishOrg(bg, p, n.Scope)
-	return org, namespaces[0], err
+	org, ns, _, err := h.r.PublishTo(bg, p, Protocol, n.Scope, namespaces...)
+	return org, ns, err
 }
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a

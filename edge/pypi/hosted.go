@@ -238,18 +238,7 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 	// the caller's. The write is authorized before the file is read
 	// (edge.Registry.MayPublish: the form's fields, first, name the
 	// project), and again once it is valid (ClaimForPublish, in store).
-	bg := context.Background()
-	cl, _, claimed, err := h.r.Hosted(bg, Protocol, u.project)
-	if err != nil {
-		return fault.Op(op, err)
-	}
-	var org auth.Org
-	if claimed {
-		org, err = h.r.Auth.GetOrg(bg, cl.OrgID)
-		err = fault.Op(op, err)
-	} else {
-		org, err = h.r.PublishOrg(bg, p, "")
-	}
+	org, _, claimed, err := h.r.PublishTo(context.Background(), p, Protocol, "", u.project)
 	if err != nil {
 		return err
 	}

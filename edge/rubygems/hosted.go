@@ -254,16 +254,7 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 
 	// The organization holding the name, else the one the caller pushes
 	// for.
-	claim, _, claimed, err := h.r.Hosted(rctx, Protocol, name)
-	if err != nil {
-		return err
-	}
-	var org auth.Org
-	if claimed {
-		org, err = h.r.Auth.GetOrg(rctx, claim.OrgID)
-	} else {
-		org, err = h.r.PublishOrg(rctx, p, "")
-	}
+	org, _, claimed, err := h.r.PublishTo(rctx, p, Protocol, "", name)
 	if err != nil {
 		return err
 	}
