@@ -22,6 +22,9 @@ import (
 	"testing"
 
 	"entrepot/deploy/testkit"
+	"entrepot/edge"
+	"entrepot/hosted/blob"
+	"entrepot/hosted/fault"
 )
 
 // TestPublishRefusedBeforeReading: a 200 MiB npm publish from a user who
@@ -305,3 +308,52 @@ func gemWith(t *testing.T, extra *hostile) []byte {
 	tw.Close()
 	return out.Bytes()
 }
+
+// TestUpload: a spooled upload is hashed, verified against what the
+// publish promised, read back from its start, and gone after Close.
+func TestUpload(t *testing.T) {
+	r := &edge.Registry{SpoolDir: t.TempDir()}
+	body := []byte("the bytes of a package")
+	up, err := r.Spool("npm", bytes.NewReader(body), blob.SHA1, blob.SHA512, "unknown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testkit.CountFiles(filepath.Join(r.SpoolDir, "npm")); n != 1 {
+		t.Fatalf("%d spooled files", n)
+	}
+	s1, s256 := sha1.Sum(body), sha256.Sum256(body)
+	good := []blob.Digest{blob.NewDigest(blob.SHA1, s1[:]), blob.NewDigest(blob.SHA256, s256[:])}
+	if err := up.Verify("mismatch", good...); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Verify("mismatch", blob.NewDigest(blob.SHA1, make([]byte, 20))); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("a wrong sha1 verified: %v", err)
+	}
+	if err := up.Verify("mismatch", blob.NewDigest(blob.MD5, make([]byte, 16))); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("a digest of an algorithm not hashed verified: %v", err)
+	}
+	if h := up.Hashes(); len(h) != 3 || h[blob.SHA256] != hex.EncodeToString(s256[:]) {
+		t.Fatalf("hashes %v", h)
+	}
+	for range 2 {
+		if b, _ := io.ReadAll(up.Reader()); !bytes.Equal(b, body) || up.Size() != int64(len(body)) {
+			t.Fatalf("read back %q", b)
+		}
+	}
+	up.Close()
+	up.Close()
+	if n := testkit.CountFiles(filepath.Join(r.SpoolDir, "npm")); n != 0 {
+		t.Fatalf("%d spooled files after Close", n)
+	}
+	// A body cut short or over its limit leaves nothing.
+	if _, err := r.Spool("npm", io.MultiReader(bytes.NewReader(body), errReader{})); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("cut body: %v", err)
+	}
+	if n := testkit.CountFiles(filepath.Join(r.SpoolDir, "npm")); n != 0 {
+		t.Fatalf("%d spooled files after a failed spool", n)
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
