@@ -65,12 +65,9 @@ func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, na
 // is valid.
 func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
 	const op = "edge.MayPublish"
-	p, err := r.Who(ctx)
+	p, err := r.publisher(ctx)
 	if err != nil {
 		return err
-	}
-	if p.Anonymous() {
-		return fault.New(op, fault.Unauthorized, "authentication required to publish")
 	}
 	bg := context.Background()
 	cl, ref, claimed, err := r.Hosted(bg, protocol, namespace)
@@ -102,12 +99,9 @@ func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org aut
 // signed in and belongs to an organization, or is a platform admin.
 func (r *Registry) MayPublishAny(ctx *fasthttp.RequestCtx) error {
 	const op = "edge.MayPublishAny"
-	p, err := r.Who(ctx)
+	p, err := r.publisher(ctx)
 	if err != nil {
 		return err
-	}
-	if p.Anonymous() {
-		return fault.New(op, fault.Unauthorized, "authentication required to publish")
 	}
 	if p.PlatformAdmin {
 		return nil
@@ -120,6 +114,16 @@ func (r *Registry) MayPublishAny(ctx *fasthttp.RequestCtx) error {
 		return fault.New(op, fault.Forbidden, "you belong to no organization: create one or ask to be added to one before publishing")
 	}
 	return nil
+}
+
+// publisher is the signed-in caller of a publish; anonymous is
+// Unauthorized.
+func (r *Registry) publisher(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := r.Who(ctx)
+	if err == nil && p.Anonymous() {
+		err = fault.New("edge.publish", fault.Unauthorized, "authentication required to publish")
+	}
+	return p, err
 }
 
 // member refuses a caller who is neither a member of org nor a platform

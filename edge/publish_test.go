@@ -283,30 +283,12 @@ func gemWith(t *testing.T, extra *hostile) []byte {
 		t.Fatal(err)
 	}
 	data := tarGz(t, [][2]string{{"lib/alpha.rb", "module Alpha; end\n"}}, extra)
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	tr := tar.NewReader(bytes.NewReader(src))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		switch h.Name {
-		case "checksums.yaml.gz":
-			continue
-		case "data.tar.gz":
+	return testkit.EditTar(t, src, func(name string, b []byte) ([]byte, bool) {
+		if name == "data.tar.gz" {
 			b = data
 		}
-		h.Size = int64(len(b))
-		tw.WriteHeader(h)
-		tw.Write(b)
-	}
-	tw.Close()
-	return out.Bytes()
+		return b, name != "checksums.yaml.gz"
+	})
 }
 
 // TestUpload: a spooled upload is hashed, verified against what the

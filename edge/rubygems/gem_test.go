@@ -4,10 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"io"
 	"os"
 	"testing"
 
+	"entrepot/deploy/testkit"
 	"entrepot/edge/archive"
 	"entrepot/hosted/fault"
 )
@@ -16,6 +16,10 @@ import (
 // by one holding h (and body) and without checksums.yaml.gz; outer, when
 // set, is added to the gem's own tar.
 func gemWithData(t testing.TB, h *tar.Header, body []byte, outer *tar.Header) []byte {
+	var outers []*tar.Header
+	if outer != nil {
+		outers = append(outers, outer)
+	}
 	t.Helper()
 	src, err := os.ReadFile("testdata/alpha-1.0.0.gem")
 	if err != nil {
@@ -30,33 +34,12 @@ func gemWithData(t testing.TB, h *tar.Header, body []byte, outer *tar.Header) []
 	}
 	dw.Close()
 	zw.Close()
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	tr := tar.NewReader(bytes.NewReader(src))
-	for {
-		eh, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		switch eh.Name {
-		case "checksums.yaml.gz":
-			continue
-		case "data.tar.gz":
+	return testkit.EditTar(t, src, func(name string, b []byte) ([]byte, bool) {
+		if name == "data.tar.gz" {
 			b = data.Bytes()
 		}
-		eh.Size = int64(len(b))
-		tw.WriteHeader(eh)
-		tw.Write(b)
-	}
-	if outer != nil {
-		tw.WriteHeader(outer)
-	}
-	tw.Close()
-	return out.Bytes()
+		return b, name != "checksums.yaml.gz"
+	}, outers...)
 }
 
 func TestReadGemRefusesUnsafeGems(t *testing.T) {
