@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -72,6 +73,48 @@ func TestPublishRefusedBeforeReading(t *testing.T) {
 	}
 	if grew := after.RSS - before.RSS; grew > 16<<20 {
 		t.Fatalf("a refused 200 MiB publish raised the RSS by %d MiB", grew>>20)
+	}
+}
+
+// TestPublishStreams: an accepted 48 MiB npm publish is streamed to a
+// spool file, not held in memory: the server's peak RSS grows by less
+// than 16 MiB, and the tarball is served back whole.
+func TestPublishStreams(t *testing.T) {
+	s := testkit.Start(t, "MAX_UPLOAD_SIZE=512")
+	token := s.Token(t, s.OrgMember(t, "acme", "alice", "alice-password-123456", "owner"), nil, nil, nil)
+	payload := make([]byte, 48<<20)
+	rand.Read(payload) // incompressible: the tarball is as large as its content
+	tgz := tarGz(t, [][2]string{{"package/package.json", `{"name":"@acme/big","version":"1.0.0"}`}, {"package/blob.bin", string(payload)}}, nil)
+	s1, s512 := sha1.Sum(tgz), sha512.Sum512(tgz)
+	doc, _ := json.Marshal(map[string]any{
+		"_id": "@acme/big", "name": "@acme/big", "dist-tags": map[string]string{"latest": "1.0.0"},
+		"versions": map[string]any{"1.0.0": map[string]any{"name": "@acme/big", "version": "1.0.0",
+			"dist": map[string]string{"integrity": "sha512-" + base64.StdEncoding.EncodeToString(s512[:]), "shasum": hex.EncodeToString(s1[:])}}},
+		"_attachments": map[string]any{"@acme/big-1.0.0.tgz": map[string]any{"content_type": "application/octet-stream", "data": tgz, "length": len(tgz)}},
+	})
+	// A small publish first, so that the code it runs is paged in.
+	small := tarGz(t, [][2]string{{"package/package.json", `{"name":"@acme/small","version":"1.0.0"}`}}, nil)
+	ss1 := sha1.Sum(small)
+	smallDoc, _ := json.Marshal(map[string]any{"name": "@acme/small",
+		"versions":     map[string]any{"1.0.0": map[string]any{"name": "@acme/small", "version": "1.0.0", "dist": map[string]string{"shasum": hex.EncodeToString(ss1[:])}}},
+		"_attachments": map[string]any{"@acme/small-1.0.0.tgz": map[string]any{"data": small}},
+	})
+	header := []string{"Content-Type", "application/json", "Authorization", "Bearer " + token}
+	if resp, b := testkit.Request(t, "PUT", s.URL+"/npm/@acme%2fsmall", smallDoc, header...); resp.StatusCode != http.StatusOK {
+		t.Fatalf("small publish: %d %s", resp.StatusCode, b)
+	}
+	before := s.Memory(t)
+	if resp, b := testkit.Request(t, "PUT", s.URL+"/npm/@acme%2fbig", doc, header...); resp.StatusCode != http.StatusOK {
+		t.Fatalf("48 MiB publish: %d %s", resp.StatusCode, b)
+	}
+	after := s.Memory(t)
+	t.Logf("a %d MiB publish: RSS %d → %d KiB, peak %d → %d KiB", len(doc)>>20, before.RSS>>10, after.RSS>>10, before.Peak>>10, after.Peak>>10)
+	if grew := after.Peak - before.Peak; grew > 16<<20 {
+		t.Fatalf("an accepted %d MiB publish raised the peak RSS by %d MiB", len(doc)>>20, grew>>20)
+	}
+	resp, b := testkit.Request(t, "GET", s.URL+"/npm/@acme/big/-/big-1.0.0.tgz", nil, "Authorization", "Bearer "+token)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, tgz) {
+		t.Fatalf("tarball: %d, %d bytes of %d", resp.StatusCode, len(b), len(tgz))
 	}
 }
 
