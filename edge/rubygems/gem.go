@@ -154,6 +154,32 @@ func readGem(r io.Reader, limit int64) (*Spec, error) {
 	return spec, nil
 }
 
+// gemName reads only as far as a .gem's metadata.gz, which gem build
+// writes first, and returns the name its specification gives: what a
+// push is authorized on before the rest of the gem is read. A gem whose
+// name cannot be read so gives "" and no error: readGem tells why.
+func gemName(r io.Reader) string {
+	tr := archive.NewTar(r)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		if h.Name != "metadata.gz" || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := gunzip(tr)
+		if err != nil {
+			return ""
+		}
+		spec, err := parseSpecYAML(b)
+		if err != nil {
+			return ""
+		}
+		return spec.Name
+	}
+}
+
 func gunzip(r io.Reader) ([]byte, error) {
 	z, err := gzip.NewReader(r)
 	if err != nil {

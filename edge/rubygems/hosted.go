@@ -244,21 +244,30 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 		return err
 	}
 	defer up.Close()
+	// The organization holding the name, else the one the caller pushes
+	// for; the write is authorized on the name the gem's first entry
+	// gives, before the rest of it is read.
+	name := gemName(up.Reader())
+	var org auth.Org
+	var claimed bool
+	if name != "" {
+		if org, _, claimed, err = h.r.PublishTo(rctx, p, Protocol, "", name); err != nil {
+			return err
+		}
+		if err := h.r.MayPublish(ctx, Protocol, org, name); err != nil {
+			return pushRefused(name, claimed, err)
+		}
+	}
 	spec, err := readGem(up.Reader(), archive.Budget(up.Size(), 0))
 	if err != nil {
 		return err
 	}
-	name, key := spec.Name, versionKey(spec.Version, spec.Platform)
-	var orgID, detail string
-	defer func() { h.r.RecordPublish(ctx, "rubygems.push", name+"@"+key, orgID, err, detail) }()
-
-	// The organization holding the name, else the one the caller pushes
-	// for.
-	org, _, claimed, err := h.r.PublishTo(rctx, p, Protocol, "", name)
-	if err != nil {
-		return err
+	if spec.Name != name {
+		return fault.New(op, fault.Invalid, "the gem's metadata.gz does not name the gem it holds")
 	}
-	orgID = org.ID
+	key := versionKey(spec.Version, spec.Platform)
+	orgID, detail := org.ID, ""
+	defer func() { h.r.RecordPublish(ctx, "rubygems.push", name+"@"+key, orgID, err, detail) }()
 	// A version pushed already is refused once the write is authorized,
 	// so that no one learns a private gem's versions by pushing them;
 	// nothing is stored for it.
@@ -274,11 +283,8 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 		}
 		return nil
 	})
-	if claimed && fault.Is(err, fault.Forbidden) {
-		return fault.WrapMsg(op, fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
-	}
 	if err != nil {
-		return err
+		return pushRefused(name, claimed, err)
 	}
 	orgID = claim.OrgID
 	repoID := claim.RepoID
@@ -320,6 +326,14 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString("Successfully registered gem: " + name + " (" + key + ")")
 	return nil
+}
+
+// pushRefused words a push refused on a claimed name.
+func pushRefused(name string, claimed bool, err error) error {
+	if claimed && fault.Is(err, fault.Forbidden) {
+		return fault.WrapMsg("rubygems.push", fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
+	}
+	return err
 }
 
 // yankParams reads gem_name, version and platform from the form body or
