@@ -29,6 +29,11 @@ func TestCheckName(t *testing.T) {
 		{"", false},
 		{"..", false},
 		{"a..b/c", true},
+		// Composer's cases, from before the checks moved here.
+		{"composer.json", true},
+		{"pkg-1.0/src/", true},
+		{"a/..", false},
+		{"C:/x", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := CheckName(c.name)
