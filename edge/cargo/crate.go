@@ -2,8 +2,6 @@ package cargo
 
 import (
 	"archive/tar"
-	"compress/gzip"
-	"errors"
 	"io"
 	"path"
 	"sort"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"entrepot/edge/archive"
 	"entrepot/hosted/fault"
 )
 
@@ -41,46 +40,37 @@ type manifest struct {
 }
 
 // readManifest reads a .crate (a gzipped tar whose entries all live under
-// "<name>-<vers>/") to its end and returns its Cargo.toml. Every entry
-// outside that folder, a missing Cargo.toml or an unreadable archive is
-// Invalid. The whole stream is consumed, so that a caller teeing it into
-// a blob writer has every byte.
-func readManifest(r io.Reader, name, vers string) (manifest, error) {
+// "<name>-<vers>/", expanding to at most limit bytes) to its end and
+// returns its Cargo.toml. Every entry is checked (edge/archive: no links,
+// devices or names out of the folder); one outside that folder, a missing
+// Cargo.toml or an unreadable archive is Invalid, an archive expanding
+// past limit TooLarge.
+func readManifest(r io.Reader, limit int64, name, vers string) (manifest, error) {
 	const op = "cargo.readManifest"
 	var m manifest
 	root := name + "-" + vers
-	zr, err := gzip.NewReader(r)
+	tr, err := archive.NewTarGz(r, limit)
 	if err != nil {
 		return m, crateErr(op, "the .crate file is not gzip-compressed", err)
 	}
-	zr.Multistream(false)
-	tr := tar.NewReader(zr)
 	var raw []byte
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return m, crateErr(op, "the .crate file is not a valid tar archive", err)
-		}
+	err = tr.Walk(func(h *tar.Header) error {
 		clean := path.Clean(h.Name)
 		if clean != h.Name && clean+"/" != h.Name || !strings.HasPrefix(clean, root+"/") && clean != root {
-			return m, fault.Newf(op, fault.Invalid, "the .crate file holds %q outside %s/", clip(h.Name), root)
+			return fault.Newf(op, fault.Invalid, "the .crate file holds %q outside %s/", clip(h.Name), root)
 		}
 		if clean == root+"/Cargo.toml" && h.Typeflag == tar.TypeReg {
-			raw, err = io.ReadAll(io.LimitReader(tr, maxManifest+1))
-			if err != nil {
-				return m, crateErr(op, "the .crate file is truncated", err)
+			b, err := archive.ReadAll(tr, maxManifest, "Cargo.toml")
+			if fault.Is(err, fault.TooLarge) {
+				return fault.Newf(op, fault.Invalid, "Cargo.toml is over %d bytes", maxManifest)
 			}
-			if len(raw) > maxManifest {
-				return m, fault.Newf(op, fault.Invalid, "Cargo.toml is over %d bytes", maxManifest)
-			}
+			raw = b
+			return err
 		}
-	}
-	// The gzip trailer (checksum) is verified only once read to its end.
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return m, crateErr(op, "the .crate file is corrupt", err)
+		return nil
+	})
+	if err != nil {
+		return m, crateErr(op, "the .crate file is not a valid tar archive", err)
 	}
 	if raw == nil {
 		return m, fault.Newf(op, fault.Invalid, "the .crate file has no %s/Cargo.toml", root)
@@ -92,7 +82,7 @@ func readManifest(r io.Reader, name, vers string) (manifest, error) {
 }
 
 func crateErr(op, msg string, err error) error {
-	if fault.Is(err, fault.TooLarge) {
+	if k := fault.KindOf(err); k == fault.TooLarge || k == fault.Invalid {
 		return err
 	}
 	return fault.WrapMsg(op, fault.Invalid, msg, err)

@@ -83,7 +83,7 @@ func TestManifestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := readManifest(bytes.NewReader(crateFile(t, tt.files)), tt.meta.Name, tt.meta.Vers)
+			m, err := readManifest(bytes.NewReader(crateFile(t, tt.files)), 1<<20, tt.meta.Name, tt.meta.Vers)
 			if err == nil {
 				err = m.check(tt.meta)
 			}
@@ -115,7 +115,7 @@ func TestReadManifestBadArchives(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := readManifest(bytes.NewReader(tt.body), "demo", "1.0.0")
+			_, err := readManifest(bytes.NewReader(tt.body), 1<<20, "demo", "1.0.0")
 			if !fault.Is(err, fault.Invalid) {
 				t.Fatalf("got %v, want Invalid", err)
 			}

@@ -13,8 +13,8 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/edge/archive"
 	"entrepot/hosted"
-	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 )
 
@@ -188,13 +188,14 @@ var publishWarnings = []byte(`{"warnings":{"invalid_categories":[],"invalid_badg
 
 // publish answers PUT /cargo/api/v1/crates/new. Everything is checked
 // before anything is recorded: the framing, the metadata, the .crate
-// itself (streamed into a blob writer while its Cargo.toml is read and
-// compared with the metadata) and what the catalog holds under the name
+// itself (spooled, then its Cargo.toml read and compared with the
+// metadata) and what the catalog holds under the name
 // (a collision with another spelling, a re-published version). Only
-// then is the blob committed and the name claimed (edge.ClaimForPublish,
-// which authorizes the write, once), and the package and version
-// recorded. A refused publish claims and records nothing; a publish
-// refused by ClaimForPublish may leave its committed blob unreferenced.
+// then is the name claimed (edge.ClaimForPublish, which authorizes the
+// write), the blob committed, and the package and version recorded. The
+// write is first authorized once the metadata in front of the .crate
+// names it (edge.Registry.MayPublish), before the .crate is read. A
+// refused publish claims, stores and records nothing.
 func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	const op = "cargo.publish"
 	p, err := h.r.Who(ctx)
@@ -207,11 +208,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	var target, orgID string
 	defer func() {
 		if target != "" {
-			outcome, detail := "success", ""
-			if err != nil {
-				outcome, detail = "failure", edge.ClientMessage(err, edge.RequestID(ctx))
-			}
-			h.r.Record(ctx, "package.publish", target, orgID, outcome, detail)
+			h.r.RecordPublish(ctx, "package.publish", target, orgID, err, "")
 		}
 	}()
 
@@ -230,38 +227,34 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	target = Protocol + ":" + meta.Name + "@" + meta.Vers
 	norm := normalize(meta.Name)
 	_, vkey, _ := parseVersion(meta.Vers)
-	org, err := h.publishOrg(p, norm)
+	org, _, _, err := h.r.PublishTo(bg, p, Protocol, "", norm)
 	if err != nil {
 		return err
 	}
 	orgID = org.ID
 
-	// The .crate: into a blob, hashed, its manifest read on the way.
-	w, err := h.r.Blobs.Create(bg)
-	if err != nil {
+	// The write is authorized before the .crate is read: the metadata
+	// in front of it names the crate.
+	if err := h.r.MayPublish(ctx, Protocol, org, norm); err != nil {
 		return err
 	}
-	defer w.Cancel(bg)
-	cr := &countReader{r: io.LimitReader(body, crateLen)}
-	tee := io.TeeReader(cr, w)
-	man, err := readManifest(tee, meta.Name, meta.Vers)
+
+	// The .crate: spooled, then its manifest read from the spool.
+	up, err := h.r.Spool(Protocol, io.LimitReader(body, crateLen))
 	if err != nil {
-		// A body that ends early is a framing error, whatever the
-		// archive reader made of it.
-		if _, derr := io.Copy(io.Discard, cr); derr == nil && cr.n < crateLen {
-			return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", cr.n, crateLen)
-		}
-		return err
+		return frameErr(op, "the .crate file", err)
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return frameErr(op, "the end of the .crate file", err)
-	}
-	if cr.n != crateLen {
-		return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", cr.n, crateLen)
+	defer up.Close()
+	if up.Size() != crateLen {
+		return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", up.Size(), crateLen)
 	}
 	var one [1]byte
 	if n, _ := io.ReadFull(body, one[:]); n > 0 {
 		return fault.New(op, fault.Invalid, "malformed publish request: bytes after the .crate file")
+	}
+	man, err := readManifest(up.Reader(), archive.Budget(crateLen, 0), meta.Name, meta.Vers)
+	if err != nil {
+		return err
 	}
 	if err := man.check(meta); err != nil {
 		return err
@@ -269,23 +262,15 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 
 	// What the catalog holds under the name: a refusal is told only once
 	// the write is authorized, so that no one learns a private crate's
-	// versions by publishing them; nothing is stored for it.
+	// versions by publishing them.
 	exists, refusal := h.existing(norm, meta, vkey)
 	if refusal != nil && !fault.Is(refusal, fault.Conflict) {
 		return refusal
 	}
-	var info blob.Info
-	if refusal == nil {
-		if info, err = w.Commit(bg); err != nil {
-			return err
-		}
-	}
-	cl, _, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)})
+	cl, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)}, up,
+		func() error { return refusal })
 	if err != nil {
 		return err
-	}
-	if refusal != nil {
-		return refusal
 	}
 	entry, _ := json.Marshal(indexEntryOf(meta, info.Digest.Hex()))
 	if !exists {
@@ -327,21 +312,6 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	return nil
 }
 
-// publishOrg picks the organization a publish of the crate norm goes to:
-// the one holding the name, so that a member of several organizations
-// publishes new versions without choosing, else the one the caller
-// publishes for (edge.Registry.PublishOrg).
-func (h *Handler) publishOrg(p auth.Principal, norm string) (auth.Org, error) {
-	cl, _, claimed, err := h.r.Hosted(bg, Protocol, norm)
-	if err != nil {
-		return auth.Org{}, err
-	}
-	if claimed {
-		return h.r.Auth.GetOrg(bg, cl.OrgID)
-	}
-	return h.r.PublishOrg(bg, p, "")
-}
-
 // existing reports whether the catalog holds the crate norm, and the
 // Conflict a publish of meta meets there: a name that collides with the
 // crate's own spelling, or a version published already. Any other error
@@ -377,18 +347,6 @@ func sameName(pkg hosted.Package, name string) error {
 
 func republished(m publishMeta) error {
 	return fault.Newf("cargo.publish", fault.Conflict, "crate version %s of %s is already uploaded: versions are immutable", m.Vers, m.Name)
-}
-
-// countReader counts what it reads.
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // crateVersion reads and checks the {crate} and {version} of an API path.

@@ -16,8 +16,6 @@ package composer
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -54,8 +52,6 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
-
-	spool string // r.SpoolDir/composer: uploads before they become blobs
 
 	// vendors remembers, briefly, which vendors an organization owns
 	// without a claim recorded yet (an organization that has published
@@ -99,11 +95,6 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		vendors: expirable.NewLRU[string, vendorEntry](16384, nil, 5*time.Second),
 		docs:    expirable.NewLRU[string, []byte](512, nil, 10*time.Minute),
 		parsed:  expirable.NewLRU[string, any](512, nil, 10*time.Minute),
-	}
-	if r.SpoolDir != "" {
-		h.spool = filepath.Join(r.SpoolDir, Protocol)
-	} else {
-		h.spool = filepath.Join(os.TempDir(), "entrepot-"+Protocol)
 	}
 	return h
 }

@@ -3,16 +3,11 @@ package composer
 import (
 	"archive/zip"
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
-	"os"
-	"path"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,6 +17,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	arc "entrepot/edge/archive"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -273,7 +269,9 @@ type publishTarget struct {
 }
 
 // publishTo picks the organization an upload goes to: the vendor's.
-// Nothing is authorized here but the caller's credentials.
+// Nothing is authorized here but the caller's credentials: the write is,
+// before the body is read (edge.Registry.MayPublish), and once the
+// upload is valid (claim).
 func (h *Handler) publishTo(ctx *fasthttp.RequestCtx, vendor string) (publishTarget, error) {
 	const op = "composer.publish"
 	p, err := h.r.Who(ctx)
@@ -290,21 +288,18 @@ func (h *Handler) publishTo(ctx *fasthttp.RequestCtx, vendor string) (publishTar
 	return publishTarget{p: p, org: org}, nil
 }
 
-// claim is a publish's one permission check, edge.Registry.ClaimForPublish:
-// the write on the repository of the vendor's claim, or, for the
-// organization's first publish, the claim of its vendor (refused to
-// non-members, and when the upstream has a package of the vendor, see
-// onUpstream). It returns the repository the package goes to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string) (auth.RepoRef, error) {
+// claim ends a valid publish, edge.Registry.Accept: the write on the
+// repository of the vendor's claim, or, for the organization's first
+// publish, the claim of its vendor (refused to non-members, and when the
+// upstream has a package of the vendor, see onUpstream); then check, then
+// the archive stored. It returns the repository the package goes to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string, sp *edge.Upload, check func() error) (auth.RepoRef, blob.Info, error) {
 	vendor := vendorOf(name)
-	_, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{
+	_, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{
 		Protocol: Protocol, Namespace: vendor, Org: t.org, Upstream: h.onUpstream(name),
-	})
-	if err != nil {
-		return ref, err
-	}
+	}, sp, check)
 	h.vendors.Remove(vendor)
-	return ref, nil
+	return ref, info, err
 }
 
 // publish takes PUT /composer/packages/{vendor}/{package}?version=X.
@@ -317,15 +312,18 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
+	if err := h.r.MayPublish(ctx, Protocol, t.org, vendorOf(name)); err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
 	body, err := edge.Body(ctx, h.r.MaxUpload)
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
-	sp, err := h.spoolUpload(body)
+	sp, err := h.r.Spool(Protocol, body, blob.SHA1)
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
-	defer sp.remove()
+	defer sp.Close()
 	return h.store(ctx, t, name, string(ctx.QueryArgs().Peek("version")), sp)
 }
 
@@ -346,17 +344,16 @@ func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
+	if err := h.r.MayPublish(ctx, Protocol, t.org, vendorOf(name)); err != nil {
+		return h.failed(ctx, name, "", t, err)
+	}
 	body, err := edge.Body(ctx, h.r.MaxUpload)
 	if err != nil {
 		return h.failed(ctx, name, "", t, err)
 	}
 	version := string(ctx.QueryArgs().Peek("version"))
-	var sp *spooled
-	defer func() {
-		if sp != nil {
-			sp.remove()
-		}
-	}()
+	var sp *edge.Upload
+	defer func() { sp.Close() }()
 	mr := multipart.NewReader(body, params["boundary"])
 	for {
 		part, err := mr.NextPart()
@@ -377,7 +374,7 @@ func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
 			}
 			version = strings.TrimSpace(string(b))
 		case sp == nil && (field == "package" || field == "file" || field == "archive" || part.FileName() != ""):
-			if sp, err = h.spoolUpload(part); err != nil {
+			if sp, err = h.r.Spool(Protocol, part, blob.SHA1); err != nil {
 				return h.failed(ctx, name, "", t, err)
 			}
 		default:
@@ -402,47 +399,10 @@ func (h *Handler) failed(ctx *fasthttp.RequestCtx, name, version string, t publi
 	return err
 }
 
-// spooled is an upload on local disk, hashed on the way in.
-type spooled struct {
-	f      *os.File
-	size   int64
-	sha1   string
-	sha256 string
-}
-
-func (s *spooled) remove() {
-	s.f.Close()
-	os.Remove(s.f.Name())
-}
-
-// spoolUpload copies an upload to a temporary file under the spool
-// folder: archive/zip needs random access, and nothing becomes visible
-// before the whole archive is checked.
-func (h *Handler) spoolUpload(r io.Reader) (*spooled, error) {
-	const op = "composer.spool"
-	if err := os.MkdirAll(h.spool, 0o750); err != nil {
-		return nil, fault.Wrap(op, fault.Unavailable, err)
-	}
-	f, err := os.CreateTemp(h.spool, "upload-*.zip")
-	if err != nil {
-		return nil, fault.Wrap(op, fault.Unavailable, err)
-	}
-	s1, s256 := sha1.New(), sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, s1, s256), r)
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		if fault.Is(err, fault.TooLarge) {
-			return nil, fault.Op(op, err)
-		}
-		return nil, fault.WrapMsg(op, fault.Invalid, "the upload did not arrive whole", err)
-	}
-	return &spooled{f: f, size: n, sha1: hex.EncodeToString(s1.Sum(nil)), sha256: hex.EncodeToString(s256.Sum(nil))}, nil
-}
-
-// store checks a spooled archive and, when everything holds, commits it
-// to the blob store and records the version.
-func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version string, sp *spooled) error {
+// store checks a spooled archive and, when everything holds and the
+// write is authorized, commits it to the blob store and records the
+// version. A refused publish stores nothing.
+func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version string, sp *edge.Upload) error {
 	const op = "composer.publish"
 	c := context.Background()
 	manifest, err := h.inspect(sp)
@@ -453,37 +413,20 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 	if err != nil {
 		return h.failed(ctx, name, version, t, err)
 	}
-	// Refuse a known version before writing the blob (AddVersion decides
-	// for racing uploads); only a writer learns that it exists.
-	if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
-		if _, err := h.claim(ctx, t, name); err != nil {
-			return h.failed(ctx, name, pretty, t, err)
-		}
-		return h.failed(ctx, name, pretty, t, versionExists(name, pretty, normalized, old))
-	}
-
-	w, err := h.r.Blobs.Create(c, blob.Digest(blob.SHA1+":"+sp.sha1), blob.Digest(blob.SHA256+":"+sp.sha256))
-	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
-	}
-	defer w.Cancel(c)
-	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-		return h.failed(ctx, name, pretty, t, fault.Wrap(op, fault.Internal, err))
-	}
-	if _, err := io.Copy(w, sp.f); err != nil {
-		return h.failed(ctx, name, pretty, t, fault.Op(op, err))
-	}
-	info, err := w.Commit(c)
-	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
-	}
 	// Everything holds: now the write is authorized and, on the first
-	// publish, the vendor claimed. A refusal leaves the committed blob
-	// unreferenced, and nothing recorded.
-	repo, err := h.claim(ctx, t, name)
+	// publish, the vendor claimed; a known version is refused only then,
+	// so that only a writer learns that it exists (AddVersion decides for
+	// racing uploads); only then is the archive stored.
+	repo, info, err := h.claim(ctx, t, name, sp, func() error {
+		if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
+			return versionExists(name, pretty, normalized, old)
+		}
+		return nil
+	})
 	if err != nil {
 		return h.failed(ctx, name, pretty, t, err)
 	}
+	sha1 := sp.Sum(blob.SHA1).Hex()
 
 	var desc string
 	manifestDesc, _ := manifest.str("description")
@@ -511,7 +454,7 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 			Digest:      string(info.Digest),
 			Size:        info.Size,
 			ContentType: "application/zip",
-			Hashes:      map[string]string{blob.SHA1: sp.sha1},
+			Hashes:      map[string]string{blob.SHA1: sha1},
 		}},
 		Meta:        meta,
 		PublishedBy: t.p.UserID,
@@ -547,7 +490,7 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 	}
 
 	h.r.Record(ctx, "package.publish", Protocol+":"+name+"@"+normalized, t.org.ID, "success", "")
-	ref := sp.sha1
+	ref := sha1
 	b, _ := json.Marshal(map[string]any{
 		"status":             "success",
 		"name":               name,
@@ -557,7 +500,7 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 			"type":      "zip",
 			"url":       edgeDistURL(h.r.Base.For(ctx), name, normalized, ref, "zip"),
 			"reference": ref,
-			"shasum":    sp.sha1,
+			"shasum":    sha1,
 		},
 	})
 	ctx.SetStatusCode(fasthttp.StatusCreated)
@@ -574,14 +517,18 @@ func versionExists(name, pretty, normalized string, old hosted.Version) error {
 }
 
 // inspect opens a spooled upload as a zip archive, checks every entry
-// (names, sizes, checksums) and returns its composer.json.
-func (h *Handler) inspect(sp *spooled) (object, error) {
+// (names, kinds, sizes, checksums) and returns its composer.json. The
+// archive may expand to the smaller of MaxExpandedSize and its
+// expansion budget (edge/archive).
+func (h *Handler) inspect(sp *edge.Upload) (object, error) {
 	const op = "composer.inspect"
-	zr, err := zip.NewReader(sp.f, sp.size)
+	zr, err := zip.NewReader(sp.ReaderAt(), sp.Size())
 	if err != nil {
 		return nil, fault.WrapMsg(op, fault.Invalid, "the upload is not a zip archive", err)
 	}
-	return checkArchive(zr, h.opts)
+	opts := h.opts
+	opts.MaxExpandedSize = arc.Budget(sp.Size(), opts.MaxExpandedSize)
+	return checkArchive(zr, opts)
 }
 
 // checkArchive is inspect's pure part, over an open archive.
@@ -597,11 +544,8 @@ func checkArchive(zr *zip.Reader, opts Options) (object, error) {
 	tops := map[string]bool{}
 	var rootManifest, nestedManifest *zip.File
 	for _, f := range zr.File {
-		if err := checkEntryName(f.Name); err != nil {
+		if err := arc.CheckZip(f); err != nil {
 			return nil, err
-		}
-		if f.Mode()&os.ModeSymlink != 0 {
-			return nil, fault.Newf(op, fault.Invalid, "the archive holds a symbolic link (%q): not allowed", truncate(f.Name, 200))
 		}
 		total += f.UncompressedSize64
 		if total > uint64(opts.MaxExpandedSize) {
@@ -659,36 +603,6 @@ func checkArchive(zr *zip.Reader, opts Options) (object, error) {
 		return nil, fault.WrapMsg(op, fault.Invalid, "composer.json is not a valid JSON object: "+err.Error(), err)
 	}
 	return o, nil
-}
-
-// checkEntryName refuses entry names that would land outside the folder
-// the archive is unpacked in, on any system.
-func checkEntryName(name string) error {
-	const op = "composer.inspect"
-	bad := func(why string) error {
-		return fault.Newf(op, fault.Invalid, "the archive's entry %q %s", truncate(name, 200), why)
-	}
-	switch {
-	case name == "":
-		return bad("has no name")
-	case strings.ContainsRune(name, 0):
-		return bad("holds a NUL byte")
-	case strings.Contains(name, `\`):
-		return bad("holds a backslash (a Windows path)")
-	case strings.HasPrefix(name, "/"):
-		return bad("is an absolute path")
-	case len(name) >= 2 && name[1] == ':':
-		return bad("names a drive")
-	}
-	for _, seg := range strings.Split(name, "/") {
-		if seg == ".." {
-			return bad("climbs out of the archive (..)")
-		}
-	}
-	if c := path.Clean(name); c == ".." || strings.HasPrefix(c, "../") {
-		return bad("climbs out of the archive (..)")
-	}
-	return nil
 }
 
 // notInVersion are composer.json keys that concern only a root project

@@ -13,34 +13,6 @@ import (
 	"entrepot/hosted/fault"
 )
 
-func TestCheckEntryName(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		ok   bool
-	}{
-		{"composer.json", true},
-		{"src/A.php", true},
-		{"pkg-1.0/src/", true},
-		{"a/..b/c", true},
-		{"../x", false},
-		{"a/../../x", false},
-		{"a/..", false},
-		{"/etc/passwd", false},
-		{`a\..\x`, false},
-		{"C:/x", false},
-		{"a\x00b", false},
-		{"", false},
-	} {
-		err := checkEntryName(c.name)
-		if (err == nil) != c.ok {
-			t.Errorf("checkEntryName(%q) = %v", c.name, err)
-		}
-		if err != nil && !fault.Is(err, fault.Invalid) {
-			t.Errorf("checkEntryName(%q) kind %v", c.name, fault.KindOf(err))
-		}
-	}
-}
-
 type entry struct {
 	name, body string
 	mode       fs.FileMode

@@ -88,12 +88,17 @@ func contentType(ext string) string {
 	return "application/octet-stream"
 }
 
-// putFile stores a deployed artifact file: streamed into the blob store
-// while its checksums are computed, a POM checked against its path first,
-// and recorded only once the bytes are committed, so that a failed upload
-// leaves nothing visible.
-func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
+// putFile stores a deployed artifact file: the write authorized before
+// the body is read, the body spooled while its checksums are computed (a
+// POM checked against its path first), and committed to the blob store
+// and recorded only once the deploy is authorized and claimed, so that a
+// refused or failed upload leaves nothing.
+func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) (err error) {
 	const op = "maven.putFile"
+	orgID, detail := t.org.ID, ""
+	defer func() {
+		h.r.RecordPublish(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, err, detail)
+	}()
 	if c.Snapshot() && c.Build == 0 {
 		return fault.Newf(op, fault.Invalid, "%s: deploy SNAPSHOTs with unique, timestamped file names (as Maven 3 and Gradle do)", c.FileName())
 	}
@@ -102,7 +107,7 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		// Only a writer learns that a hosted file exists (a file left
 		// under a released groupId is no secret, and is not claimed for).
 		if !t.first {
-			if _, _, err := h.claim(ctx, c, t); err != nil {
+			if _, _, _, err := h.claim(ctx, c, t, nil); err != nil {
 				return err
 			}
 		}
@@ -121,6 +126,11 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 			return fault.Newf(op, fault.Invalid, "groupId %s is too broad: a first deploy claims its exact groupId for your organization, and a claim needs at least two segments, such as com.%s", c.Group, t.org.Name)
 		}
 	}
+	// The write is authorized before the body is read; ClaimForPublish
+	// checks again, and claims, once it is stored.
+	if err := h.r.MayPublish(ctx, Protocol, t.org, t.namespace); err != nil {
+		return err
+	}
 	var body io.Reader
 	if c.Extension == "pom" && c.Classifier == "" {
 		b, err := edge.ReadBody(ctx, h.opts.MaxDocument)
@@ -138,34 +148,26 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 		}
 		body = r
 	}
-
-	w, err := h.r.Blobs.Create(bctx)
+	up, err := h.r.Spool(Protocol, body, blob.MD5, blob.SHA1, blob.SHA512)
 	if err != nil {
-		return fault.Op(op, err)
-	}
-	defer w.Cancel(bctx)
-	hs := newHashes()
-	if _, err := io.Copy(io.MultiWriter(w, hs), body); err != nil {
 		if k := fault.KindOf(err); k == fault.TooLarge || k == fault.Unavailable {
 			return fault.Op(op, err)
 		}
 		return fault.WrapMsg(op, fault.Invalid, "reading the upload failed", err)
 	}
-	info, err := w.Commit(bctx)
-	if err != nil {
-		return fault.Op(op, err)
-	}
+	defer up.Close()
 
-	orgID, repoID, err := h.claim(ctx, c, t)
+	orgID, repoID, info, err := h.claim(ctx, c, t, up)
 	if err != nil {
 		return err
 	}
+	detail = string(info.Digest)
 	if _, err := h.r.Catalog.CreatePackage(bctx, hosted.Package{
 		Protocol: Protocol, Name: c.Package(), OrgID: orgID, RepoID: repoID,
 	}); err != nil && !fault.Is(err, fault.Conflict) {
 		return err
 	}
-	sums := hs.sums()
+	sums := up.Hashes()
 	_, err = h.r.Catalog.AddVersion(bctx, hosted.Version{
 		Protocol: Protocol,
 		Package:  c.Package(),
@@ -190,27 +192,33 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) error {
 	if _, err := h.r.Catalog.Touch(bctx, Protocol, c.Package()); err != nil {
 		h.r.Log.Warn("maven: package serial not bumped", "package", c.Package(), "err", err)
 	}
-	h.r.Record(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, "success", string(info.Digest))
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	return nil
 }
 
-// claim is the deploy's one permission check, edge.Registry.ClaimForPublish:
+// claim is the deploy's permission check, edge.Registry.ClaimForPublish:
 // the write on the repository of the groupId's claim, or, for a first
 // deploy, the claim of the exact groupId for t's organization (refused
 // when the upstream repository has that groupId or artifact, see
-// onUpstream). It returns the organization and repository the file goes
-// to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target) (orgID, repoID string, err error) {
+// onUpstream). With an upload (up), the file is then stored
+// (edge.Registry.Accept). It returns the organization and repository the
+// file goes to.
+func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target, up *edge.Upload) (orgID, repoID string, info blob.Info, err error) {
 	req := edge.ClaimRequest{Protocol: Protocol, Namespace: t.namespace, Org: t.org}
 	if t.first {
 		req.Upstream = h.onUpstream(c)
 	}
-	cl, ref, err := h.r.ClaimForPublish(ctx, req)
-	if err != nil {
-		return "", "", err
+	var cl hosted.Claim
+	var ref auth.RepoRef
+	if up != nil {
+		cl, ref, info, err = h.r.Accept(ctx, req, up, nil)
+	} else {
+		cl, ref, err = h.r.ClaimForPublish(ctx, req)
 	}
-	return cl.OrgID, ref.ID, nil
+	if err != nil {
+		return "", "", info, err
+	}
+	return cl.OrgID, ref.ID, info, nil
 }
 
 // checksumLen is the hex length of each algorithm's digest.

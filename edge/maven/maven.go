@@ -121,10 +121,11 @@ func (h *Handler) get(ctx *fasthttp.RequestCtx) error {
 }
 
 // put answers PUT: a deployed file, a checksum, or metadata to reconcile.
-// Deploys go to hosted repositories only, never upstream. The one
-// permission check is edge.Registry.ClaimForPublish for a file (after the
-// upload is validated and stored, right before it is recorded), and May
-// for a checksum or metadata of a hosted groupId; a checksum or metadata
+// Deploys go to hosted repositories only, never upstream. A file's write
+// is authorized before its body is read (edge.Registry.MayPublish) and
+// again by ClaimForPublish once it is spooled, before it is stored and
+// recorded (edge.Registry.Accept); a checksum or metadata of a hosted
+// groupId needs May; a checksum or metadata
 // under a groupId nobody claims stores nothing and needs no write
 // permission.
 func (h *Handler) put(ctx *fasthttp.RequestCtx) error {

@@ -4,11 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"cmp"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/edge/archive"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -199,6 +198,11 @@ func decodeField(top map[string]span, key string, v any) error {
 
 // put is PUT /<name>: a publish when the document carries attachments,
 // otherwise a change of deprecation messages.
+//
+// The write is authorized before the body is read (the URL names the
+// package), so a caller without it costs no more than the refusal; the
+// body is then streamed: the tarball's base64 is decoded into a spooled
+// Upload as it arrives, and only the rest of the document is held.
 func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	n, err := nameOf(ctx)
 	if err != nil {
@@ -207,7 +211,6 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	if err := n.CheckNew(); err != nil {
 		return err
 	}
-	// Authenticate before reading a body that may be large.
 	p, err := h.r.Who(ctx)
 	if err != nil {
 		return err
@@ -215,42 +218,56 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	if p.Anonymous() {
 		return fault.New("npm.put", fault.Unauthorized, "you must be logged in to publish packages")
 	}
-	body, err := edge.ReadBody(ctx, h.r.MaxUpload)
+	org, ns, err := h.publishOrg(n, p)
+	if err != nil {
+		return err
+	}
+	if err := h.r.MayPublish(ctx, Protocol, org, ns); err != nil {
+		return forbidPublish(n, err)
+	}
+	body, err := edge.Body(ctx, h.r.MaxUpload)
 	if err != nil {
 		return err // a refused body is drained by the edge
 	}
-	doc, err := parsePutBody(n, body)
+	var up *edge.Upload
+	defer func() { up.Close() }()
+	raw, err := splitAttachments(body, min(h.r.MaxUpload, maxDocument), func(string) (io.Writer, error) {
+		if up != nil {
+			return nil, fault.New("npm.publish", fault.Invalid, "a publish carries exactly one version and one attachment")
+		}
+		var err error
+		up, err = h.r.NewUpload(Protocol, blob.SHA1, blob.SHA512)
+		return up, err
+	})
+	if err != nil {
+		return err
+	}
+	doc, err := parsePutBody(n, raw)
 	if err != nil {
 		return err
 	}
 	if len(doc.Attachments) > 0 {
-		return h.publish(ctx, n, p, doc)
+		return h.publish(ctx, n, p, org, ns, doc, up)
 	}
 	return h.deprecate(ctx, n, doc)
 }
 
+// maxDocument bounds a PUT document without its attachment.
+const maxDocument = 64 << 20
+
 // publishOrg picks the organization a publish of n goes to, and the
-// namespace it claims: the organization holding n's claim (its scope's
-// or its own), else the one named by n's scope (a scope belongs to the
-// organization of the same name), else the caller's (edge.PublishOrg).
-// It authorizes nothing: edge.Registry.ClaimForPublish does, once the
-// upload is valid.
+// namespace it claims (edge.Registry.PublishTo): the organization holding
+// n's claim (its scope's or its own), else the one named by n's scope (a
+// scope belongs to the organization of the same name), else the
+// caller's. It authorizes nothing: edge.Registry.MayPublish does before
+// the body is read, and ClaimForPublish once the upload is valid.
 func (h *Handler) publishOrg(n Name, p auth.Principal) (auth.Org, string, error) {
-	const op = "npm.publishOrg"
 	namespaces := []string{n.String()}
 	if n.Scope != "" {
 		namespaces = []string{n.ScopeNamespace(), n.String()}
 	}
-	cl, _, ok, err := h.r.Hosted(bg, Protocol, namespaces...)
-	if err != nil {
-		return auth.Org{}, "", fault.Op(op, err)
-	}
-	if ok {
-		org, err := h.r.Auth.GetOrg(bg, cl.OrgID)
-		return org, cl.Namespace, fault.Op(op, err)
-	}
-	org, err := h.r.PublishOrg(bg, p, n.Scope)
-	return org, namespaces[0], err
+	org, ns, _, err := h.r.PublishTo(bg, p, Protocol, n.Scope, namespaces...)
+	return org, ns, err
 }
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
@@ -280,12 +297,13 @@ func forbidPublish(n Name, err error) error {
 	return err
 }
 
-// publish stores one new version: the attachment is decoded into the
-// blob store while hashing, checked against dist.shasum/dist.integrity
-// and against the package.json inside; only then does the publish take
-// the name (edge.Registry.ClaimForPublish authorizes it, and refuses a
-// first publish of a name the upstream serves) and become visible.
-func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, doc putBody) error {
+// publish stores one new version: the spooled attachment (up) is checked
+// against dist.shasum/dist.integrity and against the package.json
+// inside; only then does the publish take the name
+// (edge.Registry.ClaimForPublish authorizes it, and refuses a first
+// publish of a name the upstream serves), commit the tarball to the blob
+// store, and become visible. A refused publish stores nothing.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, org auth.Org, ns string, doc putBody, up *edge.Upload) (err error) {
 	const op = "npm.publish"
 	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
 		return fault.New(op, fault.Invalid, "a publish carries exactly one version and one attachment")
@@ -312,32 +330,46 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, do
 		}
 		tags[t] = v
 	}
-
-	org, ns, err := h.publishOrg(n, p)
-	if err != nil {
-		return err
-	}
 	var att attachment
 	for _, a := range doc.Attachments {
 		att = a
 	}
-	file, err := h.storeTarball(n, version, att, want)
-	if err != nil {
-		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, org.ID, "failure", fault.Message(err))
+	orgID, target := org.ID, n.String()+"@"+version
+	defer func() { h.r.RecordPublish(ctx, "npm.publish", target, orgID, err, "") }()
+	if up == nil { // the data was not streamed (an escaped key, say)
+		if up, err = h.spoolAttachment(att); err != nil {
+			return err
+		}
+		defer up.Close()
+	}
+	if err := checkTarball(up, att, want, n, version); err != nil {
 		return err
 	}
 	// The upload is valid: only now may it take the name (a failed
-	// publish claims nothing; the blob it committed stays unreferenced).
-	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)})
+	// publish claims nothing) and be stored.
+	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)}, up, func() error {
+		if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
+			return republish(version)
+		} else if !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+		return nil
+	})
 	if err != nil {
-		h.r.Record(ctx, "npm.publish", n.String()+"@"+version, org.ID, "failure", fault.Message(err))
 		return forbidPublish(n, err)
 	}
-	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
-	if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
-		return republish(version)
-	} else if !fault.Is(err, fault.NotFound) {
-		return fault.Op(op, err)
+	orgID = cl.OrgID
+	repoID := cmp.Or(ref.ID, cl.RepoID)
+	hashes := map[string]string{blob.SHA256: info.Digest.Hex()}
+	for _, w := range want {
+		hashes[w.Algorithm()] = w.Hex()
+	}
+	file := hosted.File{
+		Name:        filePath(n, TarballFile(n, version)),
+		Digest:      string(info.Digest),
+		Size:        info.Size,
+		ContentType: "application/octet-stream",
+		Hashes:      hashes,
 	}
 
 	if _, err := h.r.Catalog.Package(bg, Protocol, n.String()); fault.Is(err, fault.NotFound) {
@@ -390,7 +422,6 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, do
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	h.r.Record(ctx, "npm.publish", n.String()+"@"+version, orgID, "success", "")
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
 }
 
@@ -452,48 +483,18 @@ func checkManifest(n Name, version string, raw json.RawMessage) (json.RawMessage
 	return out, want, err
 }
 
-// storeTarball decodes the base64 attachment into the blob store, checks
-// the package.json inside, and commits the blob against want. On any
-// error nothing is kept.
-func (h *Handler) storeTarball(n Name, version string, att attachment, want []blob.Digest) (hosted.File, error) {
-	const op = "npm.storeTarball"
+// spoolAttachment spools an attachment whose data stayed in the
+// document.
+func (h *Handler) spoolAttachment(att attachment) (*edge.Upload, error) {
 	data, err := attachmentData(att.Data)
 	if err != nil {
-		return hosted.File{}, err
+		return nil, err
 	}
-	w, err := h.r.Blobs.Create(bg, want...)
-	if err != nil {
-		return hosted.File{}, fault.Op(op, err)
+	up, err := h.r.Spool(Protocol, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), blob.SHA1, blob.SHA512)
+	if fault.Is(err, fault.Invalid) {
+		return nil, fault.WrapMsg("npm.publish", fault.Invalid, "the attachment is not valid base64", err)
 	}
-	defer w.Cancel(bg)
-	if _, err := io.Copy(w, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data))); err != nil {
-		return hosted.File{}, fault.WrapMsg(op, fault.Invalid, "the attachment is not valid base64", err)
-	}
-	if att.Length > 0 && w.Size() != att.Length {
-		return hosted.File{}, fault.Newf(op, fault.Invalid, "the attachment is %d bytes, not the announced %d", w.Size(), att.Length)
-	}
-	// A second pass over the same bytes reads the manifest inside.
-	if err := checkTarball(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)), n, version); err != nil {
-		return hosted.File{}, err
-	}
-	info, err := w.Commit(bg)
-	if fault.Is(err, fault.Conflict) {
-		return hosted.File{}, fault.WrapMsg(op, fault.Invalid, "the tarball does not match dist.integrity/dist.shasum", err)
-	}
-	if err != nil {
-		return hosted.File{}, fault.Op(op, err)
-	}
-	hashes := map[string]string{}
-	for _, s := range w.Sums() {
-		hashes[s.Algorithm()] = s.Hex()
-	}
-	return hosted.File{
-		Name:        filePath(n, TarballFile(n, version)),
-		Digest:      string(info.Digest),
-		Size:        info.Size,
-		ContentType: "application/octet-stream",
-		Hashes:      hashes,
-	}, nil
+	return up, err
 }
 
 // attachmentData returns the base64 text of an attachment's "data", in
@@ -504,6 +505,9 @@ func attachmentData(raw span) ([]byte, error) {
 		return nil, fault.New(op, fault.Invalid, "the attachment has no data")
 	}
 	inner := raw[1 : len(raw)-1]
+	if len(inner) == 0 {
+		return nil, fault.New(op, fault.Invalid, "the attachment has no data")
+	}
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return inner, nil
 	}
@@ -514,33 +518,44 @@ func attachmentData(raw span) ([]byte, error) {
 	return []byte(s), nil
 }
 
+// checkTarball checks a spooled tarball: its announced length, its
+// digests (want), and the package.json inside.
+func checkTarball(up *edge.Upload, att attachment, want []blob.Digest, n Name, version string) error {
+	const op = "npm.checkTarball"
+	if up.Size() == 0 {
+		return fault.New(op, fault.Invalid, "the attachment has no data")
+	}
+	if att.Length > 0 && up.Size() != att.Length {
+		return fault.Newf(op, fault.Invalid, "the attachment is %d bytes, not the announced %d", up.Size(), att.Length)
+	}
+	if err := up.Verify("the tarball does not match dist.integrity/dist.shasum", want...); err != nil {
+		return err
+	}
+	return readPackageJSON(up.Reader(), archive.Budget(up.Size(), 0), n, version)
+}
+
 // maxManifest bounds the package.json read from a tarball.
 const maxManifest = 4 << 20
 
-// checkTarball reads package.json from a gzipped tar (at the top of its
-// first directory, "package/" in practice) and checks name and version.
-func checkTarball(r io.Reader, n Name, version string) error {
+// readPackageJSON reads a gzipped tar of at most limit bytes expanded,
+// checking every entry (edge/archive), and the package.json at the top of
+// its first directory ("package/" in practice): its name and version.
+func readPackageJSON(r io.Reader, limit int64, n Name, version string) error {
 	const op = "npm.checkTarball"
-	zr, err := gzip.NewReader(r)
+	tr, err := archive.NewTarGz(r, limit)
 	if err != nil {
 		return fault.WrapMsg(op, fault.Invalid, "the attachment is not a gzipped tarball", err)
 	}
-	tr := tar.NewReader(zr)
-	for {
-		hd, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return fault.New(op, fault.Invalid, "the tarball holds no package.json")
-		}
-		if err != nil {
-			return fault.WrapMsg(op, fault.Invalid, "the attachment is not a valid tarball", err)
-		}
+	found := false
+	err = tr.Walk(func(hd *tar.Header) error {
 		dir, rest, ok := strings.Cut(strings.TrimPrefix(hd.Name, "./"), "/")
-		if !ok || dir == "" || rest != "package.json" || hd.Typeflag != tar.TypeReg {
-			continue
+		if found || !ok || dir == "" || rest != "package.json" || hd.Typeflag != tar.TypeReg {
+			return nil
 		}
-		b, err := io.ReadAll(io.LimitReader(tr, maxManifest+1))
-		if err != nil || len(b) > maxManifest {
-			return fault.WrapMsg(op, fault.Invalid, "the tarball's package.json cannot be read", err)
+		found = true
+		b, err := archive.ReadAll(tr, maxManifest, "the tarball's package.json")
+		if err != nil {
+			return err
 		}
 		var pj struct{ Name, Version string }
 		if err := json.Unmarshal(b, &pj); err != nil {
@@ -550,7 +565,14 @@ func checkTarball(r io.Reader, n Name, version string) error {
 			return fault.Newf(op, fault.Invalid, "the tarball's package.json names %s@%s, not %s@%s", pj.Name, pj.Version, n, version)
 		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
+	if !found {
+		return fault.New(op, fault.Invalid, "the tarball holds no package.json")
+	}
+	return nil
 }
 
 // hostedFor resolves n for a change: it must be hosted, and the caller

@@ -96,7 +96,7 @@ func (h *Handler) serveManifest(ctx *fasthttp.RequestCtx, d, stored blob.Digest,
 
 // putManifest answers PUT /v2/<name>/manifests/<reference>: validate,
 // check every referenced blob and child manifest is in the repository,
-// store the bytes, then the record, then the tags.
+// claim the name, store the bytes, then the record, then the tags.
 func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	const op = "oci.putManifest"
 	t, err := h.resolve(ctx, c.Name, auth.Write)
@@ -140,6 +140,11 @@ func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 		return err
 	}
 
+	// Valid: the name is claimed (or the claim's write authorized) before
+	// a byte is stored, so that a refused push leaves no blob.
+	if err := h.claim(ctx, &t); err != nil {
+		return err
+	}
 	w, err := h.r.Blobs.Create(bg, d)
 	if err != nil {
 		return fault.Op(op, err)
@@ -151,9 +156,6 @@ func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	info, err := w.Commit(bg)
 	if err != nil {
 		return fault.Op(op, err)
-	}
-	if err := h.claim(ctx, &t); err != nil {
-		return err
 	}
 	rec := manifestRec{
 		Repo: c.Name, Digest: d, Blob: info.Digest, MediaType: mt, Size: int64(len(body)),

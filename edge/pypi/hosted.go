@@ -1,6 +1,7 @@
 package pypi
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bufio"
 	"cmp"
@@ -12,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/textproto"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/edge/archive"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -232,29 +235,22 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	// The organization the upload goes to: the one holding the name, else
-	// the caller's. The permission check comes once the file is valid
-	// (edge.Registry.ClaimForPublish, in store).
-	bg := context.Background()
-	cl, _, claimed, err := h.r.Hosted(bg, Protocol, u.project)
-	if err != nil {
-		return fault.Op(op, err)
-	}
-	var org auth.Org
-	if claimed {
-		org, err = h.r.Auth.GetOrg(bg, cl.OrgID)
-		err = fault.Op(op, err)
-	} else {
-		org, err = h.r.PublishOrg(bg, p, "")
-	}
+	// the caller's. The write is authorized before the file is read
+	// (edge.Registry.MayPublish: the form's fields, first, name the
+	// project), and again once it is valid (ClaimForPublish, in store).
+	org, _, claimed, err := h.r.PublishTo(context.Background(), p, Protocol, "", u.project)
 	if err != nil {
 		return err
 	}
 	target := Protocol + ":" + u.project + "@" + u.version + "/" + u.dist.Filename
-	if err := h.store(ctx, u, content, org, claimed); err != nil {
-		h.r.Record(ctx, "package.publish", target, org.ID, "failure", fault.Message(err))
+	err = h.r.MayPublish(ctx, Protocol, org, u.project)
+	if err == nil {
+		err = h.store(ctx, u, content, org, claimed)
+	}
+	h.r.RecordPublish(ctx, "package.publish", target, org.ID, err, "")
+	if err != nil {
 		return err
 	}
-	h.r.Record(ctx, "package.publish", target, org.ID, "success", "")
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString("OK\n")
 	return nil
@@ -370,11 +366,11 @@ func nonEmpty(ss []string) []string {
 	return out
 }
 
-// store streams the file into the blob store, verifies it, extracts a
-// wheel's metadata, and only then claims the name (a first upload) and
+// store spools the file, verifies it, checks its archive (entries, and a
+// wheel's metadata), and only then claims the name (a first upload) and
 // authorizes the upload to org, which holds the name when claimed is
-// true, and records the file. A refused or failed upload claims and
-// records nothing; the blobs it committed stay unreferenced.
+// true, commits the file to the blob store and records it. A refused or
+// failed upload claims, stores and records nothing.
 func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Reader, org auth.Org, claimed bool) error {
 	const op = "pypi.upload"
 	bg := context.Background()
@@ -395,32 +391,39 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 			return err
 		}
 	}
-	w, err := h.r.Blobs.Create(bg, u.want...)
-	if err != nil {
-		return fault.Op(op, err)
-	}
-	defer w.Cancel(bg)
 	lr := &io.LimitedReader{R: content, N: h.r.MaxUpload + 1}
-	if _, err := io.Copy(w, lr); err != nil {
+	up, err := h.r.Spool(Protocol, lr, blob.MD5)
+	if err != nil {
 		return formError(op, err)
 	}
+	defer up.Close()
 	if lr.N <= 0 {
 		return fault.Newf(op, fault.TooLarge, "file %s is over the upload limit of %d bytes", u.dist.Filename, h.r.MaxUpload)
 	}
-	sums := w.Sums()
-	info, err := w.Commit(bg)
-	if fault.Is(err, fault.Conflict) {
-		return fault.WrapMsg(op, fault.Invalid, "the digest in the form does not match the uploaded file "+u.dist.Filename, err)
-	}
-	if err != nil {
-		return fault.Op(op, err)
+	if err := up.Verify("the digest in the form does not match the uploaded file "+u.dist.Filename, u.want...); err != nil {
+		return err
 	}
 	fm := fileMeta{Filetype: u.dist.Kind, PythonVersion: u.form.get("pyversion"), RequiresPython: u.meta.RequiresPython}
+	var md []byte
+	limit := archive.Budget(up.Size(), 0)
 	if u.dist.Kind == Wheel {
-		md, err := h.wheelMetadata(bg, info, u)
-		if err != nil {
+		if md, err = h.wheelMetadata(up.ReaderAt(), up.Size(), limit, u); err != nil {
 			return err
 		}
+	} else if err := checkSdist(up.ReaderAt(), up.Size(), limit, u.dist.Filename); err != nil {
+		return err
+	}
+	// Every check passed: authorize, claim the name (first upload), store,
+	// record.
+	var check func() error
+	if claimed {
+		check = taken
+	}
+	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)}, up, check)
+	if err != nil {
+		return err
+	}
+	if md != nil {
 		mw, err := h.r.Blobs.Create(bg)
 		if err != nil {
 			return fault.Op(op, err)
@@ -435,20 +438,8 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 	}
 	rawMeta, _ := json.Marshal(fm)
 	file := hosted.File{Name: u.dist.Filename, Digest: string(info.Digest), Size: info.Size, Meta: rawMeta, UploadedAt: time.Now().UTC()}
-	for _, s := range sums[1:] {
-		if s.Algorithm() == blob.MD5 {
-			file.Hashes = map[string]string{"md5": s.Hex()}
-		}
-	}
-	// Every check passed: authorize, claim the name (first upload), record.
-	cl, ref, err := h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)})
-	if err != nil {
-		return err
-	}
-	if claimed {
-		if err := taken(); err != nil {
-			return err
-		}
+	if slices.ContainsFunc(u.want, func(d blob.Digest) bool { return d.Algorithm() == blob.MD5 }) {
+		file.Hashes = map[string]string{"md5": up.Sum(blob.MD5).Hex()}
 	}
 	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
 	if _, err := h.r.Catalog.Package(bg, Protocol, u.project); fault.Is(err, fault.NotFound) {
@@ -464,6 +455,26 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Re
 	}
 	if _, err := h.r.Catalog.Touch(bg, Protocol, u.project); err != nil {
 		return fault.Op(op, err)
+	}
+	return nil
+}
+
+// checkSdist checks every entry of an sdist (a .tar.gz or a .zip, in ra
+// of size bytes), which may expand to limit bytes.
+func checkSdist(ra io.ReaderAt, size, limit int64, filename string) error {
+	const op = "pypi.checkSdist"
+	if strings.HasSuffix(strings.ToLower(filename), ".zip") {
+		if _, err := archive.OpenZip(ra, size, limit); err != nil {
+			return fault.WrapMsg(op, fault.KindOf(err), "invalid sdist "+filename+": "+fault.Message(err), err)
+		}
+		return nil
+	}
+	tr, err := archive.NewTarGz(io.NewSectionReader(ra, 0, size), limit)
+	if err == nil {
+		err = tr.Walk(func(*tar.Header) error { return nil })
+	}
+	if err != nil {
+		return fault.WrapMsg(op, fault.KindOf(err), "invalid sdist "+filename+": "+fault.Message(err), err)
 	}
 	return nil
 }
@@ -499,9 +510,10 @@ func (h *Handler) addFile(ctx context.Context, u checkedUpload, file hosted.File
 	return fault.Newf(op, fault.Conflict, "release %s of %s is being changed concurrently; try again", u.version, u.project)
 }
 
-// wheelMetadata reads the METADATA of the stored wheel and checks that it
-// names the project and version of the upload.
-func (h *Handler) wheelMetadata(ctx context.Context, info blob.Info, u checkedUpload) ([]byte, error) {
+// wheelMetadata reads the METADATA of a wheel (ra, of size bytes, its
+// entries checked and expanding to at most limit bytes) and checks that
+// it names the project and version of the upload.
+func (h *Handler) wheelMetadata(ra io.ReaderAt, size, limit int64, u checkedUpload) ([]byte, error) {
 	const op = "pypi.wheelMetadata"
 	invalid := func(msg string, err error) error {
 		msg = "invalid wheel " + u.dist.Filename + ": " + msg
@@ -510,20 +522,12 @@ func (h *Handler) wheelMetadata(ctx context.Context, info blob.Info, u checkedUp
 		}
 		return fault.WrapMsg(op, fault.Invalid, msg, err)
 	}
-	var ra io.ReaderAt
-	if fo, ok := h.r.Blobs.(blob.FileOpener); ok {
-		f, _, err := fo.OpenFile(ctx, info.Digest)
-		if err != nil {
-			return nil, fault.Op(op, err)
-		}
-		defer f.Close()
-		ra = f
-	} else {
-		ra = &blobReaderAt{ctx: ctx, s: h.r.Blobs, d: info.Digest}
+	zr, err := archive.OpenZip(ra, size, limit)
+	if fault.Is(err, fault.TooLarge) {
+		return nil, fault.WrapMsg(op, fault.TooLarge, "invalid wheel "+u.dist.Filename+": "+fault.Message(err), err)
 	}
-	zr, err := zip.NewReader(ra, info.Size)
 	if err != nil {
-		return nil, invalid("not a zip archive", err)
+		return nil, invalid(fault.Message(err), err)
 	}
 	var found *zip.File
 	for _, f := range zr.File {
@@ -543,13 +547,11 @@ func (h *Handler) wheelMetadata(ctx context.Context, info blob.Info, u checkedUp
 	if found.UncompressedSize64 > uint64(h.opts.MaxMetadata) {
 		return nil, fault.Newf(op, fault.TooLarge, "the METADATA of %s is over %d bytes", u.dist.Filename, h.opts.MaxMetadata)
 	}
-	rc, err := found.Open()
-	if err != nil {
-		return nil, invalid("unreadable METADATA", err)
+	md, err := archive.ReadFile(found, h.opts.MaxMetadata)
+	if fault.Is(err, fault.TooLarge) {
+		return nil, fault.Newf(op, fault.TooLarge, "the METADATA of %s is over %d bytes", u.dist.Filename, h.opts.MaxMetadata)
 	}
-	defer rc.Close()
-	md, err := io.ReadAll(io.LimitReader(rc, h.opts.MaxMetadata+1))
-	if err != nil || int64(len(md)) > h.opts.MaxMetadata {
+	if err != nil {
 		return nil, invalid("unreadable METADATA", err)
 	}
 	hdr, err := textproto.NewReader(bufio.NewReader(strings.NewReader(string(md)))).ReadMIMEHeader()
@@ -563,26 +565,6 @@ func (h *Handler) wheelMetadata(ctx context.Context, info blob.Info, u checkedUp
 		return nil, invalid("its METADATA says version \""+clip(hdr.Get("Version"))+"\"", nil)
 	}
 	return md, nil
-}
-
-// blobReaderAt reads a blob at offsets, for stores without local files.
-type blobReaderAt struct {
-	ctx context.Context
-	s   blob.Store
-	d   blob.Digest
-}
-
-func (b *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	r, err := b.s.Open(b.ctx, b.d, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	n, err := io.ReadFull(r, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
 
 // yank returns the handler that yanks (or unyanks) a release (PEP 592).

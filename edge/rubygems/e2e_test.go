@@ -300,7 +300,7 @@ func TestE2EStampede(t *testing.T) {
 	dir := t.TempDir()
 	p := buildGem(t, dir, "zeta", "1.0.0", nil, 0)
 	gem := mustRead(t, p)
-	spec, err := readGem(bytes.NewReader(gem))
+	spec, err := readGem(bytes.NewReader(gem), 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestE2EStampede(t *testing.T) {
 	t.Run("corrupt upstream bytes are not cached", func(t *testing.T) {
 		other := buildGem(t, dir, "eta", "1.0.0", nil, 0)
 		b := mustRead(t, other)
-		sp, _ := readGem(bytes.NewReader(b))
+		sp, _ := readGem(bytes.NewReader(b), 1<<30)
 		s1 := sha256.Sum256(b)
 		sp.SHA256 = hex.EncodeToString(s1[:])
 		up.Handle("/info/eta", infoFile([]*Spec{sp}))
@@ -346,7 +346,7 @@ func writeCompactIndex(t *testing.T, root string, gems []string) {
 	var order []string
 	for _, p := range gems {
 		b := mustRead(t, p)
-		s, err := readGem(bytes.NewReader(b))
+		s, err := readGem(bytes.NewReader(b), 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"entrepot/edge/archive"
 	"entrepot/hosted/fault"
 )
 
@@ -22,16 +23,19 @@ const maxMetadata = 4 << 20
 // data.tar.gz and checksums.yaml.gz, and .sig files when signed) and
 // returns its validated specification. Every entry's sha256 and sha512
 // are checked against checksums.yaml.gz when the gem has one (every gem
-// built by RubyGems 2 or later). r is read to its end, so that a caller
-// teeing it into a blob writer stores the whole file. Errors are Invalid,
-// or the reader's own (TooLarge from a bounded body).
-func readGem(r io.Reader) (*Spec, error) {
+// built by RubyGems 2 or later). Every entry of the gem and of its
+// data.tar.gz, which `gem install` unpacks, is checked (edge/archive: no
+// links, devices or names out of the folder), and data.tar.gz may expand
+// to limit bytes. r is read to its end. Errors are Invalid, TooLarge
+// past limit, or the reader's own.
+func readGem(r io.Reader, limit int64) (*Spec, error) {
 	const op = "rubygems.readGem"
 	var (
 		spec      *Spec
 		sums      map[string]map[string]string // algorithm → entry → hex
 		got       = map[string]map[string]string{"SHA256": {}, "SHA512": {}}
 		hasData   bool
+		dataErr   error // data.tar.gz's refusal
 		bad       = func(msg string, err error) error { return fault.WrapMsg(op, fault.Invalid, msg, err) }
 		keepKinds = func(err error) error {
 			if k := fault.KindOf(err); k != fault.Internal {
@@ -40,14 +44,14 @@ func readGem(r io.Reader) (*Spec, error) {
 			return nil
 		}
 	)
-	tr := tar.NewReader(r)
+	tr := archive.NewTar(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if e := keepKinds(err); e != nil {
+			if e := keepKinds(err); e != nil && !errors.Is(err, archive.ErrMalformed) {
 				return nil, e
 			}
 			return nil, bad("the upload is not a gem (a tar archive)", err)
@@ -82,7 +86,15 @@ func readGem(r io.Reader) (*Spec, error) {
 			}
 		case "data.tar.gz":
 			hasData = true
-			fallthrough
+			// Its refusal waits for the checksums: a corrupt gem is told
+			// as a checksum mismatch.
+			data, err := archive.NewTarGz(body, limit)
+			if err == nil {
+				err = data.Walk(func(*tar.Header) error { return nil })
+			}
+			if err != nil {
+				dataErr = err
+			}
 		default:
 			if _, err := io.Copy(io.Discard, body); err != nil {
 				if e := keepKinds(err); e != nil {
@@ -130,10 +142,42 @@ func readGem(r io.Reader) (*Spec, error) {
 			}
 		}
 	}
+	if dataErr != nil {
+		if e := keepKinds(dataErr); e != nil {
+			return nil, e
+		}
+		return nil, bad("the gem's data.tar.gz is not a gzipped tar archive", dataErr)
+	}
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// gemName reads only as far as a .gem's metadata.gz, which gem build
+// writes first, and returns the name its specification gives: what a
+// push is authorized on before the rest of the gem is read. A gem whose
+// name cannot be read so gives "" and no error: readGem tells why.
+func gemName(r io.Reader) string {
+	tr := archive.NewTar(r)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		if h.Name != "metadata.gz" || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := gunzip(tr)
+		if err != nil {
+			return ""
+		}
+		spec, err := parseSpecYAML(b)
+		if err != nil {
+			return ""
+		}
+		return spec.Name
+	}
 }
 
 func gunzip(r io.Reader) ([]byte, error) {

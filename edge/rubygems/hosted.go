@@ -18,6 +18,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/edge/archive"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -214,13 +215,14 @@ func serveDoc(ctx *fasthttp.RequestCtx, blobs blob.Store, d blob.Digest, md5 str
 
 // push is gem push: POST /api/v1/gems with the .gem as the body.
 //
-// The body streams into a blob writer while the archive is read and
-// checked; the blob is committed only once the gem is valid and its
-// version new, then the name is claimed (edge.ClaimForPublish, which
-// authorizes the write, once) and the version recorded. A failed push
-// claims and records nothing; one refused by ClaimForPublish may leave
-// its committed blob unreferenced.
-func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
+// Only the gem names the package, so before the body is read the caller
+// is only checked to be able to push at all (edge.Registry.MayPublishAny).
+// The body is spooled, then the archive read and checked; only once the
+// gem is valid is the name claimed (edge.ClaimForPublish, which
+// authorizes the write), and, the version being new, the blob committed
+// and the version recorded. A refused push claims, stores and records
+// nothing.
+func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
 	const op = "rubygems.push"
 	rctx := context.Background()
 	p, err := h.r.Who(ctx)
@@ -230,36 +232,42 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 	if p.Anonymous() {
 		return fault.New(op, fault.Unauthorized, "authentication required to push: set GEM_HOST_API_KEY to an Entrepot API token")
 	}
+	if err := h.r.MayPublishAny(ctx); err != nil {
+		return err
+	}
 	body, err := edge.Body(ctx, h.r.MaxUpload)
 	if err != nil {
 		return err
 	}
-	w, err := h.r.Blobs.Create(rctx)
+	up, err := h.r.Spool(Protocol, body)
 	if err != nil {
 		return err
 	}
-	defer w.Cancel(rctx)
-	spec, err := readGem(io.TeeReader(body, w))
-	if err != nil {
-		return err
-	}
-	name, key := spec.Name, versionKey(spec.Version, spec.Platform)
-
+	defer up.Close()
 	// The organization holding the name, else the one the caller pushes
-	// for.
-	claim, _, claimed, err := h.r.Hosted(rctx, Protocol, name)
-	if err != nil {
-		return err
-	}
+	// for; the write is authorized on the name the gem's first entry
+	// gives, before the rest of it is read.
+	name := gemName(up.Reader())
 	var org auth.Org
-	if claimed {
-		org, err = h.r.Auth.GetOrg(rctx, claim.OrgID)
-	} else {
-		org, err = h.r.PublishOrg(rctx, p, "")
+	var claimed bool
+	if name != "" {
+		if org, _, claimed, err = h.r.PublishTo(rctx, p, Protocol, "", name); err != nil {
+			return err
+		}
+		if err := h.r.MayPublish(ctx, Protocol, org, name); err != nil {
+			return pushRefused(name, claimed, err)
+		}
 	}
+	spec, err := readGem(up.Reader(), archive.Budget(up.Size(), 0))
 	if err != nil {
 		return err
 	}
+	if spec.Name != name {
+		return fault.New(op, fault.Invalid, "the gem's metadata.gz does not name the gem it holds")
+	}
+	key := versionKey(spec.Version, spec.Platform)
+	orgID, detail := org.ID, ""
+	defer func() { h.r.RecordPublish(ctx, "rubygems.push", name+"@"+key, orgID, err, detail) }()
 	// A version pushed already is refused once the write is authorized,
 	// so that no one learns a private gem's versions by pushing them;
 	// nothing is stored for it.
@@ -269,24 +277,17 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 	} else if !fault.Is(err, fault.NotFound) {
 		return err
 	}
-	var info blob.Info
-	if !exists {
-		if info, err = w.Commit(rctx); err != nil {
-			return err
+	claim, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)}, up, func() error {
+		if exists {
+			return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
 		}
-	}
-	claim, _, err = h.r.ClaimForPublish(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)})
-	if claimed && fault.Is(err, fault.Forbidden) {
-		return fault.WrapMsg(op, fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
-	}
+		return nil
+	})
 	if err != nil {
-		return err
+		return pushRefused(name, claimed, err)
 	}
-	orgID, repoID := claim.OrgID, claim.RepoID
-	if exists {
-		h.r.Record(ctx, "rubygems.push", name+"@"+key, orgID, "failure", "version exists")
-		return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
-	}
+	orgID = claim.OrgID
+	repoID := claim.RepoID
 	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
 
 	pkg, err := h.r.Catalog.Package(rctx, Protocol, name)
@@ -321,10 +322,18 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	h.changed()
-	h.r.Record(ctx, "rubygems.push", name+"@"+key, pkg.OrgID, "success", spec.FullName()+".gem sha256:"+spec.SHA256)
+	orgID, detail = pkg.OrgID, spec.FullName()+".gem sha256:"+spec.SHA256
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBodyString("Successfully registered gem: " + name + " (" + key + ")")
 	return nil
+}
+
+// pushRefused words a push refused on a claimed name.
+func pushRefused(name string, claimed bool, err error) error {
+	if claimed && fault.Is(err, fault.Forbidden) {
+		return fault.WrapMsg("rubygems.push", fault.Forbidden, "the gem name "+name+" belongs to another organization, or you may not push to it", err)
+	}
+	return err
 }
 
 // yankParams reads gem_name, version and platform from the form body or

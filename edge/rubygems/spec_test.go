@@ -15,7 +15,7 @@ func TestReadGem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := readGem(bytes.NewReader(b))
+	s, err := readGem(bytes.NewReader(b), 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestMarshalSpecRuby(t *testing.T) {
 		t.Skip("ruby is not installed; `make test` installs it")
 	}
 	b, _ := os.ReadFile("testdata/alpha-1.0.0.gem")
-	s, err := readGem(bytes.NewReader(b))
+	s, err := readGem(bytes.NewReader(b), 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
