@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/edge/archive"
 	"entrepot/hosted/fault"
 )
 
@@ -19,10 +20,13 @@ func Body(ctx *fasthttp.RequestCtx, limit int64) (io.Reader, error) {
 	if n := ctx.Request.Header.ContentLength(); n > 0 && int64(n) > limit {
 		return nil, fault.Newf("edge.Body", fault.TooLarge, "request body of %d bytes is over the limit of %d bytes", n, limit)
 	}
-	if s := ctx.RequestBodyStream(); s != nil {
-		return &limitReader{r: paced(ctx, s), left: limit, limit: limit}, nil
+	over := func() error {
+		return fault.Newf("edge.Body", fault.TooLarge, "request body is over the limit of %d bytes", limit)
 	}
-	return &limitReader{r: bytes.NewReader(ctx.Request.Body()), left: limit, limit: limit}, nil
+	if s := ctx.RequestBodyStream(); s != nil {
+		return archive.Cap(paced(ctx, s), limit, over), nil
+	}
+	return archive.Cap(bytes.NewReader(ctx.Request.Body()), limit, over), nil
 }
 
 // ReadBody reads a whole (small) body, for JSON documents and the like.
@@ -39,27 +43,4 @@ func ReadBody(ctx *fasthttp.RequestCtx, limit int64) ([]byte, error) {
 		return nil, fault.Wrap("edge.ReadBody", fault.Invalid, err)
 	}
 	return b, nil
-}
-
-type limitReader struct {
-	r     io.Reader
-	left  int64
-	limit int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		// Read one byte more to tell "exactly the limit" from "over it".
-		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
-			return 0, fault.Newf("edge.Body", fault.TooLarge, "request body is over the limit of %d bytes", l.limit)
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
 }

@@ -126,21 +126,31 @@ func Gunzip(r io.Reader, limit int64) (io.Reader, error) {
 		return nil, invalid("archive.Gunzip", "not gzip-compressed", err)
 	}
 	z.Multistream(false)
-	return &capped{r: z, left: limit, limit: limit}, nil
+	return Cap(z, limit, func() error {
+		return fault.Newf("archive.Gunzip", fault.TooLarge, "the archive expands past %d bytes", limit)
+	}), nil
 }
 
-// capped fails with TooLarge past limit bytes.
+// Cap returns a reader of r that hands out at most limit bytes and then
+// fails with over() if r has more: exactly limit bytes read to the end
+// are not an error. Errors of r (a timeout, a corrupt stream) pass
+// through as they are.
+func Cap(r io.Reader, limit int64, over func() error) io.Reader {
+	return &capped{r: r, left: limit, over: over}
+}
+
 type capped struct {
-	r     io.Reader
-	left  int64
-	limit int64
+	r    io.Reader
+	left int64
+	over func() error
 }
 
 func (c *capped) Read(p []byte) (int, error) {
 	if c.left <= 0 {
+		// Read one byte more to tell "exactly the limit" from "over it".
 		var one [1]byte
 		if n, err := c.r.Read(one[:]); n > 0 {
-			return 0, fault.Newf("archive.Gunzip", fault.TooLarge, "the archive expands past %d bytes", c.limit)
+			return 0, c.over()
 		} else if err != nil {
 			return 0, err
 		}
