@@ -73,6 +73,16 @@ if [ $status -ne 0 ]; then
 	grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$run/test.log" | tail -n 400
 fi
 
+step "allocation guards (they skip under -race, so they run here without it)"
+if [ $status -eq 0 ]; then
+	allocs=$(grep -rl 'AllocsPerRun' --include='*_test.go' . | xargs -r -n1 dirname | sort -u)
+	if [ -n "$allocs" ]; then
+		# shellcheck disable=SC2086
+		go test -count=1 -run 'Allocs' -v $allocs >"$run/allocs.log" 2>&1 || { status=1; cat "$run/allocs.log"; }
+		grep -E '^(ok|FAIL)|--- (PASS|FAIL)' "$run/allocs.log" || true
+	fi
+fi
+
 step "memory benchmarks (1 GiB through each blob store)"
 if [ $status -eq 0 ]; then
 	go test -run '^$' -bench 'Heap1GiB' -benchtime 1x ./hosted/blob/... | grep -E 'Benchmark|^ok|FAIL' || status=1
