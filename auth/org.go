@@ -176,6 +176,9 @@ func (s *Service) DeleteOrg(ctx context.Context, id string, force bool) error {
 	if err := s.deleteWhere(ctx, orgMembersC, "org", id); err != nil {
 		return fault.Op(op, err)
 	}
+	if err := s.deleteWhere(ctx, invitationsC, "org", id); err != nil {
+		return fault.Op(op, err)
+	}
 	return fault.Op(op, s.store.Delete(ctx, orgsC, id))
 }
 

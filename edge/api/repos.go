@@ -267,7 +267,7 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 	default:
 		return invalid("role must be reader, developer, maintainer or admin")
 	}
-	u, err := h.userFor(req.UserID)
+	u, err := h.userAs(p, req.UserID)
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userFor(param(ctx, "userId"))
+	u, err := h.userAs(p, param(ctx, "userId"))
 	if err != nil {
 		return err
 	}
