@@ -3,10 +3,12 @@ package edge
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/auth"
 	"entrepot/hosted/fault"
 )
 
@@ -69,6 +71,27 @@ func ClientMessage(err error, requestID string) string {
 		return "internal error (request id " + requestID + ")"
 	}
 	return k.String()
+}
+
+// protocolRoute reports whether rt serves a package protocol, whose reads
+// conceal what they did not find.
+func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.Protocol) }
+
+// conceal gives a protocol read that found nothing one message, whatever
+// the cause: a private name the caller may not read (Registry.May), a
+// name nobody hosts and the upstream lacks, no upstream at all, a missing
+// version. The causes' own messages would tell a private name from a
+// missing one (the existence oracle). The chain stays, so a protocol
+// keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
+// admin, who may read everything, keeps the cause's message.
+func conceal(ctx *fasthttp.RequestCtx, err error) error {
+	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
+		return err
+	}
+	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
+		return err
+	}
+	return fault.WrapMsg("edge", fault.NotFound, "not found", err)
 }
 
 // Renderer writes err to the response in a protocol's own error format.

@@ -118,9 +118,13 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		render = RenderJSON
 	}
 	rm := m.metrics.route(rt.Protocol, rt.Name)
+	read := protocolRoute(rt)
 	fail := func(ctx *fasthttp.RequestCtx, err error) {
 		if fault.Is(err, fault.TooLarge) {
 			drainRefused(ctx)
+		}
+		if read {
+			err = conceal(ctx, err)
 		}
 		ctx.Response.ResetBody()
 		ctx.SetStatusCode(StatusOf(err))

@@ -25,6 +25,9 @@ const (
 // not reveal themselves), Forbidden when p sees it but lacks the role.
 func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.Org, error) {
 	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+	if fault.Is(err, fault.NotFound) {
+		return o, notFound("organization " + idOrName) // as for one p may not see
+	}
 	if err != nil {
 		return o, err
 	}
