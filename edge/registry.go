@@ -330,11 +330,6 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
-	if !p.PlatformAdmin && !hosted.FirstClaimAllowed(req.Protocol, req.Namespace, req.Org.Name) {
-		return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Forbidden,
-			"%s is too broad for a first publish to claim: it would hold other organizations' names below it. "+
-				"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
-	}
 	if req.Upstream != nil {
 		has, err := req.Upstream(bg)
 		switch {
@@ -346,6 +341,11 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 				"%s exists on the upstream registry: publishing it here would hide the public package from everyone. "+
 					"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
 		}
+	}
+	if !p.PlatformAdmin && !hosted.FirstClaimAllowed(req.Protocol, req.Namespace, req.Org.Name) {
+		return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Forbidden,
+			"%s is too broad for a first publish to claim: it would hold other organizations' names below it. "+
+				"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
 	}
 	if repo.ID == "" {
 		if repo, err = r.HostedRepo(bg, req.Org.ID, req.Protocol); err != nil {
