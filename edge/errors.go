@@ -83,15 +83,19 @@ func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.
 // version. The causes' own messages would tell a private name from a
 // missing one (the existence oracle). The chain stays, so a protocol
 // keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
-// admin, who may read everything, keeps the cause's message.
-func conceal(ctx *fasthttp.RequestCtx, err error) error {
+// admin, who may read everything, keeps the cause's message. message is
+// the protocol's text (Mux.ConcealReads), "" for "not found".
+func conceal(ctx *fasthttp.RequestCtx, err error, message string) error {
 	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
 		return err
 	}
 	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
 		return err
 	}
-	return fault.WrapMsg("edge", fault.NotFound, "not found", err)
+	if message == "" {
+		message = "not found"
+	}
+	return fault.WrapMsg("edge", fault.NotFound, message, err)
 }
 
 // Renderer writes err to the response in a protocol's own error format.

@@ -39,7 +39,23 @@ type Mux struct {
 	r       *router.Router
 	log     *slog.Logger
 	metrics *metrics
+	unseen  map[string]string // protocol → what its reads say when they find nothing
 }
+
+// ConcealReads sets the one message protocol's reads answer whenever they
+// find nothing (see conceal), "not found" by default. The message may
+// carry what is true of every name (NoUpstream), never anything about one
+// name. Call it while mounting, before serving.
+func (g *Group) ConcealReads(protocol, message string) {
+	if g.m.unseen == nil {
+		g.m.unseen = map[string]string{}
+	}
+	g.m.unseen[protocol] = message
+}
+
+// NoUpstream is what reads of a protocol without a mirror answer when
+// they find nothing.
+const NoUpstream = "not found: not published here, and no upstream registry is configured"
 
 func newMux(log *slog.Logger, m *metrics) *Mux {
 	r := router.New()
@@ -124,7 +140,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			drainRefused(ctx)
 		}
 		if read {
-			err = conceal(ctx, err)
+			err = conceal(ctx, err, m.unseen[rt.Protocol])
 		}
 		ctx.Response.ResetBody()
 		ctx.SetStatusCode(StatusOf(err))
