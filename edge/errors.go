@@ -84,7 +84,7 @@ func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.
 // missing one (the existence oracle). The chain stays, so a protocol
 // keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
 // admin, who may read everything, keeps the cause's message. message is
-// the protocol's text (Mux.ConcealReads), "" for "not found".
+// the protocol's text (Group.ConcealReads), "" for "not found".
 func conceal(ctx *fasthttp.RequestCtx, err error, message string) error {
 	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
 		return err

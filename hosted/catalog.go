@@ -188,26 +188,13 @@ func (c *Catalog) overlap(ctx context.Context, cl Claim) error {
 			return err
 		}
 	}
-	q := Query{Prefix: claimID(cl.Protocol, folded+sep)}
-	for {
-		recs, next, err := c.s.Query(ctx, claimsC, q)
-		if err != nil {
-			return fault.Op(op, err)
+	err := c.eachClaim(ctx, Query{Prefix: claimID(cl.Protocol, folded+sep)}, func(_ Record, other Claim) error {
+		if other.OrgID != cl.OrgID {
+			return refuse()
 		}
-		for _, r := range recs {
-			var other Claim
-			if err := json.Unmarshal(r.Data, &other); err != nil {
-				return fault.Wrap(op, fault.Internal, err)
-			}
-			if other.OrgID != cl.OrgID {
-				return refuse()
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		q.After = next
-	}
+		return nil
+	})
+	return fault.Op(op, err)
 }
 
 // ClaimOf returns the claim on a namespace, under any form its protocol
@@ -221,23 +208,33 @@ func (c *Catalog) ClaimOf(ctx context.Context, protocol, namespace string) (Clai
 // Claims lists every claim an organization holds, in the store's order
 // (by protocol, then namespace).
 func (c *Catalog) Claims(ctx context.Context, orgID string) ([]Claim, error) {
-	const op = "catalog.Claims"
 	var out []Claim
-	q := Query{Key: "org", Prefix: orgID, Exact: true}
+	err := c.eachClaim(ctx, Query{Key: "org", Prefix: orgID, Exact: true}, func(_ Record, cl Claim) error {
+		out = append(out, cl)
+		return nil
+	})
+	return out, fault.Op("catalog.Claims", err)
+}
+
+// eachClaim calls fn with every claim q finds, page by page, until fn
+// returns an error.
+func (c *Catalog) eachClaim(ctx context.Context, q Query, fn func(Record, Claim) error) error {
 	for {
 		recs, next, err := c.s.Query(ctx, claimsC, q)
 		if err != nil {
-			return nil, fault.Op(op, err)
+			return err
 		}
 		for _, r := range recs {
 			var cl Claim
 			if err := json.Unmarshal(r.Data, &cl); err != nil {
-				return nil, fault.Wrap(op, fault.Internal, err)
+				return fault.Wrap("catalog.claims", fault.Internal, err)
 			}
-			out = append(out, cl)
+			if err := fn(r, cl); err != nil {
+				return err
+			}
 		}
 		if next == "" {
-			return out, nil
+			return nil
 		}
 		q.After = next
 	}
@@ -257,38 +254,27 @@ func (c *Catalog) RekeyClaims(ctx context.Context) (int, error) {
 	const op = "catalog.RekeyClaims"
 	moved := 0
 	var clashes []string
-	q := Query{}
-	for {
-		recs, next, err := c.s.Query(ctx, claimsC, q)
-		if err != nil {
-			return moved, fault.Op(op, err)
+	err := c.eachClaim(ctx, Query{}, func(r Record, cl Claim) error {
+		id := claimID(cl.Protocol, cl.Namespace)
+		if id == r.ID {
+			return nil
 		}
-		for _, r := range recs {
-			var cl Claim
-			if err := json.Unmarshal(r.Data, &cl); err != nil {
-				return moved, fault.Wrap(op, fault.Internal, err)
-			}
-			id := claimID(cl.Protocol, cl.Namespace)
-			if id == r.ID {
-				continue
-			}
-			_, err := c.s.Create(ctx, claimsC, Record{ID: id, Keys: r.Keys, Data: r.Data})
-			switch {
-			case fault.Is(err, fault.Conflict):
-				clashes = append(clashes, r.ID)
-				continue
-			case err != nil:
-				return moved, fault.Op(op, err)
-			}
-			if err := c.s.Delete(ctx, claimsC, r.ID); err != nil {
-				return moved, fault.Op(op, err)
-			}
-			moved++
+		_, err := c.s.Create(ctx, claimsC, Record{ID: id, Keys: r.Keys, Data: r.Data})
+		switch {
+		case fault.Is(err, fault.Conflict):
+			clashes = append(clashes, r.ID)
+			return nil
+		case err != nil:
+			return err
 		}
-		if next == "" {
-			break
+		if err := c.s.Delete(ctx, claimsC, r.ID); err != nil {
+			return err
 		}
-		q.After = next
+		moved++
+		return nil
+	})
+	if err != nil {
+		return moved, fault.Op(op, err)
 	}
 	if len(clashes) > 0 {
 		return moved, fault.Newf(op, fault.Conflict, "claims %s name what another claim holds already; release one of each pair", strings.Join(clashes, ", "))

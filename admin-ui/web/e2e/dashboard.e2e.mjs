@@ -260,14 +260,14 @@ try {
   await page.getByRole('cell', { name: 'admin' }).first().waitFor()
   await page.getByLabel('Username or email').fill('someone@example.test')
   await page.getByRole('button', { name: 'Invite', exact: true }).click()
-  await page.getByRole('cell', { name: 'someone@example.test' }).waitFor()
+  await page.getByRole('cell', { name: 'someone@example.test', exact: true }).waitFor()
   await shots('members')
   await page.getByRole('button', { name: 'Revoke the invitation of someone@example.test' }).click()
-  await page.getByRole('cell', { name: 'someone@example.test' }).waitFor({ state: 'detached' })
+  await page.getByRole('cell', { name: 'someone@example.test', exact: true }).waitFor({ state: 'detached' })
   await page.getByLabel('Username or email').fill('ivy')
   await page.locator('#invite-role').selectOption('admin')
   await page.getByRole('button', { name: 'Invite', exact: true }).click()
-  await page.getByRole('cell', { name: 'ivy' }).waitFor()
+  await page.getByRole('cell', { name: 'ivy', exact: true }).waitFor()
   await goto('/orgs/acme/teams', 'Acme <b>Corp</b>')
   await page.getByLabel('Name', { exact: true }).fill('devs')
   await page.getByRole('button', { name: 'Create team' }).click()
@@ -308,7 +308,7 @@ try {
   await page.getByRole('link', { name: 'Acme <b>Corp</b>' }).waitFor()
   check((await page.getByRole('heading', { name: 'Invitations' }).count()) === 0, 'the accepted invitation is gone')
   await goto('/orgs/acme/members', 'Acme <b>Corp</b>')
-  await page.getByRole('cell', { name: 'ivy' }).waitFor()
+  await page.getByRole('cell', { name: 'ivy', exact: true }).waitFor()
 
   // One CSP report is expected, and wanted: while DOMPurify parses the
   // hostile README in its inert document, Chromium starts loading the
