@@ -377,6 +377,7 @@ function Invitations({ org }: { org: Org }) {
   return (
     <>
       <h3>Invite a member</h3>
+      <p class="muted small">The user joins once they accept, on their Organizations page.</p>
       <form
         class="row"
         onSubmit={(e) => {
@@ -405,13 +406,11 @@ function Invitations({ org }: { org: Org }) {
         {(invs) =>
           invs.length === 0 ? null : (
             <div class="table-wrap">
-              <table>
-                <caption>Pending invitations</caption>
+              <table aria-label="Pending invitations">
                 <thead>
                   <tr>
                     <th scope="col">Invited</th>
                     <th scope="col">Role</th>
-                    <th scope="col">Until</th>
                     <th scope="col">
                       <span class="sr-only">Actions</span>
                     </th>
@@ -420,9 +419,11 @@ function Invitations({ org }: { org: Org }) {
                 <tbody>
                   {invs.map((inv) => (
                     <tr key={inv.id}>
-                      <td>{inv.invitee}</td>
+                      <td>
+                        {inv.invitee}
+                        <div class="muted small">until {when(inv.expiresAt)}</div>
+                      </td>
                       <td>{inv.role}</td>
-                      <td>{when(inv.expiresAt)}</td>
                       <td>
                         <button
                           type="button"
