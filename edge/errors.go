@@ -84,10 +84,15 @@ func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.
 // missing one (the existence oracle). The chain stays, so a protocol
 // keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
 // admin, who may read everything, keeps the cause's message. message is
-// the protocol's text (Group.ConcealReads), "" for "not found".
-func conceal(ctx *fasthttp.RequestCtx, err error, message string) error {
+// the protocol's text (Group.ConcealReads), "" for "not found". closed
+// says that anonymous callers read nothing but public hosted packages:
+// then an anonymous caller is asked to authenticate (Mux.AnonymousReads).
+func conceal(ctx *fasthttp.RequestCtx, err error, message string, closed bool) error {
 	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
 		return err
+	}
+	if closed && len(ctx.Request.Header.Peek("Authorization")) == 0 {
+		return fault.New("edge", fault.Unauthorized, "authentication required")
 	}
 	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
 		return err

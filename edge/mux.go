@@ -40,7 +40,17 @@ type Mux struct {
 	log     *slog.Logger
 	metrics *metrics
 	unseen  map[string]string // protocol → what its reads say when they find nothing
+	// anonymousReads reports whether anonymous callers may read mirrored
+	// names (Registry.AnonymousMirrorReads); nil: they may.
+	anonymousReads func() bool
 }
+
+// AnonymousReads tells the mux whether anonymous callers may read
+// mirrored names now. While they may not, an anonymous protocol read that
+// finds nothing is asked to authenticate, as one of a private name is, so
+// that neither a claim nor a package shows through. Call it before
+// serving.
+func (m *Mux) AnonymousReads(open func() bool) { m.anonymousReads = open }
 
 // ConcealReads sets the one message protocol's reads answer whenever they
 // find nothing (see conceal), "not found" by default. The message may
@@ -140,7 +150,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			drainRefused(ctx)
 		}
 		if read {
-			err = conceal(ctx, err, m.unseen[rt.Protocol])
+			err = conceal(ctx, err, m.unseen[rt.Protocol], m.anonymousReads != nil && !m.anonymousReads())
 		}
 		ctx.Response.ResetBody()
 		ctx.SetStatusCode(StatusOf(err))

@@ -184,22 +184,31 @@ func oracleServer(t *testing.T, env ...string) (s *testkit.Server, callers map[s
 func TestExistenceOracle(t *testing.T) {
 	up := testkit.NewUpstream(t)
 	up.Handle("/packages.json", []byte(`{"packages":[],"metadata-url":"/p2/%package%.json"}`))
+	mirrors := []string{"UPSTREAM_NPM=" + up.URL, "UPSTREAM_PYPI=" + up.URL, "UPSTREAM_CARGO=" + up.URL,
+		"UPSTREAM_MAVEN=" + up.URL, "UPSTREAM_COMPOSER=" + up.URL, "UPSTREAM_RUBYGEMS=" + up.URL, "ENABLE_UPSTREAM_CACHE=false"}
 	for _, cfg := range []struct {
 		name string
 		env  []string
+		// closed: anonymous mirror reads are off, so that every name asks
+		// anonymous callers for credentials, claimed or not.
+		closed bool
 	}{
-		{"no upstream", nil},
-		{"empty upstreams", []string{"UPSTREAM_NPM=" + up.URL, "UPSTREAM_PYPI=" + up.URL, "UPSTREAM_CARGO=" + up.URL,
-			"UPSTREAM_MAVEN=" + up.URL, "UPSTREAM_COMPOSER=" + up.URL, "UPSTREAM_RUBYGEMS=" + up.URL,
-			"ENABLE_UPSTREAM_CACHE=false"}},
+		{"no upstream", nil, false},
+		{"empty upstreams", mirrors, false},
+		{"empty upstreams, no anonymous mirror reads", mirrors, true},
 	} {
 		t.Run(cfg.name, func(t *testing.T) {
 			s, callers := oracleServer(t, cfg.env...)
+			if cfg.closed {
+				if st, raw := s.API("PUT", "/admin/auth/settings", s.AdminToken(t), map[string]bool{"anonymousMirrorReads": false}, nil); st != 200 {
+					t.Fatalf("settings: %d %s", st, raw)
+				}
+			}
 			for _, r := range oracleRoutes() {
 				for who, hdr := range callers {
 					t.Run(who+" "+r.method+" "+r.path+" "+r.names.private, func(t *testing.T) {
 						names := r.names
-						if who == "anonymous" {
+						if who == "anonymous" && !cfg.closed {
 							if r.anon == nil {
 								priv := ask(t, r.method, s.URL+strings.Replace(r.path, "NAME", names.private, 1), names.private)
 								miss := ask(t, r.method, s.URL+strings.Replace(r.path, "NAME", names.missing, 1), names.missing)

@@ -148,6 +148,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		},
 		Upstreams: health,
 	})
+	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	mount(srv.Mux(), registry, byName)
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
