@@ -476,7 +476,8 @@ func (h *Handler) removeMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	need := needManage
-	if u, err := h.userAs(p, param(ctx, "userId")); param(ctx, "userId") == "me" || err == nil && u.ID == p.UserID {
+	self, err := h.userAs(p, param(ctx, "userId"))
+	if param(ctx, "userId") == "me" || err == nil && self.ID == p.UserID {
 		need = needView // leaving
 	}
 	o, err := h.orgFor(p, param(ctx, "orgId"), need)

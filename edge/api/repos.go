@@ -28,7 +28,7 @@ func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action aut
 	repo, err := h.r.Auth.GetRepo(bg(), id)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
-			return repo, h.unseen(p, action, "repository "+id)
+			return repo, unseen(p, action, "repository "+id)
 		}
 		return repo, err
 	}
@@ -47,7 +47,7 @@ func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action aut
 // for something that exists but p may not see: an anonymous read is asked
 // to authenticate, as it is for a private repository, and anyone else is
 // told it is not found.
-func (h *Handler) unseen(p auth.Principal, action auth.Action, what string) error {
+func unseen(p auth.Principal, action auth.Action, what string) error {
 	if p.Anonymous() && action == auth.Read {
 		return fault.New("api", fault.Unauthorized, "authentication required")
 	}
