@@ -11,13 +11,16 @@ import (
 
 // Invitation asks a user to join an organization: membership takes the
 // user's consent. It is addressed to a username or an email as the
-// inviter wrote it (lowercased), not to a user looked up, so that inviting
-// tells the inviter nothing about which accounts exist; whoever signs in
-// under that username or email sees it and may accept it.
+// inviter wrote it (lowercased), and the answer to the inviter is the same
+// whether or not an account has it. It is bound to that account when one
+// exists (UserID, never shown to the inviter); otherwise only an account
+// created afterwards under that username or email may accept it, so that
+// nobody takes an invitation by renaming an older account.
 type Invitation struct {
 	ID        string    `json:"id"`
 	OrgID     string    `json:"orgId"`
 	Invitee   string    `json:"invitee"`
+	UserID    string    `json:"userId,omitempty"`
 	Role      OrgRole   `json:"role"`
 	InvitedBy string    `json:"invitedBy"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -29,10 +32,14 @@ const InvitationTTL = 14 * 24 * time.Hour
 
 // invitationsC: "pending" (orgID/invitee) is unique, so that an invitee
 // has at most one invitation per organization.
-var invitationsC = hosted.Collection{Name: "auth_invitations", Unique: []string{"pending"}, Index: []string{"org", "invitee"}}
+var invitationsC = hosted.Collection{Name: "auth_invitations", Unique: []string{"pending"}, Index: []string{"org", "invitee", "user"}}
 
 func invitationKeys(inv Invitation) map[string]string {
-	return map[string]string{"pending": orgKey(inv.OrgID, inv.Invitee), "org": inv.OrgID, "invitee": inv.Invitee}
+	keys := map[string]string{"pending": orgKey(inv.OrgID, inv.Invitee), "org": inv.OrgID, "invitee": inv.Invitee}
+	if inv.UserID != "" {
+		keys["user"] = inv.UserID
+	}
+	return keys
 }
 
 // Invite records an invitation to inv.OrgID for inv.Invitee (a username
@@ -53,6 +60,13 @@ func (s *Service) Invite(ctx context.Context, inv Invitation) (Invitation, error
 	}
 	if err := s.exist(ctx, op, orgsC, inv.OrgID); err != nil {
 		return Invitation{}, err
+	}
+	// One lookup whether or not the account exists: the same work either way.
+	switch u, err := s.UserByLogin(ctx, inv.Invitee); {
+	case err == nil:
+		inv.UserID = u.ID
+	case !fault.Is(err, fault.NotFound):
+		return Invitation{}, fault.Op(op, err)
 	}
 	now := time.Now().UTC()
 	inv.ID, inv.CreatedAt, inv.ExpiresAt = newID(), now, now.Add(InvitationTTL)
@@ -80,9 +94,14 @@ func (s *Service) Invite(ctx context.Context, inv Invitation) (Invitation, error
 
 func (inv Invitation) expired(now time.Time) bool { return !now.Before(inv.ExpiresAt) }
 
-// For reports whether the invitation is addressed to u.
+// For reports whether u may answer the invitation: the account it is
+// bound to, or, for one made when no account had the invitee's name, an
+// account created since under that username or email.
 func (inv Invitation) For(u User) bool {
-	return inv.Invitee == normLogin(u.Username) || inv.Invitee == normLogin(u.Email)
+	if inv.UserID != "" {
+		return inv.UserID == u.ID
+	}
+	return (inv.Invitee == normLogin(u.Username) || inv.Invitee == normLogin(u.Email)) && !u.CreatedAt.Before(inv.CreatedAt)
 }
 
 // GetInvitation returns a pending invitation; NotFound when it does not
@@ -105,22 +124,24 @@ func (s *Service) OrgInvitations(ctx context.Context, orgID string, pg Page) ([]
 	return out, next, fault.Op("auth.OrgInvitations", err)
 }
 
-// InvitationsFor returns the pending invitations addressed to u, under its
-// username or its email.
+// InvitationsFor returns the pending invitations u may answer (For): those
+// bound to it, and those under its username or email made before it was.
 func (s *Service) InvitationsFor(ctx context.Context, u User) ([]Invitation, error) {
 	const op = "auth.InvitationsFor"
 	now := time.Now()
 	var out []Invitation
-	for _, to := range []string{normLogin(u.Username), normLogin(u.Email)} {
-		if to == "" {
+	seen := map[string]bool{}
+	for _, q := range []struct{ key, value string }{{"user", u.ID}, {"invitee", normLogin(u.Username)}, {"invitee", normLogin(u.Email)}} {
+		if q.value == "" {
 			continue
 		}
-		err := s.eachWhere(ctx, invitationsC, "invitee", to, func(r hosted.Record) error {
+		err := s.eachWhere(ctx, invitationsC, q.key, q.value, func(r hosted.Record) error {
 			var inv Invitation
 			if err := unmarshal(op, r.Data, &inv); err != nil {
 				return err
 			}
-			if !inv.expired(now) {
+			if !inv.expired(now) && inv.For(u) && !seen[inv.ID] {
+				seen[inv.ID] = true
 				out = append(out, inv)
 			}
 			return nil

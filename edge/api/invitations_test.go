@@ -88,6 +88,20 @@ func TestInvitations(t *testing.T) {
 		t.Fatalf("left pending %+v", pending.Items)
 	}
 
+	// An invitation to an address no account has is not for an older
+	// account that takes the address later, only for a new one.
+	var later struct{ ID string }
+	e.must(201, "POST", "/organizations/acme/invitations", ownerTok, map[string]string{"email": "later@example.test"}, &later)
+	e.must(200, "PUT", "/users/eva", evaTok, map[string]string{"email": "later@example.test"}, nil)
+	e.must(200, "GET", "/auth/invitations", evaTok, nil, &evas)
+	if len(evas.Items) != 0 {
+		t.Fatalf("an older account that took the address sees %+v", evas.Items)
+	}
+	e.must(404, "POST", "/auth/invitations/"+later.ID+"/accept", evaTok, nil, nil)
+	e.must(200, "PUT", "/users/eva", evaTok, map[string]string{"email": "eva@example.test"}, nil)
+	_, newTok := e.user(admin, "later") // its email is later@example.test
+	e.must(200, "POST", "/auth/invitations/"+later.ID+"/accept", newTok, nil, nil)
+
 	e.flush()
 	var all page[entry]
 	e.must(200, "GET", "/audit?limit=1000", admin, nil, &all)
