@@ -11,9 +11,8 @@ import (
 
 // Membership takes consent: an organization's owners and admins invite,
 // the invited user accepts (or declines), and only platform admins add
-// members directly. An invitation is addressed to the username or email
-// the inviter wrote, never to a user looked up, so the answer to an
-// invitation is the same whether or not that account exists.
+// members directly. The answer to an invitation is the same whether or
+// not an account has the username or email it names (auth.Invitation).
 
 // invitationRequest is the body of POST /organizations/{orgId}/invitations:
 // one of username and email.
