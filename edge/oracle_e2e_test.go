@@ -150,9 +150,18 @@ func oracleServer(t *testing.T, env ...string) (s *testkit.Server, callers map[s
 			t.Fatalf("claim %s %s: %d %s", c.protocol, c.namespace, st, raw)
 		}
 	}
-	// A package that exists: a jar under a claimed groupId.
-	if resp, b := testkit.Request(t, "PUT", s.URL+"/maven2/com/acme/secret/lib/1.0/lib-1.0.jar", []byte("private jar"), "Authorization", testkit.Basic("alice", pw)); resp.StatusCode != 201 {
-		t.Fatalf("deploy: %d %s", resp.StatusCode, b)
+	// Packages that exist: a jar under a claimed groupId, a Composer
+	// package of acme's vendor.
+	for _, pub := range []struct {
+		path string
+		body []byte
+	}{
+		{"/maven2/com/acme/secret/lib/1.0/lib-1.0.jar", []byte("private jar")},
+		{"/composer/packages/acme/secret?version=1.0.0", testkit.Zip(t, map[string]string{"composer.json": `{"name":"acme/secret","type":"library"}`})},
+	} {
+		if resp, b := testkit.Request(t, "PUT", s.URL+pub.path, pub.body, "Authorization", testkit.Basic("alice", pw)); resp.StatusCode/100 != 2 {
+			t.Fatalf("publish %s: %d %s", pub.path, resp.StatusCode, b)
+		}
 	}
 	bobToken := s.Token(t, s.Login(t, "bob", pw), nil, nil, nil)
 	aliceJWT := s.Login(t, "alice", pw)
