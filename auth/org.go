@@ -116,7 +116,7 @@ func (s *Service) GetOrg(ctx context.Context, idOrName string) (Org, error) {
 		var found []Org
 		found, _, err = queryJSON[Org](ctx, s.store, orgsC, hosted.Query{Key: "name", Prefix: idOrName, Exact: true, Limit: 1})
 		if err == nil && len(found) == 0 {
-			err = fault.Newf(op, fault.NotFound, "organization %q not found", idOrName)
+			err = fault.New(op, fault.NotFound, "organization "+idOrName+" not found")
 		}
 		if err == nil {
 			o = found[0]
@@ -174,6 +174,9 @@ func (s *Service) DeleteOrg(ctx context.Context, id string, force bool) error {
 		return fault.Op(op, err)
 	}
 	if err := s.deleteWhere(ctx, orgMembersC, "org", id); err != nil {
+		return fault.Op(op, err)
+	}
+	if err := s.deleteWhere(ctx, invitationsC, "org", id); err != nil {
 		return fault.Op(op, err)
 	}
 	return fault.Op(op, s.store.Delete(ctx, orgsC, id))

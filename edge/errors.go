@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/auth"
 	"entrepot/hosted/fault"
 )
 
@@ -78,6 +80,36 @@ func ClientMessage(err error, requestID string) string {
 		return "internal error (request id " + requestID + ")"
 	}
 	return k.String()
+}
+
+// protocolRoute reports whether rt serves a package protocol, whose reads
+// conceal what they did not find.
+func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.Protocol) }
+
+// conceal gives a protocol read that found nothing one message, whatever
+// the cause: a private name the caller may not read (Registry.May), a
+// name nobody hosts and the upstream lacks, no upstream at all, a missing
+// version. The causes' own messages would tell a private name from a
+// missing one (the existence oracle). The chain stays, so a protocol
+// keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
+// admin, who may read everything, keeps the cause's message. message is
+// the protocol's text (Group.ConcealReads), "" for "not found". closed
+// says that anonymous callers read nothing but public hosted packages:
+// then an anonymous caller is asked to authenticate (Mux.AnonymousReads).
+func conceal(ctx *fasthttp.RequestCtx, err error, message string, closed bool) error {
+	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
+		return err
+	}
+	if closed && len(ctx.Request.Header.Peek("Authorization")) == 0 {
+		return fault.New("edge", fault.Unauthorized, "authentication required")
+	}
+	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
+		return err
+	}
+	if message == "" {
+		message = "not found"
+	}
+	return fault.WrapMsg("edge", fault.NotFound, message, err)
 }
 
 // Renderer writes err to the response in a protocol's own error format.

@@ -45,7 +45,33 @@ type Mux struct {
 	r       *router.Router
 	log     *slog.Logger
 	metrics *metrics
+	unseen  map[string]string // protocol → what its reads say when they find nothing
+	// anonymousReads reports whether anonymous callers may read mirrored
+	// names (Registry.AnonymousMirrorReads); nil: they may.
+	anonymousReads func() bool
 }
+
+// AnonymousReads tells the mux whether anonymous callers may read
+// mirrored names now. While they may not, an anonymous protocol read that
+// finds nothing is asked to authenticate, as one of a private name is, so
+// that neither a claim nor a package shows through. Call it before
+// serving.
+func (m *Mux) AnonymousReads(open func() bool) { m.anonymousReads = open }
+
+// ConcealReads sets the one message protocol's reads answer whenever they
+// find nothing (see conceal), "not found" by default. The message may
+// carry what is true of every name (NoUpstream), never anything about one
+// name. Call it while mounting, before serving.
+func (g *Group) ConcealReads(protocol, message string) {
+	if g.m.unseen == nil {
+		g.m.unseen = map[string]string{}
+	}
+	g.m.unseen[protocol] = message
+}
+
+// NoUpstream is what reads of a protocol without a mirror answer when
+// they find nothing.
+const NoUpstream = "not found: not published here, and no upstream registry is configured"
 
 func newMux(log *slog.Logger, m *metrics) *Mux {
 	r := router.New()
@@ -124,12 +150,15 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		render = RenderJSON
 	}
 	rm := m.metrics.route(rt.Protocol, rt.Name)
+	read := protocolRoute(rt)
 	fail := func(ctx *fasthttp.RequestCtx, err error) {
 		if fault.Is(err, fault.TooLarge) {
 			drainRefused(ctx)
 		}
-		status := StatusOf(err)
-		clearForError(&ctx.Response, status)
+		if read {
+			err = conceal(ctx, err, m.unseen[rt.Protocol], m.anonymousReads != nil && !m.anonymousReads())
+		}
+		clearForError(&ctx.Response, StatusOf(err))
 		render(ctx, err)
 	}
 	return func(ctx *fasthttp.RequestCtx) {

@@ -171,11 +171,13 @@ func (r *Registry) AnonymousMirrorReads() bool { return r.anonMirror.Load() }
 
 // Hosted resolves the first of namespaces that is claimed, for protocol:
 // the claim, the repository it names (for May), and true. None claimed:
-// false, and the name may resolve upstream. Answers come from a short-TTL
-// cache, so a hot request makes no store round trip.
+// false, and the name may resolve upstream. Names are compared as the
+// protocol's clients compare them (hosted.ClaimKey), so that no variant in
+// case or separators of a claimed name reaches the upstream. Answers come
+// from a short-TTL cache, so a hot request makes no store round trip.
 func (r *Registry) Hosted(ctx context.Context, protocol string, namespaces ...string) (hosted.Claim, auth.RepoRef, bool, error) {
 	for _, ns := range namespaces {
-		key := protocol + ":" + ns
+		key := hosted.ClaimKey(protocol, ns)
 		e, ok := r.claims.Get(key)
 		if !ok {
 			cl, err := r.Catalog.ClaimOf(ctx, protocol, ns)
@@ -209,7 +211,7 @@ func (r *Registry) Hosted(ctx context.Context, protocol string, namespaces ...st
 // repository changed in this process.
 func (r *Registry) Forget(protocol string, namespaces ...string) {
 	for _, ns := range namespaces {
-		r.claims.Remove(protocol + ":" + ns)
+		r.claims.Remove(hosted.ClaimKey(protocol, ns))
 	}
 }
 
@@ -315,7 +317,14 @@ type ClaimRequest struct {
 //     be a platform admin) and may write to its repository for the
 //     protocol, which is created private if it does not exist;
 //   - a first publish of a name the upstream serves is a Conflict that
-//     says how an administrator can claim it on purpose.
+//     says how an administrator can claim it on purpose;
+//   - a first publish never claims a namespace above or below another
+//     organization's (Conflict), nor one too broad to be anybody's by
+//     default, such as a Maven groupId of two levels that is not the
+//     organization's own (Forbidden: a platform admin claims it).
+//
+// Names are compared as the protocol's clients do (hosted.ClaimKey):
+// "Acme-Gem" is the claim on "acme_gem".
 func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (hosted.Claim, auth.RepoRef, error) {
 	const op = "edge.ClaimForPublish"
 	bg := context.Background()
@@ -374,13 +383,18 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 					"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
 		}
 	}
+	if !p.PlatformAdmin && !hosted.FirstClaimAllowed(req.Protocol, req.Namespace, req.Org.Name) {
+		return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Forbidden,
+			"%s is too broad for a first publish to claim: it would hold other organizations' names below it. "+
+				"A platform admin can claim it for %s on purpose: POST /api/v1/organizations/%s/claims", req.Namespace, req.Org.Name, req.Org.Name)
+	}
 	if repo.ID == "" {
 		if repo, err = r.HostedRepo(bg, req.Org.ID, req.Protocol); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
 	ref = repo.Ref()
-	cl, err = r.Catalog.Claim(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
+	cl, err = r.Catalog.ClaimFree(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
 	if err != nil {
 		return hosted.Claim{}, auth.RepoRef{}, err
 	}

@@ -21,7 +21,9 @@ var (
 	filesC    = Collection{Name: "files", Index: []string{"version"}}
 )
 
-func claimID(protocol, namespace string) string { return protocol + ":" + namespace }
+// claimID keys a claim by its folded namespace (ClaimKey), so that the
+// names a client takes for one are one claim.
+func claimID(protocol, namespace string) string { return ClaimKey(protocol, namespace) }
 func packageID(protocol, name string) string    { return protocol + ":" + name }
 func versionID(protocol, name, v string) string { return protocol + ":" + name + "@" + v }
 func fileID(protocol, path string) string       { return protocol + ":" + path }
@@ -109,31 +111,94 @@ func (c *Catalog) Store() Store { return c.s }
 
 // Claim records cl if its namespace is free and returns the claim in
 // force: cl itself, or the existing claim when the same organization holds
-// it already. A namespace held by another organization is a Conflict.
+// it already. A namespace held by another organization, under any form
+// its protocol takes for the same name (FoldClaim), is a Conflict.
 func (c *Catalog) Claim(ctx context.Context, cl Claim) (Claim, error) {
+	got, _, err := c.claim(ctx, cl)
+	return got, err
+}
+
+// claim is Claim, and tells whether it wrote cl.
+func (c *Catalog) claim(ctx context.Context, cl Claim) (Claim, bool, error) {
 	const op = "catalog.Claim"
 	if cl.Protocol == "" || cl.Namespace == "" || cl.OrgID == "" {
-		return Claim{}, fault.New(op, fault.Invalid, "claim needs a protocol, a namespace and an organization")
+		return Claim{}, false, fault.New(op, fault.Invalid, "claim needs a protocol, a namespace and an organization")
 	}
 	cl.CreatedAt = c.now().UTC()
 	_, err := CreateJSON(ctx, c.s, claimsC, claimID(cl.Protocol, cl.Namespace), map[string]string{"org": cl.OrgID}, cl)
 	if err == nil {
-		return cl, nil
+		return cl, true, nil
 	}
 	if !fault.Is(err, fault.Conflict) {
-		return Claim{}, fault.Op(op, err)
+		return Claim{}, false, fault.Op(op, err)
 	}
 	got, err := c.ClaimOf(ctx, cl.Protocol, cl.Namespace)
 	if err != nil {
-		return Claim{}, err
+		return Claim{}, false, err
 	}
 	if got.OrgID != cl.OrgID {
-		return Claim{}, fault.Newf(op, fault.Conflict, "%s is claimed by another organization", cl.Namespace)
+		return Claim{}, false, fault.Newf(op, fault.Conflict, "%s is claimed by another organization", cl.Namespace)
+	}
+	return got, false, nil
+}
+
+// ClaimFree is Claim for a first publish: it also refuses, with a
+// Conflict, a namespace above or below another organization's claim in
+// its protocol's hierarchy (com.acme while another holds com.acme.tools,
+// or the reverse), which would take that organization's names or the
+// names around them. Of two overlapping first claims racing, both may be
+// refused; neither takes the other's names.
+func (c *Catalog) ClaimFree(ctx context.Context, cl Claim) (Claim, error) {
+	if err := c.overlap(ctx, cl); err != nil {
+		return Claim{}, err
+	}
+	got, created, err := c.claim(ctx, cl)
+	if err != nil || !created {
+		return got, err
+	}
+	// Check again once the claim is visible: of two overlapping claims
+	// written at once, each sees the other here.
+	if err := c.overlap(ctx, got); err != nil {
+		if rerr := c.s.Delete(ctx, claimsC, claimID(cl.Protocol, cl.Namespace)); rerr != nil {
+			return Claim{}, fault.Op("catalog.ClaimFree", rerr)
+		}
+		return Claim{}, err
 	}
 	return got, nil
 }
 
-// ClaimOf returns the claim on a namespace, NotFound when it is free.
+// overlap returns a Conflict when another organization than cl's holds a
+// namespace above or below cl's.
+func (c *Catalog) overlap(ctx context.Context, cl Claim) error {
+	const op = "catalog.ClaimFree"
+	sep := ruleOf(cl.Protocol).sep
+	if sep == "" {
+		return nil
+	}
+	refuse := func() error {
+		return fault.Newf(op, fault.Conflict, "%s overlaps a namespace another organization holds: a first publish claims no namespace above or below another organization's", cl.Namespace)
+	}
+	folded := FoldClaim(cl.Protocol, cl.Namespace)
+	for _, ns := range ancestors(cl.Protocol, folded) {
+		got, err := c.ClaimOf(ctx, cl.Protocol, ns)
+		switch {
+		case err == nil && got.OrgID != cl.OrgID:
+			return refuse()
+		case err != nil && !fault.Is(err, fault.NotFound):
+			return err
+		}
+	}
+	err := c.eachClaim(ctx, Query{Prefix: claimID(cl.Protocol, folded+sep)}, func(_ Record, other Claim) error {
+		if other.OrgID != cl.OrgID {
+			return refuse()
+		}
+		return nil
+	})
+	return fault.Op(op, err)
+}
+
+// ClaimOf returns the claim on a namespace, under any form its protocol
+// takes for the same name; NotFound when it is free.
 func (c *Catalog) ClaimOf(ctx context.Context, protocol, namespace string) (Claim, error) {
 	var cl Claim
 	_, err := GetJSON(ctx, c.s, claimsC, claimID(protocol, namespace), &cl)
@@ -143,23 +208,33 @@ func (c *Catalog) ClaimOf(ctx context.Context, protocol, namespace string) (Clai
 // Claims lists every claim an organization holds, in the store's order
 // (by protocol, then namespace).
 func (c *Catalog) Claims(ctx context.Context, orgID string) ([]Claim, error) {
-	const op = "catalog.Claims"
 	var out []Claim
-	q := Query{Key: "org", Prefix: orgID, Exact: true}
+	err := c.eachClaim(ctx, Query{Key: "org", Prefix: orgID, Exact: true}, func(_ Record, cl Claim) error {
+		out = append(out, cl)
+		return nil
+	})
+	return out, fault.Op("catalog.Claims", err)
+}
+
+// eachClaim calls fn with every claim q finds, page by page, until fn
+// returns an error.
+func (c *Catalog) eachClaim(ctx context.Context, q Query, fn func(Record, Claim) error) error {
 	for {
 		recs, next, err := c.s.Query(ctx, claimsC, q)
 		if err != nil {
-			return nil, fault.Op(op, err)
+			return err
 		}
 		for _, r := range recs {
 			var cl Claim
 			if err := json.Unmarshal(r.Data, &cl); err != nil {
-				return nil, fault.Wrap(op, fault.Internal, err)
+				return fault.Wrap("catalog.claims", fault.Internal, err)
 			}
-			out = append(out, cl)
+			if err := fn(r, cl); err != nil {
+				return err
+			}
 		}
 		if next == "" {
-			return out, nil
+			return nil
 		}
 		q.After = next
 	}
@@ -168,6 +243,43 @@ func (c *Catalog) Claims(ctx context.Context, orgID string) ([]Claim, error) {
 // Release removes a claim (platform administration).
 func (c *Catalog) Release(ctx context.Context, protocol, namespace string) error {
 	return c.s.Delete(ctx, claimsC, claimID(protocol, namespace))
+}
+
+// RekeyClaims moves claims stored under an id other than their folded key
+// (written before claims were folded) to it, so that every form of their
+// name finds them. A claim whose folded key another claim holds already
+// is left as it is and reported in the error. Run it once at start-up;
+// it is idempotent, and edges running it at once are harmless.
+func (c *Catalog) RekeyClaims(ctx context.Context) (int, error) {
+	const op = "catalog.RekeyClaims"
+	moved := 0
+	var clashes []string
+	err := c.eachClaim(ctx, Query{}, func(r Record, cl Claim) error {
+		id := claimID(cl.Protocol, cl.Namespace)
+		if id == r.ID {
+			return nil
+		}
+		_, err := c.s.Create(ctx, claimsC, Record{ID: id, Keys: r.Keys, Data: r.Data})
+		switch {
+		case fault.Is(err, fault.Conflict):
+			clashes = append(clashes, r.ID)
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := c.s.Delete(ctx, claimsC, r.ID); err != nil {
+			return err
+		}
+		moved++
+		return nil
+	})
+	if err != nil {
+		return moved, fault.Op(op, err)
+	}
+	if len(clashes) > 0 {
+		return moved, fault.Newf(op, fault.Conflict, "claims %s name what another claim holds already; release one of each pair", strings.Join(clashes, ", "))
+	}
+	return moved, nil
 }
 
 func packageKeys(p Package) map[string]string {

@@ -123,6 +123,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MaxUpload:       cfg.MaxUpload,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 	}).Init()
+	// Claims written before names were folded move to their folded key,
+	// so that every spelling of a claimed name keeps resolving hosted.
+	if n, err := registry.Catalog.RekeyClaims(ctx); err != nil {
+		log.Warn("claims not all rekeyed", "moved", n, "error", err)
+	} else if n > 0 {
+		log.Info("claims rekeyed", "moved", n)
+	}
 	var health []edge.UpstreamHealth
 	byName := map[string]*upstream.Client{}
 	for _, u := range ups {
@@ -146,6 +153,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MinBodyRateWindow:      cfg.MinBodyRateWindow,
 		AnonymousUploadTimeout: cfg.AnonymousUploadTimeout,
 	})
+	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	mount(srv.Mux(), registry, byName)
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))

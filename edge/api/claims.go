@@ -234,6 +234,7 @@ func (h *Handler) packagesUnder(orgID, protocol, ns string) ([]hosted.Package, e
 // groupId holds its artifacts "com.acme:lib" and those of the groupIds
 // below it, "com.acme.tools:lib" (maven.Coords.Groups).
 func holds(protocol, ns, name string) bool {
+	ns, name = hosted.FoldClaim(protocol, ns), hosted.FoldClaim(protocol, name)
 	if name == ns || strings.HasPrefix(name, ns+"/") {
 		return true
 	}

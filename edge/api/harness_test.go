@@ -283,9 +283,12 @@ func (e *env) org(token, name string) auth.Org {
 	return o
 }
 
-func (e *env) member(admin, org, userID, role string) {
+// member makes userID a member of org, as the platform admin does
+// directly: the caller named (an owner, often) would have to invite
+// (TestInvitations), and only the admin adds.
+func (e *env) member(_, org, userID, role string) {
 	e.t.Helper()
-	e.must(200, "POST", "/organizations/"+org+"/members", admin, map[string]string{"userId": userID, "role": role}, nil)
+	e.must(200, "POST", "/organizations/"+org+"/members", e.adminToken(), map[string]string{"userId": userID, "role": role}, nil)
 }
 
 func (e *env) repo(token, org, name, protocol, visibility string) auth.Repository {

@@ -201,6 +201,13 @@ func schemas() obj {
 		"TeamMember": o([]string{"teamId", "orgId", "userId", "role"}, obj{
 			"teamId": str, "orgId": str, "userId": str, "username": str, "role": enum("maintainer", "member"),
 		}),
+		"Invitation": o([]string{"id", "orgId", "invitee", "role", "createdAt", "expiresAt"}, obj{
+			"id": str, "orgId": str, "orgName": str, "invitee": obj{"type": "string", "description": "the username or email invited, lowercased"},
+			"role": enum("owner", "admin", "member"), "invitedBy": str, "createdAt": tm, "expiresAt": tm,
+		}),
+		"InvitationRequest": o(nil, obj{
+			"username": str, "email": str, "role": enum("owner", "admin", "member"),
+		}),
 		"TeamRepoRequest": o([]string{"repositoryId"}, obj{"repositoryId": str}),
 		"Repository": o([]string{"id", "orgId", "name", "protocol", "visibility"}, obj{
 			"id": str, "orgId": str, "name": str, "protocol": obj{"type": "string", "enum": auth.Protocols()},

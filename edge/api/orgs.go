@@ -25,6 +25,9 @@ const (
 // not reveal themselves), Forbidden when p sees it but lacks the role.
 func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.Org, error) {
 	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+	if fault.Is(err, fault.NotFound) {
+		return o, notFound("organization " + idOrName) // as for one p may not see
+	}
 	if err != nil {
 		return o, err
 	}
@@ -57,6 +60,16 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// userAs is userFor for p: only platform admins look users up by email,
+// so that an email tells anyone else nothing (the answer is NotFound,
+// found or not, and no lookup is made).
+func (h *Handler) userAs(p auth.Principal, idOrLogin string) (auth.User, error) {
+	if !p.PlatformAdmin && strings.Contains(idOrLogin, "@") {
+		return auth.User{}, notFound("user " + idOrLogin)
+	}
+	return h.userFor(idOrLogin)
 }
 
 // userFor resolves a user id, or failing that a username or email.
@@ -149,12 +162,14 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 	}
 	owner := p.UserID
 	if req.Owner != "" {
-		u, err := h.userFor(req.Owner)
+		// Anyone but a platform admin names only itself: the answer
+		// tells nothing about whether another account exists.
+		u, err := h.userAs(p, req.Owner)
+		if (err != nil || u.ID != p.UserID) && !p.PlatformAdmin {
+			return forbidden("only platform administrators may make someone else the owner")
+		}
 		if err != nil {
 			return err
-		}
-		if u.ID != p.UserID && !p.PlatformAdmin {
-			return forbidden("only platform administrators may make someone else the owner")
 		}
 		owner = u.ID
 	}
@@ -318,27 +333,30 @@ func (h *Handler) memberView(o auth.Org, userID, role string) memberView {
 }
 
 // addMember: POST /api/v1/organizations/{orgId}/members {"userId","role"}
-// adds a member or changes its role.
+// adds a member or changes its role: platform admins only, since joining
+// takes the user's consent otherwise (invitations.go).
 func (h *Handler) addMember(ctx *fasthttp.RequestCtx) error {
 	var req memberRequest
-	return h.setMember(ctx, func() (string, string, error) {
+	return h.setMember(ctx, true, func() (string, string, error) {
 		err := h.decode(ctx, &req)
 		return req.UserID, req.Role, err
 	})
 }
 
-// updateMember: PUT /api/v1/organizations/{orgId}/members/{userId} {"role"}.
+// updateMember: PUT /api/v1/organizations/{orgId}/members/{userId} {"role"}
+// changes the role of a member; only platform admins may name a user who
+// is not one.
 func (h *Handler) updateMember(ctx *fasthttp.RequestCtx) error {
 	var req struct {
 		Role string `json:"role"`
 	}
-	return h.setMember(ctx, func() (string, string, error) {
+	return h.setMember(ctx, false, func() (string, string, error) {
 		err := h.decode(ctx, &req)
 		return param(ctx, "userId"), req.Role, err
 	})
 }
 
-func (h *Handler) setMember(ctx *fasthttp.RequestCtx, read func() (user, role string, err error)) error {
+func (h *Handler) setMember(ctx *fasthttp.RequestCtx, adding bool, read func() (user, role string, err error)) error {
 	p, err := h.manager(ctx)
 	if err != nil {
 		return err
@@ -348,6 +366,9 @@ func (h *Handler) setMember(ctx *fasthttp.RequestCtx, read func() (user, role st
 	n.org = o.ID
 	if err != nil {
 		return err
+	}
+	if adding && !p.PlatformAdmin {
+		return forbidden("only platform administrators add members directly: invite the user instead (POST /api/v1/organizations/" + o.Name + "/invitations); they join when they accept")
 	}
 	userID, role, err := read()
 	if err != nil {
@@ -359,7 +380,12 @@ func (h *Handler) setMember(ctx *fasthttp.RequestCtx, read func() (user, role st
 	default:
 		return invalid("role must be owner, admin or member")
 	}
-	u, err := h.userFor(userID)
+	var u auth.User
+	if adding {
+		u, err = h.userFor(userID)
+	} else {
+		u, err = h.memberOf(p, o, userID)
+	}
 	if err != nil {
 		return err
 	}
@@ -371,6 +397,22 @@ func (h *Handler) setMember(ctx *fasthttp.RequestCtx, read func() (user, role st
 		return err
 	}
 	return reply(ctx, fasthttp.StatusOK, h.memberView(o, u.ID, role))
+}
+
+// memberOf resolves a member of o for p, with one answer for a user who
+// is not a member and one who does not exist.
+func (h *Handler) memberOf(p auth.Principal, o auth.Org, idOrLogin string) (auth.User, error) {
+	if idOrLogin == "me" {
+		idOrLogin = p.UserID
+	}
+	u, err := h.userAs(p, idOrLogin)
+	if err == nil {
+		_, err = h.r.Auth.OrgMember(bg(), o.ID, u.ID)
+	}
+	if fault.Is(err, fault.NotFound) {
+		return auth.User{}, notFound("member " + idOrLogin)
+	}
+	return u, err
 }
 
 // mayChangeOwner checks the rules around owners: only owners (and
@@ -433,25 +475,20 @@ func (h *Handler) removeMember(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userFor(param(ctx, "userId"))
-	n := noteOf(ctx)
-	n.target = u.ID
-	if err != nil {
-		return err
-	}
 	need := needManage
-	if u.ID == p.UserID {
+	self, err := h.userAs(p, param(ctx, "userId"))
+	if param(ctx, "userId") == "me" || err == nil && self.ID == p.UserID {
 		need = needView // leaving
 	}
 	o, err := h.orgFor(p, param(ctx, "orgId"), need)
+	n := noteOf(ctx)
 	n.org = o.ID
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Auth.OrgMember(bg(), o.ID, u.ID); err != nil {
-		if fault.Is(err, fault.NotFound) {
-			return notFound("member " + param(ctx, "userId"))
-		}
+	u, err := h.memberOf(p, o, param(ctx, "userId"))
+	n.target = u.ID
+	if err != nil {
 		return err
 	}
 	if err := h.mayChangeOwner(p, o, u.ID, ""); err != nil {

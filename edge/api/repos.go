@@ -28,7 +28,7 @@ func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action aut
 	repo, err := h.r.Auth.GetRepo(bg(), id)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
-			return repo, notFound("repository " + id)
+			return repo, unseen(p, action, "repository "+id)
 		}
 		return repo, err
 	}
@@ -41,6 +41,17 @@ func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action aut
 		return repo, err
 	}
 	return repo, nil
+}
+
+// unseen is the answer for something that does not exist, as p gets it
+// for something that exists but p may not see: an anonymous read is asked
+// to authenticate, as it is for a private repository, and anyone else is
+// told it is not found.
+func unseen(p auth.Principal, action auth.Action, what string) error {
+	if p.Anonymous() && action == auth.Read {
+		return fault.New("api", fault.Unauthorized, "authentication required")
+	}
+	return notFound(what)
 }
 
 type repoRequest struct {
@@ -267,7 +278,7 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 	default:
 		return invalid("role must be reader, developer, maintainer or admin")
 	}
-	u, err := h.userFor(req.UserID)
+	u, err := h.userAs(p, req.UserID)
 	if err != nil {
 		return err
 	}
@@ -289,7 +300,7 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userFor(param(ctx, "userId"))
+	u, err := h.userAs(p, param(ctx, "userId"))
 	if err != nil {
 		return err
 	}

@@ -91,11 +91,25 @@ func (h *Handler) table() []route {
 		{method: "GET", path: "/organizations/{orgId}/members", name: "list_members", tag: "organizations", h: h.listMembers, query: pageQ,
 			summary: "List an organization's members", out: "Member", list: true},
 		{method: "POST", path: "/organizations/{orgId}/members", name: "add_member", tag: "organizations", h: h.addMember, audit: "org.member.set",
-			summary: "Add a member or change its role", in: "MemberRequest", out: "Member"},
+			summary: "Add a member or change its role (platform admins; others invite: POST /organizations/{orgId}/invitations)", in: "MemberRequest", out: "Member"},
 		{method: "PUT", path: "/organizations/{orgId}/members/{userId}", name: "update_member", tag: "organizations", h: h.updateMember, audit: "org.member.set",
-			summary: "Change a member's role", in: "RoleRequest", out: "Member"},
+			summary: "Change an existing member's role", in: "RoleRequest", out: "Member"},
 		{method: "DELETE", path: "/organizations/{orgId}/members/{userId}", name: "remove_member", tag: "organizations", h: h.removeMember, audit: "org.member.remove",
 			summary: "Remove a member (and from the organization's teams)"},
+
+		// Invitations (invitations.go): membership takes the invitee's consent.
+		{method: "GET", path: "/organizations/{orgId}/invitations", name: "list_org_invitations", tag: "organizations", h: h.listOrgInvitations, query: pageQ,
+			summary: "List an organization's invitations (owners and admins)", out: "Invitation", list: true},
+		{method: "POST", path: "/organizations/{orgId}/invitations", name: "create_invitation", tag: "organizations", h: h.createInvitation, audit: "org.invitation.create", status: 201,
+			summary: "Invite a user by username or email to join with a role; the answer is the same whether or not the account exists (409 while one is pending)", in: "InvitationRequest", out: "Invitation"},
+		{method: "DELETE", path: "/organizations/{orgId}/invitations/{invitationId}", name: "revoke_invitation", tag: "organizations", h: h.revokeInvitation, audit: "org.invitation.revoke",
+			summary: "Revoke a pending invitation"},
+		{method: "GET", path: "/auth/invitations", name: "my_invitations", tag: "auth", h: h.myInvitations,
+			summary: "The pending invitations addressed to the caller's username or email", out: "Invitation", list: true},
+		{method: "POST", path: "/auth/invitations/{invitationId}/accept", name: "accept_invitation", tag: "auth", h: h.acceptInvitation, audit: "org.invitation.accept",
+			summary: "Accept an invitation: the caller joins the organization with its role", out: "Member"},
+		{method: "DELETE", path: "/auth/invitations/{invitationId}", name: "decline_invitation", tag: "auth", h: h.declineInvitation, audit: "org.invitation.decline",
+			summary: "Decline an invitation"},
 
 		// Namespace claims (claims.go).
 		{method: "GET", path: "/organizations/{orgId}/claims", name: "list_claims", tag: "organizations", h: h.listClaims, query: pageQ,

@@ -165,17 +165,16 @@ func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
 	if role != auth.TeamMaintainer && role != auth.TeamMember {
 		return invalid("role must be maintainer or member")
 	}
-	u, err := h.userFor(req.UserID)
-	if err != nil {
-		return err
-	}
-	n := noteOf(ctx)
-	n.target, n.detail = t.Name+"/"+u.ID, "role "+req.Role
-	if _, err := h.r.Auth.OrgMember(bg(), o.ID, u.ID); fault.Is(err, fault.NotFound) {
+	// A user who does not exist and one who is not a member get one
+	// answer.
+	u, err := h.memberOf(p, o, req.UserID)
+	if fault.Is(err, fault.NotFound) {
 		return invalid("the user is not a member of the organization: add it there first")
 	} else if err != nil {
 		return err
 	}
+	n := noteOf(ctx)
+	n.target, n.detail = t.Name+"/"+u.ID, "role "+req.Role
 	if err := h.r.Auth.SetTeamMember(bg(), t.ID, u.ID, role); err != nil {
 		return err
 	}
@@ -192,7 +191,7 @@ func (h *Handler) removeTeamMember(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userFor(param(ctx, "userId"))
+	u, err := h.userAs(p, param(ctx, "userId"))
 	if err != nil {
 		return err
 	}

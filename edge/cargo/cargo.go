@@ -129,4 +129,9 @@ func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o origin) error {
 
 // Mount registers the routes (routes.go) on g, which is the server's root:
 // paths start with /cargo/.
-func (h *Handler) Mount(g *edge.Group) { h.routes(g) }
+func (h *Handler) Mount(g *edge.Group) {
+	if h.up == nil {
+		g.ConcealReads(Protocol, edge.NoUpstream)
+	}
+	h.routes(g)
+}

@@ -74,5 +74,8 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 
 // Mount registers the routes under /rubygems.
 func (h *Handler) Mount(g *edge.Group) {
+	if h.up == nil {
+		g.ConcealReads(Protocol, edge.NoUpstream)
+	}
 	h.routes(g)
 }

@@ -113,6 +113,20 @@ try {
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie)
   check(!/ey[A-Za-z0-9_-]{10,}/.test(stored), 'no token in web storage or script-readable cookies: ' + stored)
 
+  // A second user, made through the API, who accepts an invitation later.
+  const ivyPassword = 'ivy-password-0123'
+  const api = async (method, path, token, body) => {
+    const r = await fetch(`${BASE}/api/v1${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: body && JSON.stringify(body),
+    })
+    check(r.ok, `${method} ${path}: ${r.status} ${await r.clone().text()}`)
+    return r.json()
+  }
+  const { accessToken } = await api('POST', '/auth/login', '', { email: 'admin', password: env('ADMIN_PASSWORD') })
+  await api('POST', '/users', accessToken, { username: 'ivy', email: 'ivy@example.test', password: ivyPassword })
+
   step('a reload keeps the session through the httpOnly refresh cookie')
   await page.reload()
   await page.getByRole('heading', { name: 'Overview' }).waitFor()
@@ -261,7 +275,16 @@ try {
   await shots('organizations')
   await goto('/orgs/acme/members', 'Acme <b>Corp</b>')
   await page.getByRole('cell', { name: 'admin' }).first().waitFor()
+  await page.getByLabel('Username or email').fill('someone@example.test')
+  await page.getByRole('button', { name: 'Invite', exact: true }).click()
+  await page.getByRole('cell', { name: /^someone@example\.test until/ }).waitFor()
   await shots('members')
+  await page.getByRole('button', { name: 'Revoke the invitation of someone@example.test' }).click()
+  await page.getByRole('cell', { name: /^someone@example\.test until/ }).waitFor({ state: 'detached' })
+  await page.getByLabel('Username or email').fill('ivy')
+  await page.locator('#invite-role').selectOption('admin')
+  await page.getByRole('button', { name: 'Invite', exact: true }).click()
+  await page.getByRole('cell', { name: /^ivy until/ }).waitFor()
   await goto('/orgs/acme/teams', 'Acme <b>Corp</b>')
   await page.getByLabel('Name', { exact: true }).fill('devs')
   await page.getByRole('button', { name: 'Create team' }).click()
@@ -288,6 +311,21 @@ try {
   await page.getByLabel('Email or username').waitFor()
   await page.reload()
   await page.getByLabel('Email or username').waitFor()
+
+  step('accept an invitation')
+  await page.setViewportSize({ width: 1280, height: 900 })
+  await page.getByLabel('Email or username').fill('ivy')
+  await page.getByLabel('Password').fill(ivyPassword)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('heading', { name: 'Overview' }).waitFor()
+  await goto('/orgs', 'Organizations')
+  await page.getByRole('heading', { name: 'Invitations' }).waitFor()
+  await shots('invitations')
+  await page.getByRole('button', { name: 'Accept the invitation to acme' }).click()
+  await page.getByRole('link', { name: 'Acme <b>Corp</b>' }).waitFor()
+  check((await page.getByRole('heading', { name: 'Invitations' }).count()) === 0, 'the accepted invitation is gone')
+  await goto('/orgs/acme/members', 'Acme <b>Corp</b>')
+  await page.getByRole('cell', { name: 'ivy', exact: true }).waitFor()
 
   // One CSP report is expected, and wanted: while DOMPurify parses the
   // hostile README in its inert document, Chromium starts loading the

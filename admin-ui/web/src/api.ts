@@ -30,6 +30,9 @@ export interface User {
   createdAt: string
 }
 export interface Member { orgId: string; orgName?: string; userId: string; username?: string; role: string }
+export interface Invitation {
+  id: string; orgId: string; orgName?: string; invitee: string; role: string; invitedBy?: string; createdAt: string; expiresAt: string
+}
 export interface Me { user: User; organizations: Member[]; method: string }
 export interface Org { id: string; name: string; displayName?: string; description?: string; createdAt: string }
 export interface Team { id: string; orgId: string; name: string; description?: string; createdAt?: string }

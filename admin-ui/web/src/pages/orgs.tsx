@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { all, call, get, seg, type Member, type Org, type Repo, type Team, type TeamMember } from '../api'
+import { all, call, get, seg, type Invitation, type Member, type Org, type Repo, type Team, type TeamMember } from '../api'
 import { protocolNames, protocols, when } from '../format'
 import { useMe } from '../me'
 import { go, href } from '../router'
@@ -15,6 +15,7 @@ export function OrgList() {
   return (
     <section>
       <h1>Organizations</h1>
+      <MyInvitations onJoin={() => Promise.all([list.reload(), reload()]).then(() => undefined)} />
       <Show a={list} label="Loading organizations…">
         {(orgs) =>
           orgs.length === 0 ? (
@@ -78,6 +79,44 @@ export function OrgList() {
         </button>
       </form>
     </section>
+  )
+}
+
+// MyInvitations lists the invitations addressed to the signed-in user,
+// who joins an organization only by accepting one.
+function MyInvitations({ onJoin }: { onJoin: () => Promise<void> }) {
+  const list = useAsync(() => all<Invitation>('/auth/invitations'), [])
+  const act = useAction()
+  const answer = (inv: Invitation, accept: boolean) =>
+    act
+      .run(() => (accept ? call('POST', `/auth/invitations/${seg(inv.id)}/accept`) : call('DELETE', `/auth/invitations/${seg(inv.id)}`)))
+      .then(async (ok) => {
+        await list.reload()
+        if (ok && accept) await onJoin()
+      })
+  if (list.data === undefined || list.data.length === 0) return null
+  return (
+    <>
+      <h2>Invitations</h2>
+      <ErrorBox error={act.error} />
+      <ul class="cards-list">
+        {list.data.map((inv) => (
+          <li key={inv.id}>
+            <strong>{inv.orgName || inv.orgId}</strong> invites you as <Badge>{inv.role}</Badge>
+            {inv.invitedBy ? <span class="muted"> · from {inv.invitedBy}</span> : null}
+            <span class="muted small"> · until {when(inv.expiresAt)}</span>
+            <div class="row">
+              <button type="button" class="primary small" disabled={act.busy} onClick={() => answer(inv, true)}>
+                Accept<span class="sr-only"> the invitation to {inv.orgName}</span>
+              </button>
+              <button type="button" class="small" disabled={act.busy} onClick={() => answer(inv, false)}>
+                Decline<span class="sr-only"> the invitation to {inv.orgName}</span>
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
+    </>
   )
 }
 
@@ -214,6 +253,9 @@ function Repos({ org }: { org: Org }) {
 }
 
 function Members({ org }: { org: Org }) {
+  const { me } = useMe()
+  const manages =
+    me.user.platformAdmin || me.organizations.some((m) => m.orgId === org.id && (m.role === 'owner' || m.role === 'admin'))
   const list = useAsync(() => all<Member>(`/organizations/${seg(org.name)}/members`), [org.name])
   const [user, setUser] = useState('')
   const [role, setRole] = useState('member')
@@ -281,33 +323,125 @@ function Members({ org }: { org: Org }) {
           )
         }
       </Show>
-      <h3>Add a member</h3>
+      {manages ? <Invitations org={org} /> : null}
+      {me.user.platformAdmin ? (
+        <>
+          <h3>Add a member directly</h3>
+          <p class="muted small">As a platform admin you may add a user without an invitation.</p>
+          <form
+            class="row"
+            onSubmit={(e) => {
+              e.preventDefault()
+              act.run(() => call('POST', base, { userId: user.trim(), role })).then((ok) => {
+                if (ok) setUser('')
+                list.reload()
+              })
+            }}
+          >
+            <div class="field">
+              <label for="member-user">Username</label>
+              <input id="member-user" required value={user} onInput={(e) => setUser(e.currentTarget.value)} />
+            </div>
+            <div class="field">
+              <label for="member-role">Role</label>
+              <RoleSelect id="member-role" value={role} onChange={setRole} />
+            </div>
+            <button type="submit" class="primary" disabled={act.busy}>
+              Add
+            </button>
+          </form>
+        </>
+      ) : null}
+    </>
+  )
+}
+
+function RoleSelect({ id, value, onChange }: { id: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+      <option value="member">member</option>
+      <option value="admin">admin</option>
+      <option value="owner">owner</option>
+    </select>
+  )
+}
+
+// Invitations: owners and admins invite by username or email; the user
+// joins once it accepts (on its Organizations page).
+function Invitations({ org }: { org: Org }) {
+  const base = `/organizations/${seg(org.name)}/invitations`
+  const list = useAsync(() => all<Invitation>(base), [base])
+  const [invitee, setInvitee] = useState('')
+  const [role, setRole] = useState('member')
+  const act = useAction()
+  return (
+    <>
+      <h3>Invite a member</h3>
+      <p class="muted small">The user joins once they accept, on their Organizations page.</p>
       <form
         class="row"
         onSubmit={(e) => {
           e.preventDefault()
-          act.run(() => call('POST', base, { userId: user.trim(), role })).then((ok) => {
-            if (ok) setUser('')
+          const v = invitee.trim()
+          act.run(() => call('POST', base, v.includes('@') ? { email: v, role } : { username: v, role })).then((ok) => {
+            if (ok) setInvitee('')
             list.reload()
           })
         }}
       >
         <div class="field">
-          <label for="member-user">Username</label>
-          <input id="member-user" required value={user} onInput={(e) => setUser(e.currentTarget.value)} />
+          <label for="invite-user">Username or email</label>
+          <input id="invite-user" required value={invitee} onInput={(e) => setInvitee(e.currentTarget.value)} />
         </div>
         <div class="field">
-          <label for="member-role">Role</label>
-          <select id="member-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-            <option value="member">member</option>
-            <option value="admin">admin</option>
-            <option value="owner">owner</option>
-          </select>
+          <label for="invite-role">Role</label>
+          <RoleSelect id="invite-role" value={role} onChange={setRole} />
         </div>
         <button type="submit" class="primary" disabled={act.busy}>
-          Add
+          Invite
         </button>
       </form>
+      <ErrorBox error={act.error} />
+      <Show a={list}>
+        {(invs) =>
+          invs.length === 0 ? null : (
+            <div class="table-wrap">
+              <table aria-label="Pending invitations">
+                <thead>
+                  <tr>
+                    <th scope="col">Invited</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">
+                      <span class="sr-only">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {invs.map((inv) => (
+                    <tr key={inv.id}>
+                      <td>
+                        {inv.invitee}
+                        <div class="muted small">until {when(inv.expiresAt)}</div>
+                      </td>
+                      <td>{inv.role}</td>
+                      <td>
+                        <button
+                          type="button"
+                          class="danger small"
+                          disabled={act.busy}
+                          onClick={() => act.run(() => call('DELETE', `${base}/${seg(inv.id)}`)).then(() => list.reload())}
+                        >
+                          Revoke<span class="sr-only"> the invitation of {inv.invitee}</span>
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Show>
     </>
   )
 }
