@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"errors"
 	"io"
 
 	"github.com/valyala/fasthttp"
@@ -24,7 +25,7 @@ func Body(ctx *fasthttp.RequestCtx, limit int64) (io.Reader, error) {
 		return fault.Newf("edge.Body", fault.TooLarge, "request body is over the limit of %d bytes", limit)
 	}
 	if s := ctx.RequestBodyStream(); s != nil {
-		return archive.Cap(paced(ctx, s), limit, over), nil
+		return archive.Cap(ownErrors{paced(ctx, s)}, limit, over), nil
 	}
 	return archive.Cap(bytes.NewReader(ctx.Request.Body()), limit, over), nil
 }
@@ -43,4 +44,27 @@ func ReadBody(ctx *fasthttp.RequestCtx, limit int64) ([]byte, error) {
 		return nil, fault.Wrap("edge.ReadBody", fault.Invalid, err)
 	}
 	return b, nil
+}
+
+// ownErrors stands between fasthttp's body stream and every reader of a
+// request body. fasthttp's errors for a malformed chunked body or trailer
+// quote the raw bytes that follow, and on a kept-alive connection those
+// can be the next pipelined request with its Authorization header: such
+// an error must reach neither the client nor the log. It becomes an
+// Invalid error with a fixed message, keeping only a redacted cause for
+// the log; the edge's own errors (pacing's 408, a size limit) and io.EOF
+// pass as they are.
+type ownErrors struct{ r io.Reader }
+
+func (o ownErrors) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	var fe *fault.Error
+	var se *StatusError
+	if errors.As(err, &se) || errors.As(err, &fe) {
+		return n, err
+	}
+	return n, fault.WrapMsg("edge.Body", fault.Invalid, "the request body is malformed", errors.New(Redact(err.Error())))
 }

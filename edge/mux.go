@@ -226,7 +226,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			slog.String("remote", ctx.RemoteIP().String()),
 		}
 		if err != nil && (status >= 500 || m.log.Enabled(context.Background(), slog.LevelDebug)) {
-			attrs = append(attrs, slog.String("error", err.Error()))
+			attrs = append(attrs, slog.String("error", Redact(err.Error())))
 		}
 		m.log.LogAttrs(context.Background(), level, "request", attrs...)
 	}

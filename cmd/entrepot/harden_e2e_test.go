@@ -79,10 +79,25 @@ func TestE2ECredentialsNeverLogged(t *testing.T) {
 		{"no host", "GET /npm/x HTTP/1.1\r\n%s", ""},
 		{"bad trailer", "POST /api/v1/auth/login HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nTrailer: Authorization\r\n%s", "2\r\n{}\r\n0\r\nAuthorization: Bearer " + leakToken + "\r\nCookie: s=" + leakCookie + "\r\n\r\n"},
 	}
+	// A malformed trailer makes fasthttp's body reader fail with an error
+	// that quotes what follows it: here the next pipelined request, whose
+	// credentials belong to someone else behind a shared proxy
+	// connection. Every protocol's body-reading route gets it.
+	for _, route := range []string{
+		"POST /api/v1/auth/login", "PUT /npm/x", "PUT /maven2/com/acme/x/1/x-1.jar", "POST /pypi/",
+		"PUT /cargo/api/v1/crates/new", "POST /rubygems/api/v1/gems", "PUT /composer/packages/acme/x",
+		"PATCH /v2/acme/app/blobs/uploads/x",
+	} {
+		malformed = append(malformed, struct{ name, head, body string }{
+			"bad trailer, then a pipelined request: " + route,
+			route + " HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+			"2\r\n{}\r\n0\r\nX-Bad\x01: 1\r\n\r\nGET /npm/@acme%2fsecret HTTP/1.1\r\nHost: h\r\n%s\r\n",
+		})
+	}
 	answers := map[string][]byte{}
 	for _, m := range malformed {
 		for i, c := range creds {
-			req := strings.Replace(m.head, "%s", c, 1) + "\r\n" + m.body
+			req := strings.Replace(m.head, "%s", c, 1) + "\r\n" + strings.Replace(m.body, "%s", c, 1)
 			answers[m.name+"/"+string(rune('0'+i))] = rawExchange(t, s.Host(), []byte(req))
 		}
 	}
