@@ -183,7 +183,9 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 					m.log.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				}
 			}()
-			err = h(ctx)
+			if err = refuseCrossSite(ctx); err == nil {
+				err = h(ctx)
+			}
 		}()
 		if err != nil {
 			fail(ctx, err)

@@ -393,3 +393,61 @@ func TestE2EUpstreamGuard(t *testing.T) {
 		t.Fatalf("allowed host asked %d times, want 1", n)
 	}
 }
+
+// TestE2ECrossSiteWrites: a page on another site cannot make a visitor's
+// browser change anything, whatever credentials the browser replays (here
+// the platform admin's Basic credentials, which a browser caches), on any
+// protocol's write routes or the API; the same requests without the
+// browser's headers are not refused for being cross-site.
+func TestE2ECrossSiteWrites(t *testing.T) {
+	s := testkit.Start(t)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+testkit.AdminPassword))
+	routes := []struct{ method, path, ctype string }{
+		{"POST", "/pypi/", "multipart/form-data; boundary=x"},
+		{"POST", "/pypi/manage/acme-x/1.0/yank", "text/plain"},
+		{"POST", "/rubygems/api/v1/gems", "text/plain"},
+		{"DELETE", "/rubygems/api/v1/gems/yank?gem_name=acme-x&version=1.0.0", ""},
+		{"PUT", "/npm/acme-x", "text/plain"},
+		{"PUT", "/maven2/com/acme/x/1.0/x-1.0.jar", "text/plain"},
+		{"PUT", "/cargo/api/v1/crates/new", "text/plain"},
+		{"PUT", "/composer/packages/acme/x", "text/plain"},
+		{"POST", "/v2/acme/app/blobs/uploads/", "text/plain"},
+		{"POST", "/api/v1/organizations", "text/plain"},
+	}
+	browsers := []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+		{"Sec-Fetch-Site": "same-site", "Origin": "http://sub.evil.example"},
+		{"Origin": "http://evil.example"},
+		{"Origin": "null"},
+	}
+	do := func(method, path, ctype string, headers map[string]string) (int, string) {
+		req, _ := http.NewRequest(method, s.URL+path, strings.NewReader("--x--\r\n"))
+		req.Header.Set("Authorization", basic)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, r := range routes {
+		for _, h := range browsers {
+			if code, body := do(r.method, r.path, r.ctype, h); code != http.StatusForbidden || !strings.Contains(body, "another site") {
+				t.Errorf("%s %s from a page on another site (%v): %d %s", r.method, r.path, h, code, body)
+			}
+		}
+		if code, body := do(r.method, r.path, r.ctype, nil); strings.Contains(body, "another site") {
+			t.Errorf("%s %s from a package client refused as cross-site: %d %s", r.method, r.path, code, body)
+		}
+		if code, body := do(r.method, r.path, r.ctype, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": s.URL}); strings.Contains(body, "another site") {
+			t.Errorf("%s %s from the dashboard's origin refused as cross-site: %d %s", r.method, r.path, code, body)
+		}
+	}
+}
