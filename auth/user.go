@@ -196,6 +196,12 @@ func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (User
 			d.DisplayName = *u.DisplayName
 		}
 		if u.Active != nil {
+			if d.Active && !*u.Active {
+				// What was signed with the password before the
+				// deactivation (an OCI registry token) must stay dead
+				// after a reactivation, as the sessions ended below do.
+				d.PasswordStamp = newID()
+			}
 			d.Active = *u.Active
 		}
 		if u.PlatformAdmin != nil {

@@ -71,6 +71,16 @@ func TestE2ERegistryTokenEndsWithItsSource(t *testing.T) {
 				}
 			}}
 		}},
+		{"user deactivated, then reactivated", func(t *testing.T) source {
+			id, _ := newUser(t, "returner", false)
+			return source{testkit.Basic("returner", pw), func() {
+				for _, active := range []bool{false, true} {
+					if st, raw := s.API("PUT", "/users/"+id, admin, map[string]bool{"active": active}, nil); st != 200 {
+						t.Fatalf("active=%v: %d %s", active, st, raw)
+					}
+				}
+			}}
+		}},
 		{"password reset", func(t *testing.T) source {
 			id, _ := newUser(t, "resetuser", false)
 			return source{testkit.Basic("resetuser", pw), func() {
