@@ -83,6 +83,13 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 	r.NotFound = mx.wrap(notFound, "", func(ctx *fasthttp.RequestCtx) error {
 		return fault.Newf("edge", fault.NotFound, "no route for %s %s", ctx.Method(), ctx.Path())
 	})
+	// The router answers OPTIONS itself (with Allow): through a wrapped
+	// handler, so that the answer carries the security headers and a
+	// request id and is logged like any other.
+	r.GlobalOPTIONS = mx.wrap(Route{Protocol: "edge", Name: "options"}, "", func(ctx *fasthttp.RequestCtx) error {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return nil
+	})
 	r.MethodNotAllowed = mx.wrap(Route{Protocol: "edge", Name: "method_not_allowed"}, "", func(ctx *fasthttp.RequestCtx) error {
 		return WithStatus(fasthttp.StatusMethodNotAllowed, fault.Newf("edge", fault.Invalid, "method %s not allowed here", ctx.Method()))
 	})

@@ -68,10 +68,20 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"composer error", "/composer/p2/acme/none.json", admin, 404},
 		{"rubygems", "/rubygems/versions", admin, 200},
 		{"rubygems error", "/rubygems/info/no-such-gem", admin, 404},
+		// Answers the router gives of its own: they pass the same
+		// middleware.
+		{"OPTIONS api", "OPTIONS /api/v1/users", admin, 204},
+		{"OPTIONS npm", "OPTIONS /npm/x", "", 204},
+		{"OPTIONS maven", "OPTIONS /maven2/com/acme/lib/1.0/lib-1.0.pom", "", 204},
+		{"method not allowed", "PATCH /health", "", 405},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, b := testkit.Request(t, "GET", s.URL+tc.path, nil, "Authorization", tc.auth)
+			method, path := "GET", tc.path
+			if m, p, ok := strings.Cut(tc.path, " "); ok {
+				method, path = m, p
+			}
+			resp, b := testkit.Request(t, method, s.URL+path, nil, "Authorization", tc.auth)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
@@ -80,6 +90,9 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 			}
 			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 				t.Errorf("X-Content-Type-Options %q", got)
+			}
+			if resp.Header.Get("X-Request-Id") == "" {
+				t.Errorf("no X-Request-Id: the answer bypassed the middleware")
 			}
 		})
 	}
