@@ -48,6 +48,7 @@ type Registry struct {
 	SpoolDir string
 
 	claims *expirable.LRU[string, claimEntry]
+	orgs   *expirable.LRU[string, orgEntry] // by name, for Locate's organization-owned namespaces
 }
 
 type claimEntry struct {
@@ -69,6 +70,7 @@ func (r *Registry) DocumentTTL() time.Duration { return max(r.MetadataTTL, time.
 // Init prepares the registry's caches; call it once before serving.
 func (r *Registry) Init() *Registry {
 	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)
+	r.orgs = expirable.NewLRU[string, orgEntry](16384, nil, claimTTL)
 	r.anonMirror.Store(r.AnonymousMirror)
 	if r.Log == nil {
 		r.Log = slog.Default()

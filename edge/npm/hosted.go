@@ -575,35 +575,23 @@ func readPackageJSON(r io.Reader, limit int64, n Name, version string) error {
 	return nil
 }
 
-// hostedFor resolves n for a change: it must be hosted, and the caller
-// must hold action on it.
-func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (origin, auth.Principal, error) {
-	o, claimed, err := h.claimed(n)
-	if err != nil {
-		return o, auth.Principal{}, err
-	}
-	if !claimed {
-		p, err := h.r.Who(ctx)
-		if err == nil && p.Anonymous() {
-			err = fault.New("npm.hostedFor", fault.Unauthorized, "authentication required")
-		}
-		if err == nil {
-			err = fault.Newf("npm.hostedFor", fault.NotFound, "%s: not found", n)
-		}
-		return o, p, err
-	}
-	p, err := h.may(ctx, o, a)
+// hostedFor resolves n for a change: it must be hosted (the mirror is
+// not asked), and the caller must hold action on it.
+func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge.Origin, error) {
+	c := h.coords(n, a)
+	c.Upstream, c.Unknown = "", "%s: not found"
+	o, err := h.r.Resolve(ctx, c)
 	if err != nil && a != auth.Read && fault.Is(err, fault.Forbidden) {
 		err = fault.Newf("npm.hostedFor", fault.Forbidden, "you do not have permission to change %q", n.String())
 	}
-	return o, p, err
+	return o, err
 }
 
 // deprecate applies the "deprecated" fields of a PUT packument to the
 // versions it lists (npm deprecate; an empty message undeprecates).
 func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error {
 	const op = "npm.deprecate"
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -659,7 +647,7 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 			return fault.Op(op, err)
 		}
 		h.forget(n)
-		h.r.Record(ctx, "npm.deprecate", n.String(), o.orgID, "success", itoa(uint64(changed))+" versions")
+		h.r.Record(ctx, "npm.deprecate", n.String(), o.OrgID, "success", itoa(uint64(changed))+" versions")
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
@@ -675,7 +663,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	if _, err := h.r.Who(ctx); err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -727,7 +715,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	}
 	h.forget(n)
 	if len(removed) > 0 {
-		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+strings.Join(removed, ","), o.orgID, "success", "")
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+strings.Join(removed, ","), o.OrgID, "success", "")
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
@@ -741,7 +729,7 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -756,7 +744,7 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
 	}
 	h.forget(n)
-	h.r.Record(ctx, "npm.unpublish", n.String(), o.orgID, "success", "whole package")
+	h.r.Record(ctx, "npm.unpublish", n.String(), o.OrgID, "success", "whole package")
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
 
@@ -769,7 +757,7 @@ func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -789,7 +777,7 @@ func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
 			return fault.Op(op, err)
 		}
-		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.orgID, "success", "")
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.OrgID, "success", "")
 	}
 	h.files.Remove(filePath(n, TarballFile(n, version)))
 	h.forget(n)

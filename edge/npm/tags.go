@@ -18,14 +18,11 @@ func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(n)
+	o, err := h.resolve(ctx, n, auth.Read)
 	if err != nil {
 		return err
 	}
-	if _, err := h.may(ctx, o, auth.Read); err != nil {
-		return err
-	}
-	if !o.hosted {
+	if !o.Hosted {
 		return h.proxyDistTags(ctx, n)
 	}
 	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
@@ -61,7 +58,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Write)
+	o, err := h.hostedFor(ctx, n, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -80,7 +77,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err := h.updateTags(n, func(tags map[string]string) { tags[tag] = version }); err != nil {
 		return err
 	}
-	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.orgID, "success", tag)
+	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.OrgID, "success", tag)
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, tag: version})
 }
 
@@ -99,7 +96,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	if tag == "latest" {
 		return fault.New(op, fault.Invalid, "the latest tag cannot be removed")
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Write)
+	o, err := h.hostedFor(ctx, n, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -110,7 +107,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	if !found {
 		return fault.Newf(op, fault.NotFound, "%s is not a dist-tag of %s", tag, n)
 	}
-	h.r.Record(ctx, "npm.dist-tag.rm", n.String(), o.orgID, "success", tag)
+	h.r.Record(ctx, "npm.dist-tag.rm", n.String(), o.OrgID, "success", tag)
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true})
 }
 
