@@ -298,7 +298,6 @@ func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string, 
 	_, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{
 		Protocol: Protocol, Namespace: vendor, Org: t.org, Upstream: h.onUpstream(name),
 	}, sp, check)
-	h.vendors.Remove(vendor)
 	return ref, info, err
 }
 
