@@ -89,7 +89,7 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 	}
 	var p *page
 	metas := map[string]releaseMeta{}
-	if o.hosted {
+	if o.Hosted {
 		bg := context.Background()
 		if p, err = h.hostedPage(bg, name); err != nil {
 			return err

@@ -107,7 +107,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 		return err
 	}
 	var p *page
-	if o.hosted {
+	if o.Hosted {
 		p, err = h.hostedPage(context.Background(), name)
 	} else {
 		p, err = h.upstreamPage(name)
@@ -118,7 +118,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 	base := h.r.Base.For(ctx)
 	// Pages vary on Accept alone, as PEP 691 servers say.
 	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept", NoGzip: true}
-	if !o.hosted || !o.ref.Public {
+	if !o.Hosted || !o.Ref.Public {
 		o2.CacheControl = "private, max-age=0"
 	}
 	if f.json {
@@ -139,7 +139,7 @@ func (h *Handler) file(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedFile(ctx, t)
 	}
 	return h.proxyFile(ctx, t)
