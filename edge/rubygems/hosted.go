@@ -384,14 +384,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) error {
 	if err != nil {
 		return err
 	}
-	_, ref, ok, err := h.r.Hosted(rctx, Protocol, name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fault.Newf(op, fault.NotFound, "This rubygem could not be found: %s is not hosted here", name)
-	}
-	if _, err := h.r.May(ctx, ref, auth.Delete); err != nil {
+	if _, err := h.claimOf(ctx, name, auth.Delete); err != nil {
 		return err
 	}
 	action := "rubygems.yank"
@@ -674,15 +667,15 @@ func (h *Handler) resolveHosted(ctx *fasthttp.RequestCtx, name string) (hosted.C
 	if !validName(name) {
 		return hosted.Claim{}, fault.New("rubygems.resolve", fault.NotFound, "This rubygem could not be found.")
 	}
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, name)
-	if err != nil {
-		return cl, err
-	}
-	if !ok {
-		return cl, fault.Newf("rubygems.resolve", fault.NotFound, "This rubygem could not be found: %s is not hosted here", name)
-	}
-	_, err = h.r.May(ctx, ref, auth.Read)
-	return cl, err
+	return h.claimOf(ctx, name, auth.Read)
+}
+
+// claimOf is the one decision and permission check (edge.Resolve) for
+// action on a gem that must be hosted here: the upstream is not asked.
+func (h *Handler) claimOf(ctx *fasthttp.RequestCtx, name string, a auth.Action) (hosted.Claim, error) {
+	o, err := h.r.Resolve(ctx, edge.Coords{Protocol: Protocol, Namespaces: []string{name}, Name: name, Action: a,
+		Unknown: "This rubygem could not be found: %s is not hosted here"})
+	return o.Claim, err
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, v any) error {
