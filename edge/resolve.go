@@ -85,7 +85,7 @@ func (r *Registry) Resolve(ctx *fasthttp.RequestCtx, c Coords) (Origin, error) {
 	if err != nil {
 		return Origin{}, err
 	}
-	o, err := r.Locate(context.Background(), c)
+	o, err := r.Locate(Context(ctx), c)
 	o.Principal = p
 	if err != nil {
 		if fault.Is(err, fault.NotFound) && c.Action != auth.Read && p.Anonymous() {
@@ -115,7 +115,7 @@ func (r *Registry) mayFirstPublish(ctx *fasthttp.RequestCtx, p auth.Principal, o
 	if p.Anonymous() {
 		return fault.New("edge.Resolve", fault.Unauthorized, "authentication required")
 	}
-	if err := r.member(context.Background(), p, org); err != nil {
+	if err := r.member(Context(ctx), p, org); err != nil {
 		return err
 	}
 	return p.ScopesAllow(ref, auth.Write)
