@@ -56,7 +56,7 @@ func (h *Handler) serveIndex(ctx *fasthttp.RequestCtx) error {
 		// only once config.json requires them, and it does not while no
 		// private crate exists (cargo publish reads the index first).
 		if o.Hosted && who.Anonymous() && fault.Is(err, fault.Unauthorized) {
-			if _, perr := h.r.Catalog.Package(bg, Protocol, normalize(req.Name)); fault.Is(perr, fault.NotFound) {
+			if _, perr := h.r.Catalog.Package(edge.Context(ctx), Protocol, normalize(req.Name)); fault.Is(perr, fault.NotFound) {
 				return fault.Newf("cargo.index", fault.NotFound, "crate %s not found", req.Name)
 			}
 		}
@@ -143,7 +143,7 @@ type renderedIndex struct {
 func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error {
 	const op = "cargo.serveHostedIndex"
 	norm := normalize(name)
-	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+	pkg, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, norm)
 	if fault.Is(err, fault.NotFound) || err == nil && strings.ToLower(pkg.DisplayName) != name {
 		return fault.Newf(op, fault.NotFound, "crate %s not found", name)
 	}
@@ -154,7 +154,7 @@ func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error 
 	etag := `"` + id + `"`
 	ri, ok := h.index.Get(norm)
 	if !ok || ri.id != id {
-		vs, err := h.r.Catalog.Versions(bg, Protocol, norm, false)
+		vs, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, norm, false)
 		if err != nil {
 			return fault.Op(op, err)
 		}
@@ -423,7 +423,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) (err error) {
 // downloadable.
 func (h *Handler) downloadHosted(ctx *fasthttp.RequestCtx, name, vkey string) error {
 	const op = "cargo.download"
-	v, err := h.r.Catalog.Version(bg, Protocol, normalize(name), vkey)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, normalize(name), vkey)
 	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
 		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vkey, name)
 	}

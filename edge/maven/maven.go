@@ -128,7 +128,7 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	}
 	// Where the path lives decides how the deploy is authorized (below,
 	// and by ClaimForPublish): a groupId nothing claims is no error here.
-	o, err := h.r.Locate(context.Background(), h.where(c, auth.Write))
+	o, err := h.r.Locate(edge.Context(ctx), h.where(c, auth.Write))
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}

@@ -39,7 +39,7 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	var pkg *hosted.Package
 	serial, ok := h.docs.serial(n)
 	if !ok {
-		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 		if err != nil {
 			return nil, notFound(op, n, err)
 		}
@@ -51,13 +51,13 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 		return d, nil
 	}
 	if pkg == nil {
-		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 		if err != nil {
 			return nil, notFound(op, n, err)
 		}
 		pkg = &p
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return nil, fault.Op(op, err)
 	}
@@ -87,11 +87,11 @@ func notFound(op string, n Name, err error) error {
 // hostedVersion answers one version's manifest, by version or dist-tag.
 func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
 	const op = "npm.hostedVersion"
-	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 	if err != nil {
 		return notFound(op, n, err)
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -122,7 +122,7 @@ func (h *Handler) hostedTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string
 	path := filePath(n, TarballFile(n, v))
 	d, ok := h.files.Get(path)
 	if !ok {
-		ref, err := h.r.Catalog.File(bg, Protocol, path)
+		ref, err := h.r.Catalog.File(edge.Context(ctx), Protocol, path)
 		if err != nil {
 			return notFound(op, n, err)
 		}
@@ -595,7 +595,7 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -625,7 +625,7 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 		if cur.Deprecated == msg {
 			continue
 		}
-		_, err := h.r.Catalog.UpdateVersion(bg, Protocol, n.String(), v.Version, func(ver *hosted.Version) error {
+		_, err := h.r.Catalog.UpdateVersion(edge.Context(ctx), Protocol, n.String(), v.Version, func(ver *hosted.Version) error {
 			m := map[string]json.RawMessage{}
 			json.Unmarshal(ver.Meta, &m)
 			if msg == "" {
@@ -643,7 +643,7 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 		changed++
 	}
 	if changed > 0 {
-		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil {
+		if _, err := h.r.Catalog.Touch(edge.Context(ctx), Protocol, n.String()); err != nil {
 			return fault.Op(op, err)
 		}
 		h.forget(n)
@@ -675,7 +675,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -684,18 +684,18 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 		if _, ok := doc.Versions[v.Version]; ok {
 			continue
 		}
-		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), v.Version); err != nil {
+		if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), Protocol, n.String(), v.Version); err != nil {
 			return fault.Op(op, err)
 		}
 		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
 		removed = append(removed, v.Version)
 	}
 	if len(removed) == len(live) && len(live) > 0 {
-		if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+		if err := h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, n.String()); err != nil {
 			return fault.Op(op, err)
 		}
 	} else {
-		_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
+		_, err = h.r.Catalog.UpdatePackage(edge.Context(ctx), Protocol, n.String(), func(pk *hosted.Package) error {
 			m := decodeMeta(pk.Meta)
 			if doc.DistTags != nil {
 				m.DistTags = map[string]string{}
@@ -733,11 +733,11 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+	if err := h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, n.String()); err != nil {
 		return notFound(op, n, err)
 	}
 	for _, v := range live {
@@ -766,15 +766,15 @@ func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.r.Catalog.Version(bg, Protocol, n.String(), version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, n.String(), version)
 	if err != nil {
 		return notFound(op, n, err)
 	}
 	if !v.Deleted {
-		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), version); err != nil {
+		if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), Protocol, n.String(), version); err != nil {
 			return fault.Op(op, err)
 		}
-		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
+		if _, err := h.r.Catalog.Touch(edge.Context(ctx), Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
 			return fault.Op(op, err)
 		}
 		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.OrgID, "success", "")

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -25,11 +26,11 @@ func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	if !o.Hosted {
 		return h.proxyDistTags(ctx, n)
 	}
-	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 	if err != nil {
 		return notFound(op, n, err)
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -70,7 +71,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err := json.Unmarshal(body, &version); err != nil {
 		return fault.WrapMsg(op, fault.Invalid, "the body must be the version, as a JSON string", err)
 	}
-	v, err := h.r.Catalog.Version(bg, Protocol, n.String(), version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, n.String(), version)
 	if err != nil || v.Deleted {
 		return fault.Newf(op, fault.NotFound, "version %q of %s not found", version, n)
 	}

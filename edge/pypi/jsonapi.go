@@ -1,7 +1,6 @@
 package pypi
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 
@@ -90,7 +89,7 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 	var p *page
 	metas := map[string]releaseMeta{}
 	if o.Hosted {
-		bg := context.Background()
+		bg := edge.Context(ctx)
 		if p, err = h.hostedPage(bg, name); err != nil {
 			return err
 		}

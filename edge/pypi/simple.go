@@ -1,7 +1,6 @@
 package pypi
 
 import (
-	"context"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,7 +42,7 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	var names []string
 	after := ""
 	for {
@@ -108,7 +107,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 	}
 	var p *page
 	if o.Hosted {
-		p, err = h.hostedPage(context.Background(), name)
+		p, err = h.hostedPage(edge.Context(ctx), name)
 	} else {
 		p, err = h.upstreamPage(name)
 	}

@@ -148,7 +148,7 @@ func (h *Handler) readable(ctx *fasthttp.RequestCtx) (all, visible []*gemIndex, 
 		return nil, nil, err
 	}
 	for _, g := range all {
-		_, ref, ok, err := h.r.Hosted(context.Background(), Protocol, g.pkg.Name)
+		_, ref, ok, err := h.r.Hosted(edge.Context(ctx), Protocol, g.pkg.Name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -472,7 +472,7 @@ func (h *Handler) hostedVersion(ctx context.Context, full string) (*gemIndex, *v
 
 // hostedGem streams a hosted .gem.
 func (h *Handler) hostedGem(ctx *fasthttp.RequestCtx, full string) error {
-	_, _, v, err := h.hostedVersion(context.Background(), full)
+	_, _, v, err := h.hostedVersion(edge.Context(ctx), full)
 	if err != nil {
 		return err
 	}
@@ -485,7 +485,7 @@ func (h *Handler) hostedGem(ctx *fasthttp.RequestCtx, full string) error {
 // hostedGemspec answers the Marshal gemspec of a hosted version, built
 // from its stored specification.
 func (h *Handler) hostedGemspec(ctx *fasthttp.RequestCtx, full string) error {
-	_, m, _, err := h.hostedVersion(context.Background(), full)
+	_, m, _, err := h.hostedVersion(edge.Context(ctx), full)
 	if err != nil {
 		return err
 	}
@@ -615,7 +615,7 @@ func (h *Handler) hostedReadable(ctx *fasthttp.RequestCtx, name string, ok bool)
 	if _, err := h.resolveHosted(ctx, name); err != nil {
 		return nil, err
 	}
-	g, err := h.index(context.Background(), name)
+	g, err := h.index(edge.Context(ctx), name)
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.Newf(op, fault.NotFound, "This rubygem could not be found.")
 	}
@@ -634,7 +634,7 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.r.Auth.GetOrg(context.Background(), cl.OrgID)
+	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 	if err != nil {
 		return err
 	}
@@ -655,7 +655,7 @@ func (h *Handler) ownersChange(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.r.Auth.GetOrg(context.Background(), cl.OrgID)
+	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 	if err != nil {
 		return err
 	}
