@@ -32,9 +32,7 @@ func Context(ctx *fasthttp.RequestCtx) context.Context {
 		return v
 	case *Mux:
 		rc := &requestContext{id: RequestID(ctx), deadline: time.Now().Add(v.budget(ctx))}
-		if p, ok := ctx.UserValue(principalKey).(auth.Principal); ok {
-			rc.principal = &p
-		}
+		rc.principal, rc.known = ctx.UserValue(principalKey).(auth.Principal)
 		ctx.SetUserValue(contextKey, rc)
 		return rc
 	}
@@ -71,7 +69,8 @@ type requestContext struct {
 	deadline time.Time
 
 	mu        sync.Mutex
-	principal *auth.Principal
+	principal auth.Principal
+	known     bool // principal is set
 	inner     context.Context
 	cancel    context.CancelFunc
 	ended     bool
@@ -88,10 +87,10 @@ func (c *requestContext) Value(key any) any {
 	case principalCtx:
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.principal == nil {
+		if !c.known {
 			return nil
 		}
-		return *c.principal
+		return c.principal
 	}
 	return nil
 }
@@ -122,7 +121,7 @@ func (c *requestContext) end() {
 func setPrincipal(ctx *fasthttp.RequestCtx, p auth.Principal) {
 	if rc, ok := ctx.UserValue(contextKey).(*requestContext); ok {
 		rc.mu.Lock()
-		rc.principal = &p
+		rc.principal, rc.known = p, true
 		rc.mu.Unlock()
 	}
 }
