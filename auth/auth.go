@@ -222,6 +222,12 @@ func (s *Service) userChanged() { s.credGen.Add(1) }
 // permChanged invalidates every cached permission decision.
 func (s *Service) permChanged() { s.permGen.Add(1) }
 
+// Generation changes whenever this Service changes an organization, a
+// membership, a team, a repository or a permission: a cache of answers
+// derived from them (the edge's organization look-ups) is stale once it
+// moves. Safe for concurrent use.
+func (s *Service) Generation() uint64 { return s.permGen.Load() }
+
 func unmarshal(op string, data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
 		return fault.Wrap(op, fault.Internal, err)

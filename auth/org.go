@@ -82,6 +82,7 @@ func orgKey(orgID, userID string) string { return orgID + "/" + userID }
 // the name is taken, NotFound when the owner does not exist.
 func (s *Service) CreateOrg(ctx context.Context, o Org, ownerID string) (Org, error) {
 	const op = "auth.CreateOrg"
+	defer s.permChanged() // an organization owns the namespaces of its name
 	if err := ValidName(o.Name); err != nil {
 		return Org{}, fault.Op(op, err)
 	}

@@ -49,6 +49,9 @@ type Mux struct {
 	// anonymousReads reports whether anonymous callers may read mirrored
 	// names (Registry.AnonymousMirrorReads); nil: they may.
 	anonymousReads func() bool
+	// readBudget and uploadBudget are the deadlines of a request's
+	// context (Context), without and with a body.
+	readBudget, uploadBudget time.Duration
 }
 
 // AnonymousReads tells the mux whether anonymous callers may read
@@ -78,7 +81,7 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
-	mx := &Mux{r: r, log: log, metrics: m}
+	mx := &Mux{r: r, log: log, metrics: m, readBudget: time.Minute, uploadBudget: time.Hour}
 	notFound := Route{Protocol: "edge", Name: "not_found"}
 	r.NotFound = mx.wrap(notFound, "", func(ctx *fasthttp.RequestCtx) error {
 		return fault.Newf("edge", fault.NotFound, "no route for %s %s", ctx.Method(), ctx.Path())
@@ -177,6 +180,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			id = idPrefix + "-" + strconv.FormatUint(idCounter.Add(1), 36)
 		}
 		ctx.SetUserValue(requestIDKey, id)
+		ctx.SetUserValue(contextKey, m) // Context makes the request's context on first use
 		ctx.Response.Header.Set("X-Request-Id", id)
 		secure(&ctx.Response.Header)
 
@@ -190,6 +194,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 					m.log.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				}
 			}()
+			defer endContext(ctx)
 			if err = refuseCrossSite(ctx); err == nil {
 				err = h(ctx)
 			}

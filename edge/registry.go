@@ -48,6 +48,7 @@ type Registry struct {
 	SpoolDir string
 
 	claims *expirable.LRU[string, claimEntry]
+	orgs   *expirable.LRU[string, orgEntry] // by name, for Locate's organization-owned namespaces
 }
 
 type claimEntry struct {
@@ -69,6 +70,7 @@ func (r *Registry) DocumentTTL() time.Duration { return max(r.MetadataTTL, time.
 // Init prepares the registry's caches; call it once before serving.
 func (r *Registry) Init() *Registry {
 	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)
+	r.orgs = expirable.NewLRU[string, orgEntry](16384, nil, claimTTL)
 	r.anonMirror.Store(r.AnonymousMirror)
 	if r.Log == nil {
 		r.Log = slog.Default()
@@ -91,11 +93,11 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 		return auth.Principal{}, nil
 	}
 	c.ClientIP = r.ClientIP(ctx)
-	p, err := r.Auth.Authenticate(context.Background(), c)
+	p, err := r.Auth.Authenticate(Context(ctx), c)
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	ctx.SetUserValue(principalKey, p)
+	r.Assume(ctx, p)
 	return p, nil
 }
 
@@ -109,7 +111,7 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 // session JWT, or Unauthorized).
 func (r *Registry) WhoRegistry(ctx *fasthttp.RequestCtx, service string) (p auth.Principal, access []auth.RegistryAccess, registry bool, err error) {
 	if c := presented(ctx); c.Kind == auth.JWTCredentials {
-		p, access, err := r.Auth.VerifyRegistryToken(context.Background(), c.Secret, service)
+		p, access, err := r.Auth.VerifyRegistryToken(Context(ctx), c.Secret, service)
 		if err == nil {
 			r.Assume(ctx, p)
 			return p, access, true, nil
@@ -145,7 +147,7 @@ func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.
 	if err != nil {
 		return p, err
 	}
-	if err := r.Auth.Authorize(context.Background(), p, repo, action); err != nil {
+	if err := r.Auth.Authorize(Context(ctx), p, repo, action); err != nil {
 		if action == auth.Read && fault.Is(err, fault.Forbidden) {
 			return p, fault.New("edge.May", fault.NotFound, "not found")
 		}
@@ -269,6 +271,7 @@ func (r *Registry) HostedRepo(ctx context.Context, orgID, protocol string) (auth
 // Who, May and Record then use it.
 func (r *Registry) Assume(ctx *fasthttp.RequestCtx, p auth.Principal) {
 	ctx.SetUserValue(principalKey, p)
+	setPrincipal(ctx, p)
 }
 
 // ClientIP is the client's address, through the trusted proxies
@@ -327,7 +330,7 @@ type ClaimRequest struct {
 // "Acme-Gem" is the claim on "acme_gem".
 func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (hosted.Claim, auth.RepoRef, error) {
 	const op = "edge.ClaimForPublish"
-	bg := context.Background()
+	bg := Context(ctx)
 	p, err := r.Who(ctx)
 	if err != nil {
 		return hosted.Claim{}, auth.RepoRef{}, err

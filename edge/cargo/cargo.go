@@ -23,7 +23,6 @@
 package cargo
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +32,6 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
-	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
 
@@ -93,38 +91,16 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	}
 }
 
-// origin is where a crate name resolves.
-type origin struct {
-	hosted bool
-	orgID  string
-	ref    auth.RepoRef // the hosted repository, for May
-}
-
-// resolve decides, once per request, where name comes from: hosted when
-// its normalized form is claimed, else the upstream. Without an upstream an
-// unclaimed name is NotFound.
-func (h *Handler) resolve(ctx context.Context, name string) (origin, error) {
-	cl, ref, ok, err := h.r.Hosted(ctx, Protocol, normalize(name))
-	if err != nil {
-		return origin{}, err
+// resolve is the request's one decision and permission check on a crate
+// name (edge.Resolve): hosted when its normalized form is claimed, else
+// the upstream's. Without an upstream an unclaimed name is NotFound.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, a auth.Action) (edge.Origin, error) {
+	c := edge.Coords{Protocol: Protocol, Namespaces: []string{normalize(name)}, Name: name, Action: a,
+		Unknown: "crate %s not found (no upstream registry is configured)"}
+	if h.up != nil {
+		c.Upstream = Protocol
 	}
-	if ok {
-		return origin{hosted: true, orgID: cl.OrgID, ref: ref}, nil
-	}
-	if h.up == nil {
-		return origin{}, fault.Newf("cargo.resolve", fault.NotFound, "crate %s not found (no upstream registry is configured)", name)
-	}
-	return origin{}, nil
-}
-
-// mayRead authorizes reading from o: the hosted repository, or the mirror.
-func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o origin) error {
-	if o.hosted {
-		_, err := h.r.May(ctx, o.ref, auth.Read)
-		return err
-	}
-	_, err := h.r.MayMirror(ctx, Protocol)
-	return err
+	return h.r.Resolve(ctx, c)
 }
 
 // Mount registers the routes (routes.go) on g, which is the server's root:

@@ -49,23 +49,20 @@ func (h *Handler) serveIndex(ctx *fasthttp.RequestCtx) error {
 		ctx.SetBody(configJSON(h.r.Base.For(ctx), !who.Anonymous()))
 		return nil
 	}
-	o, err := h.resolve(bg, req.Name)
+	o, err := h.resolve(ctx, req.Name, auth.Read)
 	if err != nil {
-		return err
-	}
-	if err := h.mayRead(ctx, o); err != nil {
 		// A name claimed before its first publish holds nothing: say so.
 		// Asking for credentials would stop cargo, which sends them
 		// only once config.json requires them, and it does not while no
 		// private crate exists (cargo publish reads the index first).
-		if o.hosted && who.Anonymous() && fault.Is(err, fault.Unauthorized) {
-			if _, perr := h.r.Catalog.Package(bg, Protocol, normalize(req.Name)); fault.Is(perr, fault.NotFound) {
+		if o.Hosted && who.Anonymous() && fault.Is(err, fault.Unauthorized) {
+			if _, perr := h.r.Catalog.Package(edge.Context(ctx), Protocol, normalize(req.Name)); fault.Is(perr, fault.NotFound) {
 				return fault.Newf("cargo.index", fault.NotFound, "crate %s not found", req.Name)
 			}
 		}
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.serveHostedIndex(ctx, req.Name)
 	}
 	return h.serveUpstreamIndex(ctx, req.Name)
@@ -146,7 +143,7 @@ type renderedIndex struct {
 func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error {
 	const op = "cargo.serveHostedIndex"
 	norm := normalize(name)
-	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+	pkg, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, norm)
 	if fault.Is(err, fault.NotFound) || err == nil && strings.ToLower(pkg.DisplayName) != name {
 		return fault.Newf(op, fault.NotFound, "crate %s not found", name)
 	}
@@ -157,7 +154,7 @@ func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error 
 	etag := `"` + id + `"`
 	ri, ok := h.index.Get(norm)
 	if !ok || ri.id != id {
-		vs, err := h.r.Catalog.Versions(bg, Protocol, norm, false)
+		vs, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, norm, false)
 		if err != nil {
 			return fault.Op(op, err)
 		}
@@ -365,18 +362,9 @@ func crateVersion(ctx *fasthttp.RequestCtx) (name, vers, vkey string, err error)
 // hostedCrate resolves an API path's crate, which must be hosted: yank and
 // owners apply to hosted crates only.
 func (h *Handler) hostedCrate(ctx *fasthttp.RequestCtx, name string, action auth.Action) (hosted.Claim, auth.Principal, error) {
-	cl, ref, ok, err := h.r.Hosted(bg, Protocol, normalize(name))
-	if err != nil {
-		return cl, auth.Principal{}, err
-	}
-	if !ok {
-		if _, err := h.r.Who(ctx); err != nil {
-			return cl, auth.Principal{}, err
-		}
-		return cl, auth.Principal{}, fault.Newf("cargo.hostedCrate", fault.NotFound, "crate %s is not hosted here", name)
-	}
-	p, err := h.r.May(ctx, ref, action)
-	return cl, p, err
+	o, err := h.r.Resolve(ctx, edge.Coords{Protocol: Protocol, Namespaces: []string{normalize(name)}, Name: name, Action: action,
+		Unknown: "crate %s is not hosted here"})
+	return o.Claim, o.Principal, err
 }
 
 // yank answers DELETE /cargo/api/v1/crates/NAME/VERSION/yank.
@@ -435,7 +423,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) (err error) {
 // downloadable.
 func (h *Handler) downloadHosted(ctx *fasthttp.RequestCtx, name, vkey string) error {
 	const op = "cargo.download"
-	v, err := h.r.Catalog.Version(bg, Protocol, normalize(name), vkey)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, normalize(name), vkey)
 	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
 		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vkey, name)
 	}
@@ -451,14 +439,11 @@ func (h *Handler) download(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(bg, name)
+	o, err := h.resolve(ctx, name, auth.Read)
 	if err != nil {
 		return err
 	}
-	if err := h.mayRead(ctx, o); err != nil {
-		return err
-	}
-	if o.hosted {
+	if o.Hosted {
 		return h.downloadHosted(ctx, name, vkey)
 	}
 	return h.downloadUpstream(ctx, name, vers)

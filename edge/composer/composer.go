@@ -15,7 +15,6 @@
 package composer
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
-	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
 
@@ -53,10 +51,6 @@ type Handler struct {
 	up   *upstream.Client // nil: no mirror
 	opts Options
 
-	// vendors remembers, briefly, which vendors an organization owns
-	// without a claim recorded yet (an organization that has published
-	// nothing): those never resolve upstream either.
-	vendors *expirable.LRU[string, vendorEntry]
 	// docs holds rendered p2 documents: hosted ones keyed by package
 	// serial, mirrored ones by the upstream document's digest, both with
 	// the base URL they were written for.
@@ -66,11 +60,6 @@ type Handler struct {
 	parsed *expirable.LRU[string, any]
 
 	downloads sync.Map // name → *atomic.Int64, notify-batch counts since start
-}
-
-type vendorEntry struct {
-	orgID string
-	owned bool
 }
 
 // New returns a Handler over r. up is the upstream repository, nil when
@@ -89,70 +78,27 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		opts.MaxEntries = 100000
 	}
 	h := &Handler{
-		r:       r,
-		up:      up,
-		opts:    opts,
-		vendors: expirable.NewLRU[string, vendorEntry](16384, nil, 5*time.Second),
-		docs:    expirable.NewLRU[string, []byte](512, nil, 10*time.Minute),
-		parsed:  expirable.NewLRU[string, any](512, nil, 10*time.Minute),
+		r:      r,
+		up:     up,
+		opts:   opts,
+		docs:   expirable.NewLRU[string, []byte](512, nil, 10*time.Minute),
+		parsed: expirable.NewLRU[string, any](512, nil, 10*time.Minute),
 	}
 	return h
 }
 
-// owner is what resolve decided about a vendor: hosted (claimed, with the
-// repository to authorize against) or left to the upstream.
-type owner struct {
-	hosted bool
-	orgID  string
-	ref    auth.RepoRef
-}
-
-// resolve decides, hosted first, who answers for vendor: a claimed vendor
-// or one an organization is named after is hosted, and never goes
-// upstream (the dependency-confusion guard); anything else is the
-// mirror's, NotFound when there is none.
-func (h *Handler) resolve(ctx context.Context, vendor string) (owner, error) {
-	const op = "composer.resolve"
-	cl, ref, ok, err := h.r.Hosted(ctx, Protocol, vendor)
-	if err != nil {
-		return owner{}, fault.Op(op, err)
+// resolve is the request's one decision and permission check on vendor's
+// packages (edge.Resolve): a claimed vendor, or one an organization is
+// named after, is hosted and never goes upstream (the
+// dependency-confusion guard); anything else is the mirror's, NotFound
+// when there is none.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, vendor string) (edge.Origin, error) {
+	c := edge.Coords{Protocol: Protocol, Namespaces: []string{vendor}, Owner: vendor, Name: vendor, Action: auth.Read,
+		Unknown: "no package of vendor %q is hosted here, and no Composer upstream is configured"}
+	if h.up != nil {
+		c.Upstream = Protocol
 	}
-	if ok {
-		return owner{hosted: true, orgID: cl.OrgID, ref: ref}, nil
-	}
-	ve, known := h.vendors.Get(vendor)
-	if !known {
-		org, err := h.r.Auth.GetOrg(ctx, vendor)
-		switch {
-		case err == nil && org.Name == vendor:
-			ve = vendorEntry{orgID: org.ID, owned: true}
-		case err == nil || fault.Is(err, fault.NotFound):
-			ve = vendorEntry{}
-		default:
-			return owner{}, fault.Op(op, err)
-		}
-		h.vendors.Add(vendor, ve)
-	}
-	if ve.owned {
-		// No repository yet: only the organization's administrators (and
-		// platform admins) may see into it, and there is nothing to see.
-		return owner{hosted: true, orgID: ve.orgID, ref: auth.RepoRef{OrgID: ve.orgID, Protocol: Protocol}}, nil
-	}
-	if h.up == nil {
-		return owner{}, fault.Newf(op, fault.NotFound, "no package of vendor %q is hosted here, and no Composer upstream is configured", vendor)
-	}
-	return owner{}, nil
-}
-
-// mayRead is the request's one permission check for reading what o
-// holds.
-func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o owner) error {
-	if o.hosted {
-		_, err := h.r.May(ctx, o.ref, auth.Read)
-		return err
-	}
-	_, err := h.r.MayMirror(ctx, Protocol)
-	return err
+	return h.r.Resolve(ctx, c)
 }
 
 // param returns a path parameter as a string.
@@ -167,14 +113,11 @@ func (h *Handler) metadata(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(context.Background(), vendorOf(req.Name))
+	o, err := h.resolve(ctx, vendorOf(req.Name))
 	if err != nil {
 		return err
 	}
-	if err := h.mayRead(ctx, o); err != nil {
-		return err
-	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedMetadata(ctx, req)
 	}
 	return h.mirrorMetadata(ctx, req)
@@ -186,14 +129,11 @@ func (h *Handler) dist(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(context.Background(), vendorOf(req.Name))
+	o, err := h.resolve(ctx, vendorOf(req.Name))
 	if err != nil {
 		return err
 	}
-	if err := h.mayRead(ctx, o); err != nil {
-		return err
-	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedDist(ctx, req)
 	}
 	return h.mirrorDist(ctx, req)

@@ -382,7 +382,7 @@ func (h *Handler) storedFiles(ctx context.Context, pkg string) ([]StoredFile, er
 // serveHosted answers a read of hosted content.
 func (h *Handler) serveHosted(ctx *fasthttp.RequestCtx, c Coords) error {
 	const op = "maven.serveHosted"
-	bctx := context.Background()
+	bctx := edge.Context(ctx)
 	if c.Kind == Metadata {
 		doc, err := h.hostedMetadata(bctx, c)
 		if err != nil {

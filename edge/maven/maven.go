@@ -30,7 +30,6 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
-	"entrepot/hosted"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
@@ -71,22 +70,17 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	return &Handler{r: r, up: up, opts: opts}
 }
 
-// origin is where a path resolves.
-type origin struct {
-	hosted bool
-	claim  hosted.Claim
-	ref    auth.RepoRef // the hosted repository, for May
-}
-
-// resolve decides hosted first: a claim on any groupId prefix of the path
-// (the longest wins) makes it hosted, and then it never goes upstream,
-// even when the file is missing: that is the dependency-confusion guard.
-func (h *Handler) resolve(c Coords) (origin, error) {
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, c.Groups()...)
-	if err != nil {
-		return origin{}, err
+// where are c's coordinates for edge.Resolve: a claim on any groupId
+// prefix of the path (the longest wins) makes it hosted, and then it
+// never goes upstream, even when the file is missing: that is the
+// dependency-confusion guard.
+func (h *Handler) where(c Coords, a auth.Action) edge.Coords {
+	w := edge.Coords{Protocol: Protocol, Namespaces: c.Groups(), Name: c.Target, Action: a,
+		Unknown: "%s is not hosted here and no upstream repository is configured"}
+	if h.up != nil {
+		w.Upstream = Protocol
 	}
-	return origin{hosted: ok, claim: cl, ref: ref}, nil
+	return w
 }
 
 // coords parses the request's path below the mount.
@@ -101,21 +95,12 @@ func (h *Handler) get(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(c)
+	o, err := h.r.Resolve(ctx, h.where(c, auth.Read))
 	if err != nil {
 		return err
 	}
-	if o.hosted {
-		if _, err := h.r.May(ctx, o.ref, auth.Read); err != nil {
-			return err
-		}
+	if o.Hosted {
 		return h.serveHosted(ctx, c)
-	}
-	if h.up == nil {
-		return fault.Newf("maven.get", fault.NotFound, "%s is not hosted here and no upstream repository is configured", c.Target)
-	}
-	if _, err := h.r.MayMirror(ctx, Protocol); err != nil {
-		return err
 	}
 	return h.serveProxy(ctx, c)
 }
@@ -141,13 +126,15 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	if p.Anonymous() {
 		return fault.New(op, fault.Unauthorized, "authentication required to deploy")
 	}
-	o, err := h.resolve(c)
-	if err != nil {
+	// Where the path lives decides how the deploy is authorized (below,
+	// and by ClaimForPublish): a groupId nothing claims is no error here.
+	o, err := h.r.Locate(edge.Context(ctx), h.where(c, auth.Write))
+	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
 	t := target{principal: p}
-	if o.hosted {
-		t.org, t.namespace = auth.Org{ID: o.claim.OrgID}, o.claim.Namespace
+	if o.Hosted {
+		t.org, t.namespace = auth.Org{ID: o.Claim.OrgID}, o.Claim.Namespace
 	} else {
 		org, err := h.r.PublishOrg(context.Background(), p, "")
 		if err != nil {
@@ -156,8 +143,8 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 		t.org, t.namespace, t.first = org, c.Group, true
 	}
 	if c.Kind == Metadata || c.Checksum != "" {
-		if o.hosted {
-			if _, err := h.r.May(ctx, o.ref, auth.Write); err != nil {
+		if o.Hosted {
+			if _, err := h.r.May(ctx, o.Ref, auth.Write); err != nil {
 				return err
 			}
 		}
@@ -173,7 +160,7 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 			ctx.SetStatusCode(fasthttp.StatusCreated)
 			return nil
 		}
-		return h.putChecksum(ctx, c, t, o.hosted)
+		return h.putChecksum(ctx, c, t, o.Hosted)
 	}
 	return h.putFile(ctx, c, t)
 }

@@ -39,7 +39,7 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	var pkg *hosted.Package
 	serial, ok := h.docs.serial(n)
 	if !ok {
-		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 		if err != nil {
 			return nil, notFound(op, n, err)
 		}
@@ -51,13 +51,13 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 		return d, nil
 	}
 	if pkg == nil {
-		p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+		p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 		if err != nil {
 			return nil, notFound(op, n, err)
 		}
 		pkg = &p
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return nil, fault.Op(op, err)
 	}
@@ -87,11 +87,11 @@ func notFound(op string, n Name, err error) error {
 // hostedVersion answers one version's manifest, by version or dist-tag.
 func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
 	const op = "npm.hostedVersion"
-	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 	if err != nil {
 		return notFound(op, n, err)
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -122,7 +122,7 @@ func (h *Handler) hostedTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string
 	path := filePath(n, TarballFile(n, v))
 	d, ok := h.files.Get(path)
 	if !ok {
-		ref, err := h.r.Catalog.File(bg, Protocol, path)
+		ref, err := h.r.Catalog.File(edge.Context(ctx), Protocol, path)
 		if err != nil {
 			return notFound(op, n, err)
 		}
@@ -575,39 +575,27 @@ func readPackageJSON(r io.Reader, limit int64, n Name, version string) error {
 	return nil
 }
 
-// hostedFor resolves n for a change: it must be hosted, and the caller
-// must hold action on it.
-func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (origin, auth.Principal, error) {
-	o, claimed, err := h.claimed(n)
-	if err != nil {
-		return o, auth.Principal{}, err
-	}
-	if !claimed {
-		p, err := h.r.Who(ctx)
-		if err == nil && p.Anonymous() {
-			err = fault.New("npm.hostedFor", fault.Unauthorized, "authentication required")
-		}
-		if err == nil {
-			err = fault.Newf("npm.hostedFor", fault.NotFound, "%s: not found", n)
-		}
-		return o, p, err
-	}
-	p, err := h.may(ctx, o, a)
+// hostedFor resolves n for a change: it must be hosted (the mirror is
+// not asked), and the caller must hold action on it.
+func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge.Origin, error) {
+	c := h.coords(n, a)
+	c.Upstream, c.Unknown = "", "%s: not found"
+	o, err := h.r.Resolve(ctx, c)
 	if err != nil && a != auth.Read && fault.Is(err, fault.Forbidden) {
 		err = fault.Newf("npm.hostedFor", fault.Forbidden, "you do not have permission to change %q", n.String())
 	}
-	return o, p, err
+	return o, err
 }
 
 // deprecate applies the "deprecated" fields of a PUT packument to the
 // versions it lists (npm deprecate; an empty message undeprecates).
 func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error {
 	const op = "npm.deprecate"
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -637,7 +625,7 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 		if cur.Deprecated == msg {
 			continue
 		}
-		_, err := h.r.Catalog.UpdateVersion(bg, Protocol, n.String(), v.Version, func(ver *hosted.Version) error {
+		_, err := h.r.Catalog.UpdateVersion(edge.Context(ctx), Protocol, n.String(), v.Version, func(ver *hosted.Version) error {
 			m := map[string]json.RawMessage{}
 			json.Unmarshal(ver.Meta, &m)
 			if msg == "" {
@@ -655,11 +643,11 @@ func (h *Handler) deprecate(ctx *fasthttp.RequestCtx, n Name, doc putBody) error
 		changed++
 	}
 	if changed > 0 {
-		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil {
+		if _, err := h.r.Catalog.Touch(edge.Context(ctx), Protocol, n.String()); err != nil {
 			return fault.Op(op, err)
 		}
 		h.forget(n)
-		h.r.Record(ctx, "npm.deprecate", n.String(), o.orgID, "success", itoa(uint64(changed))+" versions")
+		h.r.Record(ctx, "npm.deprecate", n.String(), o.OrgID, "success", itoa(uint64(changed))+" versions")
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
@@ -675,7 +663,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	if _, err := h.r.Who(ctx); err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -687,7 +675,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -696,18 +684,18 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 		if _, ok := doc.Versions[v.Version]; ok {
 			continue
 		}
-		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), v.Version); err != nil {
+		if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), Protocol, n.String(), v.Version); err != nil {
 			return fault.Op(op, err)
 		}
 		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
 		removed = append(removed, v.Version)
 	}
 	if len(removed) == len(live) && len(live) > 0 {
-		if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+		if err := h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, n.String()); err != nil {
 			return fault.Op(op, err)
 		}
 	} else {
-		_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
+		_, err = h.r.Catalog.UpdatePackage(edge.Context(ctx), Protocol, n.String(), func(pk *hosted.Package) error {
 			m := decodeMeta(pk.Meta)
 			if doc.DistTags != nil {
 				m.DistTags = map[string]string{}
@@ -727,7 +715,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 	}
 	h.forget(n)
 	if len(removed) > 0 {
-		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+strings.Join(removed, ","), o.orgID, "success", "")
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+strings.Join(removed, ","), o.OrgID, "success", "")
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
@@ -741,22 +729,22 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	if err := h.r.Catalog.DeletePackage(bg, Protocol, n.String()); err != nil {
+	if err := h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, n.String()); err != nil {
 		return notFound(op, n, err)
 	}
 	for _, v := range live {
 		h.files.Remove(filePath(n, TarballFile(n, v.Version)))
 	}
 	h.forget(n)
-	h.r.Record(ctx, "npm.unpublish", n.String(), o.orgID, "success", "whole package")
+	h.r.Record(ctx, "npm.unpublish", n.String(), o.OrgID, "success", "whole package")
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String()})
 }
 
@@ -769,7 +757,7 @@ func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Delete)
+	o, err := h.hostedFor(ctx, n, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -778,18 +766,18 @@ func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	v, err := h.r.Catalog.Version(bg, Protocol, n.String(), version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, n.String(), version)
 	if err != nil {
 		return notFound(op, n, err)
 	}
 	if !v.Deleted {
-		if _, err := h.r.Catalog.DeleteVersion(bg, Protocol, n.String(), version); err != nil {
+		if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), Protocol, n.String(), version); err != nil {
 			return fault.Op(op, err)
 		}
-		if _, err := h.r.Catalog.Touch(bg, Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
+		if _, err := h.r.Catalog.Touch(edge.Context(ctx), Protocol, n.String()); err != nil && !fault.Is(err, fault.NotFound) {
 			return fault.Op(op, err)
 		}
-		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.orgID, "success", "")
+		h.r.Record(ctx, "npm.unpublish", n.String()+"@"+version, o.OrgID, "success", "")
 	}
 	h.files.Remove(filePath(n, TarballFile(n, version)))
 	h.forget(n)

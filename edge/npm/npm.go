@@ -57,10 +57,6 @@ type Handler struct {
 	up   *upstream.Client // nil: no mirror
 	opts Options
 	docs *documents
-	// orgs remembers, briefly, whether an organization exists for a scope
-	// that nothing claims yet: such a scope is hosted (empty), never
-	// mirrored.
-	orgs *expirable.LRU[string, string]
 	// files remembers hosted tarballs' digests by catalog path, briefly,
 	// so that an unpublish elsewhere is seen within the TTL.
 	files *expirable.LRU[string, blob.Digest]
@@ -84,89 +80,30 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		up:    up,
 		opts:  opts,
 		docs:  newDocuments(opts.Documents),
-		orgs:  expirable.NewLRU[string, string](4096, nil, 5*time.Second),
 		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
 		index: must(lru.New[string, *index](opts.Documents)),
 	}
 }
 
-// origin is where a name resolves.
-type origin struct {
-	hosted bool
-	ref    auth.RepoRef // the hosted repository, for May
-	orgID  string       // the owning organization, when hosted
-}
-
-// resolve decides, hosted first, where n lives: claimed (see claimed),
-// else mirrored; with no upstream configured, a name nothing claims is
-// NotFound.
-func (h *Handler) resolve(n Name) (origin, error) {
-	o, ok, err := h.claimed(n)
-	if err != nil || ok {
-		return o, err
-	}
-	if h.up == nil {
-		return origin{}, fault.Newf("npm.resolve", fault.NotFound, "%s is not published here and no upstream registry is configured", n)
-	}
-	return origin{}, nil
-}
-
-// claimed reports whether n is hosted: its scope or its name is claimed,
-// or its scope is named after an existing organization (which owns it
-// even before its first publish). A hosted name never falls through to
-// the upstream, even when the package or a version is missing: that is
-// the dependency-confusion guard.
-func (h *Handler) claimed(n Name) (origin, bool, error) {
-	const op = "npm.claimed"
-	namespaces := []string{n.String()}
+// coords are n's coordinates for edge.Resolve: its scope (which the
+// organization of that name owns) and then the name itself may be
+// claimed; anything else is the mirror's.
+func (h *Handler) coords(n Name, a auth.Action) edge.Coords {
+	c := edge.Coords{Protocol: Protocol, Namespaces: []string{n.String()}, Name: n.String(), Action: a,
+		Unknown: "%s is not published here and no upstream registry is configured"}
 	if n.Scope != "" {
-		namespaces = []string{n.ScopeNamespace(), n.String()}
+		c.Namespaces, c.Owner = []string{n.ScopeNamespace(), n.String()}, n.Scope
 	}
-	cl, ref, ok, err := h.r.Hosted(bg, Protocol, namespaces...)
-	if err != nil {
-		return origin{}, false, fault.Op(op, err)
+	if h.up != nil {
+		c.Upstream = Protocol
 	}
-	if ok {
-		return origin{hosted: true, ref: ref, orgID: cl.OrgID}, true, nil
-	}
-	if n.Scope != "" {
-		orgID, err := h.scopeOrg(bg, n.Scope)
-		if err != nil {
-			return origin{}, false, fault.Op(op, err)
-		}
-		if orgID != "" {
-			return origin{hosted: true, ref: auth.RepoRef{OrgID: orgID, Protocol: Protocol}, orgID: orgID}, true, nil
-		}
-	}
-	return origin{}, false, nil
+	return c
 }
 
-// scopeOrg returns the id of the organization named scope, or "".
-func (h *Handler) scopeOrg(ctx context.Context, scope string) (string, error) {
-	if id, ok := h.orgs.Get(scope); ok {
-		return id, nil
-	}
-	o, err := h.r.Auth.GetOrg(ctx, scope)
-	switch {
-	case fault.Is(err, fault.NotFound):
-		o.ID = ""
-	case err != nil:
-		return "", err
-	}
-	h.orgs.Add(scope, o.ID)
-	return o.ID, nil
-}
-
-// may is the one permission check of a request on a resolved name.
-// Mirrored content is read-only.
-func (h *Handler) may(ctx *fasthttp.RequestCtx, o origin, a auth.Action) (auth.Principal, error) {
-	if o.hosted {
-		return h.r.May(ctx, o.ref, a)
-	}
-	if a != auth.Read {
-		return auth.Principal{}, fault.New("npm.may", fault.Forbidden, "mirrored packages are read-only: publish under a scope or a name your organization owns")
-	}
-	return h.r.MayMirror(ctx, Protocol)
+// resolve is the request's one decision and permission check on n
+// (edge.Resolve). Mirrored content is read-only.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge.Origin, error) {
+	return h.r.Resolve(ctx, h.coords(n, a))
 }
 
 // forget drops what this process remembers of n after a change.
@@ -235,15 +172,12 @@ func wantsAbbreviated(ctx *fasthttp.RequestCtx) bool {
 }
 
 func (h *Handler) servePackument(ctx *fasthttp.RequestCtx, n Name) error {
-	o, err := h.resolve(n)
+	o, err := h.resolve(ctx, n, auth.Read)
 	if err != nil {
 		return err
 	}
-	if _, err := h.may(ctx, o, auth.Read); err != nil {
-		return err
-	}
 	abbreviated := wantsAbbreviated(ctx)
-	if !o.hosted {
+	if !o.Hosted {
 		return h.proxyPackument(ctx, n, abbreviated)
 	}
 	d, err := h.hostedDocument(ctx, n, abbreviated)
@@ -259,14 +193,11 @@ func (h *Handler) serveVersion(ctx *fasthttp.RequestCtx, n Name, rawSpec string)
 	if err != nil {
 		return fault.Newf("npm.serveVersion", fault.NotFound, "version %q not found", rawSpec)
 	}
-	o, err := h.resolve(n)
+	o, err := h.resolve(ctx, n, auth.Read)
 	if err != nil {
 		return err
 	}
-	if _, err := h.may(ctx, o, auth.Read); err != nil {
-		return err
-	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedVersion(ctx, n, spec)
 	}
 	return h.proxyVersion(ctx, n, spec)
@@ -278,15 +209,12 @@ func (h *Handler) tarball(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(n)
+	o, err := h.resolve(ctx, n, auth.Read)
 	if err != nil {
 		return err
 	}
-	if _, err := h.may(ctx, o, auth.Read); err != nil {
-		return err
-	}
 	file, _ := ctx.UserValue("file").(string)
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedTarball(ctx, n, file)
 	}
 	return h.proxyTarball(ctx, n, file)

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -18,21 +19,18 @@ func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.resolve(n)
+	o, err := h.resolve(ctx, n, auth.Read)
 	if err != nil {
 		return err
 	}
-	if _, err := h.may(ctx, o, auth.Read); err != nil {
-		return err
-	}
-	if !o.hosted {
+	if !o.Hosted {
 		return h.proxyDistTags(ctx, n)
 	}
-	p, err := h.r.Catalog.Package(bg, Protocol, n.String())
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 	if err != nil {
 		return notFound(op, n, err)
 	}
-	live, err := h.r.Catalog.Versions(bg, Protocol, n.String(), false)
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -61,7 +59,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Write)
+	o, err := h.hostedFor(ctx, n, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -73,14 +71,14 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err := json.Unmarshal(body, &version); err != nil {
 		return fault.WrapMsg(op, fault.Invalid, "the body must be the version, as a JSON string", err)
 	}
-	v, err := h.r.Catalog.Version(bg, Protocol, n.String(), version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, n.String(), version)
 	if err != nil || v.Deleted {
 		return fault.Newf(op, fault.NotFound, "version %q of %s not found", version, n)
 	}
 	if err := h.updateTags(n, func(tags map[string]string) { tags[tag] = version }); err != nil {
 		return err
 	}
-	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.orgID, "success", tag)
+	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.OrgID, "success", tag)
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, tag: version})
 }
 
@@ -99,7 +97,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	if tag == "latest" {
 		return fault.New(op, fault.Invalid, "the latest tag cannot be removed")
 	}
-	o, _, err := h.hostedFor(ctx, n, auth.Write)
+	o, err := h.hostedFor(ctx, n, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -110,7 +108,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	if !found {
 		return fault.Newf(op, fault.NotFound, "%s is not a dist-tag of %s", tag, n)
 	}
-	h.r.Record(ctx, "npm.dist-tag.rm", n.String(), o.orgID, "success", tag)
+	h.r.Record(ctx, "npm.dist-tag.rm", n.String(), o.OrgID, "success", tag)
 	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true})
 }
 

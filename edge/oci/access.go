@@ -54,13 +54,15 @@ func scopeActions(a auth.Action) string {
 	return "pull"
 }
 
-// resolve decides where name lives and authorizes action there: the one
-// permission check of a request. A mirror prefix wins over an
-// organization of the same name; a hosted name resolves only against
-// hosted content (it never goes upstream). A write to an organization's
-// namespace that nothing claims yet is checked against membership only
-// (mayFirstPush): nothing is created until a push lands, where claim
-// authorizes it and claims the namespace.
+// resolve decides where name lives and authorizes action there, through
+// edge.Resolve: the one permission check of a request. A mirror prefix
+// wins over an organization of the same name (coords); a hosted name
+// resolves only against hosted content (it never goes upstream). A write
+// to an organization's namespace that nothing claims yet is checked
+// against membership only (Coords.FirstPublish): nothing is created until
+// a push lands, where claim authorizes it and claims the namespace. What
+// stays here is OCI's own: the challenge, its error codes, and the
+// registry token's grants, which narrow writes.
 func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (target, error) {
 	const op = "oci.resolve"
 	ctx.SetUserValue(challengeKey, challenge{scope: "repository:" + name + ":" + scopeActions(action)})
@@ -68,30 +70,26 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 	if err != nil {
 		return target{}, withCode(codeUnauthorized, err)
 	}
-	t, found, err := h.locate(ctx, p, name, action == auth.Write)
+	c, m, err := h.coords(name, action)
 	if err != nil {
 		return target{}, err
 	}
-	if t.mirror != nil {
-		if action != auth.Read {
-			return target{}, errf(codeDenied, fault.Forbidden, op, "%s is a read-only mirror of %s", t.mirror.prefix, t.mirror.name())
-		}
-		if _, err := h.r.MayMirror(ctx, "oci"); err != nil {
-			return target{}, authError(err)
-		}
-		return t, nil
+	if m != nil && action != auth.Read {
+		return target{}, errf(codeDenied, fault.Forbidden, op, "%s is a read-only mirror of %s", m.prefix, m.name())
 	}
-	if !found {
-		if p.Anonymous() {
-			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "authentication required")
-		}
-		return target{}, errf(codeNameUnknown, fault.NotFound, op, "repository %s is not known", name)
-	}
-	if t.org != nil && action == auth.Write {
-		if err := h.mayFirstPush(ctx, p, *t.org); err != nil {
+	o, err := h.r.Resolve(ctx, c)
+	switch {
+	case err != nil && !o.Hosted && o.Upstream == "": // nothing is there
+		switch {
+		case !fault.Is(err, fault.NotFound) && !fault.Is(err, fault.Unauthorized):
 			return target{}, err
+		case p.Anonymous():
+			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "authentication required")
+		case action == auth.Write:
+			return target{}, h.unknownOrg(name)
 		}
-	} else if _, err := h.r.May(ctx, t.ref, action); err != nil {
+		return target{}, withCode(codeNameUnknown, err)
+	case err != nil:
 		return target{}, authError(err)
 	}
 	if access, ok := ctx.UserValue(grantsKey).([]auth.RegistryAccess); ok && action != auth.Read {
@@ -103,31 +101,38 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 			return target{}, errf(codeUnauthorized, fault.Unauthorized, op, "the token does not grant %s on %s", auth.RegistryAction(action), name)
 		}
 	}
-	return t, nil
+	return h.target(name, m, o), nil
 }
 
-// mayFirstPush is the check of a write to an organization's namespace
-// before anything is pushed there: the caller must be authenticated,
-// belong to the organization (or be a platform admin) and hold a token
-// that allows writes there. Whether the caller may write to the
-// repository the first push creates is decided by claim, when the push
-// lands; a non-member gets nothing: no session, no repository, no claim.
-func (h *Handler) mayFirstPush(ctx *fasthttp.RequestCtx, p auth.Principal, org auth.Org) error {
-	const op = "oci.mayFirstPush"
-	if p.Anonymous() {
-		return errf(codeUnauthorized, fault.Unauthorized, op, "authentication required")
+// coords are name's coordinates for edge.Resolve and edge.Locate: under a
+// mirror prefix, the mirror's (m); else the first segment, which is
+// claimed or an organization's own.
+func (h *Handler) coords(name string, a auth.Action) (c edge.Coords, m *mirror, err error) {
+	first, rest, _ := strings.Cut(name, "/")
+	if m := h.mirrors[first]; m != nil {
+		if rest == "" {
+			return c, nil, errf(codeNameInvalid, fault.Invalid, "oci.coords", "%s is a mirror prefix: name a repository under it", first)
+		}
+		return edge.Coords{Protocol: "oci", Upstream: first, Name: name, Action: a}, m, nil
 	}
-	_, member, err := h.role(ctx, p, org)
-	if err != nil {
-		return err
+	return edge.Coords{Protocol: "oci", Namespaces: []string{first}, Owner: first, Name: name, Action: a,
+		FirstPublish: true, Unknown: "repository %s is not known"}, nil, nil
+}
+
+// target is what the request handlers keep of name's origin o.
+func (h *Handler) target(name string, m *mirror, o edge.Origin) target {
+	t := target{name: name, ref: o.Ref, org: o.Org}
+	if m != nil {
+		_, rest, _ := strings.Cut(name, "/")
+		t.mirror, t.upName = m, m.upstreamName(rest)
 	}
-	if !member {
-		return errf(codeDenied, fault.Forbidden, op, "you are not a member of the organization %q", org.Name)
-	}
-	if err := p.ScopesAllow(firstPushRef(org), auth.Write); err != nil {
-		return authError(err)
-	}
-	return nil
+	return t
+}
+
+// unknownOrg answers a push to a namespace no organization has.
+func (h *Handler) unknownOrg(name string) error {
+	first, _, _ := strings.Cut(name, "/")
+	return errf(codeNameUnknown, fault.NotFound, "oci.locate", "organization %q does not exist: the first segment of a repository name is its organization", first)
 }
 
 // role tells whether p administers org (an owner or admin of it, or a
@@ -188,39 +193,26 @@ func authError(err error) error {
 }
 
 // locate finds where name lives without authorizing or creating
-// anything. An organization's namespace that nothing claims yet (it has
-// pushed nothing) is found, with t.org set; found is false when the name
-// is neither claimed, nor an organization's, nor mirrored. For a write,
-// an unknown organization is a NotFound that says so.
+// anything (edge.Locate). An organization's namespace that nothing claims
+// yet (it has pushed nothing) is found, with t.org set; found is false
+// when the name is neither claimed, nor an organization's, nor mirrored.
+// For a write, an unknown organization is a NotFound that says so.
 func (h *Handler) locate(ctx context.Context, p auth.Principal, name string, write bool) (target, bool, error) {
-	const op = "oci.locate"
-	first, rest, _ := strings.Cut(name, "/")
-	if m := h.mirrors[first]; m != nil {
-		if rest == "" {
-			return target{}, false, errf(codeNameInvalid, fault.Invalid, op, "%s is a mirror prefix: name a repository under it", first)
-		}
-		return target{name: name, mirror: m, upName: m.upstreamName(rest)}, true, nil
-	}
-	_, ref, ok, err := h.r.Hosted(ctx, "oci", first)
+	c, m, err := h.coords(name, auth.Read)
 	if err != nil {
 		return target{}, false, err
 	}
-	if ok {
-		return target{name: name, ref: ref}, true, nil
-	}
-	org, err := h.r.Auth.GetOrg(ctx, first)
-	if fault.Is(err, fault.NotFound) || err == nil && org.Name != first {
+	o, err := h.r.Locate(ctx, c)
+	switch {
+	case fault.Is(err, fault.NotFound):
 		if write && !p.Anonymous() {
-			return target{}, false, errf(codeNameUnknown, fault.NotFound, op, "organization %q does not exist: the first segment of a repository name is its organization", first)
+			return target{}, false, h.unknownOrg(name)
 		}
 		return target{}, false, nil
-	}
-	if err != nil {
+	case err != nil:
 		return target{}, false, err
 	}
-	// The organization has pushed nothing yet: reads find nothing there,
-	// and its first push claims it.
-	return target{name: name, ref: auth.RepoRef{OrgID: org.ID, Protocol: "oci"}, org: &org}, true, nil
+	return h.target(name, m, o), true, nil
 }
 
 // base answers GET /v2/: 200 for a caller with valid credentials, 401

@@ -24,7 +24,7 @@ func (h *Handler) getManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	if t.mirror != nil {
 		return h.proxyManifest(ctx, t, c)
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	d := c.Digest
 	if c.Tag != "" {
 		tg, err := h.tag(bg, c.Name, c.Tag)
@@ -289,7 +289,7 @@ func (h *Handler) getBlob(ctx *fasthttp.RequestCtx, c Coord) error {
 	if t.mirror != nil {
 		return h.proxyBlob(ctx, t, c)
 	}
-	l, err := h.link(context.Background(), c.Name, c.Digest)
+	l, err := h.link(edge.Context(ctx), c.Name, c.Digest)
 	if fault.Is(err, fault.NotFound) {
 		return errf(codeBlobUnknown, fault.NotFound, "oci.getBlob", "blob %s not found in %s", c.Digest, c.Name)
 	}
@@ -351,7 +351,7 @@ func (h *Handler) tags(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	if _, err := h.r.Catalog.Package(bg, "oci", c.Name); fault.Is(err, fault.NotFound) {
 		return errf(codeNameUnknown, fault.NotFound, "oci.tags", "repository %s is not known", c.Name)
 	}
@@ -394,7 +394,7 @@ func (h *Handler) referrers(ctx *fasthttp.RequestCtx, c Coord) error {
 		return h.proxyReferrers(ctx, t, c)
 	}
 	var refs []Descriptor
-	err = h.eachRecord(context.Background(), manifestsC, "subject", manifestID(c.Name, c.Digest), "", func(r hosted.Record) bool {
+	err = h.eachRecord(edge.Context(ctx), manifestsC, "subject", manifestID(c.Name, c.Digest), "", func(r hosted.Record) bool {
 		if m, err := decode[manifestRec](r); err == nil {
 			refs = append(refs, Descriptor{MediaType: m.MediaType, Digest: string(m.Digest), Size: m.Size, ArtifactType: m.ArtifactType, Annotations: m.Annotations})
 		}
@@ -427,7 +427,7 @@ func (h *Handler) catalog(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	repos := []string{}
 	more := false
 	visible := map[string]bool{}

@@ -606,11 +606,11 @@ func (h *Handler) yank(on bool) edge.HandlerFunc {
 		}
 		target := Protocol + ":" + name + "@" + version
 		if err != nil {
-			h.r.Record(ctx, action, target, o.claim.OrgID, "failure", fault.Message(err))
+			h.r.Record(ctx, action, target, o.Claim.OrgID, "failure", fault.Message(err))
 			return notFoundRelease(op, name, version, err)
 		}
 		h.r.Catalog.Touch(bg, Protocol, name)
-		h.r.Record(ctx, action, target, o.claim.OrgID, "success", body.Reason)
+		h.r.Record(ctx, action, target, o.Claim.OrgID, "success", body.Reason)
 		return writeJSON(ctx, map[string]any{"project": name, "version": version, "yanked": on, "reason": body.Reason})
 	}
 }
@@ -633,11 +633,11 @@ func (h *Handler) deleteRelease(ctx *fasthttp.RequestCtx) error {
 		_, err = h.r.Catalog.DeleteVersion(bg, Protocol, name, version)
 	}
 	if err != nil {
-		h.r.Record(ctx, "version.delete", target, o.claim.OrgID, "failure", fault.Message(err))
+		h.r.Record(ctx, "version.delete", target, o.Claim.OrgID, "failure", fault.Message(err))
 		return notFoundRelease(op, name, version, err)
 	}
 	h.r.Catalog.Touch(bg, Protocol, name)
-	h.r.Record(ctx, "version.delete", target, o.claim.OrgID, "success", "")
+	h.r.Record(ctx, "version.delete", target, o.Claim.OrgID, "success", "")
 	return writeJSON(ctx, map[string]any{"project": name, "version": version, "deleted": true})
 }
 
@@ -656,45 +656,37 @@ func (h *Handler) deleteProject(ctx *fasthttp.RequestCtx) error {
 	}
 	err = h.r.Catalog.DeletePackage(context.Background(), Protocol, name)
 	if err != nil {
-		h.r.Record(ctx, "package.delete", Protocol+":"+name, o.claim.OrgID, "failure", fault.Message(err))
+		h.r.Record(ctx, "package.delete", Protocol+":"+name, o.Claim.OrgID, "failure", fault.Message(err))
 		if fault.Is(err, fault.NotFound) {
 			return fault.Newf(op, fault.NotFound, "project %s not found", name)
 		}
 		return fault.Op(op, err)
 	}
-	h.r.Record(ctx, "package.delete", Protocol+":"+name, o.claim.OrgID, "success", "")
+	h.r.Record(ctx, "package.delete", Protocol+":"+name, o.Claim.OrgID, "success", "")
 	return writeJSON(ctx, map[string]any{"project": name, "deleted": true})
 }
 
 // manageTarget parses {project}/{version} and checks action on the hosted
 // project; a name no organization holds is NotFound.
-func (h *Handler) manageTarget(ctx *fasthttp.RequestCtx, action auth.Action) (string, string, origin, error) {
+func (h *Handler) manageTarget(ctx *fasthttp.RequestCtx, action auth.Action) (string, string, edge.Origin, error) {
 	const op = "pypi.manage"
 	raw := param(ctx, "project")
 	if err := ValidName(raw); err != nil {
-		return "", "", origin{}, fault.Op(op, err)
+		return "", "", edge.Origin{}, fault.Op(op, err)
 	}
 	_, version, err := ParseVersion(param(ctx, "version"))
 	if err != nil {
-		return "", "", origin{}, fault.Op(op, err)
+		return "", "", edge.Origin{}, fault.Op(op, err)
 	}
 	name := Normalize(raw)
 	o, err := h.manageResolve(ctx, name, action)
 	return name, version, o, err
 }
 
-func (h *Handler) manageResolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (origin, error) {
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, name)
-	if err != nil {
-		return origin{}, fault.Op("pypi.manage", err)
-	}
-	if !ok {
-		return origin{}, fault.Newf("pypi.manage", fault.NotFound, "project %s is not hosted here", name)
-	}
-	if _, err := h.r.May(ctx, ref, action); err != nil {
-		return origin{}, err
-	}
-	return origin{hosted: true, claim: cl, ref: ref}, nil
+func (h *Handler) manageResolve(ctx *fasthttp.RequestCtx, name string, action auth.Action) (edge.Origin, error) {
+	c := h.coords(name, action)
+	c.Upstream, c.Unknown = "", "project %s is not hosted here"
+	return h.r.Resolve(ctx, c)
 }
 
 func notFoundRelease(op, name, version string, err error) error {

@@ -1,7 +1,6 @@
 package pypi
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 
@@ -89,8 +88,8 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 	}
 	var p *page
 	metas := map[string]releaseMeta{}
-	if o.hosted {
-		bg := context.Background()
+	if o.Hosted {
+		bg := edge.Context(ctx)
 		if p, err = h.hostedPage(bg, name); err != nil {
 			return err
 		}

@@ -22,15 +22,11 @@
 package pypi
 
 import (
-	"context"
-
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
 	"entrepot/edge"
-	"entrepot/hosted"
-	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
 
@@ -80,33 +76,19 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	return &Handler{r: r, up: up, opts: opts, pages: pages, built: built}
 }
 
-// origin is where a project resolves.
-type origin struct {
-	hosted bool
-	claim  hosted.Claim
-	ref    auth.RepoRef
+// resolve is the request's one decision and permission check on a
+// normalized project name (edge.Resolve): a claimed name is hosted only
+// (the dependency-confusion guard), anything else is the mirror's.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string) (edge.Origin, error) {
+	return h.r.Resolve(ctx, h.coords(name, auth.Read))
 }
 
-// resolve decides where the normalized project name lives and checks, once,
-// that the caller may read it: a claimed name is hosted only (the
-// dependency-confusion guard), anything else is the mirror's.
-func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string) (origin, error) {
-	const op = "pypi.resolve"
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, name)
-	if err != nil {
-		return origin{}, fault.Op(op, err)
+// coords are name's coordinates for edge.Resolve.
+func (h *Handler) coords(name string, a auth.Action) edge.Coords {
+	c := edge.Coords{Protocol: Protocol, Namespaces: []string{name}, Name: name, Action: a,
+		Unknown: "project %s not found (no upstream index is configured)"}
+	if h.up != nil {
+		c.Upstream = Protocol
 	}
-	if ok {
-		if _, err := h.r.May(ctx, ref, auth.Read); err != nil {
-			return origin{}, err
-		}
-		return origin{hosted: true, claim: cl, ref: ref}, nil
-	}
-	if _, err := h.r.MayMirror(ctx, Protocol); err != nil {
-		return origin{}, err
-	}
-	if h.up == nil {
-		return origin{}, fault.Newf(op, fault.NotFound, "project %s not found (no upstream index is configured)", name)
-	}
-	return origin{}, nil
+	return c
 }

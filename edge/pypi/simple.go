@@ -1,7 +1,6 @@
 package pypi
 
 import (
-	"context"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,7 +42,7 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	var names []string
 	after := ""
 	for {
@@ -107,8 +106,8 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 		return err
 	}
 	var p *page
-	if o.hosted {
-		p, err = h.hostedPage(context.Background(), name)
+	if o.Hosted {
+		p, err = h.hostedPage(edge.Context(ctx), name)
 	} else {
 		p, err = h.upstreamPage(name)
 	}
@@ -118,7 +117,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 	base := h.r.Base.For(ctx)
 	// Pages vary on Accept alone, as PEP 691 servers say.
 	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept", NoGzip: true}
-	if !o.hosted || !o.ref.Public {
+	if !o.Hosted || !o.Ref.Public {
 		o2.CacheControl = "private, max-age=0"
 	}
 	if f.json {
@@ -139,7 +138,7 @@ func (h *Handler) file(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedFile(ctx, t)
 	}
 	return h.proxyFile(ctx, t)

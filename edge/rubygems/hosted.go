@@ -148,7 +148,7 @@ func (h *Handler) readable(ctx *fasthttp.RequestCtx) (all, visible []*gemIndex, 
 		return nil, nil, err
 	}
 	for _, g := range all {
-		_, ref, ok, err := h.r.Hosted(context.Background(), Protocol, g.pkg.Name)
+		_, ref, ok, err := h.r.Hosted(edge.Context(ctx), Protocol, g.pkg.Name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -384,14 +384,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) error {
 	if err != nil {
 		return err
 	}
-	_, ref, ok, err := h.r.Hosted(rctx, Protocol, name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fault.Newf(op, fault.NotFound, "This rubygem could not be found: %s is not hosted here", name)
-	}
-	if _, err := h.r.May(ctx, ref, auth.Delete); err != nil {
+	if _, err := h.claimOf(ctx, name, auth.Delete); err != nil {
 		return err
 	}
 	action := "rubygems.yank"
@@ -479,7 +472,7 @@ func (h *Handler) hostedVersion(ctx context.Context, full string) (*gemIndex, *v
 
 // hostedGem streams a hosted .gem.
 func (h *Handler) hostedGem(ctx *fasthttp.RequestCtx, full string) error {
-	_, _, v, err := h.hostedVersion(context.Background(), full)
+	_, _, v, err := h.hostedVersion(edge.Context(ctx), full)
 	if err != nil {
 		return err
 	}
@@ -492,7 +485,7 @@ func (h *Handler) hostedGem(ctx *fasthttp.RequestCtx, full string) error {
 // hostedGemspec answers the Marshal gemspec of a hosted version, built
 // from its stored specification.
 func (h *Handler) hostedGemspec(ctx *fasthttp.RequestCtx, full string) error {
-	_, m, _, err := h.hostedVersion(context.Background(), full)
+	_, m, _, err := h.hostedVersion(edge.Context(ctx), full)
 	if err != nil {
 		return err
 	}
@@ -622,7 +615,7 @@ func (h *Handler) hostedReadable(ctx *fasthttp.RequestCtx, name string, ok bool)
 	if _, err := h.resolveHosted(ctx, name); err != nil {
 		return nil, err
 	}
-	g, err := h.index(context.Background(), name)
+	g, err := h.index(edge.Context(ctx), name)
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.Newf(op, fault.NotFound, "This rubygem could not be found.")
 	}
@@ -641,7 +634,7 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.r.Auth.GetOrg(context.Background(), cl.OrgID)
+	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 	if err != nil {
 		return err
 	}
@@ -662,7 +655,7 @@ func (h *Handler) ownersChange(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	org, err := h.r.Auth.GetOrg(context.Background(), cl.OrgID)
+	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 	if err != nil {
 		return err
 	}
@@ -674,15 +667,15 @@ func (h *Handler) resolveHosted(ctx *fasthttp.RequestCtx, name string) (hosted.C
 	if !validName(name) {
 		return hosted.Claim{}, fault.New("rubygems.resolve", fault.NotFound, "This rubygem could not be found.")
 	}
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, name)
-	if err != nil {
-		return cl, err
-	}
-	if !ok {
-		return cl, fault.Newf("rubygems.resolve", fault.NotFound, "This rubygem could not be found: %s is not hosted here", name)
-	}
-	_, err = h.r.May(ctx, ref, auth.Read)
-	return cl, err
+	return h.claimOf(ctx, name, auth.Read)
+}
+
+// claimOf is the one decision and permission check (edge.Resolve) for
+// action on a gem that must be hosted here: the upstream is not asked.
+func (h *Handler) claimOf(ctx *fasthttp.RequestCtx, name string, a auth.Action) (hosted.Claim, error) {
+	o, err := h.r.Resolve(ctx, edge.Coords{Protocol: Protocol, Namespaces: []string{name}, Name: name, Action: a,
+		Unknown: "This rubygem could not be found: %s is not hosted here"})
+	return o.Claim, err
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, v any) error {

@@ -20,31 +20,18 @@ import (
 	"entrepot/upstream"
 )
 
-// origin is where resolve sent a request.
-type origin struct {
-	hosted bool
-	name   string // the claimed name, when hosted
-}
-
-// resolve decides, once per request and right after parsing, where the
-// gem names come from and whether the caller may read them: the first
-// claimed name is hosted (and never goes upstream, even if the version
-// is missing: the dependency-confusion guard); no claim means the
-// upstream, when there is one.
-func (h *Handler) resolve(ctx *fasthttp.RequestCtx, names ...string) (origin, error) {
-	cl, ref, ok, err := h.r.Hosted(context.Background(), Protocol, names...)
-	if err != nil {
-		return origin{}, err
+// resolve is the request's one decision and permission check on the gem
+// names, right after parsing (edge.Resolve): the first claimed name is
+// hosted (and never goes upstream, even if the version is missing: the
+// dependency-confusion guard); no claim means the upstream, when there is
+// one.
+func (h *Handler) resolve(ctx *fasthttp.RequestCtx, names ...string) (edge.Origin, error) {
+	c := edge.Coords{Protocol: Protocol, Namespaces: names, Name: names[0], Action: auth.Read,
+		Unknown: "This rubygem could not be found: %s is not hosted here and no upstream is configured (UPSTREAM_RUBYGEMS)"}
+	if h.up != nil {
+		c.Upstream = Protocol
 	}
-	if ok {
-		_, err := h.r.May(ctx, ref, auth.Read)
-		return origin{hosted: true, name: cl.Namespace}, err
-	}
-	if h.up == nil {
-		return origin{}, fault.Newf("rubygems.resolve", fault.NotFound, "This rubygem could not be found: %s is not hosted here and no upstream is configured (UPSTREAM_RUBYGEMS)", names[0])
-	}
-	_, err = h.r.MayMirror(ctx, Protocol)
-	return origin{}, err
+	return h.r.Resolve(ctx, c)
 }
 
 // info is GET /info/{name}.
@@ -57,7 +44,7 @@ func (h *Handler) info(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedInfo(ctx, name)
 	}
 	e, err := h.upstreamDoc(context.Background(), "info/"+name)
@@ -78,7 +65,7 @@ func (h *Handler) gem(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedGem(ctx, full)
 	}
 	e, err := h.upstreamGem(context.Background(), full, cs)
@@ -99,7 +86,7 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if o.hosted {
+	if o.Hosted {
 		return h.hostedGemspec(ctx, full)
 	}
 	// Gemspecs are immutable under their name; the upstream's bytes are

@@ -1,0 +1,144 @@
+package edge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"entrepot/auth"
+)
+
+// A fasthttp.RequestCtx is no cancellation context: it is never cancelled
+// when its client leaves, and it is reused once the handler returns (see
+// DESIGN.md, pitfalls). Context gives each request a context.Context of
+// its own for store and auth calls.
+
+// Context returns the request's context: it carries the request id
+// (RequestIDOf) and, once Who has run, the caller (PrincipalOf); its
+// deadline is the request's time budget (the server's ReadTimeout, or
+// UploadTimeout for a request with a body, counted from the first call);
+// it is cancelled when the handler returns.
+//
+// Bytes that stream after the handler returns (ServeBlob's body, read by
+// fasthttp later) must not be read under it: use context.WithoutCancel
+// for those, as for work that outlives the request (fills stay detached
+// under their own timeouts). It is created on first use, so that a
+// request that makes no store call pays nothing. Safe for concurrent use.
+func Context(ctx *fasthttp.RequestCtx) context.Context {
+	switch v := ctx.UserValue(contextKey).(type) {
+	case *requestContext:
+		return v
+	case *Mux:
+		rc := &requestContext{id: RequestID(ctx), deadline: time.Now().Add(v.budget(ctx))}
+		rc.principal, rc.known = ctx.UserValue(principalKey).(auth.Principal)
+		ctx.SetUserValue(contextKey, rc)
+		return rc
+	}
+	// Outside a Mux (a handler called directly): no budget of ours.
+	return context.Background()
+}
+
+// RequestIDOf is the id of the request ctx belongs to (Context), "" for
+// another context.
+func RequestIDOf(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDCtx{}).(string)
+	return id
+}
+
+// PrincipalOf is the caller of the request ctx belongs to (Context), once
+// Who has authenticated it; false before, or for another context.
+func PrincipalOf(ctx context.Context) (auth.Principal, bool) {
+	p, ok := ctx.Value(principalCtx{}).(auth.Principal)
+	return p, ok
+}
+
+const contextKey = "edge.context"
+
+type (
+	requestIDCtx struct{}
+	principalCtx struct{}
+)
+
+// requestContext is Context's value. Its cancellation is a standard
+// context made on the first Done or Err, so that calls that never wait
+// (a warm cache) cost no timer.
+type requestContext struct {
+	id       string
+	deadline time.Time
+
+	mu        sync.Mutex
+	principal auth.Principal
+	known     bool // principal is set
+	inner     context.Context
+	cancel    context.CancelFunc
+	ended     bool
+}
+
+func (c *requestContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *requestContext) Done() <-chan struct{}       { return c.ctx().Done() }
+func (c *requestContext) Err() error                  { return c.ctx().Err() }
+
+func (c *requestContext) Value(key any) any {
+	switch key.(type) {
+	case requestIDCtx:
+		return c.id
+	case principalCtx:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.known {
+			return nil
+		}
+		return c.principal
+	}
+	return nil
+}
+
+func (c *requestContext) ctx() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inner == nil {
+		c.inner, c.cancel = context.WithDeadline(context.Background(), c.deadline)
+		if c.ended {
+			c.cancel()
+		}
+	}
+	return c.inner
+}
+
+// end cancels the context: the handler has returned.
+func (c *requestContext) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// setPrincipal records the request's caller for PrincipalOf.
+func setPrincipal(ctx *fasthttp.RequestCtx, p auth.Principal) {
+	if rc, ok := ctx.UserValue(contextKey).(*requestContext); ok {
+		rc.mu.Lock()
+		rc.principal, rc.known = p, true
+		rc.mu.Unlock()
+	}
+}
+
+// endContext cancels the request's context, if it made one.
+func endContext(ctx *fasthttp.RequestCtx) {
+	if rc, ok := ctx.UserValue(contextKey).(*requestContext); ok {
+		rc.end()
+	}
+}
+
+// budget is how long a request's store calls may take: ReadTimeout for a
+// request without a body, UploadTimeout for one with a body, whose
+// commit comes after a long upload.
+func (m *Mux) budget(ctx *fasthttp.RequestCtx) time.Duration {
+	if hasBody(&ctx.Request.Header) {
+		return m.uploadBudget
+	}
+	return m.readBudget
+}
