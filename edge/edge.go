@@ -34,6 +34,12 @@ type Config struct {
 	// connection between requests.
 	ReadTimeout, UploadTimeout, AnonymousUploadTimeout, WriteTimeout, IdleTimeout time.Duration
 
+	// MaxBody is the largest request body any route accepts
+	// (MAX_UPLOAD_SIZE); 0 = no server-wide bound. A request that
+	// announces a larger one with Expect: 100-continue is answered 413
+	// before it sends the body. Each route still bounds its own bodies.
+	MaxBody int64
+
 	// Body pacing: a streamed request body must deliver at least
 	// MinBodyRate bytes per second, measured over consecutive windows of
 	// MinBodyRateWindow (default 30s), or the request fails and its
@@ -132,6 +138,15 @@ func New(cfg Config) *Server {
 		// body: an anonymous one is a sign-in or a small form, and a
 		// trickled body must not hold a connection for the upload
 		// timeout.
+		// A client that asks before it sends a body (Expect:
+		// 100-continue) hears at once that a declared length over the
+		// largest body any route takes is refused, and sends nothing.
+		ExpectHandler: func(ctx *fasthttp.RequestCtx) int {
+			if n := ctx.Request.Header.ContentLength(); cfg.MaxBody > 0 && int64(n) > cfg.MaxBody {
+				return fasthttp.StatusRequestEntityTooLarge
+			}
+			return fasthttp.StatusContinue
+		},
 		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 			switch {
 			case !hasBody(h):

@@ -451,3 +451,27 @@ func TestE2ECrossSiteWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EExpectOversized: a client that announces a body over
+// MAX_UPLOAD_SIZE and asks before sending it (Expect: 100-continue) is
+// told 413 at once and never invited to send; one under the limit is.
+func TestE2EExpectOversized(t *testing.T) {
+	s := testkit.Start(t, "MAX_UPLOAD_SIZE=1")
+	ask := func(length int) string {
+		c, err := net.Dial("tcp", s.Host())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("PUT /npm/x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(length) + "\r\n\r\n"))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(line)
+	}
+	if got := ask(600 << 20); !strings.HasPrefix(got, "HTTP/1.1 413") {
+		t.Errorf("600 MiB announced: %q, want 413 before the body", got)
+	}
+	if got := ask(1 << 10); !strings.HasPrefix(got, "HTTP/1.1 100") {
+		t.Errorf("1 KiB announced: %q, want 100 Continue", got)
+	}
+}

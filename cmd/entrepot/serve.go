@@ -152,6 +152,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MinBodyRate:            cfg.MinBodyRate,
 		MinBodyRateWindow:      cfg.MinBodyRateWindow,
 		AnonymousUploadTimeout: cfg.AnonymousUploadTimeout,
+		MaxBody:                cfg.MaxUpload,
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	mount(srv.Mux(), registry, byName)
