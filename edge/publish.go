@@ -62,36 +62,61 @@ func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, na
 // claim, or, for a name nobody holds, membership of org and the write on
 // its repository for protocol. A claim held by another organization is a
 // Conflict. ClaimForPublish checks again, authoritatively, once the upload
-// is valid.
+// is valid: both are mayWrite.
 func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+	_, err := r.mayWrite(ctx, protocol, org, namespace)
+	return err
+}
+
+// writeAccess is what mayWrite found: the claim in force on the
+// namespace (claimed), else the organization's repository for the
+// protocol (a zero repo when it does not exist yet).
+type writeAccess struct {
+	p       auth.Principal
+	claim   hosted.Claim
+	ref     auth.RepoRef
+	claimed bool
+	repo    auth.Repository
+}
+
+// mayWrite is the authorization of a publish of namespace to org, the one
+// MayPublish and ClaimForPublish share: the caller is signed in; a
+// namespace another organization holds is a Conflict; a claimed one needs
+// the write on its claim's repository; an unclaimed one needs membership
+// of org (or a platform admin) and the write on org's repository for the
+// protocol, or, while that does not exist, the write anywhere in org
+// (its owners and admins), so that a refused publish creates nothing.
+func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) (writeAccess, error) {
 	const op = "edge.MayPublish"
+	var a writeAccess
 	p, err := r.publisher(ctx)
 	if err != nil {
-		return err
+		return a, err
 	}
+	a.p = p
 	bg := context.Background()
-	cl, ref, claimed, err := r.Hosted(bg, protocol, namespace)
-	if err != nil {
-		return err
+	if a.claim, a.ref, a.claimed, err = r.Hosted(bg, protocol, namespace); err != nil {
+		return a, err
 	}
-	if claimed {
-		if cl.OrgID != org.ID {
-			return fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
+	if a.claimed {
+		if a.claim.OrgID != org.ID {
+			return a, fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
 		}
-		_, err := r.May(ctx, ref, auth.Write)
-		return err
+		_, err := r.May(ctx, a.ref, auth.Write)
+		return a, err
 	}
 	if err := r.member(bg, p, org); err != nil {
-		return err
+		return a, err
 	}
-	repo, err := r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
+	a.repo, err = r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
 	switch {
 	case fault.Is(err, fault.NotFound):
+		a.repo = auth.Repository{}
 		_, err = r.May(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
 	case err == nil:
-		_, err = r.May(ctx, repo.Ref(), auth.Write)
+		_, err = r.May(ctx, a.repo.Ref(), auth.Write)
 	}
-	return err
+	return a, err
 }
 
 // MayPublishAny is the authorization possible before the body is read
