@@ -3,11 +3,15 @@ package edge
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -195,12 +199,53 @@ func (r *Registry) NewUpload(protocol string, algs ...string) (*Upload, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
-	f, err := os.CreateTemp(dir, "upload-*")
+	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
 	u.f = f
 	return u, nil
+}
+
+// spoolPrefix starts the name of every Upload's file, so that SweepSpool
+// tells them from other data under SpoolDir (OCI's resumable upload
+// sessions, which outlive a restart).
+const spoolPrefix = "upload-"
+
+// SweepSpool removes the files of Uploads last modified before cutoff,
+// in every protocol's folder under SpoolDir, and returns how many: what
+// a process that died mid-publish left behind (Close removes the file of
+// every publish that ends). Other files there, such as OCI's upload
+// sessions, are left alone. Safe while serving with a cutoff older than
+// the longest upload (UploadTimeout).
+func (r *Registry) SweepSpool(cutoff time.Time) (int, error) {
+	if r.SpoolDir == "" {
+		return 0, nil
+	}
+	dirs, err := os.ReadDir(r.SpoolDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fault.Wrap("edge.SweepSpool", fault.Unavailable, err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join(r.SpoolDir, d.Name())
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			if !f.Type().IsRegular() || !strings.HasPrefix(f.Name(), spoolPrefix) {
+				continue
+			}
+			if fi, err := f.Info(); err == nil && fi.ModTime().Before(cutoff) && os.Remove(filepath.Join(dir, f.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // Spool copies src into a new Upload of protocol (see NewUpload). A read error is
