@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -21,25 +22,234 @@ import (
 	"entrepot/hosted/fault"
 )
 
-// The publish pipeline every protocol's publish runs through, in order:
+// Publish is the publish pipeline every protocol's publish runs through;
+// the protocol supplies its format's pieces (PublishSpec) and Publish
+// owns their order:
 //
-//  1. the body limit: Body refuses a declared Content-Length over
-//     MaxUpload before a byte is read, and reads through a limited reader;
-//  2. the organization (PublishOrg) and the authorization, before any
-//     heavy work: MayPublish when the name is known before the archive
-//     (from the URL, or a small header of the body), MayPublishAny when
-//     only the archive names it;
-//  3. the upload spooled to a local file (NewUpload, Spool), hashed on the
+//  1. the caller, signed in (anonymous is Unauthorized, in the
+//     protocol's words), and the body limit (Body: a declared
+//     Content-Length over the limit is refused before a byte is read);
+//  2. the coordinates, read from the request before its content (the
+//     URL, or a small header of the body: a form's fields, a metadata
+//     frame);
+//  3. the organization (PublishTo) and the authorization, before any
+//     heavy work: MayPublish, or, when only the upload names the package
+//     (a gem), MayPublishAny before and MayPublish once the spooled
+//     upload has given the name;
+//  4. the upload spooled to a local file (NewUpload, Spool), hashed on the
 //     way in, never held in memory;
-//  4. the protocol's validator and manifest reader over the spooled file,
+//  5. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
 //     decompression);
-//  5. Accept: ClaimForPublish, the authoritative check, which takes the
+//  6. Accept: ClaimForPublish, the authoritative check, which takes the
 //     name on a first publish, then the protocol's last check (a version
-//     that exists), then the commit into the blob store — the only way an
-//     Upload reaches it, so a refused publish leaves nothing behind;
-//  6. the catalog write, the protocol's cache invalidation (Forget and its
-//     own), and the audit entry of either outcome (RecordPublish).
+//     that exists: asked right after step 3 instead when the coordinates
+//     name the version, so that a doomed upload is not read), then the
+//     commit into the blob store — the only way an Upload reaches it, so
+//     a refused publish leaves nothing behind;
+//  7. the catalog write, the cache invalidation (Forget, and the
+//     protocol's own: an index document to rebuild), the answer, and the
+//     audit entry of either outcome (RecordPublish).
+//
+// It returns the error the client is told (after spec.Refused), or
+// ErrNoUpload, unaudited, when the request turned out to carry no upload.
+func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err error) {
+	const op = "edge.Publish"
+	pub := &Publication{}
+	if pub.Principal, err = r.Who(ctx); err != nil {
+		return err
+	}
+	if pub.Principal.Anonymous() {
+		return fault.New(op, fault.Unauthorized, cmp.Or(spec.SignIn, "authentication required to publish"))
+	}
+	var up *Upload
+	defer func() {
+		up.Close()
+		if errors.Is(err, ErrNoUpload) {
+			return
+		}
+		if err != nil && spec.Refused != nil {
+			err = spec.Refused(pub, err)
+		}
+		r.RecordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
+	}()
+	body, err := Body(ctx, cmp.Or(spec.Limit, r.MaxUpload))
+	if err != nil {
+		return err // a refused body is drained by the edge
+	}
+	content, err := spec.Coordinates(pub, body)
+	if err != nil {
+		return err
+	}
+	spool := func() (*Upload, error) {
+		if spec.Spool != nil {
+			return spec.Spool(pub, content)
+		}
+		return r.Spool(spec.Protocol, content, spec.Hashes...)
+	}
+	if len(pub.Namespaces) == 0 && spec.Name != nil {
+		if err := r.MayPublishAny(ctx); err != nil {
+			return err
+		}
+		if up, err = spool(); err != nil {
+			return err
+		}
+		if err := spec.Name(pub, up); err != nil {
+			return err
+		}
+	}
+	if len(pub.Namespaces) > 0 {
+		if err := r.authorizePublish(ctx, spec.Protocol, pub); err != nil {
+			return err
+		}
+	}
+	check := spec.Check
+	if check != nil && pub.Version != "" && pub.Namespace != "" {
+		if err := check(context.Background(), pub); err != nil {
+			return err
+		}
+		check = nil
+	}
+	if up == nil {
+		if up, err = spool(); err != nil {
+			return err
+		}
+		if up == nil {
+			return ErrNoUpload
+		}
+	}
+	pub.Upload = up
+	if err := spec.Validate(pub); err != nil {
+		return err
+	}
+	if pub.Namespace == "" { // the upload never named its package
+		return fault.New(op, fault.Invalid, "the upload does not name the package it holds")
+	}
+	req := ClaimRequest{Protocol: spec.Protocol, Namespace: pub.Namespace, Org: pub.Org, Upstream: pub.Upstream}
+	var last func() error
+	if check != nil {
+		last = func() error { return check(context.Background(), pub) }
+	}
+	cl, ref, info, err := r.Accept(ctx, req, up, last)
+	if err != nil {
+		return err
+	}
+	pub.Claim, pub.Blob, pub.RepoID = cl, info, cmp.Or(ref.ID, cl.RepoID)
+	if err := spec.Record(context.Background(), pub); err != nil {
+		return err
+	}
+	r.Forget(spec.Protocol, pub.Namespace)
+	if spec.Changed != nil {
+		spec.Changed(pub)
+	}
+	return spec.Respond(ctx, pub)
+}
+
+// ErrNoUpload is Publish's answer to a request that carries no upload
+// after all (PublishSpec.Spool found none): nothing was stored or
+// audited, and the protocol answers the request otherwise (npm's PUT of
+// a document without attachments changes deprecation messages).
+var ErrNoUpload = errors.New("edge: the request carries no upload")
+
+// PublishSpec is a protocol's part in a publish (Registry.Publish): its
+// format's pieces, each called at most once, in the pipeline's order.
+// The pieces share the request's Publication, and a protocol keeps what
+// its pieces learn (a parsed manifest) in the value they are methods of.
+type PublishSpec struct {
+	Protocol string
+	// SignIn is the Unauthorized message for an anonymous caller: how to
+	// sign in with the protocol's client.
+	SignIn string
+	// Limit bounds the request body (0: MaxUpload).
+	Limit int64
+	// Hashes are the algorithms the upload is hashed with besides sha256
+	// (blob's names), for the default Spool.
+	Hashes []string
+
+	// Coordinates reads what is published from the request before its
+	// content: the URL, or a small header of body. It sets Name (and
+	// Version, File, when known), Named, Namespaces and Upstream, and
+	// returns the content to spool (body, or what follows the header).
+	// No Namespaces means only the upload names the package: see Name.
+	Coordinates func(pub *Publication, body io.Reader) (io.Reader, error)
+	// Name, when Coordinates set no Namespaces, reads them (and Name)
+	// from the spooled upload: a gem names itself in its first entry.
+	Name func(pub *Publication, up *Upload) error
+	// Spool copies the content into an Upload; nil is Registry.Spool with
+	// Hashes. A nil Upload without an error means the request carries no
+	// upload (ErrNoUpload).
+	Spool func(pub *Publication, content io.Reader) (*Upload, error)
+	// Validate is the protocol's validator and manifest reader over the
+	// spooled pub.Upload: pure (no store), reading archives through
+	// edge/archive. It may set Version and File.
+	Validate func(pub *Publication) error
+	// Check is the protocol's last check once the write is authorized,
+	// nil for none: a version that exists, told only to a writer. It is
+	// asked before the content is read when Coordinates set Version,
+	// else by Accept after ClaimForPublish.
+	Check func(ctx context.Context, pub *Publication) error
+	// Record writes the catalog records of the accepted publish.
+	Record func(ctx context.Context, pub *Publication) error
+	// Changed, nil for none, drops what the protocol derived from the
+	// catalog and holds in memory (an index document to rebuild).
+	Changed func(pub *Publication)
+	// Respond writes the success answer.
+	Respond func(ctx *fasthttp.RequestCtx, pub *Publication) error
+	// Refused, nil for none, words a refusal in the protocol's terms
+	// before it is audited and returned.
+	Refused func(pub *Publication, err error) error
+}
+
+// Publication is one publish on its way through Registry.Publish: what
+// the protocol's pieces say of it, and what the pipeline has established.
+type Publication struct {
+	// Name, Version and File say what is published: the audit target
+	// "<protocol>:<name>[@<version>][/<file>]". The protocol's pieces set
+	// them as they learn them.
+	Name, Version, File string
+	// Named is the organization the request names (an npm scope, a
+	// Composer vendor), "" for none.
+	Named string
+	// Namespaces are where a claim is looked for, most specific first; a
+	// first publish claims Namespaces[0] (PublishTo).
+	Namespaces []string
+	// Upstream is ClaimRequest.Upstream, nil for none.
+	Upstream func(ctx context.Context) (bool, error)
+
+	Principal auth.Principal // the signed-in caller
+	Org       auth.Org       // the organization published to (PublishTo)
+	Namespace string         // the namespace claimed, or to claim
+	Claimed   bool           // whether Namespace was claimed before this publish
+	Upload    *Upload        // the spooled upload, closed by Publish
+	// Set once the publish is accepted: the claim in force, the
+	// repository the package goes to, the blob stored.
+	Claim  hosted.Claim
+	RepoID string
+	Blob   blob.Info
+}
+
+// target is the publish's audit target.
+func (p *Publication) target(protocol string) string {
+	t := protocol + ":" + p.Name
+	if p.Version != "" {
+		t += "@" + p.Version
+	}
+	if p.File != "" {
+		t += "/" + p.File
+	}
+	return t
+}
+
+// authorizePublish picks the organization of pub (PublishTo) and
+// authorizes the write before the body is read (MayPublish).
+func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
+	org, ns, claimed, err := r.PublishTo(context.Background(), pub.Principal, protocol, pub.Named, pub.Namespaces...)
+	if err != nil {
+		return err
+	}
+	pub.Org, pub.Namespace, pub.Claimed = org, ns, claimed
+	return r.MayPublish(ctx, protocol, org, ns)
+}
 
 // PublishTo picks the organization a publish goes to and the namespace
 // it claims: the organization holding the first of namespaces that is
