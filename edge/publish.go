@@ -47,7 +47,8 @@ import (
 //     name the version, so that a doomed upload is not read), then the
 //     commit into the blob store — the only way an Upload reaches it, so
 //     a refused publish leaves nothing behind;
-//  7. the catalog write, the cache invalidation (Forget, and the
+//  7. the catalog write (the package on its first publish, then the
+//     protocol's record of the version), the cache invalidation (Forget, and the
 //     protocol's own: an index document to rebuild), the answer, and the
 //     audit entry of either outcome (RecordPublish).
 //
@@ -135,7 +136,11 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 		return err
 	}
 	pub.Claim, pub.Blob, pub.RepoID = cl, info, cmp.Or(ref.ID, cl.RepoID)
-	if err := spec.Record(context.Background(), pub); err != nil {
+	bg := context.Background()
+	if pub.Package, pub.Created, err = r.ensurePackage(bg, spec.Protocol, spec.Package(pub), pub); err != nil {
+		return err
+	}
+	if err := spec.Record(bg, pub); err != nil {
 		return err
 	}
 	r.Forget(spec.Protocol, pub.Namespace)
@@ -188,7 +193,13 @@ type PublishSpec struct {
 	// asked before the content is read when Coordinates set Version,
 	// else by Accept after ClaimForPublish.
 	Check func(ctx context.Context, pub *Publication) error
-	// Record writes the catalog records of the accepted publish.
+	// Package is the catalog's record of the package as a first publish
+	// creates it (Name, DisplayName, Description: the pipeline sets the
+	// protocol, the organization and the repository); the pipeline reads
+	// the package, or creates it, into pub.Package before Record.
+	Package func(pub *Publication) hosted.Package
+	// Record writes the catalog records of the accepted publish: the
+	// version, and what the package's record keeps of it.
 	Record func(ctx context.Context, pub *Publication) error
 	// Changed, nil for none, drops what the protocol derived from the
 	// catalog and holds in memory (an index document to rebuild).
@@ -226,6 +237,28 @@ type Publication struct {
 	Claim  hosted.Claim
 	RepoID string
 	Blob   blob.Info
+	// Package is the catalog's package, read or created (Created) by
+	// the pipeline once the publish is accepted.
+	Package hosted.Package
+	Created bool
+}
+
+// ensurePackage returns the catalog's package first names, creating it
+// (with pub's organization and repository) when this is its first
+// publish; created reports whether this call did. A racing first publish
+// that created it meanwhile is read back.
+func (r *Registry) ensurePackage(ctx context.Context, protocol string, first hosted.Package, pub *Publication) (hosted.Package, bool, error) {
+	pkg, err := r.Catalog.Package(ctx, protocol, first.Name)
+	if !fault.Is(err, fault.NotFound) {
+		return pkg, false, err
+	}
+	first.Protocol, first.OrgID, first.RepoID = protocol, pub.Claim.OrgID, pub.RepoID
+	pkg, err = r.Catalog.CreatePackage(ctx, first)
+	if fault.Is(err, fault.Conflict) {
+		pkg, err = r.Catalog.Package(ctx, protocol, first.Name)
+		return pkg, false, err
+	}
+	return pkg, err == nil, err
 }
 
 // target is the publish's audit target.

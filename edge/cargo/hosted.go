@@ -199,7 +199,7 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
 		SignIn:      "authentication required to publish: configure a token for this registry",
 		Limit:       h.r.MaxUpload + maxMetadata + 8,
 		Coordinates: c.coordinates, Spool: c.spool, Validate: c.validate,
-		Check: c.check, Record: c.record, Respond: c.respond,
+		Check: c.check, Package: c.pkg, Record: c.record, Respond: c.respond,
 	})
 }
 
@@ -210,7 +210,6 @@ type crateUpload struct {
 	crateLen   int64
 	meta       publishMeta
 	norm, vkey string
-	exists     bool
 }
 
 // coordinates reads the metadata frame in front of the .crate.
@@ -261,30 +260,24 @@ func (c *crateUpload) validate(pub *edge.Publication) error {
 // check refuses what the catalog holds under the name: a colliding
 // spelling, or the version.
 func (c *crateUpload) check(context.Context, *edge.Publication) error {
-	var err error
-	c.exists, err = c.h.existing(c.norm, c.meta, c.vkey)
-	return err
+	return c.h.existing(c.norm, c.meta, c.vkey)
 }
 
-// record writes the crate (on its first publish) and the version.
+func (c *crateUpload) pkg(*edge.Publication) hosted.Package {
+	return hosted.Package{Name: c.norm, DisplayName: c.meta.Name, Description: deref(c.meta.Description)}
+}
+
+// record writes the version, the crate being the one of its spelling (a
+// racing first publish may have created another).
 func (c *crateUpload) record(ctx context.Context, pub *edge.Publication) error {
 	meta, norm, vkey := c.meta, c.norm, c.vkey
-	entry, _ := json.Marshal(indexEntryOf(meta, pub.Blob.Digest.Hex()))
-	if !c.exists {
-		_, err := c.h.r.Catalog.CreatePackage(ctx, hosted.Package{Protocol: Protocol, Name: norm, DisplayName: meta.Name,
-			OrgID: pub.Claim.OrgID, RepoID: pub.Claim.RepoID, Description: deref(meta.Description)})
-		if fault.Is(err, fault.Conflict) { // a racing first publish
-			var pkg hosted.Package
-			pkg, err = c.h.r.Catalog.Package(ctx, Protocol, norm)
-			if err == nil {
-				err = sameName(pkg, meta.Name)
-			}
-		}
-		if err != nil {
-			return err
-		}
+	if err := sameName(pub.Package, meta.Name); err != nil {
+		return err
+	}
+	if pub.Created {
 		c.h.forgetPrivate()
 	}
+	entry, _ := json.Marshal(indexEntryOf(meta, pub.Blob.Digest.Hex()))
 	_, err := c.h.r.Catalog.AddVersion(ctx, hosted.Version{
 		Protocol: Protocol, Package: norm, Version: vkey, OrgID: pub.Claim.OrgID, Meta: entry, PublishedBy: pub.Principal.UserID,
 		Files: []hosted.File{{Name: norm + "/" + vkey + ".crate", Digest: string(pub.Blob.Digest), Size: pub.Blob.Size,
@@ -311,27 +304,26 @@ func (c *crateUpload) respond(ctx *fasthttp.RequestCtx, _ *edge.Publication) err
 	return nil
 }
 
-// existing reports whether the catalog holds the crate norm, and the
-// Conflict a publish of meta meets there: a name that collides with the
-// crate's own spelling, or a version published already. Any other error
-// is the catalog's.
-func (h *Handler) existing(norm string, meta publishMeta, vkey string) (bool, error) {
+// existing is the Conflict a publish of meta meets in the catalog under
+// the crate norm: a name that collides with the crate's own spelling, or
+// a version published already. Any other error is the catalog's.
+func (h *Handler) existing(norm string, meta publishMeta, vkey string) error {
 	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
 	if fault.Is(err, fault.NotFound) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := sameName(pkg, meta.Name); err != nil {
-		return true, err
+		return err
 	}
 	if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
-		return true, republished(meta)
+		return republished(meta)
 	} else if !fault.Is(err, fault.NotFound) {
-		return true, err
+		return err
 	}
-	return true, nil
+	return nil
 }
 
 // crateType is the media type .crate files are served with.

@@ -307,7 +307,7 @@ func (z *zipUpload) spec(spool func(*edge.Publication, io.Reader) (*edge.Upload,
 	return edge.PublishSpec{
 		Protocol: Protocol, SignIn: "authentication required to publish", Hashes: []string{blob.SHA1},
 		Coordinates: z.coordinates, Spool: spool, Validate: z.validate, Check: z.check,
-		Record: z.record, Changed: z.changed, Respond: z.respond, Refused: z.refused,
+		Package: z.pkg, Record: z.record, Changed: z.changed, Respond: z.respond, Refused: z.refused,
 	}
 }
 
@@ -384,27 +384,24 @@ func (z *zipUpload) check(ctx context.Context, _ *edge.Publication) error {
 	return nil
 }
 
-// record writes the package (on its first publish), the version, and the
-// package's summary.
+// description is what the package's record keeps of composer.json's.
+func (z *zipUpload) description() string {
+	d, _ := z.manifest.str("description")
+	return truncate(d, 1000)
+}
+
+func (z *zipUpload) pkg(*edge.Publication) hosted.Package {
+	return hosted.Package{Name: z.name, Description: z.description()}
+}
+
+// record writes the version, and the package's summary.
 func (z *zipUpload) record(c context.Context, pub *edge.Publication) error {
 	const op = "composer.publish"
-	name, normalized, orgID := z.name, z.normalized, pub.Claim.OrgID
-	manifestDesc, _ := z.manifest.str("description")
-	desc := truncate(manifestDesc, 1000)
-	pkg, err := z.h.r.Catalog.Package(c, Protocol, name)
-	if fault.Is(err, fault.NotFound) {
-		pkg, err = z.h.r.Catalog.CreatePackage(c, hosted.Package{Protocol: Protocol, Name: name, OrgID: orgID, RepoID: pub.RepoID, Description: desc})
-		if fault.Is(err, fault.Conflict) { // a racing first publish
-			pkg, err = z.h.r.Catalog.Package(c, Protocol, name)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if pkg.OrgID != orgID {
+	name, normalized, orgID, desc := z.name, z.normalized, pub.Claim.OrgID, z.description()
+	if pub.Package.OrgID != orgID {
 		return fault.Newf(op, fault.Conflict, "package %s belongs to another organization", name)
 	}
-	_, err = z.h.r.Catalog.AddVersion(c, hosted.Version{
+	_, err := z.h.r.Catalog.AddVersion(c, hosted.Version{
 		Protocol: Protocol,
 		Package:  name,
 		Version:  normalized,

@@ -92,6 +92,7 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords) error {
 		Protocol: Protocol, SignIn: "authentication required to deploy", Limit: limit,
 		Hashes:      []string{blob.MD5, blob.SHA1, blob.SHA512},
 		Coordinates: f.coordinates, Validate: f.validate, Check: f.check, Record: f.record,
+		Package: func(*edge.Publication) hosted.Package { return hosted.Package{Name: c.Package()} },
 		Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
 			ctx.SetStatusCode(fasthttp.StatusCreated)
 			return nil
@@ -155,14 +156,9 @@ func (f *fileUpload) validate(pub *edge.Publication) error {
 	return CheckPOM(b, f.c.Group, f.c.Artifact, f.c.Version)
 }
 
-// record writes the package (on its first file) and the file's version.
+// record writes the file's version.
 func (f *fileUpload) record(ctx context.Context, pub *edge.Publication) error {
 	c, info := f.c, pub.Blob
-	if _, err := f.h.r.Catalog.CreatePackage(ctx, hosted.Package{
-		Protocol: Protocol, Name: c.Package(), OrgID: pub.Claim.OrgID, RepoID: pub.RepoID,
-	}); err != nil && !fault.Is(err, fault.Conflict) {
-		return err
-	}
 	sums := pub.Upload.Hashes()
 	_, err := f.h.r.Catalog.AddVersion(ctx, hosted.Version{
 		Protocol: Protocol,

@@ -216,7 +216,8 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	err = h.r.Publish(ctx, edge.PublishSpec{
 		Protocol: Protocol, SignIn: "you must be logged in to publish packages",
 		Coordinates: t.coordinates, Spool: t.spool, Validate: t.validate, Check: t.check,
-		Record: t.record, Changed: func(*edge.Publication) { h.forget(n) },
+		Package: func(*edge.Publication) hosted.Package { return hosted.Package{Name: n.String()} },
+		Record:  t.record, Changed: func(*edge.Publication) { h.forget(n) },
 		Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
 			return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
 		},
@@ -332,8 +333,8 @@ func (t *tarballUpload) check(ctx context.Context, _ *edge.Publication) error {
 	return nil
 }
 
-// record writes the package (on its first publish), the version, and the
-// package's dist-tags and top-level fields.
+// record writes the version, and the package's dist-tags and top-level
+// fields.
 func (t *tarballUpload) record(ctx context.Context, pub *edge.Publication) error {
 	const op = "npm.publish"
 	n, version, man := t.n, t.version, t.manifest
@@ -348,14 +349,6 @@ func (t *tarballUpload) record(ctx context.Context, pub *edge.Publication) error
 		Size:        pub.Blob.Size,
 		ContentType: "application/octet-stream",
 		Hashes:      hashes,
-	}
-	if _, err := t.h.r.Catalog.Package(ctx, Protocol, n.String()); fault.Is(err, fault.NotFound) {
-		_, err = t.h.r.Catalog.CreatePackage(ctx, hosted.Package{Protocol: Protocol, Name: n.String(), OrgID: orgID, RepoID: pub.RepoID})
-		if err != nil && !fault.Is(err, fault.Conflict) {
-			return fault.Op(op, err)
-		}
-	} else if err != nil {
-		return fault.Op(op, err)
 	}
 	_, err := t.h.r.Catalog.AddVersion(ctx, hosted.Version{
 		Protocol: Protocol, Package: n.String(), Version: version, OrgID: orgID,

@@ -183,6 +183,9 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 		SignIn:      "authentication required to upload: use __token__ and an API token as the password",
 		Limit:       h.r.MaxUpload + maxFields,
 		Coordinates: d.coordinates, Spool: d.spool, Validate: d.validate, Check: d.check,
+		Package: func(*edge.Publication) hosted.Package {
+			return hosted.Package{Name: d.u.project, DisplayName: d.u.meta.Name, Description: d.u.meta.Summary}
+		},
 		Record: d.record, Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
 			ctx.SetContentType("text/plain; charset=utf-8")
 			ctx.SetBodyString("OK\n")
@@ -297,8 +300,7 @@ func (d *distUpload) validate(pub *edge.Publication) error {
 	return checkSdist(up.ReaderAt(), up.Size(), limit, u.dist.Filename)
 }
 
-// record stores a wheel's METADATA, and writes the project (on its first
-// upload) and the file in its release.
+// record stores a wheel's METADATA, and writes the file in its release.
 func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 	const op = "pypi.upload"
 	u, fm := d.u, d.fm
@@ -320,16 +322,7 @@ func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 	if slices.ContainsFunc(u.want, func(d blob.Digest) bool { return d.Algorithm() == blob.MD5 }) {
 		file.Hashes = map[string]string{"md5": pub.Upload.Sum(blob.MD5).Hex()}
 	}
-	orgID := pub.Claim.OrgID
-	if _, err := d.h.r.Catalog.Package(bg, Protocol, u.project); fault.Is(err, fault.NotFound) {
-		_, err := d.h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: u.project, DisplayName: u.meta.Name, OrgID: orgID, RepoID: pub.RepoID, Description: u.meta.Summary})
-		if err != nil && !fault.Is(err, fault.Conflict) {
-			return fault.Op(op, err)
-		}
-	} else if err != nil {
-		return fault.Op(op, err)
-	}
-	if err := d.h.addFile(bg, u, file, orgID); err != nil {
+	if err := d.h.addFile(bg, u, file, pub.Claim.OrgID); err != nil {
 		return err
 	}
 	if _, err := d.h.r.Catalog.Touch(bg, Protocol, u.project); err != nil {

@@ -226,6 +226,9 @@ func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
 		SignIn:      "authentication required to push: set GEM_HOST_API_KEY to an Entrepot API token",
 		Coordinates: func(_ *edge.Publication, body io.Reader) (io.Reader, error) { return body, nil },
 		Name:        g.name, Validate: g.validate, Check: g.check, Record: g.record,
+		Package: func(pub *edge.Publication) hosted.Package {
+			return hosted.Package{Name: pub.Name, DisplayName: pub.Name, Description: g.spec.Summary}
+		},
 		Changed: func(*edge.Publication) { h.changed() }, Respond: g.respond,
 		Refused: func(pub *edge.Publication, err error) error { return pushRefused(pub.Name, pub.Claimed, err) },
 	})
@@ -270,27 +273,14 @@ func (g *gemUpload) check(ctx context.Context, pub *edge.Publication) error {
 	return nil
 }
 
-// record writes the gem (on its first push) and the version.
+// record writes the version.
 func (g *gemUpload) record(ctx context.Context, pub *edge.Publication) error {
 	const op = "rubygems.push"
 	name, spec, info := pub.Name, g.spec, pub.Blob
 	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
-	pkg, err := g.h.r.Catalog.Package(ctx, Protocol, name)
-	if fault.Is(err, fault.NotFound) {
-		pkg, err = g.h.r.Catalog.CreatePackage(ctx, hosted.Package{
-			Protocol: Protocol, Name: name, DisplayName: name, OrgID: pub.Claim.OrgID, RepoID: pub.Claim.RepoID,
-			Description: spec.Summary,
-		})
-		if fault.Is(err, fault.Conflict) { // a racing first push
-			pkg, err = g.h.r.Catalog.Package(ctx, Protocol, name)
-		}
-	}
-	if err != nil {
-		return err
-	}
 	meta, _ := json.Marshal(versionMeta{Spec: *spec})
-	_, err = g.h.r.Catalog.AddVersion(ctx, hosted.Version{
-		Protocol: Protocol, Package: name, Version: g.key, OrgID: pkg.OrgID, Meta: meta,
+	_, err := g.h.r.Catalog.AddVersion(ctx, hosted.Version{
+		Protocol: Protocol, Package: name, Version: g.key, OrgID: pub.Package.OrgID, Meta: meta,
 		PublishedBy: pub.Principal.UserID,
 		Files: []hosted.File{{
 			Name: spec.FullName() + ".gem", Digest: string(info.Digest), Size: info.Size,
