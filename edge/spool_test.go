@@ -6,8 +6,37 @@ import (
 	"testing"
 	"time"
 
+	"entrepot/deploy/testkit"
 	"entrepot/edge"
 )
+
+// TestSpoolSweptAtStart: the server sweeps at start-up the spool files a
+// crash left (older than the upload timeout), and keeps OCI's upload
+// sessions, which a restart must not end.
+func TestSpoolSweptAtStart(t *testing.T) {
+	dir := t.TempDir()
+	// Older than the upload timeout, younger than an OCI session lives
+	// (a day).
+	old := time.Now().Add(-edge.DefaultUploadTimeout - time.Hour)
+	left := filepath.Join(dir, "spool", "npm", "upload-42")
+	session := filepath.Join(dir, "spool", "oci", "0123456789abcdef0123456789abcdef")
+	for _, p := range []string{left, session} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	testkit.Start(t, "DATA_DIR="+dir)
+	if _, err := os.Stat(left); err == nil {
+		t.Error("a spool file left by a crash survived the start")
+	}
+	if _, err := os.Stat(session); err != nil {
+		t.Errorf("an OCI upload session's file was swept: %v", err)
+	}
+}
 
 // TestSweepSpool: a publish's spool file left by a crash is swept once it
 // is older than the cutoff; a fresh one (a publish in progress) and an
