@@ -32,25 +32,30 @@ import (
 //  2. the coordinates, read from the request before its content (the
 //     URL, or a small header of the body: a form's fields, a metadata
 //     frame);
-//  3. the organization (PublishTo) and the authorization, before any
-//     heavy work: MayPublish, or, when only the upload names the package
-//     (a gem), MayPublishAny before and MayPublish once the spooled
+//  3. the organization (publishTo) and the authorization, before any
+//     heavy work: mayPublish, or, when only the upload names the package
+//     (a gem), mayPublishAny before and mayPublish once the spooled
 //     upload has given the name;
 //  4. the upload spooled to a local file (NewUpload, Spool), hashed on the
 //     way in, never held in memory;
 //  5. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
 //     decompression);
-//  6. Accept: ClaimForPublish, the authoritative check, which takes the
+//  6. accept: ClaimForPublish, the authoritative check, which takes the
 //     name on a first publish, then the protocol's last check (a version
 //     that exists: asked right after step 3 instead when the coordinates
 //     name the version, so that a doomed upload is not read), then the
 //     commit into the blob store — the only way an Upload reaches it, so
 //     a refused publish leaves nothing behind;
 //  7. the catalog write (the package on its first publish, then the
-//     protocol's record of the version), the cache invalidation (Forget, and the
-//     protocol's own: an index document to rebuild), the answer, and the
-//     audit entry of either outcome (RecordPublish).
+//     protocol's record of the version), the cache invalidation (Forget,
+//     and the protocol's own: an index document to rebuild), the answer,
+//     and the audit entry of either outcome (recordPublish).
+//
+// A signed-in caller's publish is audited whatever stops it, with what
+// is known of it by then. OCI's push (upload sessions, then a manifest)
+// is not a publish of one upload and does not run through here yet; it
+// shares ClaimForPublish.
 //
 // It returns the error the client is told (after spec.Refused), or
 // ErrNoUpload, unaudited, when the request turned out to carry no upload.
@@ -72,7 +77,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 		if err != nil && spec.Refused != nil {
 			err = spec.Refused(pub, err)
 		}
-		r.RecordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
+		r.recordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
 	}()
 	body, err := Body(ctx, cmp.Or(spec.Limit, r.MaxUpload))
 	if err != nil {
@@ -89,7 +94,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 		return r.Spool(spec.Protocol, content, spec.Hashes...)
 	}
 	if len(pub.Namespaces) == 0 && spec.Name != nil {
-		if err := r.MayPublishAny(ctx); err != nil {
+		if err := r.mayPublishAny(ctx); err != nil {
 			return err
 		}
 		if up, err = spool(); err != nil {
@@ -131,7 +136,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 	if check != nil {
 		last = func() error { return check(context.Background(), pub) }
 	}
-	cl, ref, info, err := r.Accept(ctx, req, up, last)
+	cl, ref, info, err := r.accept(ctx, req, up, last)
 	if err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ type PublishSpec struct {
 	// Check is the protocol's last check once the write is authorized,
 	// nil for none: a version that exists, told only to a writer. It is
 	// asked before the content is read when Coordinates set Version,
-	// else by Accept after ClaimForPublish.
+	// else after ClaimForPublish, before the commit.
 	Check func(ctx context.Context, pub *Publication) error
 	// Package is the catalog's record of the package as a first publish
 	// creates it (Name, DisplayName, Description: the pipeline sets the
@@ -222,13 +227,13 @@ type Publication struct {
 	// Composer vendor), "" for none.
 	Named string
 	// Namespaces are where a claim is looked for, most specific first; a
-	// first publish claims Namespaces[0] (PublishTo).
+	// first publish claims Namespaces[0] (publishTo).
 	Namespaces []string
 	// Upstream is ClaimRequest.Upstream, nil for none.
 	Upstream func(ctx context.Context) (bool, error)
 
 	Principal auth.Principal // the signed-in caller
-	Org       auth.Org       // the organization published to (PublishTo)
+	Org       auth.Org       // the organization published to (publishTo)
 	Namespace string         // the namespace claimed, or to claim
 	Claimed   bool           // whether Namespace was claimed before this publish
 	Upload    *Upload        // the spooled upload, closed by Publish
@@ -273,24 +278,24 @@ func (p *Publication) target(protocol string) string {
 	return t
 }
 
-// authorizePublish picks the organization of pub (PublishTo) and
-// authorizes the write before the body is read (MayPublish).
+// authorizePublish picks the organization of pub (publishTo) and
+// authorizes the write before the body is read (mayPublish).
 func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
-	org, ns, claimed, err := r.PublishTo(context.Background(), pub.Principal, protocol, pub.Named, pub.Namespaces...)
+	org, ns, claimed, err := r.publishTo(context.Background(), pub.Principal, protocol, pub.Named, pub.Namespaces...)
 	if err != nil {
 		return err
 	}
 	pub.Org, pub.Namespace, pub.Claimed = org, ns, claimed
-	return r.MayPublish(ctx, protocol, org, ns)
+	return r.mayPublish(ctx, protocol, org, ns)
 }
 
-// PublishTo picks the organization a publish goes to and the namespace
+// publishTo picks the organization a publish goes to and the namespace
 // it claims: the organization holding the first of namespaces that is
 // claimed (so that a member of several publishes a new version without
 // choosing), with that claim's namespace and claimed true; else
 // PublishOrg(p, named), with namespaces[0]. It authorizes nothing.
-func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, named string, namespaces ...string) (auth.Org, string, bool, error) {
-	const op = "edge.PublishTo"
+func (r *Registry) publishTo(ctx context.Context, p auth.Principal, protocol, named string, namespaces ...string) (auth.Org, string, bool, error) {
+	const op = "edge.publishTo"
 	cl, _, claimed, err := r.Hosted(ctx, protocol, namespaces...)
 	if err != nil {
 		return auth.Org{}, "", false, fault.Op(op, err)
@@ -303,14 +308,14 @@ func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, na
 	return org, namespaces[0], false, err
 }
 
-// MayPublish authorizes a publish to org under namespace (as the protocol
+// mayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
 // write is refused cheaply: the write on the repository of namespace's
 // claim, or, for a name nobody holds, membership of org and the write on
 // its repository for protocol. A claim held by another organization is a
 // Conflict. ClaimForPublish checks again, authoritatively, once the upload
 // is valid: both are mayWrite.
-func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+func (r *Registry) mayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
 	_, err := r.mayWrite(ctx, protocol, org, namespace)
 	return err
 }
@@ -327,14 +332,14 @@ type writeAccess struct {
 }
 
 // mayWrite is the authorization of a publish of namespace to org, the one
-// MayPublish and ClaimForPublish share: the caller is signed in; a
+// mayPublish and ClaimForPublish share: the caller is signed in; a
 // namespace another organization holds is a Conflict; a claimed one needs
 // the write on its claim's repository; an unclaimed one needs membership
 // of org (or a platform admin) and the write on org's repository for the
 // protocol, or, while that does not exist, the write anywhere in org
 // (its owners and admins), so that a refused publish creates nothing.
 func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) (writeAccess, error) {
-	const op = "edge.MayPublish"
+	const op = "edge.mayPublish"
 	var a writeAccess
 	p, err := r.publisher(ctx)
 	if err != nil {
@@ -366,11 +371,11 @@ func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.
 	return a, err
 }
 
-// MayPublishAny is the authorization possible before the body is read
+// mayPublishAny is the authorization possible before the body is read
 // when only the uploaded archive names the package (a gem): the caller is
 // signed in and belongs to an organization, or is a platform admin.
-func (r *Registry) MayPublishAny(ctx *fasthttp.RequestCtx) error {
-	const op = "edge.MayPublishAny"
+func (r *Registry) mayPublishAny(ctx *fasthttp.RequestCtx) error {
+	const op = "edge.mayPublishAny"
 	p, err := r.publisher(ctx)
 	if err != nil {
 		return err
@@ -405,7 +410,7 @@ func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) e
 		return nil
 	}
 	if _, err := r.Auth.OrgMember(ctx, org.ID, p.UserID); fault.Is(err, fault.NotFound) {
-		return fault.Newf("edge.MayPublish", fault.Forbidden, "you are not a member of the organization %q", org.Name)
+		return fault.Newf("edge.mayPublish", fault.Forbidden, "you are not a member of the organization %q", org.Name)
 	} else if err != nil {
 		return err
 	}
@@ -414,7 +419,7 @@ func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) e
 
 // Upload is a publish's file on local disk, under SpoolDir, hashed as it
 // is written: what a validator reads (at offsets, for zips) and what
-// Accept copies into the blob store once the publish is accepted. It is
+// accept copies into the blob store once the publish is accepted. It is
 // not safe for concurrent use; Close removes the file, so `defer
 // u.Close()` is the idiom, and a refused publish leaves nothing.
 type Upload struct {
@@ -561,13 +566,13 @@ func (u *Upload) Reader() io.Reader { return io.NewSectionReader(u.f, 0, u.size)
 // ReaderAt reads the file at offsets (archive/zip needs it).
 func (u *Upload) ReaderAt() io.ReaderAt { return u.f }
 
-// Accept is the end of a publish whose upload is valid: ClaimForPublish
+// accept is the end of a publish whose upload is valid: ClaimForPublish
 // (which authorizes the write and takes the name on a first publish),
 // then check (nil for none: a version that exists is refused only now,
 // so that only a writer learns of it), then the upload is copied into
 // the blob store, where it becomes visible under its sha256. Any error
 // stops it there, with nothing stored. The Upload still needs Close.
-func (r *Registry) Accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
+func (r *Registry) accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
 	cl, ref, err := r.ClaimForPublish(ctx, req)
 	if err != nil {
 		return cl, ref, blob.Info{}, err
@@ -581,10 +586,10 @@ func (r *Registry) Accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload
 	return cl, ref, info, err
 }
 
-// RecordPublish writes the audit entry of a publish's outcome: success
+// recordPublish writes the audit entry of a publish's outcome: success
 // with detail when err is nil, else failure with what the client was
 // told.
-func (r *Registry) RecordPublish(ctx *fasthttp.RequestCtx, action, target, orgID string, err error, detail string) {
+func (r *Registry) recordPublish(ctx *fasthttp.RequestCtx, action, target, orgID string, err error, detail string) {
 	outcome := "success"
 	if err != nil {
 		outcome, detail = "failure", ClientMessage(err, RequestID(ctx))

@@ -312,7 +312,7 @@ type ClaimRequest struct {
 // creating it on the first publish. Call it after the upload has been
 // validated (a failed publish must claim nothing) and before the version
 // is recorded. It authorizes the write itself, exactly once, with
-// the check MayPublish makes before the body is read (mayWrite):
+// the check Publish makes before the body is read (mayWrite):
 //   - a namespace another organization holds is a Conflict;
 //   - on a first publish the caller must belong to the organization (or
 //     be a platform admin) and may write to its repository for the

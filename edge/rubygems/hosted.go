@@ -215,8 +215,8 @@ func serveDoc(ctx *fasthttp.RequestCtx, blobs blob.Store, d blob.Digest, md5 str
 
 // push answers POST /api/v1/gems (gem push) through edge.Publish. Only
 // the gem names itself, so the caller is first authorized to publish at
-// all (edge.Registry.MayPublishAny), the gem spooled, and the write on
-// the name its first entry gives authorized before the rest is read; a
+// all, the gem spooled, and the write on the name its first entry gives
+// authorized before the rest is read; a
 // version pushed already is refused once the write is authorized, so
 // that no one learns a private gem's versions by pushing them.
 func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
