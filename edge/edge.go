@@ -53,6 +53,10 @@ type Config struct {
 	MaxConnsPerIP int
 }
 
+// DefaultUploadTimeout is Config.UploadTimeout's default: the longest a
+// request with credentials may take to arrive.
+const DefaultUploadTimeout = time.Hour
+
 // Server is the edge server. Create it with New, register routes on Mux,
 // then Serve.
 type Server struct {
@@ -76,7 +80,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	def(&cfg.ReadTimeout, time.Minute)
-	def(&cfg.UploadTimeout, time.Hour)
+	def(&cfg.UploadTimeout, DefaultUploadTimeout)
 	def(&cfg.AnonymousUploadTimeout, 30*time.Second)
 	def(&cfg.MinBodyRateWindow, 30*time.Second)
 	if cfg.MinBodyRate == 0 {

@@ -1,13 +1,18 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -17,33 +22,280 @@ import (
 	"entrepot/hosted/fault"
 )
 
-// The publish pipeline every protocol's publish runs through, in order:
+// Publish is the publish pipeline every protocol's publish runs through;
+// the protocol supplies its format's pieces (PublishSpec) and Publish
+// owns their order:
 //
-//  1. the body limit: Body refuses a declared Content-Length over
-//     MaxUpload before a byte is read, and reads through a limited reader;
-//  2. the organization (PublishOrg) and the authorization, before any
-//     heavy work: MayPublish when the name is known before the archive
-//     (from the URL, or a small header of the body), MayPublishAny when
-//     only the archive names it;
-//  3. the upload spooled to a local file (NewUpload, Spool), hashed on the
+//  1. the caller, signed in (anonymous is Unauthorized, in the
+//     protocol's words), and the body limit (Body: a declared
+//     Content-Length over the limit is refused before a byte is read);
+//  2. the coordinates, read from the request before its content (the
+//     URL, or a small header of the body: a form's fields, a metadata
+//     frame);
+//  3. the organization (publishTo) and the authorization, before any
+//     heavy work: mayPublish, or, when only the upload names the package
+//     (a gem), mayPublishAny before and mayPublish once the spooled
+//     upload has given the name;
+//  4. the upload spooled to a local file (NewUpload, Spool), hashed on the
 //     way in, never held in memory;
-//  4. the protocol's validator and manifest reader over the spooled file,
+//  5. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
 //     decompression);
-//  5. Accept: ClaimForPublish, the authoritative check, which takes the
+//  6. accept: ClaimForPublish, the authoritative check, which takes the
 //     name on a first publish, then the protocol's last check (a version
-//     that exists), then the commit into the blob store — the only way an
-//     Upload reaches it, so a refused publish leaves nothing behind;
-//  6. the catalog write, the protocol's cache invalidation (Forget and its
-//     own), and the audit entry of either outcome (RecordPublish).
+//     that exists: asked right after step 3 instead when the coordinates
+//     name the version, so that a doomed upload is not read), then the
+//     commit into the blob store — the only way an Upload reaches it, so
+//     a refused publish leaves nothing behind;
+//  7. the catalog write (the package on its first publish, then the
+//     protocol's record of the version), the cache invalidation (Forget,
+//     and the protocol's own: an index document to rebuild), the answer,
+//     and the audit entry of either outcome (recordPublish).
+//
+// A signed-in caller's publish is audited whatever stops it, with what
+// is known of it by then. OCI's push (upload sessions, then a manifest)
+// is not a publish of one upload and does not run through here yet; it
+// shares ClaimForPublish.
+//
+// It returns the error the client is told (after spec.Refused), or
+// ErrNoUpload, unaudited, when the request turned out to carry no upload.
+func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err error) {
+	const op = "edge.Publish"
+	pub := &Publication{}
+	if pub.Principal, err = r.Who(ctx); err != nil {
+		return err
+	}
+	if pub.Principal.Anonymous() {
+		return fault.New(op, fault.Unauthorized, cmp.Or(spec.SignIn, "authentication required to publish"))
+	}
+	var up *Upload
+	defer func() {
+		up.Close()
+		if errors.Is(err, ErrNoUpload) {
+			return
+		}
+		if err != nil && spec.Refused != nil {
+			err = spec.Refused(pub, err)
+		}
+		r.recordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
+	}()
+	body, err := Body(ctx, cmp.Or(spec.Limit, r.MaxUpload))
+	if err != nil {
+		return err // a refused body is drained by the edge
+	}
+	content, err := spec.Coordinates(pub, body)
+	if err != nil {
+		return err
+	}
+	spool := func() (*Upload, error) {
+		if spec.Spool != nil {
+			return spec.Spool(pub, content)
+		}
+		return r.Spool(spec.Protocol, content, spec.Hashes...)
+	}
+	if len(pub.Namespaces) == 0 && spec.Name != nil {
+		if err := r.mayPublishAny(ctx); err != nil {
+			return err
+		}
+		if up, err = spool(); err != nil {
+			return err
+		}
+		if err := spec.Name(pub, up); err != nil {
+			return err
+		}
+	}
+	if len(pub.Namespaces) > 0 {
+		if err := r.authorizePublish(ctx, spec.Protocol, pub); err != nil {
+			return err
+		}
+	}
+	check := spec.Check
+	if check != nil && pub.Version != "" && pub.Namespace != "" {
+		if err := check(context.Background(), pub); err != nil {
+			return err
+		}
+		check = nil
+	}
+	if up == nil {
+		if up, err = spool(); err != nil {
+			return err
+		}
+		if up == nil {
+			return ErrNoUpload
+		}
+	}
+	pub.Upload = up
+	if err := spec.Validate(pub); err != nil {
+		return err
+	}
+	if pub.Namespace == "" { // the upload never named its package
+		return fault.New(op, fault.Invalid, "the upload does not name the package it holds")
+	}
+	req := ClaimRequest{Protocol: spec.Protocol, Namespace: pub.Namespace, Org: pub.Org, Upstream: pub.Upstream}
+	var last func() error
+	if check != nil {
+		last = func() error { return check(context.Background(), pub) }
+	}
+	cl, ref, info, err := r.accept(ctx, req, up, last)
+	if err != nil {
+		return err
+	}
+	pub.Claim, pub.Blob, pub.RepoID = cl, info, cmp.Or(ref.ID, cl.RepoID)
+	bg := context.Background()
+	if pub.Package, pub.Created, err = r.ensurePackage(bg, spec.Protocol, spec.Package(pub), pub); err != nil {
+		return err
+	}
+	if err := spec.Record(bg, pub); err != nil {
+		return err
+	}
+	r.Forget(spec.Protocol, pub.Namespace)
+	if spec.Changed != nil {
+		spec.Changed(pub)
+	}
+	return spec.Respond(ctx, pub)
+}
 
-// PublishTo picks the organization a publish goes to and the namespace
+// ErrNoUpload is Publish's answer to a request that carries no upload
+// after all (PublishSpec.Spool found none): nothing was stored or
+// audited, and the protocol answers the request otherwise (npm's PUT of
+// a document without attachments changes deprecation messages).
+var ErrNoUpload = errors.New("edge: the request carries no upload")
+
+// PublishSpec is a protocol's part in a publish (Registry.Publish): its
+// format's pieces, each called at most once, in the pipeline's order.
+// The pieces share the request's Publication, and a protocol keeps what
+// its pieces learn (a parsed manifest) in the value they are methods of.
+type PublishSpec struct {
+	Protocol string
+	// SignIn is the Unauthorized message for an anonymous caller: how to
+	// sign in with the protocol's client.
+	SignIn string
+	// Limit bounds the request body (0: MaxUpload).
+	Limit int64
+	// Hashes are the algorithms the upload is hashed with besides sha256
+	// (blob's names), for the default Spool.
+	Hashes []string
+
+	// Coordinates reads what is published from the request before its
+	// content: the URL, or a small header of body. It sets Name (and
+	// Version, File, when known), Named, Namespaces and Upstream, and
+	// returns the content to spool (body, or what follows the header).
+	// No Namespaces means only the upload names the package: see Name.
+	Coordinates func(pub *Publication, body io.Reader) (io.Reader, error)
+	// Name, when Coordinates set no Namespaces, reads them (and Name)
+	// from the spooled upload: a gem names itself in its first entry.
+	Name func(pub *Publication, up *Upload) error
+	// Spool copies the content into an Upload; nil is Registry.Spool with
+	// Hashes. A nil Upload without an error means the request carries no
+	// upload (ErrNoUpload).
+	Spool func(pub *Publication, content io.Reader) (*Upload, error)
+	// Validate is the protocol's validator and manifest reader over the
+	// spooled pub.Upload: pure (no store), reading archives through
+	// edge/archive. It may set Version and File.
+	Validate func(pub *Publication) error
+	// Check is the protocol's last check once the write is authorized,
+	// nil for none: a version that exists, told only to a writer. It is
+	// asked before the content is read when Coordinates set Version,
+	// else after ClaimForPublish, before the commit.
+	Check func(ctx context.Context, pub *Publication) error
+	// Package is the catalog's record of the package as a first publish
+	// creates it (Name, DisplayName, Description: the pipeline sets the
+	// protocol, the organization and the repository); the pipeline reads
+	// the package, or creates it, into pub.Package before Record.
+	Package func(pub *Publication) hosted.Package
+	// Record writes the catalog records of the accepted publish: the
+	// version, and what the package's record keeps of it.
+	Record func(ctx context.Context, pub *Publication) error
+	// Changed, nil for none, drops what the protocol derived from the
+	// catalog and holds in memory (an index document to rebuild).
+	Changed func(pub *Publication)
+	// Respond writes the success answer.
+	Respond func(ctx *fasthttp.RequestCtx, pub *Publication) error
+	// Refused, nil for none, words a refusal in the protocol's terms
+	// before it is audited and returned.
+	Refused func(pub *Publication, err error) error
+}
+
+// Publication is one publish on its way through Registry.Publish: what
+// the protocol's pieces say of it, and what the pipeline has established.
+type Publication struct {
+	// Name, Version and File say what is published: the audit target
+	// "<protocol>:<name>[@<version>][/<file>]". The protocol's pieces set
+	// them as they learn them.
+	Name, Version, File string
+	// Named is the organization the request names (an npm scope, a
+	// Composer vendor), "" for none.
+	Named string
+	// Namespaces are where a claim is looked for, most specific first; a
+	// first publish claims Namespaces[0] (publishTo).
+	Namespaces []string
+	// Upstream is ClaimRequest.Upstream, nil for none.
+	Upstream func(ctx context.Context) (bool, error)
+
+	Principal auth.Principal // the signed-in caller
+	Org       auth.Org       // the organization published to (publishTo)
+	Namespace string         // the namespace claimed, or to claim
+	Claimed   bool           // whether Namespace was claimed before this publish
+	Upload    *Upload        // the spooled upload, closed by Publish
+	// Set once the publish is accepted: the claim in force, the
+	// repository the package goes to, the blob stored.
+	Claim  hosted.Claim
+	RepoID string
+	Blob   blob.Info
+	// Package is the catalog's package, read or created (Created) by
+	// the pipeline once the publish is accepted.
+	Package hosted.Package
+	Created bool
+}
+
+// ensurePackage returns the catalog's package first names, creating it
+// (with pub's organization and repository) when this is its first
+// publish; created reports whether this call did. A racing first publish
+// that created it meanwhile is read back.
+func (r *Registry) ensurePackage(ctx context.Context, protocol string, first hosted.Package, pub *Publication) (hosted.Package, bool, error) {
+	pkg, err := r.Catalog.Package(ctx, protocol, first.Name)
+	if !fault.Is(err, fault.NotFound) {
+		return pkg, false, err
+	}
+	first.Protocol, first.OrgID, first.RepoID = protocol, pub.Claim.OrgID, pub.RepoID
+	pkg, err = r.Catalog.CreatePackage(ctx, first)
+	if fault.Is(err, fault.Conflict) {
+		pkg, err = r.Catalog.Package(ctx, protocol, first.Name)
+		return pkg, false, err
+	}
+	return pkg, err == nil, err
+}
+
+// target is the publish's audit target.
+func (p *Publication) target(protocol string) string {
+	t := protocol + ":" + p.Name
+	if p.Version != "" {
+		t += "@" + p.Version
+	}
+	if p.File != "" {
+		t += "/" + p.File
+	}
+	return t
+}
+
+// authorizePublish picks the organization of pub (publishTo) and
+// authorizes the write before the body is read (mayPublish).
+func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
+	org, ns, claimed, err := r.publishTo(context.Background(), pub.Principal, protocol, pub.Named, pub.Namespaces...)
+	if err != nil {
+		return err
+	}
+	pub.Org, pub.Namespace, pub.Claimed = org, ns, claimed
+	return r.mayPublish(ctx, protocol, org, ns)
+}
+
+// publishTo picks the organization a publish goes to and the namespace
 // it claims: the organization holding the first of namespaces that is
 // claimed (so that a member of several publishes a new version without
 // choosing), with that claim's namespace and claimed true; else
 // PublishOrg(p, named), with namespaces[0]. It authorizes nothing.
-func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, named string, namespaces ...string) (auth.Org, string, bool, error) {
-	const op = "edge.PublishTo"
+func (r *Registry) publishTo(ctx context.Context, p auth.Principal, protocol, named string, namespaces ...string) (auth.Org, string, bool, error) {
+	const op = "edge.publishTo"
 	cl, _, claimed, err := r.Hosted(ctx, protocol, namespaces...)
 	if err != nil {
 		return auth.Org{}, "", false, fault.Op(op, err)
@@ -56,49 +308,74 @@ func (r *Registry) PublishTo(ctx context.Context, p auth.Principal, protocol, na
 	return org, namespaces[0], false, err
 }
 
-// MayPublish authorizes a publish to org under namespace (as the protocol
+// mayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
 // write is refused cheaply: the write on the repository of namespace's
 // claim, or, for a name nobody holds, membership of org and the write on
 // its repository for protocol. A claim held by another organization is a
 // Conflict. ClaimForPublish checks again, authoritatively, once the upload
-// is valid.
-func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
-	const op = "edge.MayPublish"
-	p, err := r.publisher(ctx)
-	if err != nil {
-		return err
-	}
-	bg := context.Background()
-	cl, ref, claimed, err := r.Hosted(bg, protocol, namespace)
-	if err != nil {
-		return err
-	}
-	if claimed {
-		if cl.OrgID != org.ID {
-			return fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
-		}
-		_, err := r.May(ctx, ref, auth.Write)
-		return err
-	}
-	if err := r.member(bg, p, org); err != nil {
-		return err
-	}
-	repo, err := r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
-	switch {
-	case fault.Is(err, fault.NotFound):
-		_, err = r.May(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
-	case err == nil:
-		_, err = r.May(ctx, repo.Ref(), auth.Write)
-	}
+// is valid: both are mayWrite.
+func (r *Registry) mayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+	_, err := r.mayWrite(ctx, protocol, org, namespace)
 	return err
 }
 
-// MayPublishAny is the authorization possible before the body is read
+// writeAccess is what mayWrite found: the claim in force on the
+// namespace (claimed), else the organization's repository for the
+// protocol (a zero repo when it does not exist yet).
+type writeAccess struct {
+	p       auth.Principal
+	claim   hosted.Claim
+	ref     auth.RepoRef
+	claimed bool
+	repo    auth.Repository
+}
+
+// mayWrite is the authorization of a publish of namespace to org, the one
+// mayPublish and ClaimForPublish share: the caller is signed in; a
+// namespace another organization holds is a Conflict; a claimed one needs
+// the write on its claim's repository; an unclaimed one needs membership
+// of org (or a platform admin) and the write on org's repository for the
+// protocol, or, while that does not exist, the write anywhere in org
+// (its owners and admins), so that a refused publish creates nothing.
+func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) (writeAccess, error) {
+	const op = "edge.mayPublish"
+	var a writeAccess
+	p, err := r.publisher(ctx)
+	if err != nil {
+		return a, err
+	}
+	a.p = p
+	bg := context.Background()
+	if a.claim, a.ref, a.claimed, err = r.Hosted(bg, protocol, namespace); err != nil {
+		return a, err
+	}
+	if a.claimed {
+		if a.claim.OrgID != org.ID {
+			return a, fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
+		}
+		_, err := r.May(ctx, a.ref, auth.Write)
+		return a, err
+	}
+	if err := r.member(bg, p, org); err != nil {
+		return a, err
+	}
+	a.repo, err = r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		a.repo = auth.Repository{}
+		_, err = r.May(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
+	case err == nil:
+		_, err = r.May(ctx, a.repo.Ref(), auth.Write)
+	}
+	return a, err
+}
+
+// mayPublishAny is the authorization possible before the body is read
 // when only the uploaded archive names the package (a gem): the caller is
 // signed in and belongs to an organization, or is a platform admin.
-func (r *Registry) MayPublishAny(ctx *fasthttp.RequestCtx) error {
-	const op = "edge.MayPublishAny"
+func (r *Registry) mayPublishAny(ctx *fasthttp.RequestCtx) error {
+	const op = "edge.mayPublishAny"
 	p, err := r.publisher(ctx)
 	if err != nil {
 		return err
@@ -133,7 +410,7 @@ func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) e
 		return nil
 	}
 	if _, err := r.Auth.OrgMember(ctx, org.ID, p.UserID); fault.Is(err, fault.NotFound) {
-		return fault.Newf("edge.MayPublish", fault.Forbidden, "you are not a member of the organization %q", org.Name)
+		return fault.Newf("edge.mayPublish", fault.Forbidden, "you are not a member of the organization %q", org.Name)
 	} else if err != nil {
 		return err
 	}
@@ -142,7 +419,7 @@ func (r *Registry) member(ctx context.Context, p auth.Principal, org auth.Org) e
 
 // Upload is a publish's file on local disk, under SpoolDir, hashed as it
 // is written: what a validator reads (at offsets, for zips) and what
-// Accept copies into the blob store once the publish is accepted. It is
+// accept copies into the blob store once the publish is accepted. It is
 // not safe for concurrent use; Close removes the file, so `defer
 // u.Close()` is the idiom, and a refused publish leaves nothing.
 type Upload struct {
@@ -170,12 +447,53 @@ func (r *Registry) NewUpload(protocol string, algs ...string) (*Upload, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
-	f, err := os.CreateTemp(dir, "upload-*")
+	f, err := os.CreateTemp(dir, spoolPrefix+"*")
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
 	u.f = f
 	return u, nil
+}
+
+// spoolPrefix starts the name of every Upload's file, so that SweepSpool
+// tells them from other data under SpoolDir (OCI's resumable upload
+// sessions, which outlive a restart).
+const spoolPrefix = "upload-"
+
+// SweepSpool removes the files of Uploads last modified before cutoff,
+// in every protocol's folder under SpoolDir, and returns how many: what
+// a process that died mid-publish left behind (Close removes the file of
+// every publish that ends). Other files there, such as OCI's upload
+// sessions, are left alone. Safe while serving with a cutoff older than
+// the longest upload (UploadTimeout).
+func (r *Registry) SweepSpool(cutoff time.Time) (int, error) {
+	if r.SpoolDir == "" {
+		return 0, nil
+	}
+	dirs, err := os.ReadDir(r.SpoolDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fault.Wrap("edge.SweepSpool", fault.Unavailable, err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join(r.SpoolDir, d.Name())
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			if !f.Type().IsRegular() || !strings.HasPrefix(f.Name(), spoolPrefix) {
+				continue
+			}
+			if fi, err := f.Info(); err == nil && fi.ModTime().Before(cutoff) && os.Remove(filepath.Join(dir, f.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // Spool copies src into a new Upload of protocol (see NewUpload). A read error is
@@ -248,13 +566,13 @@ func (u *Upload) Reader() io.Reader { return io.NewSectionReader(u.f, 0, u.size)
 // ReaderAt reads the file at offsets (archive/zip needs it).
 func (u *Upload) ReaderAt() io.ReaderAt { return u.f }
 
-// Accept is the end of a publish whose upload is valid: ClaimForPublish
+// accept is the end of a publish whose upload is valid: ClaimForPublish
 // (which authorizes the write and takes the name on a first publish),
 // then check (nil for none: a version that exists is refused only now,
 // so that only a writer learns of it), then the upload is copied into
 // the blob store, where it becomes visible under its sha256. Any error
 // stops it there, with nothing stored. The Upload still needs Close.
-func (r *Registry) Accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
+func (r *Registry) accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
 	cl, ref, err := r.ClaimForPublish(ctx, req)
 	if err != nil {
 		return cl, ref, blob.Info{}, err
@@ -268,10 +586,10 @@ func (r *Registry) Accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload
 	return cl, ref, info, err
 }
 
-// RecordPublish writes the audit entry of a publish's outcome: success
+// recordPublish writes the audit entry of a publish's outcome: success
 // with detail when err is nil, else failure with what the client was
 // told.
-func (r *Registry) RecordPublish(ctx *fasthttp.RequestCtx, action, target, orgID string, err error, detail string) {
+func (r *Registry) recordPublish(ctx *fasthttp.RequestCtx, action, target, orgID string, err error, detail string) {
 	outcome := "success"
 	if err != nil {
 		outcome, detail = "failure", ClientMessage(err, RequestID(ctx))

@@ -314,7 +314,8 @@ type ClaimRequest struct {
 // the claim in force for req's organization and the repository it names,
 // creating it on the first publish. Call it after the upload has been
 // validated (a failed publish must claim nothing) and before the version
-// is recorded. It authorizes the write itself, exactly once:
+// is recorded. It authorizes the write itself, exactly once, with
+// the check Publish makes before the body is read (mayWrite):
 //   - a namespace another organization holds is a Conflict;
 //   - on a first publish the caller must belong to the organization (or
 //     be a platform admin) and may write to its repository for the
@@ -331,49 +332,14 @@ type ClaimRequest struct {
 func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (hosted.Claim, auth.RepoRef, error) {
 	const op = "edge.ClaimForPublish"
 	bg := Context(ctx)
-	p, err := r.Who(ctx)
+	a, err := r.mayWrite(ctx, req.Protocol, req.Org, req.Namespace)
 	if err != nil {
 		return hosted.Claim{}, auth.RepoRef{}, err
 	}
-	if p.Anonymous() {
-		return hosted.Claim{}, auth.RepoRef{}, fault.New(op, fault.Unauthorized, "authentication required to publish")
+	if a.claimed {
+		return a.claim, a.ref, nil
 	}
-	cl, ref, claimed, err := r.Hosted(bg, req.Protocol, req.Namespace)
-	if err != nil {
-		return hosted.Claim{}, auth.RepoRef{}, err
-	}
-	if claimed {
-		if cl.OrgID != req.Org.ID {
-			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Conflict, "%s belongs to another organization", req.Namespace)
-		}
-		if _, err := r.May(ctx, ref, auth.Write); err != nil {
-			return hosted.Claim{}, auth.RepoRef{}, err
-		}
-		return cl, ref, nil
-	}
-	if !p.PlatformAdmin {
-		if _, err := r.Auth.OrgMember(bg, req.Org.ID, p.UserID); fault.Is(err, fault.NotFound) {
-			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Forbidden, "you are not a member of the organization %q", req.Org.Name)
-		} else if err != nil {
-			return hosted.Claim{}, auth.RepoRef{}, err
-		}
-	}
-	// The organization's repository for the protocol may not exist yet:
-	// then only who may write anywhere in the organization (its owners
-	// and admins) may create it, so a refused publish leaves nothing.
-	repo, err := r.Auth.RepoByName(bg, req.Org.ID, req.Protocol, DefaultRepo)
-	switch {
-	case fault.Is(err, fault.NotFound):
-		if _, err := r.May(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write); err != nil {
-			return hosted.Claim{}, auth.RepoRef{}, err
-		}
-	case err != nil:
-		return hosted.Claim{}, auth.RepoRef{}, err
-	default:
-		if _, err := r.May(ctx, repo.Ref(), auth.Write); err != nil {
-			return hosted.Claim{}, auth.RepoRef{}, err
-		}
-	}
+	p, repo := a.p, a.repo
 	if req.Upstream != nil {
 		has, err := req.Upstream(bg)
 		switch {
@@ -396,8 +362,8 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
-	ref = repo.Ref()
-	cl, err = r.Catalog.ClaimFree(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
+	ref := repo.Ref()
+	cl, err := r.Catalog.ClaimFree(bg, hosted.Claim{Protocol: req.Protocol, Namespace: req.Namespace, OrgID: req.Org.ID, RepoID: repo.ID})
 	if err != nil {
 		return hosted.Claim{}, auth.RepoRef{}, err
 	}

@@ -71,7 +71,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	if sw, ok := blobs.(sweeper); ok {
-		sweepTemp(ctx, sw, log)
+		sweepTemp(ctx, sw, 0, "interrupted blob writes", log)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -123,6 +123,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MaxUpload:       cfg.MaxUpload,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 	}).Init()
+	// An upload spooled by a publish lives as long as its request, at most
+	// the upload timeout: one older than that was left by a crash. (OCI's
+	// upload sessions, also under SpoolDir, are swept by their handler.)
+	sweepTemp(ctx, sweepFunc(registry.SweepSpool), edge.DefaultUploadTimeout, "interrupted publishes", log)
 	// Claims written before names were folded move to their folded key,
 	// so that every spelling of a claimed name keeps resolving hosted.
 	if n, err := registry.Catalog.RekeyClaims(ctx); err != nil {
@@ -243,15 +247,21 @@ type sweeper interface {
 	Sweep(cutoff time.Time) (int, error)
 }
 
-// sweepTemp removes what interrupted writes left behind: everything at
-// start-up (the metadata store's lock makes this process the data
-// directory's only writer, so every temp file now is a crash's leftover),
-// then, until ctx ends, files older than a day.
-func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
-	if n, err := s.Sweep(time.Now()); err != nil {
-		log.Warn("sweep blob temp files", "error", err)
+// sweepFunc is a sweeper made of its Sweep.
+type sweepFunc func(cutoff time.Time) (int, error)
+
+func (f sweepFunc) Sweep(cutoff time.Time) (int, error) { return f(cutoff) }
+
+// sweepTemp removes what interrupted writes (of what) left behind: at
+// start-up, every temp file older than keep (with keep 0, all of them:
+// the metadata store's lock makes this process the data directory's only
+// writer, so every temp file now is a crash's leftover), then, until ctx
+// ends, files older than a day (or keep, if longer).
+func sweepTemp(ctx context.Context, s sweeper, keep time.Duration, what string, log *slog.Logger) {
+	if n, err := s.Sweep(time.Now().Add(-keep)); err != nil {
+		log.Warn("sweep temp files", "of", what, "error", err)
 	} else if n > 0 {
-		log.Info("swept temp files of interrupted blob writes", "count", n)
+		log.Info("swept temp files", "of", what, "count", n)
 	}
 	go func() {
 		t := time.NewTicker(sweepEvery)
@@ -261,7 +271,7 @@ func sweepTemp(ctx context.Context, s sweeper, log *slog.Logger) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				s.Sweep(time.Now().Add(-24 * time.Hour))
+				s.Sweep(time.Now().Add(-max(keep, 24*time.Hour)))
 			}
 		}
 	}()

@@ -183,111 +183,101 @@ func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error 
 // publishWarnings is the success answer cargo expects from a publish.
 var publishWarnings = []byte(`{"warnings":{"invalid_categories":[],"invalid_badges":[],"other":[]}}`)
 
-// publish answers PUT /cargo/api/v1/crates/new. Everything is checked
-// before anything is recorded: the framing, the metadata, the .crate
-// itself (spooled, then its Cargo.toml read and compared with the
-// metadata) and what the catalog holds under the name
-// (a collision with another spelling, a re-published version). Only
-// then is the name claimed (edge.ClaimForPublish, which authorizes the
-// write), the blob committed, and the package and version recorded. The
-// write is first authorized once the metadata in front of the .crate
-// names it (edge.Registry.MayPublish), before the .crate is read. A
-// refused publish claims, stores and records nothing.
-func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
+// publish answers PUT /cargo/api/v1/crates/new through edge.Publish:
+// the metadata in front of the .crate names the crate, so the write is
+// authorized before the .crate is read; the .crate is spooled, its
+// Cargo.toml read and compared with the metadata; a version or a
+// colliding spelling the catalog holds is refused once the write is
+// authorized. A refused publish claims, stores and records nothing.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
+	c := &crateUpload{h: h}
+	return h.r.Publish(ctx, edge.PublishSpec{
+		Protocol:    Protocol,
+		SignIn:      "authentication required to publish: configure a token for this registry",
+		Limit:       h.r.MaxUpload + maxMetadata + 8,
+		Coordinates: c.coordinates, Spool: c.spool, Validate: c.validate,
+		Check: c.check, Package: c.pkg, Record: c.record, Respond: c.respond,
+	})
+}
+
+// crateUpload is one cargo publish: its pieces of edge.Publish.
+type crateUpload struct {
+	h          *Handler
+	body       io.Reader
+	crateLen   int64
+	meta       publishMeta
+	norm, vkey string
+}
+
+// coordinates reads the metadata frame in front of the .crate.
+func (c *crateUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
+	raw, crateLen, err := readFrame(body, maxMetadata, c.h.r.MaxUpload)
+	if err != nil {
+		return nil, err
+	}
+	if c.meta, err = decodePublish(raw); err != nil {
+		return nil, err
+	}
+	c.body, c.crateLen, c.norm = body, crateLen, normalize(c.meta.Name)
+	_, c.vkey, _ = parseVersion(c.meta.Vers)
+	pub.Name, pub.Version = c.meta.Name, c.meta.Vers
+	pub.Namespaces, pub.Upstream = []string{c.norm}, c.h.onUpstream(c.meta.Name)
+	return io.LimitReader(body, crateLen), nil
+}
+
+// spool spools the .crate, which must end the body.
+func (c *crateUpload) spool(_ *edge.Publication, content io.Reader) (*edge.Upload, error) {
 	const op = "cargo.publish"
-	p, err := h.r.Who(ctx)
+	up, err := c.h.r.Spool(Protocol, content)
 	if err != nil {
-		return err
+		return nil, frameErr(op, "the .crate file", err)
 	}
-	if p.Anonymous() {
-		return fault.New(op, fault.Unauthorized, "authentication required to publish: configure a token for this registry")
-	}
-	var target, orgID string
-	defer func() {
-		if target != "" {
-			h.r.RecordPublish(ctx, "package.publish", target, orgID, err, "")
-		}
-	}()
-
-	body, err := edge.Body(ctx, h.r.MaxUpload+maxMetadata+8)
-	if err != nil {
-		return err
-	}
-	raw, crateLen, err := readFrame(body, maxMetadata, h.r.MaxUpload)
-	if err != nil {
-		return err // a refused body is drained by the edge
-	}
-	meta, err := decodePublish(raw)
-	if err != nil {
-		return err
-	}
-	target = Protocol + ":" + meta.Name + "@" + meta.Vers
-	norm := normalize(meta.Name)
-	_, vkey, _ := parseVersion(meta.Vers)
-	org, _, _, err := h.r.PublishTo(bg, p, Protocol, "", norm)
-	if err != nil {
-		return err
-	}
-	orgID = org.ID
-
-	// The write is authorized before the .crate is read: the metadata
-	// in front of it names the crate.
-	if err := h.r.MayPublish(ctx, Protocol, org, norm); err != nil {
-		return err
-	}
-
-	// The .crate: spooled, then its manifest read from the spool.
-	up, err := h.r.Spool(Protocol, io.LimitReader(body, crateLen))
-	if err != nil {
-		return frameErr(op, "the .crate file", err)
-	}
-	defer up.Close()
-	if up.Size() != crateLen {
-		return fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", up.Size(), crateLen)
+	if up.Size() != c.crateLen {
+		up.Close()
+		return nil, fault.Newf(op, fault.Invalid, "malformed publish request: the body ends after %d of the %d bytes of the .crate file", up.Size(), c.crateLen)
 	}
 	var one [1]byte
-	if n, _ := io.ReadFull(body, one[:]); n > 0 {
-		return fault.New(op, fault.Invalid, "malformed publish request: bytes after the .crate file")
+	if n, _ := io.ReadFull(c.body, one[:]); n > 0 {
+		up.Close()
+		return nil, fault.New(op, fault.Invalid, "malformed publish request: bytes after the .crate file")
 	}
-	man, err := readManifest(up.Reader(), archive.Budget(crateLen, 0), meta.Name, meta.Vers)
-	if err != nil {
-		return err
-	}
-	if err := man.check(meta); err != nil {
-		return err
-	}
+	return up, nil
+}
 
-	// What the catalog holds under the name: a refusal is told only once
-	// the write is authorized, so that no one learns a private crate's
-	// versions by publishing them.
-	exists, refusal := h.existing(norm, meta, vkey)
-	if refusal != nil && !fault.Is(refusal, fault.Conflict) {
-		return refusal
-	}
-	cl, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: norm, Org: org, Upstream: h.onUpstream(meta.Name)}, up,
-		func() error { return refusal })
+// validate reads the .crate's Cargo.toml and compares it with the
+// metadata.
+func (c *crateUpload) validate(pub *edge.Publication) error {
+	man, err := readManifest(pub.Upload.Reader(), archive.Budget(c.crateLen, 0), c.meta.Name, c.meta.Vers)
 	if err != nil {
 		return err
 	}
-	entry, _ := json.Marshal(indexEntryOf(meta, info.Digest.Hex()))
-	if !exists {
-		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: norm, DisplayName: meta.Name,
-			OrgID: cl.OrgID, RepoID: cl.RepoID, Description: deref(meta.Description)})
-		if fault.Is(err, fault.Conflict) { // a racing first publish
-			var pkg hosted.Package
-			pkg, err = h.r.Catalog.Package(bg, Protocol, norm)
-			if err == nil {
-				err = sameName(pkg, meta.Name)
-			}
-		}
-		if err != nil {
-			return err
-		}
-		h.forgetPrivate()
+	return man.check(c.meta)
+}
+
+// check refuses what the catalog holds under the name: a colliding
+// spelling, or the version.
+func (c *crateUpload) check(context.Context, *edge.Publication) error {
+	return c.h.existing(c.norm, c.meta, c.vkey)
+}
+
+func (c *crateUpload) pkg(*edge.Publication) hosted.Package {
+	return hosted.Package{Name: c.norm, DisplayName: c.meta.Name, Description: deref(c.meta.Description)}
+}
+
+// record writes the version, the crate being the one of its spelling (a
+// racing first publish may have created another).
+func (c *crateUpload) record(ctx context.Context, pub *edge.Publication) error {
+	meta, norm, vkey := c.meta, c.norm, c.vkey
+	if err := sameName(pub.Package, meta.Name); err != nil {
+		return err
 	}
-	_, err = h.r.Catalog.AddVersion(bg, hosted.Version{
-		Protocol: Protocol, Package: norm, Version: vkey, OrgID: cl.OrgID, Meta: entry, PublishedBy: p.UserID,
-		Files: []hosted.File{{Name: norm + "/" + vkey + ".crate", Digest: string(info.Digest), Size: info.Size,
+	if pub.Created {
+		c.h.forgetPrivate()
+	}
+	entry, _ := json.Marshal(indexEntryOf(meta, pub.Blob.Digest.Hex()))
+	_, err := c.h.r.Catalog.AddVersion(ctx, hosted.Version{
+		Protocol: Protocol, Package: norm, Version: vkey, OrgID: pub.Claim.OrgID, Meta: entry, PublishedBy: pub.Principal.UserID,
+		Files: []hosted.File{{Name: norm + "/" + vkey + ".crate", Digest: string(pub.Blob.Digest), Size: pub.Blob.Size,
 			ContentType: crateType, UploadedAt: time.Now().UTC()}},
 	})
 	if fault.Is(err, fault.Conflict) {
@@ -296,40 +286,41 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.UpdatePackage(bg, Protocol, norm, func(p *hosted.Package) error {
+	_, err = c.h.r.Catalog.UpdatePackage(ctx, Protocol, norm, func(p *hosted.Package) error {
 		if meta.Description != nil {
 			p.Description = *meta.Description
 		}
 		return nil
-	}); err != nil {
-		return err
-	}
+	})
+	return err
+}
+
+func (c *crateUpload) respond(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(publishWarnings)
 	return nil
 }
 
-// existing reports whether the catalog holds the crate norm, and the
-// Conflict a publish of meta meets there: a name that collides with the
-// crate's own spelling, or a version published already. Any other error
-// is the catalog's.
-func (h *Handler) existing(norm string, meta publishMeta, vkey string) (bool, error) {
+// existing is the Conflict a publish of meta meets in the catalog under
+// the crate norm: a name that collides with the crate's own spelling, or
+// a version published already. Any other error is the catalog's.
+func (h *Handler) existing(norm string, meta publishMeta, vkey string) error {
 	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
 	if fault.Is(err, fault.NotFound) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := sameName(pkg, meta.Name); err != nil {
-		return true, err
+		return err
 	}
 	if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
-		return true, republished(meta)
+		return republished(meta)
 	} else if !fault.Is(err, fault.NotFound) {
-		return true, err
+		return err
 	}
-	return true, nil
+	return nil
 }
 
 // crateType is the media type .crate files are served with.

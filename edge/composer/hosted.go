@@ -47,7 +47,7 @@ func lastModified(p hosted.Package) time.Time {
 
 // hostedMetadata answers a p2 document of a hosted package.
 func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) error {
-	c := edge.Context(ctx)
+	c := context.Background()
 	pkg, err := h.r.Catalog.Package(c, Protocol, req.Name)
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf("composer.hostedMetadata", fault.NotFound, "package %s not found", req.Name)
@@ -108,7 +108,7 @@ func renderHosted(name string, vs []hosted.Version, dev bool, base string) ([]by
 // hostedDist serves a hosted version's archive.
 func (h *Handler) hostedDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	const op = "composer.hostedDist"
-	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, req.Name, req.Version)
+	v, err := h.r.Catalog.Version(context.Background(), Protocol, req.Name, req.Version)
 	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
 		return fault.Newf(op, fault.NotFound, "%s has no version %s", req.Name, req.Version)
 	}
@@ -160,7 +160,7 @@ func (h *Handler) visible(ctx *fasthttp.RequestCtx, query string) ([]hosted.Pack
 	if err != nil {
 		return nil, err
 	}
-	c := edge.Context(ctx)
+	c := context.Background()
 	pkgs, _, err := h.r.Catalog.ListPackages(c, hosted.PackageFilter{Protocol: Protocol}, "", 0)
 	if err != nil {
 		return nil, err
@@ -260,70 +260,15 @@ func (h *Handler) downloadCount(name string) int64 {
 	return 0
 }
 
-// publishTarget is where an upload goes: the organization named after
-// the package's vendor. Whether the caller may publish there is decided
-// once the upload is checked (claim).
-type publishTarget struct {
-	p   auth.Principal
-	org auth.Org
-}
-
-// publishTo picks the organization an upload goes to: the vendor's.
-// Nothing is authorized here but the caller's credentials: the write is,
-// before the body is read (edge.Registry.MayPublish), and once the
-// upload is valid (claim).
-func (h *Handler) publishTo(ctx *fasthttp.RequestCtx, vendor string) (publishTarget, error) {
-	const op = "composer.publish"
-	p, err := h.r.Who(ctx)
-	if err != nil {
-		return publishTarget{}, err
-	}
-	org, err := h.r.PublishOrg(context.Background(), p, vendor)
-	if fault.Is(err, fault.NotFound) {
-		return publishTarget{}, fault.Newf(op, fault.NotFound, "no organization is named %q: the vendor of a Composer package is the organization that owns it, so create organization %q (or publish under your organization's name)", vendor, vendor)
-	}
-	if err != nil {
-		return publishTarget{}, err
-	}
-	return publishTarget{p: p, org: org}, nil
-}
-
-// claim ends a valid publish, edge.Registry.Accept: the write on the
-// repository of the vendor's claim, or, for the organization's first
-// publish, the claim of its vendor (refused to non-members, and when the
-// upstream has a package of the vendor, see onUpstream); then check, then
-// the archive stored. It returns the repository the package goes to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, t publishTarget, name string, sp *edge.Upload, check func() error) (auth.RepoRef, blob.Info, error) {
-	vendor := vendorOf(name)
-	_, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{
-		Protocol: Protocol, Namespace: vendor, Org: t.org, Upstream: h.onUpstream(name),
-	}, sp, check)
-	return ref, info, err
-}
-
-// publish takes PUT /composer/packages/{vendor}/{package}?version=X.
+// publish takes PUT /composer/packages/{vendor}/{package}?version=X, the
+// zip as the body, through edge.Publish (zipUpload).
 func (h *Handler) publish(ctx *fasthttp.RequestCtx) error {
 	name, err := parseName(param(ctx, "vendor"), param(ctx, "package"))
 	if err != nil {
 		return err
 	}
-	t, err := h.publishTo(ctx, vendorOf(name))
-	if err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	if err := h.r.MayPublish(ctx, Protocol, t.org, vendorOf(name)); err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	body, err := edge.Body(ctx, h.r.MaxUpload)
-	if err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	sp, err := h.r.Spool(Protocol, body, blob.SHA1)
-	if err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	defer sp.Close()
-	return h.store(ctx, t, name, string(ctx.QueryArgs().Peek("version")), sp)
+	z := &zipUpload{h: h, name: name, version: string(ctx.QueryArgs().Peek("version"))}
+	return h.r.Publish(ctx, z.spec(nil))
 }
 
 // publishForm takes the multipart form: a file part (named "package",
@@ -339,21 +284,50 @@ func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return fault.New(op, fault.Invalid, "send the archive as multipart/form-data (field \"package\"), or PUT it as the body")
 	}
-	t, err := h.publishTo(ctx, vendorOf(name))
-	if err != nil {
-		return h.failed(ctx, name, "", t, err)
+	z := &zipUpload{h: h, name: name, version: string(ctx.QueryArgs().Peek("version")), boundary: params["boundary"]}
+	return h.r.Publish(ctx, z.spec(z.spoolForm))
+}
+
+// zipUpload is one Composer publish: its pieces of edge.Publish. The
+// package's vendor is the organization that owns it: the write is
+// authorized on the vendor before the body is read, the archive then
+// spooled and checked (every entry, and composer.json), and a version
+// that exists refused once the write is authorized. A refused publish
+// stores nothing.
+type zipUpload struct {
+	h                  *Handler
+	name, version      string // version as asked (?version=, or the form's field)
+	boundary           string // of a form
+	manifest           object
+	meta               json.RawMessage
+	pretty, normalized string
+}
+
+func (z *zipUpload) spec(spool func(*edge.Publication, io.Reader) (*edge.Upload, error)) edge.PublishSpec {
+	return edge.PublishSpec{
+		Protocol: Protocol, SignIn: "authentication required to publish", Hashes: []string{blob.SHA1},
+		Coordinates: z.coordinates, Spool: spool, Validate: z.validate, Check: z.check,
+		Package: z.pkg, Record: z.record, Respond: z.respond, Refused: z.refused,
 	}
-	if err := h.r.MayPublish(ctx, Protocol, t.org, vendorOf(name)); err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	body, err := edge.Body(ctx, h.r.MaxUpload)
-	if err != nil {
-		return h.failed(ctx, name, "", t, err)
-	}
-	version := string(ctx.QueryArgs().Peek("version"))
+}
+
+// coordinates: the vendor names the organization and is the claim.
+func (z *zipUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
+	vendor := vendorOf(z.name)
+	pub.Name, pub.Named, pub.Namespaces, pub.Upstream = z.name, vendor, []string{vendor}, z.h.onUpstream(z.name)
+	return body, nil
+}
+
+// spoolForm spools the archive part of a form, and reads its version
+// field.
+func (z *zipUpload) spoolForm(_ *edge.Publication, body io.Reader) (*edge.Upload, error) {
+	const op = "composer.publishForm"
 	var sp *edge.Upload
-	defer func() { sp.Close() }()
-	mr := multipart.NewReader(body, params["boundary"])
+	fail := func(err error) (*edge.Upload, error) {
+		sp.Close()
+		return nil, err
+	}
+	mr := multipart.NewReader(body, z.boundary)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -361,112 +335,96 @@ func (h *Handler) publishForm(ctx *fasthttp.RequestCtx) error {
 		}
 		if err != nil {
 			if fault.Is(err, fault.TooLarge) {
-				return h.failed(ctx, name, "", t, err)
+				return fail(err)
 			}
-			return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+			return fail(fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
 		}
 		switch field := part.FormName(); {
 		case field == "version":
 			b, err := io.ReadAll(io.LimitReader(part, maxVersionLen+1))
 			if err != nil {
-				return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+				return fail(fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
 			}
-			version = strings.TrimSpace(string(b))
+			z.version = strings.TrimSpace(string(b))
 		case sp == nil && (field == "package" || field == "file" || field == "archive" || part.FileName() != ""):
-			if sp, err = h.r.Spool(Protocol, part, blob.SHA1); err != nil {
-				return h.failed(ctx, name, "", t, err)
+			if sp, err = z.h.r.Spool(Protocol, part, blob.SHA1); err != nil {
+				return nil, err
 			}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return h.failed(ctx, name, "", t, fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
+				return fail(fault.WrapMsg(op, fault.Invalid, "malformed multipart body", err))
 			}
 		}
 	}
 	if sp == nil {
-		return h.failed(ctx, name, "", t, fault.New(op, fault.Invalid, "the form has no archive: send the zip as the \"package\" file field"))
+		return nil, fault.New(op, fault.Invalid, "the form has no archive: send the zip as the \"package\" file field")
 	}
-	return h.store(ctx, t, name, version, sp)
+	return sp, nil
 }
 
-// failed records a refused publish in the audit log and returns err.
-func (h *Handler) failed(ctx *fasthttp.RequestCtx, name, version string, t publishTarget, err error) error {
-	target := Protocol + ":" + name
-	if version != "" {
-		target += "@" + version
+// validate checks the archive and its composer.json, and the version.
+func (z *zipUpload) validate(pub *edge.Publication) error {
+	var err error
+	if z.manifest, err = z.h.inspect(pub.Upload); err != nil {
+		return err
 	}
-	h.r.Record(ctx, "package.publish", target, t.org.ID, "failure", edge.ClientMessage(err, edge.RequestID(ctx)))
-	return err
+	if z.meta, z.pretty, z.normalized, err = prepareVersion(z.manifest, z.name, z.version, time.Now().UTC()); err != nil {
+		return err
+	}
+	pub.Version = z.normalized
+	return nil
 }
 
-// store checks a spooled archive and, when everything holds and the
-// write is authorized, commits it to the blob store and records the
-// version. A refused publish stores nothing.
-func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version string, sp *edge.Upload) error {
+// check refuses a version that exists (AddVersion decides for racing
+// uploads).
+func (z *zipUpload) check(ctx context.Context, _ *edge.Publication) error {
+	if old, err := z.h.r.Catalog.Version(ctx, Protocol, z.name, z.normalized); err == nil {
+		return versionExists(z.name, z.pretty, z.normalized, old)
+	}
+	return nil
+}
+
+// description is what the package's record keeps of composer.json's.
+func (z *zipUpload) description() string {
+	d, _ := z.manifest.str("description")
+	return truncate(d, 1000)
+}
+
+func (z *zipUpload) pkg(*edge.Publication) hosted.Package {
+	return hosted.Package{Name: z.name, Description: z.description()}
+}
+
+// record writes the version, and the package's summary.
+func (z *zipUpload) record(c context.Context, pub *edge.Publication) error {
 	const op = "composer.publish"
-	c := context.Background()
-	manifest, err := h.inspect(sp)
-	if err != nil {
-		return h.failed(ctx, name, version, t, err)
+	name, normalized, orgID, desc := z.name, z.normalized, pub.Claim.OrgID, z.description()
+	if pub.Package.OrgID != orgID {
+		return fault.Newf(op, fault.Conflict, "package %s belongs to another organization", name)
 	}
-	meta, pretty, normalized, err := prepareVersion(manifest, name, version, time.Now().UTC())
-	if err != nil {
-		return h.failed(ctx, name, version, t, err)
-	}
-	// Everything holds: now the write is authorized and, on the first
-	// publish, the vendor claimed; a known version is refused only then,
-	// so that only a writer learns that it exists (AddVersion decides for
-	// racing uploads); only then is the archive stored.
-	repo, info, err := h.claim(ctx, t, name, sp, func() error {
-		if old, err := h.r.Catalog.Version(c, Protocol, name, normalized); err == nil {
-			return versionExists(name, pretty, normalized, old)
-		}
-		return nil
-	})
-	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
-	}
-	sha1 := sp.Sum(blob.SHA1).Hex()
-
-	var desc string
-	manifestDesc, _ := manifest.str("description")
-	desc = truncate(manifestDesc, 1000)
-	pkg, err := h.r.Catalog.Package(c, Protocol, name)
-	if fault.Is(err, fault.NotFound) {
-		pkg, err = h.r.Catalog.CreatePackage(c, hosted.Package{Protocol: Protocol, Name: name, OrgID: t.org.ID, RepoID: repo.ID, Description: desc})
-		if fault.Is(err, fault.Conflict) { // a racing first publish
-			pkg, err = h.r.Catalog.Package(c, Protocol, name)
-		}
-	}
-	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
-	}
-	if pkg.OrgID != t.org.ID {
-		return h.failed(ctx, name, pretty, t, fault.Newf(op, fault.Conflict, "package %s belongs to another organization", name))
-	}
-	_, err = h.r.Catalog.AddVersion(c, hosted.Version{
+	_, err := z.h.r.Catalog.AddVersion(c, hosted.Version{
 		Protocol: Protocol,
 		Package:  name,
 		Version:  normalized,
-		OrgID:    t.org.ID,
+		OrgID:    orgID,
 		Files: []hosted.File{{
 			Name:        name + "/" + normalized + ".zip",
-			Digest:      string(info.Digest),
-			Size:        info.Size,
+			Digest:      string(pub.Blob.Digest),
+			Size:        pub.Blob.Size,
 			ContentType: "application/zip",
-			Hashes:      map[string]string{blob.SHA1: sha1},
+			Hashes:      map[string]string{blob.SHA1: pub.Upload.Sum(blob.SHA1).Hex()},
 		}},
-		Meta:        meta,
-		PublishedBy: t.p.UserID,
+		Meta:        z.meta,
+		PublishedBy: pub.Principal.UserID,
 	})
 	if fault.Is(err, fault.Conflict) {
-		old, _ := h.r.Catalog.Version(c, Protocol, name, normalized)
-		err = versionExists(name, pretty, normalized, old)
+		old, _ := z.h.r.Catalog.Version(c, Protocol, name, normalized)
+		err = versionExists(name, z.pretty, normalized, old)
 	}
 	if err != nil {
-		return h.failed(ctx, name, pretty, t, err)
+		return err
 	}
-	typ, _ := manifest.str("type")
-	if _, err := h.r.Catalog.UpdatePackage(c, Protocol, name, func(p *hosted.Package) error {
+	typ, _ := z.manifest.str("type")
+	if _, err := z.h.r.Catalog.UpdatePackage(c, Protocol, name, func(p *hosted.Package) error {
 		var m struct {
 			packageMeta
 			Type string `json:"type,omitempty"`
@@ -485,20 +443,22 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 		return nil
 	}); err != nil {
 		// The version is recorded; only the package's summary lags.
-		h.r.Log.Warn("composer: update package after publish", "package", name, "error", err)
+		z.h.r.Log.Warn("composer: update package after publish", "package", name, "error", err)
 	}
+	return nil
+}
 
-	h.r.Record(ctx, "package.publish", Protocol+":"+name+"@"+normalized, t.org.ID, "success", "")
-	ref := sha1
+func (z *zipUpload) respond(ctx *fasthttp.RequestCtx, pub *edge.Publication) error {
+	sha1 := pub.Upload.Sum(blob.SHA1).Hex()
 	b, _ := json.Marshal(map[string]any{
 		"status":             "success",
-		"name":               name,
-		"version":            pretty,
-		"version_normalized": normalized,
+		"name":               z.name,
+		"version":            z.pretty,
+		"version_normalized": z.normalized,
 		"dist": map[string]string{
 			"type":      "zip",
-			"url":       edgeDistURL(h.r.Base.For(ctx), name, normalized, ref, "zip"),
-			"reference": ref,
+			"url":       edgeDistURL(z.h.r.Base.For(ctx), z.name, z.normalized, sha1, "zip"),
+			"reference": sha1,
 			"shasum":    sha1,
 		},
 	})
@@ -506,6 +466,15 @@ func (h *Handler) store(ctx *fasthttp.RequestCtx, t publishTarget, name, version
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 	return nil
+}
+
+// refused says what a vendor is when no organization has its name.
+func (z *zipUpload) refused(pub *edge.Publication, err error) error {
+	if pub.Org.ID == "" && fault.Is(err, fault.NotFound) {
+		vendor := vendorOf(z.name)
+		return fault.WrapMsg("composer.publish", fault.NotFound, fmt.Sprintf("no organization is named %q: the vendor of a Composer package is the organization that owns it, so create organization %q (or publish under your organization's name)", vendor, vendor), err)
+	}
+	return err
 }
 
 func versionExists(name, pretty, normalized string, old hosted.Version) error {

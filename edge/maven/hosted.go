@@ -1,7 +1,6 @@
 package maven
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -30,18 +29,6 @@ import (
 // file immutable on its own (a release's files can never be replaced, and
 // two racing uploads of one path have one winner), while metadata is
 // generated from the list of files.
-
-// target is where a deploy goes.
-type target struct {
-	principal auth.Principal
-	// org holds the groupId's claim, or (first) is the organization a
-	// first deploy under it goes to; only org.ID is known for a claim.
-	org auth.Org
-	// namespace is the claimed groupId prefix, or (first) the groupId a
-	// first deploy claims.
-	namespace string
-	first     bool
-}
 
 // hashes computes the checksums Maven clients ask for, in one pass.
 type hashes struct {
@@ -88,91 +75,96 @@ func contentType(ext string) string {
 	return "application/octet-stream"
 }
 
-// putFile stores a deployed artifact file: the write authorized before
-// the body is read, the body spooled while its checksums are computed (a
-// POM checked against its path first), and committed to the blob store
-// and recorded only once the deploy is authorized and claimed, so that a
-// refused or failed upload leaves nothing.
-func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) (err error) {
-	const op = "maven.putFile"
-	orgID, detail := t.org.ID, ""
-	defer func() {
-		h.r.RecordPublish(ctx, "maven.deploy", c.Package()+":"+c.Version+"/"+c.FileName(), orgID, err, detail)
-	}()
-	if c.Snapshot() && c.Build == 0 {
-		return fault.Newf(op, fault.Invalid, "%s: deploy SNAPSHOTs with unique, timestamped file names (as Maven 3 and Gradle do)", c.FileName())
+// putFile stores a deployed artifact file through edge.Publish
+// (fileUpload): the path names the file, so the write is authorized
+// before the body is read, and a file deployed already is refused then;
+// the body is spooled while its checksums are computed (a POM checked
+// against its path), and committed to the blob store and recorded only
+// once the deploy is claimed, so that a refused or failed upload leaves
+// nothing.
+func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords) error {
+	f := &fileUpload{h: h, c: c, pom: c.Extension == "pom" && c.Classifier == ""}
+	limit := h.r.MaxUpload
+	if f.pom {
+		limit = h.opts.MaxDocument
 	}
-	bctx := context.Background()
-	if ref, err := h.r.Catalog.File(bctx, Protocol, c.Target); err == nil {
-		// Only a writer learns that a hosted file exists (a file left
-		// under a released groupId is no secret, and is not claimed for).
-		if !t.first {
-			if _, _, _, err := h.claim(ctx, c, t, nil); err != nil {
-				return err
-			}
-		}
-		if ref.Deleted {
-			return fault.Newf(op, fault.Conflict, "%s was withdrawn and cannot be deployed again", c.FileName())
-		}
-		if !c.Snapshot() {
-			return fault.Newf(op, fault.Conflict, "release %s:%s:%s is immutable: %s is deployed already; deploy a new version", c.Group, c.Artifact, c.Version, c.FileName())
-		}
-		return fault.Newf(op, fault.Conflict, "%s is deployed already", c.FileName())
-	} else if !fault.Is(err, fault.NotFound) {
-		return err
-	}
-	if t.first {
-		if _, err := NormalizeClaim(t.org.Name, c.Group); err != nil {
-			return fault.Newf(op, fault.Invalid, "groupId %s is too broad: a first deploy claims its exact groupId for your organization, and a claim needs at least two segments, such as com.%s", c.Group, t.org.Name)
-		}
-	}
-	// The write is authorized before the body is read; ClaimForPublish
-	// checks again, and claims, once it is stored.
-	if err := h.r.MayPublish(ctx, Protocol, t.org, t.namespace); err != nil {
-		return err
-	}
-	var body io.Reader
-	if c.Extension == "pom" && c.Classifier == "" {
-		b, err := edge.ReadBody(ctx, h.opts.MaxDocument)
-		if err != nil {
-			return err
-		}
-		if err := CheckPOM(b, c.Group, c.Artifact, c.Version); err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	} else {
-		r, err := edge.Body(ctx, h.r.MaxUpload)
-		if err != nil {
-			return err
-		}
-		body = r
-	}
-	up, err := h.r.Spool(Protocol, body, blob.MD5, blob.SHA1, blob.SHA512)
-	if err != nil {
-		if k := fault.KindOf(err); k == fault.TooLarge || k == fault.Unavailable {
-			return fault.Op(op, err)
-		}
-		return fault.WrapMsg(op, fault.Invalid, "reading the upload failed", err)
-	}
-	defer up.Close()
+	return h.r.Publish(ctx, edge.PublishSpec{
+		Protocol: Protocol, SignIn: "authentication required to deploy", Limit: limit,
+		Hashes:      []string{blob.MD5, blob.SHA1, blob.SHA512},
+		Coordinates: f.coordinates, Validate: f.validate, Check: f.check, Record: f.record,
+		Package: func(*edge.Publication) hosted.Package { return hosted.Package{Name: c.Package()} },
+		Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
+			ctx.SetStatusCode(fasthttp.StatusCreated)
+			return nil
+		},
+	})
+}
 
-	orgID, repoID, info, err := h.claim(ctx, c, t, up)
+// fileUpload is one deployed file: its pieces of edge.Publish.
+type fileUpload struct {
+	h   *Handler
+	c   Coords
+	pom bool // the artifact's POM, checked against its path
+}
+
+// coordinates: the groupId is claimed by the longest of its prefixes an
+// organization holds, else, on a first deploy, exactly.
+func (f *fileUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
+	c := f.c
+	if c.Snapshot() && c.Build == 0 {
+		return nil, fault.Newf("maven.putFile", fault.Invalid, "%s: deploy SNAPSHOTs with unique, timestamped file names (as Maven 3 and Gradle do)", c.FileName())
+	}
+	pub.Name, pub.Version, pub.File = c.Package(), c.Version, c.FileName()
+	pub.Namespaces, pub.Upstream = c.Groups(), f.h.onUpstream(c)
+	return body, nil
+}
+
+// check refuses a first deploy under a groupId too broad to claim, and a
+// file deployed already (releases are immutable; a SNAPSHOT's files have
+// unique names).
+func (f *fileUpload) check(ctx context.Context, pub *edge.Publication) error {
+	const op = "maven.putFile"
+	c := f.c
+	if !pub.Claimed {
+		if _, err := NormalizeClaim(pub.Org.Name, c.Group); err != nil {
+			return fault.Newf(op, fault.Invalid, "groupId %s is too broad: a first deploy claims its exact groupId for your organization, and a claim needs at least two segments, such as com.%s", c.Group, pub.Org.Name)
+		}
+	}
+	ref, err := f.h.r.Catalog.File(ctx, Protocol, c.Target)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		return nil
+	case err != nil:
+		return err
+	case ref.Deleted:
+		return fault.Newf(op, fault.Conflict, "%s was withdrawn and cannot be deployed again", c.FileName())
+	case !c.Snapshot():
+		return fault.Newf(op, fault.Conflict, "release %s:%s:%s is immutable: %s is deployed already; deploy a new version", c.Group, c.Artifact, c.Version, c.FileName())
+	}
+	return fault.Newf(op, fault.Conflict, "%s is deployed already", c.FileName())
+}
+
+// validate checks a POM against its path.
+func (f *fileUpload) validate(pub *edge.Publication) error {
+	if !f.pom {
+		return nil
+	}
+	b, err := io.ReadAll(pub.Upload.Reader())
 	if err != nil {
-		return err
+		return fault.Wrap("maven.putFile", fault.Unavailable, err)
 	}
-	detail = string(info.Digest)
-	if _, err := h.r.Catalog.CreatePackage(bctx, hosted.Package{
-		Protocol: Protocol, Name: c.Package(), OrgID: orgID, RepoID: repoID,
-	}); err != nil && !fault.Is(err, fault.Conflict) {
-		return err
-	}
-	sums := up.Hashes()
-	_, err = h.r.Catalog.AddVersion(bctx, hosted.Version{
+	return CheckPOM(b, f.c.Group, f.c.Artifact, f.c.Version)
+}
+
+// record writes the file's version.
+func (f *fileUpload) record(ctx context.Context, pub *edge.Publication) error {
+	c, info := f.c, pub.Blob
+	sums := pub.Upload.Hashes()
+	_, err := f.h.r.Catalog.AddVersion(ctx, hosted.Version{
 		Protocol: Protocol,
 		Package:  c.Package(),
 		Version:  c.Version + "/" + c.FileName(),
-		OrgID:    orgID,
+		OrgID:    pub.Claim.OrgID,
 		Files: []hosted.File{{
 			Name:        c.Target,
 			Digest:      string(info.Digest),
@@ -181,44 +173,18 @@ func (h *Handler) putFile(ctx *fasthttp.RequestCtx, c Coords, t target) (err err
 			Hashes:      map[string]string{"md5": sums["md5"], "sha1": sums["sha1"], "sha512": sums["sha512"]},
 			UploadedAt:  time.Now().UTC(),
 		}},
-		PublishedBy: t.principal.UserID,
+		PublishedBy: pub.Principal.UserID,
 	})
 	if fault.Is(err, fault.Conflict) {
-		return fault.Newf(op, fault.Conflict, "%s was deployed by a concurrent upload", c.FileName())
+		return fault.Newf("maven.putFile", fault.Conflict, "%s was deployed by a concurrent upload", c.FileName())
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.Touch(bctx, Protocol, c.Package()); err != nil {
-		h.r.Log.Warn("maven: package serial not bumped", "package", c.Package(), "err", err)
+	if _, err := f.h.r.Catalog.Touch(ctx, Protocol, c.Package()); err != nil {
+		f.h.r.Log.Warn("maven: package serial not bumped", "package", c.Package(), "err", err)
 	}
-	ctx.SetStatusCode(fasthttp.StatusCreated)
 	return nil
-}
-
-// claim is the deploy's permission check, edge.Registry.ClaimForPublish:
-// the write on the repository of the groupId's claim, or, for a first
-// deploy, the claim of the exact groupId for t's organization (refused
-// when the upstream repository has that groupId or artifact, see
-// onUpstream). With an upload (up), the file is then stored
-// (edge.Registry.Accept). It returns the organization and repository the
-// file goes to.
-func (h *Handler) claim(ctx *fasthttp.RequestCtx, c Coords, t target, up *edge.Upload) (orgID, repoID string, info blob.Info, err error) {
-	req := edge.ClaimRequest{Protocol: Protocol, Namespace: t.namespace, Org: t.org}
-	if t.first {
-		req.Upstream = h.onUpstream(c)
-	}
-	var cl hosted.Claim
-	var ref auth.RepoRef
-	if up != nil {
-		cl, ref, info, err = h.r.Accept(ctx, req, up, nil)
-	} else {
-		cl, ref, err = h.r.ClaimForPublish(ctx, req)
-	}
-	if err != nil {
-		return "", "", info, err
-	}
-	return cl.OrgID, ref.ID, info, nil
 }
 
 // checksumLen is the hex length of each algorithm's digest.
@@ -253,7 +219,7 @@ func fileHash(f hosted.File, alg string) string {
 // server keeps its own, so nothing is stored. A contradicting checksum
 // sent by the uploader soon after the upload means the file was corrupted
 // on its way: the file is withdrawn, so that nobody resolves it.
-func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target, hostedGroup bool) error {
+func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, p auth.Principal, hostedGroup bool) error {
 	const op = "maven.putChecksum"
 	b, err := edge.ReadBody(ctx, 1<<10)
 	if err != nil {
@@ -280,7 +246,7 @@ func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, t target, host
 		ctx.SetStatusCode(fasthttp.StatusCreated)
 		return nil
 	}
-	if v.PublishedBy == t.principal.UserID && time.Since(v.PublishedAt) < h.opts.WithdrawWindow {
+	if v.PublishedBy == p.UserID && time.Since(v.PublishedAt) < h.opts.WithdrawWindow {
 		if _, err := h.r.Catalog.DeleteVersion(bctx, Protocol, v.Package, v.Version); err != nil {
 			return err
 		}

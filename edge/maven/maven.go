@@ -22,7 +22,6 @@
 package maven
 
 import (
-	"context"
 	"strings"
 	"time"
 
@@ -106,13 +105,10 @@ func (h *Handler) get(ctx *fasthttp.RequestCtx) error {
 }
 
 // put answers PUT: a deployed file, a checksum, or metadata to reconcile.
-// Deploys go to hosted repositories only, never upstream. A file's write
-// is authorized before its body is read (edge.Registry.MayPublish) and
-// again by ClaimForPublish once it is spooled, before it is stored and
-// recorded (edge.Registry.Accept); a checksum or metadata of a hosted
-// groupId needs May; a checksum or metadata
-// under a groupId nobody claims stores nothing and needs no write
-// permission.
+// Deploys go to hosted repositories only, never upstream. A file is
+// published through edge.Publish (putFile); a checksum or metadata of a
+// hosted groupId needs May; a checksum or metadata under a groupId
+// nobody claims stores nothing and needs no write permission.
 func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	const op = "maven.put"
 	c, err := coords(ctx)
@@ -126,41 +122,31 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	if p.Anonymous() {
 		return fault.New(op, fault.Unauthorized, "authentication required to deploy")
 	}
-	// Where the path lives decides how the deploy is authorized (below,
-	// and by ClaimForPublish): a groupId nothing claims is no error here.
+	if c.Kind != Metadata && c.Checksum == "" {
+		return h.putFile(ctx, c)
+	}
+	// Where the path lives decides how the deploy is authorized: a
+	// groupId nothing claims is no error here.
 	o, err := h.r.Locate(edge.Context(ctx), h.where(c, auth.Write))
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
-	t := target{principal: p}
 	if o.Hosted {
-		t.org, t.namespace = auth.Org{ID: o.Claim.OrgID}, o.Claim.Namespace
-	} else {
-		org, err := h.r.PublishOrg(context.Background(), p, "")
-		if err != nil {
+		if _, err := h.r.May(ctx, o.Ref, auth.Write); err != nil {
 			return err
 		}
-		t.org, t.namespace, t.first = org, c.Group, true
 	}
-	if c.Kind == Metadata || c.Checksum != "" {
-		if o.Hosted {
-			if _, err := h.r.May(ctx, o.Ref, auth.Write); err != nil {
-				return err
-			}
+	switch {
+	case c.Kind == Metadata && c.Checksum == "":
+		return h.putMetadata(ctx, c)
+	case c.Kind == Metadata:
+		// The client's checksum of its own metadata, which is set
+		// aside: the server's document has checksums of its own.
+		if _, err := edge.ReadBody(ctx, 1<<10); err != nil {
+			return err
 		}
-		switch {
-		case c.Kind == Metadata && c.Checksum == "":
-			return h.putMetadata(ctx, c)
-		case c.Kind == Metadata:
-			// The client's checksum of its own metadata, which is set
-			// aside: the server's document has checksums of its own.
-			if _, err := edge.ReadBody(ctx, 1<<10); err != nil {
-				return err
-			}
-			ctx.SetStatusCode(fasthttp.StatusCreated)
-			return nil
-		}
-		return h.putChecksum(ctx, c, t, o.Hosted)
+		ctx.SetStatusCode(fasthttp.StatusCreated)
+		return nil
 	}
-	return h.putFile(ctx, c, t)
+	return h.putChecksum(ctx, c, p, o.Hosted)
 }

@@ -3,10 +3,10 @@ package npm
 import (
 	"archive/tar"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -199,10 +199,11 @@ func decodeField(top map[string]span, key string, v any) error {
 // put is PUT /<name>: a publish when the document carries attachments,
 // otherwise a change of deprecation messages.
 //
-// The write is authorized before the body is read (the URL names the
-// package), so a caller without it costs no more than the refusal; the
-// body is then streamed: the tarball's base64 is decoded into a spooled
-// Upload as it arrives, and only the rest of the document is held.
+// A publish goes through edge.Publish (tarballUpload). The URL names the
+// package, so the write is authorized before the body is read, and a
+// caller without it costs no more than the refusal; the body is then
+// streamed: the tarball's base64 is decoded into a spooled Upload as it
+// arrives, and only the rest of the document is held.
 func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	n, err := nameOf(ctx)
 	if err != nil {
@@ -211,64 +212,191 @@ func (h *Handler) put(ctx *fasthttp.RequestCtx) error {
 	if err := n.CheckNew(); err != nil {
 		return err
 	}
-	p, err := h.r.Who(ctx)
-	if err != nil {
-		return err
+	t := &tarballUpload{h: h, n: n}
+	err = h.r.Publish(ctx, edge.PublishSpec{
+		Protocol: Protocol, SignIn: "you must be logged in to publish packages",
+		Coordinates: t.coordinates, Spool: t.spool, Validate: t.validate, Check: t.check,
+		Package: func(*edge.Publication) hosted.Package { return hosted.Package{Name: n.String()} },
+		Record:  t.record, Changed: func(*edge.Publication) { h.forget(n) },
+		Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
+			return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
+		},
+		Refused: func(pub *edge.Publication, err error) error {
+			if pub.Org.ID == "" { // no organization to publish to: said as it is
+				return err
+			}
+			return forbidPublish(n, err)
+		},
+	})
+	if errors.Is(err, edge.ErrNoUpload) {
+		return h.deprecate(ctx, n, t.doc)
 	}
-	if p.Anonymous() {
-		return fault.New("npm.put", fault.Unauthorized, "you must be logged in to publish packages")
+	return err
+}
+
+// tarballUpload is one npm publish: its pieces of edge.Publish.
+type tarballUpload struct {
+	h        *Handler
+	n        Name
+	doc      putBody
+	version  string
+	manifest json.RawMessage // as stored
+	want     []blob.Digest
+	tags     map[string]string
+}
+
+// coordinates: the organization holding n's claim (its scope's or its
+// own), else the one named by n's scope (a scope belongs to the
+// organization of the same name), else the caller's.
+func (t *tarballUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
+	n := t.n
+	pub.Name, pub.Named, pub.Namespaces, pub.Upstream = n.String(), n.Scope, []string{n.String()}, t.h.onUpstream(n)
+	if n.Scope != "" {
+		pub.Namespaces = []string{n.ScopeNamespace(), n.String()}
 	}
-	org, ns, err := h.publishOrg(n, p)
-	if err != nil {
-		return err
-	}
-	if err := h.r.MayPublish(ctx, Protocol, org, ns); err != nil {
-		return forbidPublish(n, err)
-	}
-	body, err := edge.Body(ctx, h.r.MaxUpload)
-	if err != nil {
-		return err // a refused body is drained by the edge
-	}
+	return body, nil
+}
+
+// spool reads the document, its attachment's data decoded into an Upload
+// as it streams by; a document without attachments is no publish.
+func (t *tarballUpload) spool(_ *edge.Publication, body io.Reader) (*edge.Upload, error) {
 	var up *edge.Upload
-	defer func() { up.Close() }()
-	raw, err := splitAttachments(body, min(h.r.MaxUpload, maxDocument), func(string) (io.Writer, error) {
+	raw, err := splitAttachments(body, min(t.h.r.MaxUpload, maxDocument), func(string) (io.Writer, error) {
 		if up != nil {
 			return nil, fault.New("npm.publish", fault.Invalid, "a publish carries exactly one version and one attachment")
 		}
 		var err error
-		up, err = h.r.NewUpload(Protocol, blob.SHA1, blob.SHA512)
+		up, err = t.h.r.NewUpload(Protocol, blob.SHA1, blob.SHA512)
 		return up, err
 	})
-	if err != nil {
+	if err == nil {
+		t.doc, err = parsePutBody(t.n, raw)
+	}
+	if err != nil || len(t.doc.Attachments) == 0 {
+		up.Close()
+		return nil, err
+	}
+	if up == nil { // the data was not streamed (an escaped key, say)
+		if len(t.doc.Attachments) != 1 {
+			return nil, fault.New("npm.publish", fault.Invalid, "a publish carries exactly one version and one attachment")
+		}
+		for _, a := range t.doc.Attachments {
+			return t.h.spoolAttachment(a)
+		}
+	}
+	return up, nil
+}
+
+// validate checks the version's manifest and dist-tags, and the tarball
+// against dist.shasum/dist.integrity and the package.json inside.
+func (t *tarballUpload) validate(pub *edge.Publication) error {
+	const op = "npm.publish"
+	doc, n := t.doc, t.n
+	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
+		return fault.New(op, fault.Invalid, "a publish carries exactly one version and one attachment")
+	}
+	var manifest json.RawMessage
+	for k, m := range doc.Versions {
+		t.version, manifest = k, m
+	}
+	if _, err := ParseVersion(t.version); err != nil {
 		return err
 	}
-	doc, err := parsePutBody(n, raw)
-	if err != nil {
+	pub.Version = t.version
+	var err error
+	if t.manifest, t.want, err = checkManifest(n, t.version, manifest); err != nil {
 		return err
 	}
-	if len(doc.Attachments) > 0 {
-		return h.publish(ctx, n, p, org, ns, doc, up)
+	t.tags = map[string]string{}
+	for tag, v := range doc.DistTags {
+		if _, err := ParseTag(tag); err != nil {
+			return err
+		}
+		if v != t.version {
+			return fault.Newf(op, fault.Invalid, "dist-tag %q points at %s, not the published %s", tag, v, t.version)
+		}
+		t.tags[tag] = v
 	}
-	return h.deprecate(ctx, n, doc)
+	for _, a := range doc.Attachments {
+		return checkTarball(pub.Upload, a, t.want, n, t.version)
+	}
+	return nil
+}
+
+// check refuses a version that exists or existed.
+func (t *tarballUpload) check(ctx context.Context, _ *edge.Publication) error {
+	if _, err := t.h.r.Catalog.Version(ctx, Protocol, t.n.String(), t.version); err == nil {
+		return republish(t.version)
+	} else if !fault.Is(err, fault.NotFound) {
+		return fault.Op("npm.publish", err)
+	}
+	return nil
+}
+
+// record writes the version, and the package's dist-tags and top-level
+// fields.
+func (t *tarballUpload) record(ctx context.Context, pub *edge.Publication) error {
+	const op = "npm.publish"
+	n, version, man := t.n, t.version, t.manifest
+	orgID := pub.Claim.OrgID
+	hashes := map[string]string{blob.SHA256: pub.Blob.Digest.Hex()}
+	for _, w := range t.want {
+		hashes[w.Algorithm()] = w.Hex()
+	}
+	file := hosted.File{
+		Name:        filePath(n, TarballFile(n, version)),
+		Digest:      string(pub.Blob.Digest),
+		Size:        pub.Blob.Size,
+		ContentType: "application/octet-stream",
+		Hashes:      hashes,
+	}
+	_, err := t.h.r.Catalog.AddVersion(ctx, hosted.Version{
+		Protocol: Protocol, Package: n.String(), Version: version, OrgID: orgID,
+		Files: []hosted.File{file}, Meta: man, PublishedBy: pub.Principal.UserID,
+	})
+	if fault.Is(err, fault.Conflict) {
+		return republish(version)
+	}
+	if err != nil {
+		return fault.Op(op, err)
+	}
+	// Top-level fields as the document gives them, else as the version's
+	// manifest does (npm puts keywords, license, ... there only).
+	var inManifest map[string]json.RawMessage
+	json.Unmarshal(man, &inManifest)
+	fields := map[string]json.RawMessage{}
+	for _, f := range keptFields {
+		if v, ok := t.doc.top[f]; ok {
+			fields[f] = append(json.RawMessage(nil), v...)
+		} else if v, ok := inManifest[f]; ok {
+			fields[f] = v
+		}
+	}
+	var desc string
+	json.Unmarshal(fields["description"], &desc)
+	_, err = t.h.r.Catalog.UpdatePackage(ctx, Protocol, n.String(), func(pk *hosted.Package) error {
+		m := decodeMeta(pk.Meta)
+		for tag, v := range t.tags {
+			m.DistTags[tag] = v
+		}
+		if _, ok := m.DistTags["latest"]; !ok {
+			m.DistTags["latest"] = version
+		}
+		m.Fields = fields
+		pk.Description = desc
+		raw, err := json.Marshal(m)
+		pk.Meta = raw
+		return err
+	})
+	if err != nil {
+		t.h.forget(n) // the version is recorded
+		return fault.Op(op, err)
+	}
+	return nil
 }
 
 // maxDocument bounds a PUT document without its attachment.
 const maxDocument = 64 << 20
-
-// publishOrg picks the organization a publish of n goes to, and the
-// namespace it claims (edge.Registry.PublishTo): the organization holding
-// n's claim (its scope's or its own), else the one named by n's scope (a
-// scope belongs to the organization of the same name), else the
-// caller's. It authorizes nothing: edge.Registry.MayPublish does before
-// the body is read, and ClaimForPublish once the upload is valid.
-func (h *Handler) publishOrg(n Name, p auth.Principal) (auth.Org, string, error) {
-	namespaces := []string{n.String()}
-	if n.Scope != "" {
-		namespaces = []string{n.ScopeNamespace(), n.String()}
-	}
-	org, ns, _, err := h.r.PublishTo(bg, p, Protocol, n.Scope, namespaces...)
-	return org, ns, err
-}
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
 // first publish of n takes its name: does the upstream registry serve
@@ -295,134 +423,6 @@ func forbidPublish(n Name, err error) error {
 		return fault.WrapMsg("npm.publish", fault.Forbidden, fmt.Sprintf("you do not have permission to publish %q (%s). Are you logged in as the correct user?", n.String(), fault.Message(err)), err)
 	}
 	return err
-}
-
-// publish stores one new version: the spooled attachment (up) is checked
-// against dist.shasum/dist.integrity and against the package.json
-// inside; only then does the publish take the name
-// (edge.Registry.ClaimForPublish authorizes it, and refuses a first
-// publish of a name the upstream serves), commit the tarball to the blob
-// store, and become visible. A refused publish stores nothing.
-func (h *Handler) publish(ctx *fasthttp.RequestCtx, n Name, p auth.Principal, org auth.Org, ns string, doc putBody, up *edge.Upload) (err error) {
-	const op = "npm.publish"
-	if len(doc.Versions) != 1 || len(doc.Attachments) != 1 {
-		return fault.New(op, fault.Invalid, "a publish carries exactly one version and one attachment")
-	}
-	var version string
-	var manifest json.RawMessage
-	for k, m := range doc.Versions {
-		version, manifest = k, m
-	}
-	if _, err := ParseVersion(version); err != nil {
-		return err
-	}
-	man, want, err := checkManifest(n, version, manifest)
-	if err != nil {
-		return err
-	}
-	tags := map[string]string{}
-	for t, v := range doc.DistTags {
-		if _, err := ParseTag(t); err != nil {
-			return err
-		}
-		if v != version {
-			return fault.Newf(op, fault.Invalid, "dist-tag %q points at %s, not the published %s", t, v, version)
-		}
-		tags[t] = v
-	}
-	var att attachment
-	for _, a := range doc.Attachments {
-		att = a
-	}
-	orgID, target := org.ID, n.String()+"@"+version
-	defer func() { h.r.RecordPublish(ctx, "npm.publish", target, orgID, err, "") }()
-	if up == nil { // the data was not streamed (an escaped key, say)
-		if up, err = h.spoolAttachment(att); err != nil {
-			return err
-		}
-		defer up.Close()
-	}
-	if err := checkTarball(up, att, want, n, version); err != nil {
-		return err
-	}
-	// The upload is valid: only now may it take the name (a failed
-	// publish claims nothing) and be stored.
-	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: ns, Org: org, Upstream: h.onUpstream(n)}, up, func() error {
-		if _, err := h.r.Catalog.Version(bg, Protocol, n.String(), version); err == nil {
-			return republish(version)
-		} else if !fault.Is(err, fault.NotFound) {
-			return fault.Op(op, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return forbidPublish(n, err)
-	}
-	orgID = cl.OrgID
-	repoID := cmp.Or(ref.ID, cl.RepoID)
-	hashes := map[string]string{blob.SHA256: info.Digest.Hex()}
-	for _, w := range want {
-		hashes[w.Algorithm()] = w.Hex()
-	}
-	file := hosted.File{
-		Name:        filePath(n, TarballFile(n, version)),
-		Digest:      string(info.Digest),
-		Size:        info.Size,
-		ContentType: "application/octet-stream",
-		Hashes:      hashes,
-	}
-
-	if _, err := h.r.Catalog.Package(bg, Protocol, n.String()); fault.Is(err, fault.NotFound) {
-		_, err = h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: n.String(), OrgID: orgID, RepoID: repoID})
-		if err != nil && !fault.Is(err, fault.Conflict) {
-			return fault.Op(op, err)
-		}
-	} else if err != nil {
-		return fault.Op(op, err)
-	}
-	_, err = h.r.Catalog.AddVersion(bg, hosted.Version{
-		Protocol: Protocol, Package: n.String(), Version: version, OrgID: orgID,
-		Files: []hosted.File{file}, Meta: man, PublishedBy: p.UserID,
-	})
-	if fault.Is(err, fault.Conflict) {
-		return republish(version)
-	}
-	if err != nil {
-		return fault.Op(op, err)
-	}
-	// Top-level fields as the document gives them, else as the version's
-	// manifest does (npm puts keywords, license, ... there only).
-	var inManifest map[string]json.RawMessage
-	json.Unmarshal(man, &inManifest)
-	fields := map[string]json.RawMessage{}
-	for _, f := range keptFields {
-		if v, ok := doc.top[f]; ok {
-			fields[f] = append(json.RawMessage(nil), v...)
-		} else if v, ok := inManifest[f]; ok {
-			fields[f] = v
-		}
-	}
-	var desc string
-	json.Unmarshal(fields["description"], &desc)
-	_, err = h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(pk *hosted.Package) error {
-		m := decodeMeta(pk.Meta)
-		for t, v := range tags {
-			m.DistTags[t] = v
-		}
-		if _, ok := m.DistTags["latest"]; !ok {
-			m.DistTags["latest"] = version
-		}
-		m.Fields = fields
-		pk.Description = desc
-		raw, err := json.Marshal(m)
-		pk.Meta = raw
-		return err
-	})
-	h.forget(n)
-	if err != nil {
-		return fault.Op(op, err)
-	}
-	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"ok": true, "id": n.String(), "success": true})
 }
 
 // republish is npm's refusal of a version that exists or existed.

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -173,26 +172,47 @@ func (f *uploadForm) get(k string) string {
 	return ""
 }
 
-// upload takes one file through the legacy upload API (twine, uv): a
+// upload takes one file through the legacy upload API (twine, uv), a
 // multipart form with the metadata fields first and the file ("content")
-// last, streamed into the blob store. Nothing becomes visible unless the
-// whole upload is valid.
+// last, through edge.Publish (distUpload). Nothing becomes visible unless
+// the whole upload is valid.
 func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
+	d := &distUpload{h: h, contentType: string(ctx.Request.Header.ContentType())}
+	return h.r.Publish(ctx, edge.PublishSpec{
+		Protocol:    Protocol,
+		SignIn:      "authentication required to upload: use __token__ and an API token as the password",
+		Limit:       h.r.MaxUpload + maxFields,
+		Coordinates: d.coordinates, Spool: d.spool, Validate: d.validate, Check: d.check,
+		Package: func(*edge.Publication) hosted.Package {
+			return hosted.Package{Name: d.u.project, DisplayName: d.u.meta.Name, Description: d.u.meta.Summary}
+		},
+		Record: d.record, Respond: func(ctx *fasthttp.RequestCtx, _ *edge.Publication) error {
+			ctx.SetContentType("text/plain; charset=utf-8")
+			ctx.SetBodyString("OK\n")
+			return nil
+		},
+	})
+}
+
+// distUpload is one upload of a distribution file: its pieces of
+// edge.Publish. The form's fields, before the file, name the project, so
+// the write is authorized before the file is read; a file name once
+// taken is refused then too, once the write is authorized, so that a
+// private project's files stay unknown to outsiders.
+type distUpload struct {
+	h           *Handler
+	contentType string
+	u           checkedUpload
+	fm          fileMeta
+	md          []byte // a wheel's METADATA
+}
+
+// coordinates reads the form's fields, up to the file.
+func (d *distUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
 	const op = "pypi.upload"
-	p, err := h.r.Who(ctx)
-	if err != nil {
-		return err
-	}
-	if p.Anonymous() {
-		return fault.New(op, fault.Unauthorized, "authentication required to upload: use __token__ and an API token as the password")
-	}
-	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	mt, params, err := mime.ParseMediaType(d.contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return fault.New(op, fault.Invalid, "an upload is a multipart/form-data request")
-	}
-	body, err := edge.Body(ctx, h.r.MaxUpload+maxFields)
-	if err != nil {
-		return err
+		return nil, fault.New(op, fault.Invalid, "an upload is a multipart/form-data request")
 	}
 	mr := multipart.NewReader(body, params["boundary"])
 	form := uploadForm{fields: map[string][]string{}}
@@ -204,7 +224,7 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 			break
 		}
 		if err != nil {
-			return formError(op, err)
+			return nil, formError(op, err)
 		}
 		name := part.FormName()
 		if name == "content" {
@@ -217,42 +237,97 @@ func (h *Handler) upload(ctx *fasthttp.RequestCtx) error {
 		}
 		b, err := io.ReadAll(io.LimitReader(part, int64(limit)+1))
 		if err != nil {
-			return formError(op, err)
+			return nil, formError(op, err)
 		}
 		if len(b) > limit {
-			return fault.Newf(op, fault.TooLarge, "form field %q is over %d bytes", clip(name), limit)
+			return nil, fault.Newf(op, fault.TooLarge, "form field %q is over %d bytes", clip(name), limit)
 		}
 		if total += len(b); total > maxFields {
-			return fault.Newf(op, fault.TooLarge, "the form's fields are over %d bytes", maxFields)
+			return nil, fault.Newf(op, fault.TooLarge, "the form's fields are over %d bytes", maxFields)
 		}
 		form.fields[name] = append(form.fields[name], string(b))
 	}
 	if content == nil {
-		return fault.New(op, fault.Invalid, "the upload has no file (the form's \"content\" field)")
+		return nil, fault.New(op, fault.Invalid, "the upload has no file (the form's \"content\" field)")
 	}
-	u, err := h.checkUpload(&form, content)
+	if d.u, err = d.h.checkUpload(&form, content); err != nil {
+		return nil, err
+	}
+	pub.Name, pub.Version, pub.File = d.u.project, d.u.version, d.u.dist.Filename
+	pub.Namespaces, pub.Upstream = []string{d.u.project}, d.h.onUpstream(d.u.project)
+	return content, nil
+}
+
+// check refuses a file name once taken (even by a deleted file).
+func (d *distUpload) check(ctx context.Context, _ *edge.Publication) error {
+	if _, err := d.h.r.Catalog.File(ctx, Protocol, d.u.dist.Filename); err == nil {
+		return fault.Newf("pypi.upload", fault.Conflict, "File already exists: %s was uploaded before (file names are never reused, even after deletion)", d.u.dist.Filename)
+	} else if !fault.Is(err, fault.NotFound) {
+		return fault.Op("pypi.upload", err)
+	}
+	return nil
+}
+
+// spool spools the file, within the upload limit.
+func (d *distUpload) spool(_ *edge.Publication, content io.Reader) (*edge.Upload, error) {
+	const op = "pypi.upload"
+	lr := &io.LimitedReader{R: content, N: d.h.r.MaxUpload + 1}
+	up, err := d.h.r.Spool(Protocol, lr, blob.MD5)
 	if err != nil {
+		return nil, formError(op, err)
+	}
+	if lr.N <= 0 {
+		up.Close()
+		return nil, fault.Newf(op, fault.TooLarge, "file %s is over the upload limit of %d bytes", d.u.dist.Filename, d.h.r.MaxUpload)
+	}
+	return up, nil
+}
+
+// validate verifies the file against the form's digests and checks its
+// archive: every entry, and a wheel's METADATA.
+func (d *distUpload) validate(pub *edge.Publication) error {
+	u, up := d.u, pub.Upload
+	if err := up.Verify("the digest in the form does not match the uploaded file "+u.dist.Filename, u.want...); err != nil {
 		return err
 	}
-	// The organization the upload goes to: the one holding the name, else
-	// the caller's. The write is authorized before the file is read
-	// (edge.Registry.MayPublish: the form's fields, first, name the
-	// project), and again once it is valid (ClaimForPublish, in store).
-	org, _, claimed, err := h.r.PublishTo(context.Background(), p, Protocol, "", u.project)
-	if err != nil {
+	d.fm = fileMeta{Filetype: u.dist.Kind, PythonVersion: u.form.get("pyversion"), RequiresPython: u.meta.RequiresPython}
+	limit := archive.Budget(up.Size(), 0)
+	if u.dist.Kind == Wheel {
+		var err error
+		d.md, err = d.h.wheelMetadata(up.ReaderAt(), up.Size(), limit, u)
 		return err
 	}
-	target := Protocol + ":" + u.project + "@" + u.version + "/" + u.dist.Filename
-	err = h.r.MayPublish(ctx, Protocol, org, u.project)
-	if err == nil {
-		err = h.store(ctx, u, content, org, claimed)
+	return checkSdist(up.ReaderAt(), up.Size(), limit, u.dist.Filename)
+}
+
+// record stores a wheel's METADATA, and writes the file in its release.
+func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
+	const op = "pypi.upload"
+	u, fm := d.u, d.fm
+	if d.md != nil {
+		mw, err := d.h.r.Blobs.Create(bg)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		defer mw.Cancel(bg)
+		mw.Write(d.md)
+		mi, err := mw.Commit(bg)
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		fm.Metadata, fm.MetadataSize = mi.Digest, mi.Size
 	}
-	h.r.RecordPublish(ctx, "package.publish", target, org.ID, err, "")
-	if err != nil {
+	rawMeta, _ := json.Marshal(fm)
+	file := hosted.File{Name: u.dist.Filename, Digest: string(pub.Blob.Digest), Size: pub.Blob.Size, Meta: rawMeta, UploadedAt: time.Now().UTC()}
+	if slices.ContainsFunc(u.want, func(d blob.Digest) bool { return d.Algorithm() == blob.MD5 }) {
+		file.Hashes = map[string]string{"md5": pub.Upload.Sum(blob.MD5).Hex()}
+	}
+	if err := d.h.addFile(bg, u, file, pub.Claim.OrgID); err != nil {
 		return err
 	}
-	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("OK\n")
+	if _, err := d.h.r.Catalog.Touch(bg, Protocol, u.project); err != nil {
+		return fault.Op(op, err)
+	}
 	return nil
 }
 
@@ -364,99 +439,6 @@ func nonEmpty(ss []string) []string {
 		}
 	}
 	return out
-}
-
-// store spools the file, verifies it, checks its archive (entries, and a
-// wheel's metadata), and only then claims the name (a first upload) and
-// authorizes the upload to org, which holds the name when claimed is
-// true, commits the file to the blob store and records it. A refused or
-// failed upload claims, stores and records nothing.
-func (h *Handler) store(ctx *fasthttp.RequestCtx, u checkedUpload, content io.Reader, org auth.Org, claimed bool) error {
-	const op = "pypi.upload"
-	bg := context.Background()
-	// A file name once taken is refused. For a name nobody holds this is
-	// asked before the bytes are read; for a held one only after the
-	// permission check, so that a private project's files stay unknown to
-	// outsiders.
-	taken := func() error {
-		if _, err := h.r.Catalog.File(bg, Protocol, u.dist.Filename); err == nil {
-			return fault.Newf(op, fault.Conflict, "File already exists: %s was uploaded before (file names are never reused, even after deletion)", u.dist.Filename)
-		} else if !fault.Is(err, fault.NotFound) {
-			return fault.Op(op, err)
-		}
-		return nil
-	}
-	if !claimed {
-		if err := taken(); err != nil {
-			return err
-		}
-	}
-	lr := &io.LimitedReader{R: content, N: h.r.MaxUpload + 1}
-	up, err := h.r.Spool(Protocol, lr, blob.MD5)
-	if err != nil {
-		return formError(op, err)
-	}
-	defer up.Close()
-	if lr.N <= 0 {
-		return fault.Newf(op, fault.TooLarge, "file %s is over the upload limit of %d bytes", u.dist.Filename, h.r.MaxUpload)
-	}
-	if err := up.Verify("the digest in the form does not match the uploaded file "+u.dist.Filename, u.want...); err != nil {
-		return err
-	}
-	fm := fileMeta{Filetype: u.dist.Kind, PythonVersion: u.form.get("pyversion"), RequiresPython: u.meta.RequiresPython}
-	var md []byte
-	limit := archive.Budget(up.Size(), 0)
-	if u.dist.Kind == Wheel {
-		if md, err = h.wheelMetadata(up.ReaderAt(), up.Size(), limit, u); err != nil {
-			return err
-		}
-	} else if err := checkSdist(up.ReaderAt(), up.Size(), limit, u.dist.Filename); err != nil {
-		return err
-	}
-	// Every check passed: authorize, claim the name (first upload), store,
-	// record.
-	var check func() error
-	if claimed {
-		check = taken
-	}
-	cl, ref, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: u.project, Org: org, Upstream: h.onUpstream(u.project)}, up, check)
-	if err != nil {
-		return err
-	}
-	if md != nil {
-		mw, err := h.r.Blobs.Create(bg)
-		if err != nil {
-			return fault.Op(op, err)
-		}
-		defer mw.Cancel(bg)
-		mw.Write(md)
-		mi, err := mw.Commit(bg)
-		if err != nil {
-			return fault.Op(op, err)
-		}
-		fm.Metadata, fm.MetadataSize = mi.Digest, mi.Size
-	}
-	rawMeta, _ := json.Marshal(fm)
-	file := hosted.File{Name: u.dist.Filename, Digest: string(info.Digest), Size: info.Size, Meta: rawMeta, UploadedAt: time.Now().UTC()}
-	if slices.ContainsFunc(u.want, func(d blob.Digest) bool { return d.Algorithm() == blob.MD5 }) {
-		file.Hashes = map[string]string{"md5": up.Sum(blob.MD5).Hex()}
-	}
-	orgID, repoID := cl.OrgID, cmp.Or(ref.ID, cl.RepoID)
-	if _, err := h.r.Catalog.Package(bg, Protocol, u.project); fault.Is(err, fault.NotFound) {
-		_, err := h.r.Catalog.CreatePackage(bg, hosted.Package{Protocol: Protocol, Name: u.project, DisplayName: u.meta.Name, OrgID: orgID, RepoID: repoID, Description: u.meta.Summary})
-		if err != nil && !fault.Is(err, fault.Conflict) {
-			return fault.Op(op, err)
-		}
-	} else if err != nil {
-		return fault.Op(op, err)
-	}
-	if err := h.addFile(bg, u, file, orgID); err != nil {
-		return err
-	}
-	if _, err := h.r.Catalog.Touch(bg, Protocol, u.project); err != nil {
-		return fault.Op(op, err)
-	}
-	return nil
 }
 
 // checkSdist checks every entry of an sdist (a .tar.gz or a .zip, in ra

@@ -213,118 +213,93 @@ func serveDoc(ctx *fasthttp.RequestCtx, blobs blob.Store, d blob.Digest, md5 str
 	return edge.ServeBlob(ctx, blobs, edge.Blob{Digest: d, ContentType: contentType, ETag: etag})
 }
 
-// push is gem push: POST /api/v1/gems with the .gem as the body.
-//
-// Only the gem names the package, so before the body is read the caller
-// is only checked to be able to push at all (edge.Registry.MayPublishAny).
-// The body is spooled, then the archive read and checked; only once the
-// gem is valid is the name claimed (edge.ClaimForPublish, which
-// authorizes the write), and, the version being new, the blob committed
-// and the version recorded. A refused push claims, stores and records
-// nothing.
-func (h *Handler) push(ctx *fasthttp.RequestCtx) (err error) {
-	const op = "rubygems.push"
-	rctx := context.Background()
-	p, err := h.r.Who(ctx)
+// push answers POST /api/v1/gems (gem push) through edge.Publish. Only
+// the gem names itself, so the caller is first authorized to publish at
+// all, the gem spooled, and the write on the name its first entry gives
+// authorized before the rest is read; a
+// version pushed already is refused once the write is authorized, so
+// that no one learns a private gem's versions by pushing them.
+func (h *Handler) push(ctx *fasthttp.RequestCtx) error {
+	g := &gemUpload{h: h}
+	return h.r.Publish(ctx, edge.PublishSpec{
+		Protocol:    Protocol,
+		SignIn:      "authentication required to push: set GEM_HOST_API_KEY to an Entrepot API token",
+		Coordinates: func(_ *edge.Publication, body io.Reader) (io.Reader, error) { return body, nil },
+		Name:        g.name, Validate: g.validate, Check: g.check, Record: g.record,
+		Package: func(pub *edge.Publication) hosted.Package {
+			return hosted.Package{Name: pub.Name, DisplayName: pub.Name, Description: g.spec.Summary}
+		},
+		Changed: func(*edge.Publication) { h.changed() }, Respond: g.respond,
+		Refused: func(pub *edge.Publication, err error) error { return pushRefused(pub.Name, pub.Claimed, err) },
+	})
+}
+
+// gemUpload is one gem push: its pieces of edge.Publish.
+type gemUpload struct {
+	h    *Handler
+	spec *Spec
+	key  string
+}
+
+// name reads the gem's name from its first entry.
+func (g *gemUpload) name(pub *edge.Publication, up *edge.Upload) error {
+	if name := gemName(up.Reader()); name != "" {
+		pub.Name, pub.Namespaces, pub.Upstream = name, []string{name}, g.h.onUpstream(name)
+	}
+	return nil
+}
+
+// validate reads the gem's specification, which must name the gem.
+func (g *gemUpload) validate(pub *edge.Publication) error {
+	spec, err := readGem(pub.Upload.Reader(), archive.Budget(pub.Upload.Size(), 0))
 	if err != nil {
 		return err
 	}
-	if p.Anonymous() {
-		return fault.New(op, fault.Unauthorized, "authentication required to push: set GEM_HOST_API_KEY to an Entrepot API token")
+	if spec.Name != pub.Name {
+		return fault.New("rubygems.push", fault.Invalid, "the gem's metadata.gz does not name the gem it holds")
 	}
-	if err := h.r.MayPublishAny(ctx); err != nil {
-		return err
-	}
-	body, err := edge.Body(ctx, h.r.MaxUpload)
-	if err != nil {
-		return err
-	}
-	up, err := h.r.Spool(Protocol, body)
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	// The organization holding the name, else the one the caller pushes
-	// for; the write is authorized on the name the gem's first entry
-	// gives, before the rest of it is read.
-	name := gemName(up.Reader())
-	var org auth.Org
-	var claimed bool
-	if name != "" {
-		if org, _, claimed, err = h.r.PublishTo(rctx, p, Protocol, "", name); err != nil {
-			return err
-		}
-		if err := h.r.MayPublish(ctx, Protocol, org, name); err != nil {
-			return pushRefused(name, claimed, err)
-		}
-	}
-	spec, err := readGem(up.Reader(), archive.Budget(up.Size(), 0))
-	if err != nil {
-		return err
-	}
-	if spec.Name != name {
-		return fault.New(op, fault.Invalid, "the gem's metadata.gz does not name the gem it holds")
-	}
-	key := versionKey(spec.Version, spec.Platform)
-	orgID, detail := org.ID, ""
-	defer func() { h.r.RecordPublish(ctx, "rubygems.push", name+"@"+key, orgID, err, detail) }()
-	// A version pushed already is refused once the write is authorized,
-	// so that no one learns a private gem's versions by pushing them;
-	// nothing is stored for it.
-	exists := false
-	if _, err := h.r.Catalog.Version(rctx, Protocol, name, key); err == nil {
-		exists = true
+	g.spec, g.key = spec, versionKey(spec.Version, spec.Platform)
+	pub.Version = g.key
+	return nil
+}
+
+// check refuses a version pushed already.
+func (g *gemUpload) check(ctx context.Context, pub *edge.Publication) error {
+	if _, err := g.h.r.Catalog.Version(ctx, Protocol, pub.Name, g.key); err == nil {
+		return fault.Newf("rubygems.push", fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", g.spec.FullName())
 	} else if !fault.Is(err, fault.NotFound) {
 		return err
 	}
-	claim, _, info, err := h.r.Accept(ctx, edge.ClaimRequest{Protocol: Protocol, Namespace: name, Org: org, Upstream: h.onUpstream(name)}, up, func() error {
-		if exists {
-			return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already (versions are immutable; yank it and push a new version)", spec.FullName())
-		}
-		return nil
-	})
-	if err != nil {
-		return pushRefused(name, claimed, err)
-	}
-	orgID = claim.OrgID
-	repoID := claim.RepoID
-	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
+	return nil
+}
 
-	pkg, err := h.r.Catalog.Package(rctx, Protocol, name)
-	if fault.Is(err, fault.NotFound) {
-		pkg, err = h.r.Catalog.CreatePackage(rctx, hosted.Package{
-			Protocol: Protocol, Name: name, DisplayName: name, OrgID: orgID, RepoID: repoID,
-			Description: spec.Summary,
-		})
-		if fault.Is(err, fault.Conflict) { // a racing first push
-			pkg, err = h.r.Catalog.Package(rctx, Protocol, name)
-		}
-	}
-	if err != nil {
-		return err
-	}
+// record writes the version.
+func (g *gemUpload) record(ctx context.Context, pub *edge.Publication) error {
+	const op = "rubygems.push"
+	name, spec, info := pub.Name, g.spec, pub.Blob
+	spec.SHA256, spec.Size = info.Digest.Hex(), info.Size
 	meta, _ := json.Marshal(versionMeta{Spec: *spec})
-	_, err = h.r.Catalog.AddVersion(rctx, hosted.Version{
-		Protocol: Protocol, Package: name, Version: key, OrgID: pkg.OrgID, Meta: meta,
-		PublishedBy: p.UserID,
+	_, err := g.h.r.Catalog.AddVersion(ctx, hosted.Version{
+		Protocol: Protocol, Package: name, Version: g.key, OrgID: pub.Package.OrgID, Meta: meta,
+		PublishedBy: pub.Principal.UserID,
 		Files: []hosted.File{{
 			Name: spec.FullName() + ".gem", Digest: string(info.Digest), Size: info.Size,
 			ContentType: "application/octet-stream", UploadedAt: time.Now().UTC(),
 		}},
 	})
+	if fault.Is(err, fault.Conflict) {
+		return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already", spec.FullName())
+	}
 	if err != nil {
-		if fault.Is(err, fault.Conflict) {
-			return fault.Newf(op, fault.Conflict, "Repushing of gem versions is not allowed: %s exists already", spec.FullName())
-		}
 		return err
 	}
-	if _, err := h.r.Catalog.Touch(rctx, Protocol, name); err != nil {
-		return err
-	}
-	h.changed()
-	orgID, detail = pkg.OrgID, spec.FullName()+".gem sha256:"+spec.SHA256
+	_, err = g.h.r.Catalog.Touch(ctx, Protocol, name)
+	return err
+}
+
+func (g *gemUpload) respond(ctx *fasthttp.RequestCtx, pub *edge.Publication) error {
 	ctx.SetContentType("text/plain; charset=utf-8")
-	ctx.SetBodyString("Successfully registered gem: " + name + " (" + key + ")")
+	ctx.SetBodyString("Successfully registered gem: " + pub.Name + " (" + g.key + ")")
 	return nil
 }
 
