@@ -216,7 +216,7 @@ func testSpellingsRefused(t *testing.T, e *Env) {
 // testUpstreamCannotTell: while the upstream fails, a first publish is
 // refused with 503 rather than taken as free.
 func testUpstreamCannotTell(t *testing.T, e *Env) {
-	name := "flaky-name"
+	name := "flaky"
 	e.Up.Set(e.p.Lookup(name), testkit.Route{Status: http.StatusInternalServerError})
 	st, msg := e.p.Publish(t, e, e.Rival.Token, name, "1.0.0")
 	if says := "cannot tell whether " + name + " exists on the upstream registry"; st != http.StatusServiceUnavailable || !strings.Contains(msg, says) {
