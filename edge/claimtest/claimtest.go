@@ -65,13 +65,17 @@ type Protocol struct {
 	// anonymously (cargo's index asks for credentials).
 	AuthenticatedReads bool
 
+	// Spell writes the package base in org's namespace ("vendor/base" in
+	// Composer); nil: base, for protocols whose names are flat. The suite
+	// spells every name it makes, Free and Taken included.
+	Spell func(org, base string) string
 	// Key is the name under which the catalog records a package, and
 	// Namespace what a first publish of a name claims; nil: the name.
 	Key, Namespace func(name string) string
 
 	// Free is a name nobody has; Taken one the upstream serves, and
 	// ClaimAs the spelling an administrator claims Taken under ("":
-	// Taken).
+	// Taken), each before Spell.
 	Free, Taken, ClaimAs string
 	// Spellings are pairs {published, served}: names the protocol's
 	// clients take for one, so that serving the second refuses the first.
@@ -91,9 +95,10 @@ type Bad struct {
 // admin's, and "rival" is eve's: eve is a member of rival only.
 type Env struct {
 	*testkit.Edge
-	Up    *testkit.Upstream
-	Rival testkit.Rival
-	p     *Protocol
+	Up       *testkit.Upstream
+	Rival    testkit.Rival
+	RivalOrg string // rival's id
+	p        *Protocol
 }
 
 // Run runs every case against a fresh edge serving p.
@@ -126,7 +131,21 @@ func NewEnv(t *testing.T, p Protocol) *Env {
 		p.Mount(t, r, m, up)
 		api.New(r, api.Options{Claims: map[string]api.ClaimRule{p.Name: p.Claim}}).Mount(m.Group(api.Prefix))
 	})
-	return &Env{Edge: e, Up: up, Rival: e.Rival(t, "eve", "rival"), p: &p}
+	env := &Env{Edge: e, Up: up, Rival: e.Rival(t, "eve", "rival"), p: &p}
+	org, err := e.Auth.GetOrg(context.Background(), "rival")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.RivalOrg = org.ID
+	return env
+}
+
+// spell writes base in org's namespace.
+func (e *Env) spell(org, base string) string {
+	if e.p.Spell == nil {
+		return base
+	}
+	return e.p.Spell(org, base)
 }
 
 func (e *Env) key(name string) string {
@@ -187,7 +206,7 @@ func (e *Env) refused(t *testing.T, st int, msg, says string) {
 // refused, saying how an administrator claims it; nothing is claimed or
 // recorded, and the name still resolves upstream.
 func testSquattingRefused(t *testing.T, e *Env) {
-	name := e.p.Taken
+	name := e.spell("rival", e.p.Taken)
 	e.p.Serve(e.Up, name, "7.0.0")
 	st, msg := e.p.Publish(t, e, e.Rival.Token, name, "99.0.0")
 	e.refused(t, st, msg, name+" exists on the upstream registry")
@@ -216,7 +235,7 @@ func testSpellingsRefused(t *testing.T, e *Env) {
 // testUpstreamCannotTell: while the upstream fails, a first publish is
 // refused with 503 rather than taken as free.
 func testUpstreamCannotTell(t *testing.T, e *Env) {
-	name := "flaky"
+	name := e.spell("rival", "flaky")
 	e.Up.Set(e.p.Lookup(name), testkit.Route{Status: http.StatusInternalServerError})
 	st, msg := e.p.Publish(t, e, e.Rival.Token, name, "1.0.0")
 	if says := "cannot tell whether " + name + " exists on the upstream registry"; st != http.StatusServiceUnavailable || !strings.Contains(msg, says) {
@@ -228,15 +247,16 @@ func testUpstreamCannotTell(t *testing.T, e *Env) {
 // testFreeNameClaimed: a first publish of a name the upstream lacks goes
 // through and claims it for the publisher's organization.
 func testFreeNameClaimed(t *testing.T, e *Env) {
-	if st, msg := e.p.Publish(t, e, e.Rival.Token, e.p.Free, "1.0.0"); st != e.p.Published {
+	name := e.spell("rival", e.p.Free)
+	if st, msg := e.p.Publish(t, e, e.Rival.Token, name, "1.0.0"); st != e.p.Published {
 		t.Fatalf("publish of a free name: %d %q, want %d", st, msg, e.p.Published)
 	}
-	cl, err := e.Registry.Catalog.ClaimOf(context.Background(), e.p.Name, e.namespace(e.p.Free))
+	cl, err := e.Registry.Catalog.ClaimOf(context.Background(), e.p.Name, e.namespace(name))
 	if err != nil {
 		t.Fatalf("the first publish claimed nothing: %v", err)
 	}
-	if org, err := e.Auth.GetOrg(context.Background(), "rival"); err != nil || cl.OrgID != org.ID {
-		t.Fatalf("claimed by %s, not rival (%v)", cl.OrgID, err)
+	if cl.OrgID != e.RivalOrg {
+		t.Fatalf("claimed by %s, not rival", cl.OrgID)
 	}
 }
 
@@ -244,15 +264,15 @@ func testFreeNameClaimed(t *testing.T, e *Env) {
 // for the rival, as the refusal says; then the publish goes through, the
 // name is hosted, and the upstream is no longer asked about it.
 func testClaimedOnPurpose(t *testing.T, e *Env) {
-	name := e.p.Taken
+	name := e.spell("rival", e.p.Taken)
 	e.p.Serve(e.Up, name, "7.0.0")
 	admin, err := e.Auth.Login(context.Background(), "admin", testkit.AdminPassword, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := e.p.ClaimAs
-	if as == "" {
-		as = name
+	as := name
+	if e.p.ClaimAs != "" {
+		as = e.spell("rival", e.p.ClaimAs)
 	}
 	body := fmt.Sprintf(`{"protocol":%q,"namespace":%q}`, e.p.Name, e.namespace(as))
 	var claim struct{ Namespace string }
@@ -280,9 +300,9 @@ func testFailedPublish(t *testing.T, e *Env) {
 	for i, bad := range e.p.Bad {
 		t.Run(bad.Case, func(t *testing.T) {
 			for _, onUpstream := range []bool{false, true} {
-				name := fmt.Sprintf("bad-%d", i)
+				name := e.spell("rival", fmt.Sprintf("bad-%d", i))
 				if onUpstream {
-					name = fmt.Sprintf("public-%d", i)
+					name = e.spell("rival", fmt.Sprintf("public-%d", i))
 					e.p.Serve(e.Up, name, "3.0.0")
 				}
 				st, msg := bad.Publish(t, e, e.Rival.Token, name)
@@ -290,6 +310,9 @@ func testFailedPublish(t *testing.T, e *Env) {
 					t.Fatalf("%s: %d %q; want 400 saying %q", name, st, msg, bad.Says)
 				}
 				e.unclaimed(t, name)
+				if _, err := e.Auth.RepoByName(context.Background(), e.RivalOrg, e.p.Name, edge.DefaultRepo); !fault.Is(err, fault.NotFound) {
+					t.Fatalf("rival has a %s repository after a failed publish (%v)", e.p.Name, err)
+				}
 				e.p.Serve(e.Up, name, "3.0.0")
 				e.resolvesUpstream(t, name, "3.0.0")
 			}
@@ -299,16 +322,21 @@ func testFailedPublish(t *testing.T, e *Env) {
 
 // testNonMember: a publish with a token scoped to an organization its
 // user does not belong to is refused (403) and creates nothing there,
-// whether or not the upstream has the name; the organization's own
-// publishes are unaffected.
+// whether or not the upstream has the name, without asking the upstream
+// anything; the organization's own publishes are unaffected.
 func testNonMember(t *testing.T, e *Env) {
 	ctx := context.Background()
-	e.p.Serve(e.Up, e.p.Taken, "7.0.0")
-	for _, name := range []string{e.p.Free, e.p.Taken} {
+	free, taken := e.spell("acme", e.p.Free), e.spell("acme", e.p.Taken)
+	e.p.Serve(e.Up, taken, "7.0.0")
+	for _, name := range []string{free, taken} {
 		t.Run(name, func(t *testing.T) {
+			hits := e.Up.Hits(e.p.Lookup(name))
 			st, msg := e.p.Publish(t, e, e.Rival.IntoAcme, name, "1.0.0")
 			if st != http.StatusForbidden || !strings.Contains(msg, `not a member of the organization "acme"`) {
 				t.Fatalf("publish into acme by a non-member: %d %q", st, msg)
+			}
+			if n := e.Up.Hits(e.p.Lookup(name)) - hits; n != 0 {
+				t.Fatalf("a non-member's publish asked the upstream about %s %d times", name, n)
 			}
 			e.unclaimed(t, name)
 			if _, err := e.Auth.RepoByName(ctx, e.OrgID, e.p.Name, edge.DefaultRepo); !fault.Is(err, fault.NotFound) {
@@ -316,7 +344,7 @@ func testNonMember(t *testing.T, e *Env) {
 			}
 		})
 	}
-	if st, msg := e.p.Publish(t, e, e.Token, "acme-"+e.p.Free, "1.0.0"); st != e.p.Published {
+	if st, msg := e.p.Publish(t, e, e.Token, e.spell("acme", "acme-"+e.p.Free), "1.0.0"); st != e.p.Published {
 		t.Fatalf("publish by acme's owner: %d %q", st, msg)
 	}
 	if _, err := e.Auth.RepoByName(ctx, e.OrgID, e.p.Name, edge.DefaultRepo); err != nil {
