@@ -69,6 +69,11 @@ type Protocol struct {
 	// Composer); nil: base, for protocols whose names are flat. The suite
 	// spells every name it makes, Free and Taken included.
 	Spell func(org, base string) string
+	// OrgNamespaces says a namespace named like an organization is that
+	// organization's and never resolves upstream (Composer's vendors):
+	// where the suite would read the upstream's copy of such a name, it
+	// checks that nothing answers instead.
+	OrgNamespaces bool
 	// Key is the name under which the catalog records a package, and
 	// Namespace what a first publish of a name claims; nil: the name.
 	Key, Namespace func(name string) string
@@ -184,10 +189,16 @@ func (e *Env) unclaimed(t *testing.T, name string) {
 }
 
 // resolvesUpstream fails the test unless name's document lists exactly
-// the upstream's version.
+// the upstream's version (nothing, under OrgNamespaces).
 func (e *Env) resolvesUpstream(t *testing.T, name, version string) {
 	t.Helper()
 	st, vs := e.p.Versions(t, e, e.readToken(), name)
+	if e.p.OrgNamespaces {
+		if st != http.StatusNotFound {
+			t.Fatalf("%s in an organization's namespace: %d %v, want 404", name, st, vs)
+		}
+		return
+	}
 	if st != http.StatusOK || !slices.Equal(vs, []string{version}) {
 		t.Fatalf("%s does not resolve upstream: %d %v, want %s", name, st, vs, version)
 	}
@@ -209,7 +220,7 @@ func testSquattingRefused(t *testing.T, e *Env) {
 	name := e.spell("rival", e.p.Taken)
 	e.p.Serve(e.Up, name, "7.0.0")
 	st, msg := e.p.Publish(t, e, e.Rival.Token, name, "99.0.0")
-	e.refused(t, st, msg, name+" exists on the upstream registry")
+	e.refused(t, st, msg, e.namespace(name)+" exists on the upstream registry")
 	e.unclaimed(t, name)
 	e.resolvesUpstream(t, name, "7.0.0")
 }
@@ -238,7 +249,7 @@ func testUpstreamCannotTell(t *testing.T, e *Env) {
 	name := e.spell("rival", "flaky")
 	e.Up.Set(e.p.Lookup(name), testkit.Route{Status: http.StatusInternalServerError})
 	st, msg := e.p.Publish(t, e, e.Rival.Token, name, "1.0.0")
-	if says := "cannot tell whether " + name + " exists on the upstream registry"; st != http.StatusServiceUnavailable || !strings.Contains(msg, says) {
+	if says := "cannot tell whether " + e.namespace(name) + " exists on the upstream registry"; st != http.StatusServiceUnavailable || !strings.Contains(msg, says) {
 		t.Fatalf("publish while the upstream fails: %d %q; want 503 saying %q", st, msg, says)
 	}
 	e.unclaimed(t, name)
