@@ -24,51 +24,58 @@ import (
 // (edge/claimtest), over the handler in this process and a fake upstream
 // index whose files are revalidated on every request.
 
-func TestClaims(t *testing.T) {
-	pub := func(body func(t *testing.T, name string) []byte) func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
-		return func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
-			return put(t, e, token, body(t, name))
+func TestClaims(t *testing.T) { claimtest.Run(t, claims) }
+
+// claims is cargo's adapter to the claim suite.
+var claims = claimtest.Protocol{
+	Name: Protocol,
+	Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
+		up.Handle("/index/config.json", []byte(`{"dl":"`+up.URL+`/dl"}`))
+		client, err := upstream.New("cargo", up.URL+"/index/", upstream.Options{Retries: -1})
+		if err != nil {
+			t.Fatal(err)
 		}
+		New(r, client, Options{}).Mount(m.Group(""))
+	},
+	Claim:       NormalizeClaim,
+	MetadataTTL: time.Nanosecond,
+	Publish: func(t *testing.T, e *claimtest.Env, token, name, vers string) (int, string) {
+		return put(t, e, token, claimPublish(t, name, vers, nil))
+	},
+	Published: http.StatusOK,
+	Bad: []claimtest.Bad{
+		{Case: "not a crate", Says: "gzip", Publish: pub(func(t *testing.T, n string) []byte {
+			return claimPublish(t, n, "1.0.0", []byte("just text, not gzip"))
+		})},
+		{Case: "manifest disagrees", Says: "does not match Cargo.toml", Publish: pub(func(t *testing.T, n string) []byte {
+			return claimPublish(t, n, "1.0.0", claimCrate(t, n+"-1.0.0", goodManifest("truth")))
+		})},
+		{Case: "truncated", Says: "malformed publish request", Publish: pub(func(t *testing.T, n string) []byte {
+			full := claimPublish(t, n, "1.0.0", nil)
+			return full[:len(full)-10]
+		})},
+	},
+	Serve:              serveIndex,
+	Lookup:             func(name string) string { return "/index/" + indexPath(name) },
+	Versions:           indexVersions,
+	AuthenticatedReads: true,
+	Key:                normalize,
+	Namespace:          normalize,
+	Free:               "rival-crate",
+	Taken:              "serde",
+	Spellings:          [][2]string{{"Serde", "serde"}, {"serde-json", "serde_json"}, {"serde_json", "serde_json"}, {"Foo-bar_baz", "foo_bar-baz"}},
+}
+
+// pub is a Bad publish of the body built for a name.
+func pub(body func(t *testing.T, name string) []byte) func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+	return func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+		return put(t, e, token, body(t, name))
 	}
-	good := func(name string) string { return fmt.Sprintf("[package]\nname = %q\nversion = \"1.0.0\"\n", name) }
-	claimtest.Run(t, claimtest.Protocol{
-		Name: Protocol,
-		Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
-			up.Handle("/index/config.json", []byte(`{"dl":"`+up.URL+`/dl"}`))
-			client, err := upstream.New("cargo", up.URL+"/index/", upstream.Options{Retries: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			New(r, client, Options{}).Mount(m.Group(""))
-		},
-		Claim:       NormalizeClaim,
-		MetadataTTL: time.Nanosecond,
-		Publish: func(t *testing.T, e *claimtest.Env, token, name, vers string) (int, string) {
-			return put(t, e, token, claimPublish(t, name, vers, nil))
-		},
-		Published: http.StatusOK,
-		Bad: []claimtest.Bad{
-			{Case: "not a crate", Says: "gzip", Publish: pub(func(t *testing.T, n string) []byte {
-				return claimPublish(t, n, "1.0.0", []byte("just text, not gzip"))
-			})},
-			{Case: "manifest disagrees", Says: "does not match Cargo.toml", Publish: pub(func(t *testing.T, n string) []byte {
-				return claimPublish(t, n, "1.0.0", claimCrate(t, n+"-1.0.0", good("truth")))
-			})},
-			{Case: "truncated", Says: "malformed publish request", Publish: pub(func(t *testing.T, n string) []byte {
-				full := claimPublish(t, n, "1.0.0", nil)
-				return full[:len(full)-10]
-			})},
-		},
-		Serve:              serveIndex,
-		Lookup:             func(name string) string { return "/index/" + indexPath(name) },
-		Versions:           indexVersions,
-		AuthenticatedReads: true,
-		Key:                normalize,
-		Namespace:          normalize,
-		Free:               "rival-crate",
-		Taken:              "serde",
-		Spellings:          [][2]string{{"Serde", "serde"}, {"serde-json", "serde_json"}, {"serde_json", "serde_json"}, {"Foo-bar_baz", "foo_bar-baz"}},
-	})
+}
+
+// goodManifest is a Cargo.toml of name at 1.0.0.
+func goodManifest(name string) string {
+	return fmt.Sprintf("[package]\nname = %q\nversion = \"1.0.0\"\n", name)
 }
 
 // serveIndex makes the upstream index serve one version of a crate.

@@ -22,40 +22,41 @@ import (
 // The claim tests: what a first upload may claim, by the shared suite
 // (edge/claimtest).
 
-func TestClaims(t *testing.T) {
-	claimtest.Run(t, claimtest.Protocol{
-		Name: pypi.Protocol,
-		Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
-			client, err := upstream.New("pypi", up.URL+"/simple/", upstream.Options{Retries: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pypi.New(r, client, pypi.Options{}).Mount(m.Group("/pypi"))
-		},
-		Claim: pypi.NormalizeClaim,
-		Publish: func(t *testing.T, e *claimtest.Env, token, project, version string) (int, string) {
-			return upload(t, e, token, project, version, claimWheel(project, version), nil)
-		},
-		Published: http.StatusOK,
-		Bad: []claimtest.Bad{
-			{Case: "bad-digest", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
-				return upload(t, e, token, p, "1.0.0", claimWheel(p, "1.0.0"), []byte("other bytes"))
-			}},
-			{Case: "bad-archive", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
-				return upload(t, e, token, p, "1.0.0", []byte("this is not a zip archive"), nil)
-			}},
-			{Case: "other-version", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
-				return upload(t, e, token, p, "1.0.0", claimWheel(p, "2.0.0"), nil)
-			}},
-		},
-		Serve:     serveUpstream,
-		Lookup:    func(project string) string { return "/simple/" + project + "/" },
-		Versions:  versions,
-		Free:      "rival-tool",
-		Taken:     "requests",
-		ClaimAs:   "Requests",
-		Spellings: [][2]string{{"Requests_Toolbelt", "requests-toolbelt"}, {"zope.interface", "zope-interface"}},
-	})
+func TestClaims(t *testing.T) { claimtest.Run(t, claims) }
+
+// claims is PyPI's adapter to the claim suite.
+var claims = claimtest.Protocol{
+	Name: pypi.Protocol,
+	Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
+		client, err := upstream.New("pypi", up.URL+"/simple/", upstream.Options{Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pypi.New(r, client, pypi.Options{}).Mount(m.Group("/pypi"))
+	},
+	Claim: pypi.NormalizeClaim,
+	Publish: func(t *testing.T, e *claimtest.Env, token, project, version string) (int, string) {
+		return upload(t, e, token, project, version, claimWheel(project, version), nil)
+	},
+	Published: http.StatusOK,
+	Bad: []claimtest.Bad{
+		{Case: "bad-digest", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
+			return upload(t, e, token, p, "1.0.0", claimWheel(p, "1.0.0"), []byte("other bytes"))
+		}},
+		{Case: "bad-archive", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
+			return upload(t, e, token, p, "1.0.0", []byte("this is not a zip archive"), nil)
+		}},
+		{Case: "other-version", Publish: func(t *testing.T, e *claimtest.Env, token, p string) (int, string) {
+			return upload(t, e, token, p, "1.0.0", claimWheel(p, "2.0.0"), nil)
+		}},
+	},
+	Serve:     serveUpstream,
+	Lookup:    func(project string) string { return "/simple/" + project + "/" },
+	Versions:  versions,
+	Free:      "rival-tool",
+	Taken:     "requests",
+	ClaimAs:   "Requests",
+	Spellings: [][2]string{{"Requests_Toolbelt", "requests-toolbelt"}, {"zope.interface", "zope-interface"}},
 }
 
 // claimWheel builds a minimal wheel of project at version.
