@@ -23,46 +23,49 @@ import (
 // (edge/claimtest), over the handler in this process and a fake upstream
 // whose files are revalidated on every request.
 
-func TestClaims(t *testing.T) {
-	pub := func(body func(t *testing.T, name string) []byte) func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
-		return func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
-			return push(t, e, token, body(t, name))
+func TestClaims(t *testing.T) { claimtest.Run(t, claims) }
+
+// claims is RubyGems' adapter to the claim suite.
+var claims = claimtest.Protocol{
+	Name: Protocol,
+	Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
+		client, err := upstream.New(Protocol, up.URL+"/", upstream.Options{Retries: -1})
+		if err != nil {
+			t.Fatal(err)
 		}
+		New(r, client, Options{}).Mount(m.Group("/rubygems"))
+	},
+	Claim:       NormalizeClaim,
+	MetadataTTL: time.Nanosecond,
+	Publish: func(t *testing.T, e *claimtest.Env, token, name, version string) (int, string) {
+		return push(t, e, token, claimGem(t, name, version, false))
+	},
+	Published: http.StatusOK,
+	Bad: []claimtest.Bad{
+		{Case: "corrupt archive", Says: "not a gem", Publish: pub(func(t *testing.T, n string) []byte {
+			return bytes.Repeat([]byte("not a gem, not even a tar archive. "), 40)
+		})},
+		{Case: "checksum mismatch", Says: "checksum mismatch", Publish: pub(func(t *testing.T, n string) []byte {
+			return claimGem(t, n, "1.0.0", true)
+		})},
+		{Case: "invalid version", Says: "invalid version", Publish: pub(func(t *testing.T, n string) []byte {
+			return claimGem(t, n, "1.0.0 beta", false)
+		})},
+	},
+	Serve:              serveInfo,
+	Lookup:             func(name string) string { return "/info/" + name },
+	Versions:           infoVersions,
+	AuthenticatedReads: true,
+	Free:               "rival-gem",
+	Taken:              "rack",
+	Spellings:          [][2]string{{"rails-html", "rails-html"}},
+}
+
+// pub is a Bad push of the body built for a name.
+func pub(body func(t *testing.T, name string) []byte) func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+	return func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+		return push(t, e, token, body(t, name))
 	}
-	claimtest.Run(t, claimtest.Protocol{
-		Name: Protocol,
-		Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
-			client, err := upstream.New(Protocol, up.URL+"/", upstream.Options{Retries: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			New(r, client, Options{}).Mount(m.Group("/rubygems"))
-		},
-		Claim:       NormalizeClaim,
-		MetadataTTL: time.Nanosecond,
-		Publish: func(t *testing.T, e *claimtest.Env, token, name, version string) (int, string) {
-			return push(t, e, token, claimGem(t, name, version, false))
-		},
-		Published: http.StatusOK,
-		Bad: []claimtest.Bad{
-			{Case: "corrupt archive", Says: "not a gem", Publish: pub(func(t *testing.T, n string) []byte {
-				return bytes.Repeat([]byte("not a gem, not even a tar archive. "), 40)
-			})},
-			{Case: "checksum mismatch", Says: "checksum mismatch", Publish: pub(func(t *testing.T, n string) []byte {
-				return claimGem(t, n, "1.0.0", true)
-			})},
-			{Case: "invalid version", Says: "invalid version", Publish: pub(func(t *testing.T, n string) []byte {
-				return claimGem(t, n, "1.0.0 beta", false)
-			})},
-		},
-		Serve:              serveInfo,
-		Lookup:             func(name string) string { return "/info/" + name },
-		Versions:           infoVersions,
-		AuthenticatedReads: true,
-		Free:               "rival-gem",
-		Taken:              "rack",
-		Spellings:          [][2]string{{"rails-html", "rails-html"}},
-	})
 }
 
 // serveInfo makes the upstream serve /info/{name} with one version.
@@ -161,4 +164,3 @@ func push(t *testing.T, e *claimtest.Env, token string, body []byte) (int, strin
 	}
 	return resp.StatusCode, string(raw)
 }
-
