@@ -362,3 +362,24 @@ func testNonMember(t *testing.T, e *Env) {
 		t.Fatalf("acme's repository after its publish: %v", err)
 	}
 }
+
+// CheckClaimRule fails t unless rule, asked by org for namespace, either
+// refuses with Invalid or answers a namespace it answers again unchanged
+// and that the claim layer (hosted.FoldClaim) takes for the name asked:
+// what a fuzz target of a protocol's NormalizeClaim asserts.
+func CheckClaimRule(t *testing.T, protocol string, rule api.ClaimRule, org, namespace string) {
+	t.Helper()
+	n, err := rule(org, namespace)
+	if err != nil {
+		if !fault.Is(err, fault.Invalid) {
+			t.Fatalf("NormalizeClaim(%q, %q): error of kind %v: %v", org, namespace, fault.KindOf(err), err)
+		}
+		return
+	}
+	if again, err := rule(org, n); err != nil || again != n {
+		t.Fatalf("NormalizeClaim(%q, %q) = %q, which normalizes to %q, %v", org, namespace, n, again, err)
+	}
+	if f, asked := hosted.FoldClaim(protocol, n), hosted.FoldClaim(protocol, namespace); f != asked {
+		t.Fatalf("NormalizeClaim(%q, %q) = %q, another name to the claim layer (%q, not %q)", org, namespace, n, f, asked)
+	}
+}
