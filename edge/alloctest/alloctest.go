@@ -68,7 +68,7 @@ func Run(t *testing.T, addr string, cases []Case) {
 				get()
 			}
 			allocs := testing.AllocsPerRun(200, get)
-			t.Logf("GET %s: %.1f allocations per request (budget %.0f)", tc.Path, allocs, tc.Budget)
+			t.Logf("%s (GET %s): %.1f allocations per request (budget %.0f)", tc.Name, tc.Path, allocs, tc.Budget)
 			if allocs > tc.Budget {
 				t.Fatalf("GET %s: %.1f allocations per request, budget %.0f", tc.Path, allocs, tc.Budget)
 			}

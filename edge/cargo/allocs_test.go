@@ -13,13 +13,7 @@ import (
 // counts measured when the guard was written (30, 31, 49–50, 49–50) plus
 // one for a background timer's allocation landing in the window.
 func TestGetAllocs(t *testing.T) {
-	p := claims
-	p.MetadataTTL = 0 // cached, not revalidated upstream on every request
-	e := claimtest.NewEnv(t, p)
-	serveIndex(e.Up, "serde", "1.0.0")
-	if st, msg := p.Publish(t, e, e.Token, "acme-crate", "1.0.0"); st != 200 {
-		t.Fatalf("publish: %d %s", st, msg)
-	}
+	e := claimtest.NewHotEnv(t, claims, "serde", "acme-crate")
 	h := []string{"Authorization", e.Token, "Accept-Encoding", "gzip"}
 	alloctest.Run(t, e.Addr, []alloctest.Case{
 		{Name: "mirrored index file", Path: "/cargo/index/" + indexPath("serde"), Header: h, Budget: 31},

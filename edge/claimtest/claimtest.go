@@ -145,6 +145,21 @@ func NewEnv(t *testing.T, p Protocol) *Env {
 	return env
 }
 
+// NewHotEnv is an Env for allocation guards and benchmarks of the hot
+// read path: metadata is cached for the edge's default time (p's
+// MetadataTTL is dropped), the upstream serves mirrored at 1.0.0, and
+// acme holds hosted at 1.0.0, published by its owner (Env.Token).
+func NewHotEnv(t *testing.T, p Protocol, mirrored, hosted string) *Env {
+	t.Helper()
+	p.MetadataTTL = 0
+	e := NewEnv(t, p)
+	p.Serve(e.Up, mirrored, "1.0.0")
+	if st, msg := p.Publish(t, e, e.Token, hosted, "1.0.0"); st != p.Published {
+		t.Fatalf("publish of %s: %d %q", hosted, st, msg)
+	}
+	return e
+}
+
 // spell writes base in org's namespace.
 func (e *Env) spell(org, base string) string {
 	if e.p.Spell == nil {

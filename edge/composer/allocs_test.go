@@ -13,13 +13,7 @@ import (
 // guard was written (38, 39, 59, 59) plus one for a background timer's
 // allocation landing in the window.
 func TestGetAllocs(t *testing.T) {
-	p := claims
-	p.MetadataTTL = 0 // cached, not revalidated upstream on every request
-	e := claimtest.NewEnv(t, p)
-	serveUpstream(e.Up, "upco/lib", "1.0.0")
-	if st, msg := p.Publish(t, e, e.Token, "acme/tool", "1.0.0"); st != 201 {
-		t.Fatalf("publish: %d %s", st, msg)
-	}
+	e := claimtest.NewHotEnv(t, claims, "upco/lib", "acme/tool")
 	h := []string{"Authorization", "Bearer " + e.Token, "Accept-Encoding", "gzip"}
 	alloctest.Run(t, e.Addr, []alloctest.Case{
 		{Name: "mirrored p2", Path: "/composer/p2/upco/lib.json", Header: h, Budget: 39},

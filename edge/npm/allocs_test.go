@@ -13,11 +13,7 @@ import (
 // are the counts measured when the guard was written (17, 18, 14, 14)
 // plus one for a background timer's allocation landing in the window.
 func TestGetAllocs(t *testing.T) {
-	e := claimtest.NewEnv(t, claims)
-	serveUpstream(e.Up, "is-number", "7.0.0")
-	if st, msg := claims.Publish(t, e, e.Token, "acme-tool", "1.0.0"); st != 200 {
-		t.Fatalf("publish: %d %s", st, msg)
-	}
+	e := claimtest.NewHotEnv(t, claims, "is-number", "acme-tool")
 	install := []string{"Accept", "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", "Accept-Encoding", "gzip"}
 	hosted := append([]string{"Authorization", "Bearer " + e.Token}, install...)
 	alloctest.Run(t, e.Addr, []alloctest.Case{

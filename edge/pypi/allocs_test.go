@@ -14,11 +14,7 @@ import (
 // page is rendered per request) plus one for a background timer's
 // allocation landing in the window.
 func TestGetAllocs(t *testing.T) {
-	e := claimtest.NewEnv(t, claims)
-	serveUpstream(e.Up, "requests", "2.0.0")
-	if st, msg := claims.Publish(t, e, e.Token, "acme-tool", "1.0.0"); st != 200 {
-		t.Fatalf("upload: %d %s", st, msg)
-	}
+	e := claimtest.NewHotEnv(t, claims, "requests", "acme-tool")
 	pip := []string{"Accept", "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01", "Accept-Encoding", "gzip"}
 	hosted := append([]string{"Authorization", "Bearer " + e.Token}, pip...)
 	alloctest.Run(t, e.Addr, []alloctest.Case{

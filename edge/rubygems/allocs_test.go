@@ -13,13 +13,7 @@ import (
 // when the guard was written (32, 33, 54, 54) plus one for a background
 // timer's allocation landing in the window.
 func TestGetAllocs(t *testing.T) {
-	p := claims
-	p.MetadataTTL = 0 // cached, not revalidated upstream on every request
-	e := claimtest.NewEnv(t, p)
-	serveInfo(e.Up, "rack", "1.0.0")
-	if st, msg := p.Publish(t, e, e.Token, "acme-gem", "1.0.0"); st != 200 {
-		t.Fatalf("push: %d %s", st, msg)
-	}
+	e := claimtest.NewHotEnv(t, claims, "rack", "acme-gem")
 	h := []string{"Authorization", e.Token, "Accept-Encoding", "gzip"}
 	alloctest.Run(t, e.Addr, []alloctest.Case{
 		{Name: "mirrored info", Path: "/rubygems/info/rack", Header: h, Budget: 33},
