@@ -1,6 +1,8 @@
 // Package claimtest is the conformance suite of what a first publish may
-// claim (edge.Registry.ClaimForPublish), run by every protocol whose
-// package names are flat: a first publish never takes a name the
+// claim (edge.Registry.ClaimForPublish), run by every protocol that
+// mirrors package names (all but OCI, whose first path segment is an
+// organization's and whose mirrors sit under their own prefixes, tested in
+// its claim_test.go): a first publish never takes a name the
 // upstream serves (under any spelling its clients take for that name), an
 // upstream that cannot tell refuses the publish, a failed publish claims
 // nothing, a publish into an organization the caller does not belong to
