@@ -3,75 +3,109 @@ package composer_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"entrepot/deploy/testkit"
+	"entrepot/edge"
+	"entrepot/edge/claimtest"
+	"entrepot/edge/composer"
+	"entrepot/hosted/fault"
+	"entrepot/upstream"
 )
 
-// claimServer runs the binary with a fake Packagist-style upstream that
-// has acme/lib (and, through its packages.json, announces acme/announced).
-// The organizations acme (alice is its owner) and bobco (bob is its owner)
-// exist; bob is not a member of acme.
-type claimServer struct {
-	*testkit.Server
-	up                *testkit.Upstream
-	admin, alice, bob string // bearer tokens
-	aliceKey, bobKey  string // srg_ tokens for uploads
+// The claim tests: what a first publish under a vendor may claim, by the
+// shared suite (edge/claimtest), and what the suite does not know: names
+// the upstream announces by pattern, and the multipart upload form.
+
+// claims is Composer's adapter to the claim suite. A package is
+// vendor/name, and a first publish claims the vendor.
+var claims = claimtest.Protocol{
+	Name: composer.Protocol,
+	Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, up *testkit.Upstream) {
+		up.Handle("/packages.json", []byte(`{"packages":[],"metadata-url":"/p2/%package%.json"}`), asJSON)
+		client, err := upstream.New("composer", up.URL+"/", upstream.Options{Retries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		composer.New(r, client, composer.Options{}).Mount(m.Group("/composer"))
+	},
+	Claim:       composer.NormalizeClaim,
+	MetadataTTL: time.Nanosecond,
+	Publish: func(t *testing.T, e *claimtest.Env, token, name, version string) (int, string) {
+		return publish(t, e, token, name+"?version="+version, claimArchive(t, name))
+	},
+	Published: http.StatusCreated,
+	Bad: []claimtest.Bad{
+		{Case: "not a zip", Says: "not a zip", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return publish(t, e, token, name+"?version=1.0.0", []byte("not a zip at all"))
+		}},
+		{Case: "truncated archive", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			good := claimArchive(t, name)
+			return publish(t, e, token, name+"?version=1.0.0", good[:len(good)-30])
+		}},
+		{Case: "name mismatch", Says: "names the package", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return publish(t, e, token, name+"?version=1.0.0", claimArchive(t, name+"-other"))
+		}},
+		{Case: "invalid version", Says: "invalid version", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return publish(t, e, token, name+"?version=1.0.0-1", claimArchive(t, name))
+		}},
+	},
+	Serve:              serveUpstream,
+	Lookup:             func(name string) string { return "/p2/" + name + ".json" },
+	Versions:           versions,
+	AuthenticatedReads: true,
+	OrgNamespaces:      true,
+	Spell:              func(org, base string) string { return org + "/" + base },
+	Namespace:          func(name string) string { vendor, _, _ := strings.Cut(name, "/"); return vendor },
+	Free:               "tool",
+	Taken:              "lib",
 }
 
-const claimPassword = "claim-password-0123"
+func TestClaims(t *testing.T) { claimtest.Run(t, claims) }
 
-func newClaimServer(t *testing.T) *claimServer {
+func asJSON(r *testkit.Route) { r.ContentType = "application/json" }
+
+// publish uploads an archive to path (name?version=v); it returns the
+// status and the error message, if any.
+func publish(t *testing.T, e *claimtest.Env, token, path string, archive []byte) (int, string) {
 	t.Helper()
-	up := testkit.NewUpstream(t)
-	asJSON := func(r *testkit.Route) { r.ContentType = "application/json" }
-	up.Handle("/packages.json", []byte(`{"packages":[],"metadata-url":"/p2/%package%.json","available-package-patterns":["acme/announced*"]}`), asJSON)
-	lib := []byte(`{"packages":{"acme/lib":[{"name":"acme/lib","version":"9.9.9","version_normalized":"9.9.9.0","dist":{"type":"zip","url":"` + up.URL + `/lib.zip"}}]},"minified":"composer/2.0"}`)
-	up.Handle("/p2/acme/lib.json", lib, asJSON)
-
-	s := testkit.Start(t, "UPSTREAM_COMPOSER="+up.URL+"/")
-	c := &claimServer{Server: s, up: up, admin: s.AdminToken(t)}
-	s.CreateOrg(t, c.admin, "acme")
-	s.CreateOrg(t, c.admin, "bobco")
-	aliceID := s.CreateUser(t, c.admin, "alice", claimPassword)
-	bobID := s.CreateUser(t, c.admin, "bob", claimPassword)
-	s.AddMember(t, c.admin, "acme", aliceID, "owner")
-	s.AddMember(t, c.admin, "bobco", bobID, "owner")
-	c.alice, c.bob = s.Login(t, "alice", claimPassword), s.Login(t, "bob", claimPassword)
-	c.aliceKey = s.Token(t, c.alice, []string{"composer"}, nil, nil)
-	c.bobKey = s.Token(t, c.bob, []string{"composer"}, nil, nil)
-	return c
-}
-
-// publish uploads an archive; it returns the status and the error
-// message, if any.
-func (c *claimServer) publish(t *testing.T, token, path string, archive []byte) (int, string) {
-	t.Helper()
-	resp, body := testkit.Request(t, "PUT", c.URL+"/composer/packages/"+path, archive, "Authorization", "Bearer "+token)
-	var e struct{ Status, Message string }
-	json.Unmarshal(body, &e)
-	if resp.StatusCode >= 400 && e.Status != "error" {
+	resp, body := e.Do(t, "PUT", "/composer/packages/"+path, archive, "Authorization", "Bearer "+token)
+	var msg struct{ Status, Message string }
+	json.Unmarshal(body, &msg)
+	if resp.StatusCode >= 400 && msg.Status != "error" {
 		t.Fatalf("%d answered outside Composer's error format: %s", resp.StatusCode, body)
 	}
-	return resp.StatusCode, e.Message
+	return resp.StatusCode, msg.Message
 }
 
-// state is what an organization holds: its claims and repositories, as
-// the management API lists them.
-func (c *claimServer) state(t *testing.T, org string) (claims, repos int) {
+// serveUpstream has the upstream serve name's p2 document at version.
+func serveUpstream(up *testkit.Upstream, name, version string) {
+	doc, _ := json.Marshal(map[string]any{"minified": "composer/2.0", "packages": map[string]any{name: []any{map[string]any{
+		"name": name, "version": version, "version_normalized": version + ".0",
+		"dist": map[string]string{"type": "zip", "url": up.URL + "/" + name + ".zip"},
+	}}}})
+	up.Handle("/p2/"+name+".json", doc, asJSON)
+}
+
+// versions reads name's p2 document as token and lists its versions.
+func versions(t *testing.T, e *claimtest.Env, token, name string) (int, []string) {
 	t.Helper()
-	var cl, rp struct{ Items []json.RawMessage }
-	if st, raw := c.API("GET", "/organizations/"+org+"/claims", c.admin, nil, &cl); st != 200 {
-		t.Fatalf("claims: %d %s", st, raw)
+	resp, body := e.Do(t, "GET", "/composer/p2/"+name+".json", nil, "Authorization", "Bearer "+token)
+	var doc struct {
+		Packages map[string][]struct{ Version string }
 	}
-	if st, raw := c.API("GET", "/organizations/"+org+"/repositories", c.admin, nil, &rp); st != 200 {
-		t.Fatalf("repositories: %d %s", st, raw)
+	json.Unmarshal(body, &doc)
+	var vs []string
+	for _, v := range doc.Packages[name] {
+		vs = append(vs, v.Version)
 	}
-	return len(cl.Items), len(rp.Items)
+	return resp.StatusCode, vs
 }
 
 // claimArchive is a package archive with a composer.json naming name.
@@ -95,130 +129,49 @@ func claimArchive(t *testing.T, name string) []byte {
 	return b.Bytes()
 }
 
-// TestSquattingRefused: a first publish under a vendor whose packages the
-// upstream has is refused (409, saying how an administrator claims it),
-// and claims and records nothing; once an administrator has claimed the
-// vendor on purpose, the publish goes through.
-func TestSquattingRefused(t *testing.T) {
-	c := newClaimServer(t)
-	for _, tc := range []struct{ name, path string }{
-		{"package on the upstream", "acme/lib?version=1.0.0"},
-		{"name the upstream announces", "acme/announced-tool?version=1.0.0"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			name, _, _ := strings.Cut(tc.path, "?")
-			st, msg := c.publish(t, c.aliceKey, tc.path, claimArchive(t, name))
-			if st != 409 || !strings.Contains(msg, "exists on the upstream registry") || !strings.Contains(msg, "POST /api/v1/organizations/acme/claims") {
-				t.Fatalf("%d %q, want 409 telling how to claim acme", st, msg)
-			}
-			if claims, _ := c.state(t, "acme"); claims != 0 {
-				t.Fatalf("a refused publish left %d claim(s)", claims)
-			}
-			if resp, b := testkit.Request(t, "GET", c.URL+"/composer/p2/"+name+".json", nil, "Authorization", "Bearer "+c.aliceKey); resp.StatusCode != 404 {
-				t.Fatalf("a refused publish was recorded: %d %s", resp.StatusCode, b)
-			}
-		})
+// unclaimed fails the test when vendor is claimed or org has a Composer
+// repository.
+func unclaimed(t *testing.T, e *claimtest.Env, vendor, orgID string) {
+	t.Helper()
+	ctx := context.Background()
+	if cl, err := e.Registry.Catalog.ClaimOf(ctx, composer.Protocol, vendor); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("%s is claimed (%+v, %v)", vendor, cl, err)
 	}
-	// Another organization's vendor the upstream lacks is free.
-	if st, msg := c.publish(t, c.bobKey, "bobco/tool?version=1.0.0", claimArchive(t, "bobco/tool")); st != 201 {
-		t.Fatalf("publish of a vendor the upstream lacks: %d %s", st, msg)
-	}
-	if claims, _ := c.state(t, "bobco"); claims != 1 {
-		t.Fatalf("the first publish left %d claims, want 1", claims)
-	}
-	// The way out the refusal names.
-	if st, raw := c.API("POST", "/organizations/acme/claims", c.admin, map[string]string{"protocol": "composer", "namespace": "acme"}, nil); st != 201 {
-		t.Fatalf("claim: %d %s", st, raw)
-	}
-	if st, msg := c.publish(t, c.aliceKey, "acme/lib?version=1.0.0", claimArchive(t, "acme/lib")); st != 201 {
-		t.Fatalf("publish after an explicit claim: %d %s", st, msg)
-	}
-	resp, b := testkit.Request(t, "GET", c.URL+"/composer/p2/acme/lib.json", nil, "Authorization", "Bearer "+c.aliceKey)
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"1.0.0"`) || strings.Contains(string(b), "9.9.9") {
-		t.Fatalf("acme/lib after the claim: %d %s", resp.StatusCode, b)
+	if _, err := e.Auth.RepoByName(ctx, orgID, composer.Protocol, edge.DefaultRepo); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("a Composer repository was created (%v)", err)
 	}
 }
 
-// TestFailedPublishClaimsNothing: an upload that fails its checks claims
-// nothing, even under a vendor the upstream lacks; the next good upload
-// claims the vendor.
-func TestFailedPublishClaimsNothing(t *testing.T) {
-	c := newClaimServer(t)
-	good := claimArchive(t, "bobco/tool")
-	for _, tc := range []struct {
-		name, token, path string
-		body              []byte
-		says              string
-	}{
-		{"not a zip", c.bobKey, "bobco/tool?version=1.0.0", []byte("not a zip at all"), "not a zip"},
-		{"truncated archive", c.bobKey, "bobco/tool?version=1.0.0", good[:len(good)-30], ""},
-		{"name mismatch", c.bobKey, "bobco/tool?version=1.0.0", claimArchive(t, "bobco/other"), "names the package"},
-		{"invalid version", c.bobKey, "bobco/tool?version=1.0.0-1", good, "invalid version"},
-		{"bad archive under a vendor the upstream has", c.aliceKey, "acme/lib?version=1.0.0", []byte("not a zip at all"), "not a zip"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st, msg := c.publish(t, tc.token, tc.path, tc.body)
-			if st != 400 || !strings.Contains(msg, tc.says) {
-				t.Fatalf("%d %q, want 400 saying %q", st, msg, tc.says)
-			}
-			for _, org := range []string{"bobco", "acme"} {
-				if claims, repos := c.state(t, org); claims != 0 || repos != 0 {
-					t.Fatalf("a failed publish left %s %d claim(s), %d repositories", org, claims, repos)
-				}
-			}
-		})
+// TestClaimAnnouncedName: a name the upstream announces only through
+// its packages.json patterns is the upstream's too.
+func TestClaimAnnouncedName(t *testing.T) {
+	t.Parallel()
+	e := claimtest.NewEnv(t, claims)
+	e.Up.Handle("/packages.json", []byte(`{"packages":[],"metadata-url":"/p2/%package%.json","available-package-patterns":["rival/announced*"]}`), asJSON)
+	st, msg := claims.Publish(t, e, e.Rival.Token, "rival/announced-tool", "1.0.0")
+	if st != 409 || !strings.Contains(msg, "exists on the upstream registry") || !strings.Contains(msg, "POST /api/v1/organizations/rival/claims") {
+		t.Fatalf("%d %q, want 409 telling how to claim rival", st, msg)
 	}
-	if st, msg := c.publish(t, c.bobKey, "bobco/tool?version=1.0.0", good); st != 201 {
-		t.Fatalf("good publish: %d %s", st, msg)
-	}
-	if claims, repos := c.state(t, "bobco"); claims != 1 || repos != 1 {
-		t.Fatalf("after a good publish: %d claim(s), %d repositories", claims, repos)
+	unclaimed(t, e, "rival", e.RivalOrg)
+	if resp, b := e.Do(t, "GET", "/composer/p2/rival/announced-tool.json", nil, "Authorization", "Bearer "+e.Rival.Token); resp.StatusCode != 404 {
+		t.Fatalf("a refused publish was recorded: %d %s", resp.StatusCode, b)
 	}
 }
 
-// TestNonMemberPublishRefused: someone outside an organization cannot
-// publish under its vendor (403), and creates no repository or claim
-// there, whether the archive is good or not.
-func TestNonMemberPublishRefused(t *testing.T) {
-	c := newClaimServer(t)
-	for _, tc := range []struct {
-		name, path string
-		body       []byte
-	}{
-		{"vendor the upstream lacks", "acme/new?version=1.0.0", claimArchive(t, "acme/new")},
-		{"vendor the upstream has", "acme/lib?version=1.0.0", claimArchive(t, "acme/lib")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st, msg := c.publish(t, c.bobKey, tc.path, tc.body)
-			if st != 403 || !strings.Contains(msg, `not a member of the organization "acme"`) {
-				t.Fatalf("%d %q, want 403", st, msg)
-			}
-			if claims, repos := c.state(t, "acme"); claims != 0 || repos != 0 {
-				t.Fatalf("a non-member's publish left %d claim(s), %d repositories", claims, repos)
-			}
-		})
-	}
-	// The multipart form takes the same path.
+// TestClaimNonMemberMultipart: the multipart upload form takes the
+// publish's path: a non-member's upload under another organization's
+// vendor is refused and creates nothing there.
+func TestClaimNonMemberMultipart(t *testing.T) {
+	t.Parallel()
+	e := claimtest.NewEnv(t, claims)
 	var form bytes.Buffer
 	form.WriteString("--b\r\nContent-Disposition: form-data; name=\"package\"; filename=\"p.zip\"\r\nContent-Type: application/zip\r\n\r\n")
 	form.Write(claimArchive(t, "acme/form"))
 	form.WriteString("\r\n--b--\r\n")
-	req, _ := http.NewRequest("POST", c.URL+"/composer/packages/acme/form?version=1.0.0", &form)
-	req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
-	req.Header.Set("Authorization", "Bearer "+c.bobKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	resp, body := e.Do(t, "POST", "/composer/packages/acme/form?version=1.0.0", form.Bytes(),
+		"Content-Type", "multipart/form-data; boundary=b", "Authorization", "Bearer "+e.Rival.Token)
+	if resp.StatusCode != 403 || !strings.Contains(string(body), `not a member of the organization \"acme\"`) {
+		t.Fatalf("multipart publish by a non-member: %d %s", resp.StatusCode, body)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Fatalf("multipart publish by a non-member: %d", resp.StatusCode)
-	}
-	if claims, repos := c.state(t, "acme"); claims != 0 || repos != 0 {
-		t.Fatalf("a non-member's publish left %d claim(s), %d repositories", claims, repos)
-	}
-	// The upstream's acme/lib is untouched by all this.
-	if n := c.up.Hits("/p2/acme/lib.json"); n != 0 {
-		t.Fatalf("a non-member's publish asked the upstream about acme/lib %d times", n)
-	}
+	unclaimed(t, e, "acme", e.OrgID)
 }
