@@ -66,6 +66,9 @@ var claims = claimtest.Protocol{
 	Namespace: func(name string) string { g, _ := coords(name); return g },
 	Free:      "tool",
 	Taken:     "public",
+	// A groupId is one claim in every case: the upstream's lowercase
+	// groupId refuses a deploy under its capitalised spelling.
+	Spellings: [][2]string{{"com.Rival.Mixed:lib", "com.rival.mixed:lib"}},
 }
 
 func TestClaims(t *testing.T) { claimtest.Run(t, claims) }

@@ -171,7 +171,7 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 	n := len(c.Dirs)
 	group := strings.Join(c.Dirs[:n-2], "/") + "/"
 	meta := strings.Join(c.Dirs[:n-1], "/") + "/" + MetadataFile
-	return func(ctx context.Context) (bool, error) {
+	has := func(ctx context.Context, group, meta string) (bool, error) {
 		// The listing's body is never read: its status is the answer.
 		resp, err := h.upstreamGet(ctx, group, upstream.Request{MaxSize: maxDocument})
 		switch {
@@ -191,5 +191,18 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 			return false, nil
 		}
 		return false, err
+	}
+	return func(ctx context.Context) (bool, error) {
+		found, err := has(ctx, group, meta)
+		if found || err != nil {
+			return found, err
+		}
+		// A groupId claims every spelling of itself (hosted.ClaimKey
+		// ignores case): "com.Rival.Mixed" must not take, and hide, the
+		// upstream's "com.rival.mixed".
+		if lg := strings.ToLower(group); lg != group {
+			return has(ctx, lg, lg+c.Dirs[n-2]+"/"+MetadataFile)
+		}
+		return false, nil
 	}
 }

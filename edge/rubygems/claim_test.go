@@ -58,7 +58,7 @@ var claims = claimtest.Protocol{
 	AuthenticatedReads: true,
 	Free:               "rival-gem",
 	Taken:              "rack",
-	Spellings:          [][2]string{{"rails-html", "rails-html"}},
+	Spellings:          [][2]string{{"rails-html", "rails-html"}, {"Rails_HTML", "rails-html"}, {"Rack.Attack", "rack_attack"}},
 }
 
 // pub is a Bad push of the body built for a name.
