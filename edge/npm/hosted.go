@@ -3,6 +3,7 @@ package npm
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -161,7 +162,7 @@ func parsePutBody(n Name, body []byte) (putBody, error) {
 	const op = "npm.parsePutBody"
 	var b putBody
 	if err := json.Unmarshal(body, &b.top); err != nil || b.top == nil {
-		return b, fault.WrapMsg(op, fault.Invalid, "invalid JSON body", err)
+		return b, fault.WrapMsg(op, fault.Invalid, "invalid JSON body", cmp.Or(err, errNull))
 	}
 	var name, id string
 	if err := decodeField(b.top, "name", &name); err != nil {
@@ -438,7 +439,7 @@ func checkManifest(n Name, version string, raw json.RawMessage) (json.RawMessage
 	const op = "npm.checkManifest"
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, nil, fault.WrapMsg(op, fault.Invalid, "invalid manifest of version "+version, err)
+		return nil, nil, fault.WrapMsg(op, fault.Invalid, "invalid manifest of version "+version, cmp.Or(err, errNull))
 	}
 	var name, v string
 	json.Unmarshal(m["name"], &name)

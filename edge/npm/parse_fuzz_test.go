@@ -50,7 +50,7 @@ func FuzzCheckManifest(f *testing.F) {
 	for _, s := range []string{
 		`{"name":"pkg","version":"1.0.0","dist":{"integrity":"sha512-` + strings.Repeat("A", 86) + `==","shasum":"` + strings.Repeat("0", 40) + `"}}`,
 		`{"name":"pkg","version":"1.0.0","dist":{"shasum":"` + strings.Repeat("0", 40) + `","tarball":"http://x/y.tgz"}}`,
-		`{"name":"other","version":"1.0.0"}`, `{"name":"pkg","version":"2.0.0"}`, `[]`, `{"dist":7}`,
+		`{"name":"other","version":"1.0.0"}`, `{"name":"pkg","version":"2.0.0"}`, `[]`, `{"dist":7}`, `null`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -2,7 +2,9 @@ package npm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"path"
 	"strings"
@@ -22,6 +24,10 @@ type Dist struct {
 // Want returns the digests a tarball must match: the strongest of
 // dist.integrity's (sha512 normally), else dist.shasum's sha1. None means
 // the metadata promised nothing that can be checked.
+// errNull is the cause of refusing a JSON document that is null, which
+// json.Unmarshal accepts into a map without an error.
+var errNull = errors.New("the document is null")
+
 func (d Dist) Want() []blob.Digest {
 	var best blob.Digest
 	rank := map[string]int{blob.SHA1: 1, blob.SHA256: 2, blob.SHA512: 3}
@@ -56,7 +62,9 @@ func RewritePackument(doc []byte, tarballBase string) ([]byte, map[string]Dist, 
 	const op = "npm.RewritePackument"
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &top); err != nil || top == nil {
-		return nil, nil, fault.WrapMsg(op, fault.Upstream, "the upstream sent an invalid packument", err)
+		// JSON null decodes without an error: WrapMsg of a nil error
+		// would be no error at all.
+		return nil, nil, fault.WrapMsg(op, fault.Upstream, "the upstream sent an invalid packument", cmp.Or(err, errNull))
 	}
 	files := map[string]Dist{}
 	raw, ok := top["versions"]
