@@ -56,6 +56,8 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 
 	// index holds rendered hosted index files by normalized name, valid
 	// while the package's serial is unchanged.
@@ -130,8 +132,7 @@ func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o origin) error {
 // Mount registers the routes (routes.go) on g, which is the server's root:
 // paths start with /cargo/.
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
+	h.mount = h.r.Base.Mount(g.Prefix())
 	h.routes(g)
 }

@@ -44,7 +44,7 @@ func newClaimBed(t *testing.T) *claimBed {
 		t.Fatal(err)
 	}
 	b.e = testkit.StartEdge(t, testkit.EdgeOptions{MetadataTTL: time.Nanosecond}, func(r *edge.Registry, m *edge.Mux) {
-		New(r, up, Options{}).Mount(m.Group(""))
+		New(r, up, Options{}).Mount(m.Group("/cargo"))
 	})
 	b.eve = b.e.Rival(t, "eve", "rival").Token
 	return b

@@ -52,6 +52,8 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 
 	// vendors remembers, briefly, which vendors an organization owns
 	// without a claim recorded yet (an organization that has published

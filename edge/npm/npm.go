@@ -57,6 +57,8 @@ type Handler struct {
 	up   *upstream.Client // nil: no mirror
 	opts Options
 	docs *documents
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 	// orgs remembers, briefly, whether an organization exists for a scope
 	// that nothing claims yet: such a scope is hosted (empty), never
 	// mirrored.
