@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -46,6 +47,7 @@ type Mux struct {
 	log     *slog.Logger
 	metrics *metrics
 	unseen  map[string]string // package protocol → what its reads say when they find nothing
+	mounts  map[string]string // package protocol → its group's prefix
 	// anonymousReads reports whether anonymous callers may read mirrored
 	// names (Registry.AnonymousMirrorReads); nil: they may.
 	anonymousReads func() bool
@@ -73,7 +75,16 @@ func (g *Group) ConcealReads(protocol string, noUpstream bool) {
 	if noUpstream {
 		g.m.unseen[protocol] = NoUpstream
 	}
+	if g.m.mounts == nil {
+		g.m.mounts = map[string]string{}
+	}
+	g.m.mounts[protocol] = g.prefix
 }
+
+// Protocols returns the package protocols mounted (those that called
+// ConcealReads), each with the prefix of its group: what the protocol
+// table's test compares with the table.
+func (m *Mux) Protocols() map[string]string { return maps.Clone(m.mounts) }
 
 // NoUpstream is what reads of a protocol without a mirror answer when
 // they find nothing.
