@@ -34,8 +34,12 @@ export interface Protocol {
 // table) before the first page renders, so that no list is typed here.
 export const protocols: string[] = []
 export const protocolNames: Record<string, string> = {}
+export const protocolPrefixes: Record<string, string> = {}
 
 export function setProtocols(table: Protocol[]) {
   protocols.splice(0, protocols.length, ...table.map((p) => p.name))
-  for (const p of table) protocolNames[p.name] = p.title
+  for (const p of table) {
+    protocolNames[p.name] = p.title
+    protocolPrefixes[p.name] = p.prefix
+  }
 }
