@@ -21,10 +21,6 @@ const TokenPrefix = "srg_"
 // characters after the prefix.
 const tokenBytes = 32
 
-// Protocols returns the protocol names a repository or a token scope may
-// name (Config.Protocols, a fresh copy).
-func (s *Service) Protocols() []string { return slices.Clone(s.cfg.Protocols) }
-
 // Token is an API token as listed: everything but the secret, which exists
 // in clear only in CreateToken's answer and is stored as its sha256.
 // Empty Protocols, Actions or Organizations mean no restriction on that
