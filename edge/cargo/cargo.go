@@ -129,8 +129,8 @@ func (h *Handler) mayRead(ctx *fasthttp.RequestCtx, o origin) error {
 	return err
 }
 
-// Mount registers the routes (routes.go) on g, which is the server's root:
-// paths start with /cargo/.
+// Mount registers the routes (routes.go) on g, mounted at /cargo: the
+// index and the web API's links are written under g's prefix.
 func (h *Handler) Mount(g *edge.Group) {
 	g.ConcealReads(Protocol, h.up == nil)
 	h.mount = h.r.Base.Mount(g.Prefix())
