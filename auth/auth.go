@@ -73,8 +73,11 @@ type Config struct {
 	// name; Reserved are further names that no organization, team or
 	// repository may take because a protocol is mounted there (a mount
 	// prefix such as "maven2", OCI's "v2"). Every protocol name is
-	// reserved too. cmd/entrepot derives both from its protocol table;
-	// without them no protocol is known.
+	// reserved too. cmd/entrepot derives both from its protocol table.
+	// Without Protocols any name is accepted, for an edge that mounts
+	// protocols of its own (the in-process test edge): a scope naming
+	// no protocol grants nothing, and the reserved names are then the
+	// edge's own only.
 	Protocols, Reserved []string
 }
 

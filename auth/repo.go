@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"entrepot/hosted"
@@ -66,7 +65,7 @@ func (s *Service) CreateRepo(ctx context.Context, r Repository) (Repository, err
 	if err := s.ValidName(r.Name); err != nil {
 		return Repository{}, fault.Op(op, err)
 	}
-	if !slices.Contains(s.cfg.Protocols, r.Protocol) {
+	if !s.knownProtocol(r.Protocol) {
 		return Repository{}, fault.Newf(op, fault.Invalid, "unknown protocol %q", r.Protocol)
 	}
 	if r.Visibility == "" {
