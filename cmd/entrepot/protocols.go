@@ -32,11 +32,15 @@ type protocol struct {
 	// (UPSTREAM_OCI's prefix=url list, in config.go).
 	upstream string
 	claim    api.ClaimRule // explicit namespace claims; nil takes none
-	// mount registers the protocol's handler on g (a Group with prefix);
-	// ups holds the upstream clients by name. nil: not served yet, the
-	// name is only kept valid (token scopes, reserved names).
-	mount func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group)
+	// mount registers the protocol's handler on a Group with prefix.
+	// nil: not served yet, the name is only kept valid (token scopes,
+	// reserved names).
+	mount mountFunc
 }
+
+// mountFunc registers a protocol's handler on g; ups holds the upstream
+// clients by name ("npm", "oci/<prefix>", ...).
+type mountFunc func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group)
 
 // protocols is the protocol table, the one list of the package protocols:
 // what is mounted where, the UPSTREAM_ variables, auth's protocol names
@@ -44,37 +48,32 @@ type protocol struct {
 // dashboard's lists) are all derived from it. Adding a protocol is a
 // package and a row here.
 var protocols = []protocol{
-	{name: npm.Protocol, title: "npm", prefix: "/npm", upstream: "UPSTREAM_NPM", claim: npm.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			npm.New(r, ups[npm.Protocol], npm.Options{}).Mount(g)
-		}},
-	{name: "oci", title: "OCI", prefix: "", reserves: []string{"v2"}, claim: oci.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			oci.New(r, oci.Mirrors(ups), oci.Options{}).Mount(g)
-		}},
-	{name: pypi.Protocol, title: "PyPI", prefix: "/pypi", upstream: "UPSTREAM_PYPI", claim: pypi.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			pypi.New(r, ups[pypi.Protocol], pypi.Options{}).Mount(g)
-		}},
-	{name: cargo.Protocol, title: "Cargo", prefix: "/cargo", upstream: "UPSTREAM_CARGO", claim: cargo.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			cargo.New(r, ups[cargo.Protocol], cargo.Options{}).Mount(g)
-		}},
-	{name: maven.Protocol, title: "Maven", prefix: "/maven2", upstream: "UPSTREAM_MAVEN", claim: maven.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			maven.New(r, ups[maven.Protocol], maven.Options{}).Mount(g)
-		}},
-	{name: composer.Protocol, title: "Composer", prefix: "/composer", upstream: "UPSTREAM_COMPOSER", claim: composer.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			composer.New(r, ups[composer.Protocol], composer.Options{}).Mount(g)
-		}},
-	{name: rubygems.Protocol, title: "RubyGems", prefix: "/rubygems", upstream: "UPSTREAM_RUBYGEMS", claim: rubygems.NormalizeClaim,
-		mount: func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
-			rubygems.New(r, ups[rubygems.Protocol], rubygems.Options{}).Mount(g)
-		}},
+	{name: npm.Protocol, title: "npm", prefix: "/npm", upstream: "UPSTREAM_NPM", claim: npm.NormalizeClaim, mount: withUpstream(npm.Protocol, npm.New, npm.Options{})},
+	{name: "oci", title: "OCI", prefix: "", reserves: []string{"v2"}, claim: oci.NormalizeClaim, mount: mountOCI},
+	{name: pypi.Protocol, title: "PyPI", prefix: "/pypi", upstream: "UPSTREAM_PYPI", claim: pypi.NormalizeClaim, mount: withUpstream(pypi.Protocol, pypi.New, pypi.Options{})},
+	{name: cargo.Protocol, title: "Cargo", prefix: "/cargo", upstream: "UPSTREAM_CARGO", claim: cargo.NormalizeClaim, mount: withUpstream(cargo.Protocol, cargo.New, cargo.Options{})},
+	{name: maven.Protocol, title: "Maven", prefix: "/maven2", upstream: "UPSTREAM_MAVEN", claim: maven.NormalizeClaim, mount: withUpstream(maven.Protocol, maven.New, maven.Options{})},
+	{name: composer.Protocol, title: "Composer", prefix: "/composer", upstream: "UPSTREAM_COMPOSER", claim: composer.NormalizeClaim, mount: withUpstream(composer.Protocol, composer.New, composer.Options{})},
+	{name: rubygems.Protocol, title: "RubyGems", prefix: "/rubygems", upstream: "UPSTREAM_RUBYGEMS", claim: rubygems.NormalizeClaim, mount: withUpstream(rubygems.Protocol, rubygems.New, rubygems.Options{})},
 	// Go modules: the next protocol; its name is valid in token scopes
 	// and reserved already.
 	{name: "go", title: "Go", prefix: "/go"},
+}
+
+// mountOCI mounts OCI, which takes every "oci/<prefix>" upstream.
+func mountOCI(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
+	oci.New(r, oci.Mirrors(ups), oci.Options{}).Mount(g)
+}
+
+// mounter is a protocol's handler.
+type mounter interface{ Mount(g *edge.Group) }
+
+// withUpstream is the mount of a protocol whose constructor takes its one
+// upstream client, the one named name (nil: no mirror).
+func withUpstream[O any, H mounter](name string, newH func(*edge.Registry, *upstream.Client, O) H, opts O) mountFunc {
+	return func(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
+		newH(r, ups[name], opts).Mount(g)
+	}
 }
 
 // protocolNames are the table's names, in its order: auth's protocols.
