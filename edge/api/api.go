@@ -127,6 +127,12 @@ func (h *Handler) Mount(g *edge.Group) {
 	}
 }
 
+// known reports whether protocol is one of Options.Protocols; without
+// them, as auth does, any name is.
+func (h *Handler) known(protocol string) bool {
+	return protocol != "" && (h.names == nil || contains(h.names, protocol))
+}
+
 // principalKey holds the caller once the API authenticated it, for audit.
 const principalKey = "api.principal"
 

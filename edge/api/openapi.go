@@ -138,6 +138,7 @@ func schemas(names []string) obj {
 	s := func(t string) obj { return obj{"type": t} }
 	str, boolean, integer := s("string"), s("boolean"), s("integer")
 	tm := obj{"type": "string", "format": "date-time"}
+	protocol := obj{"type": "string", "enum": names}
 	strs := obj{"type": "array", "items": str}
 	o := func(required []string, props obj) obj {
 		out := obj{"type": "object", "properties": props}
@@ -192,10 +193,10 @@ func schemas(names []string) obj {
 		"OrganizationRequest": o(nil, obj{"name": str, "displayName": str, "description": str,
 			"owner": obj{"type": "string", "description": "user made owner (platform admins); default the caller"}}),
 		"Claim": o([]string{"protocol", "namespace", "orgId", "createdAt"}, obj{
-			"protocol": obj{"type": "string", "enum": names}, "namespace": obj{"type": "string", "description": "as the protocol keys it: @scope or an unscoped name (npm), a PEP 503-normalized project (pypi), a crate name in lowercase with - as _ (cargo), a gem name, a groupId (maven), a vendor (composer), a first path segment (oci)"},
+			"protocol": protocol, "namespace": obj{"type": "string", "description": "as the protocol keys it: @scope or an unscoped name (npm), a PEP 503-normalized project (pypi), a crate name in lowercase with - as _ (cargo), a gem name, a groupId (maven), a vendor (composer), a first path segment (oci)"},
 			"orgId": str, "repoId": str, "createdAt": tm,
 		}),
-		"ClaimRequest":  o([]string{"protocol", "namespace"}, obj{"protocol": obj{"type": "string", "enum": names}, "namespace": str}),
+		"ClaimRequest":  o([]string{"protocol", "namespace"}, obj{"protocol": protocol, "namespace": str}),
 		"Member":        member,
 		"MemberRequest": o([]string{"userId", "role"}, obj{"userId": obj{"type": "string", "description": "user id or username"}, "role": str}),
 		"RoleRequest":   o([]string{"role"}, obj{"role": str}),
@@ -213,11 +214,11 @@ func schemas(names []string) obj {
 		}),
 		"TeamRepoRequest": o([]string{"repositoryId"}, obj{"repositoryId": str}),
 		"Repository": o([]string{"id", "orgId", "name", "protocol", "visibility"}, obj{
-			"id": str, "orgId": str, "name": str, "protocol": obj{"type": "string", "enum": names},
+			"id": str, "orgId": str, "name": str, "protocol": protocol,
 			"visibility": enum("private", "public"), "description": str, "createdAt": tm,
 		}),
 		"RepositoryRequest": o(nil, obj{
-			"name": str, "protocol": obj{"type": "string", "enum": names}, "visibility": enum("private", "public"), "description": str,
+			"name": str, "protocol": protocol, "visibility": enum("private", "public"), "description": str,
 		}),
 		"Permission": o([]string{"repoId", "userId", "role"}, obj{
 			"repoId": str, "orgId": str, "userId": str, "username": str, "role": enum("reader", "developer", "maintainer", "admin"),
@@ -255,7 +256,7 @@ func schemas(names []string) obj {
 		"Settings": settings,
 		"OpenAPI":  obj{"type": "object", "description": "an OpenAPI 3 document"},
 		"Protocol": o([]string{"name", "title", "prefix", "served"}, obj{
-			"name": obj{"type": "string", "enum": names}, "title": str,
+			"name": protocol, "title": str,
 			"prefix": obj{"type": "string", "description": "the path it is mounted under (or will be, while not served), like /npm; empty for OCI (/v2)"},
 			"served": obj{"type": "boolean"},
 		}),

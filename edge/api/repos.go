@@ -118,7 +118,7 @@ func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
 	if err := h.r.Auth.ValidName(req.Name); err != nil {
 		return err
 	}
-	if !contains(h.names, req.Protocol) {
+	if !h.known(req.Protocol) {
 		return invalid("protocol must be one of %v", h.names)
 	}
 	repo := auth.Repository{OrgID: o.ID, Name: req.Name, Protocol: req.Protocol, Visibility: auth.Private, Description: deref(req.Description)}
