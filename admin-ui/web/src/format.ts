@@ -29,7 +29,7 @@ export interface Protocol {
   served: boolean
 }
 
-// The protocol names and their titles, in the server's order: filled by
+// The protocol names, titles and mount points, in the server's order: filled by
 // setProtocols from GET /api/v1/protocols (cmd/entrepot's protocol
 // table) before the first page renders, so that no list is typed here.
 export const protocols: string[] = []
