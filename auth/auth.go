@@ -32,6 +32,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,16 @@ type Config struct {
 	// flow state in cookies. Without it, providers holding a secret
 	// cannot be saved and OIDC sign-in is unavailable.
 	EncryptionKey []byte
+	// Protocols are the protocol names a repository or a token scope may
+	// name; Reserved are further names that no organization, team or
+	// repository may take because a protocol is mounted there (a mount
+	// prefix such as "maven2", OCI's "v2"). Every protocol name is
+	// reserved too. cmd/entrepot derives both from its protocol table.
+	// Without Protocols any name is accepted, for an edge that mounts
+	// protocols of its own (the in-process test edge): a scope naming
+	// no protocol grants nothing, and the reserved names are then the
+	// edge's own only.
+	Protocols, Reserved []string
 }
 
 // Service is the auth core over a hosted.Store. It is safe for concurrent
@@ -93,6 +104,7 @@ type Service struct {
 	permGen   atomic.Uint64 // bumped when a membership, team, repository or permission changes
 
 	throttle *Throttle
+	reserved map[string]struct{} // names ValidName refuses
 
 	usedMu sync.Mutex
 	used   map[string]time.Time // token id → last use, flushed by FlushTokenUse
@@ -146,6 +158,7 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		cfg.CacheSize = 10000
 	}
 	cfg.SigningKey = append([]byte(nil), cfg.SigningKey...)
+	cfg.Protocols = slices.Clone(cfg.Protocols)
 	encKey := cfg.EncryptionKey
 	cfg.EncryptionKey = nil // held by the AEAD only
 	var err error
@@ -165,6 +178,7 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		sessions:  newTTLCache[string, bool](cfg.CacheSize, cfg.CacheTTL),
 		decisions: newTTLCache[decisionKey, decision](cfg.CacheSize, cfg.CacheTTL),
 		throttle:  NewThrottle(cfg.Throttle),
+		reserved:  reservedNames(cfg),
 		used:      map[string]time.Time{},
 	}
 	rand.Read(s.secret[:])

@@ -26,12 +26,15 @@ func newStore(t testing.TB) hosted.Store {
 func newService(t testing.TB) (*Service, hosted.Store) {
 	t.Helper()
 	st := newStore(t)
-	s, err := New(st, Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"), Password: cheap})
+	s, err := New(st, Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"), Password: cheap, Protocols: testProtocols, Reserved: []string{"v2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, st
 }
+
+// testProtocols stands for cmd/entrepot's protocol table.
+var testProtocols = []string{"npm", "oci", "pypi"}
 
 func mustUser(t testing.TB, s *Service, username string, admin bool) User {
 	t.Helper()
@@ -96,6 +99,7 @@ func TestBootstrap(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
+	s, _ := newService(t)
 	for _, c := range []struct {
 		name string
 		ok   bool
@@ -105,7 +109,7 @@ func TestNames(t *testing.T) {
 		{"ac me", false}, {"acme/x", false}, {string(make([]byte, 65)), false},
 		{"api", false}, {"admin", false}, {"v2", false}, {"npm", false}, {"healthz", false}, {"-", false},
 	} {
-		err := ValidName(c.name)
+		err := s.ValidName(c.name)
 		if (err == nil) != c.ok {
 			t.Errorf("ValidName(%q) = %v, want ok=%v", c.name, err, c.ok)
 		}

@@ -83,7 +83,7 @@ func orgKey(orgID, userID string) string { return orgID + "/" + userID }
 func (s *Service) CreateOrg(ctx context.Context, o Org, ownerID string) (Org, error) {
 	const op = "auth.CreateOrg"
 	defer s.permChanged() // an organization owns the namespaces of its name
-	if err := ValidName(o.Name); err != nil {
+	if err := s.ValidName(o.Name); err != nil {
 		return Org{}, fault.Op(op, err)
 	}
 	if ownerID != "" {
@@ -244,7 +244,7 @@ func (s *Service) RemoveOrgMember(ctx context.Context, orgID, userID string) err
 // organization.
 func (s *Service) CreateTeam(ctx context.Context, t Team) (Team, error) {
 	const op = "auth.CreateTeam"
-	if err := ValidName(t.Name); err != nil {
+	if err := s.ValidName(t.Name); err != nil {
 		return Team{}, fault.Op(op, err)
 	}
 	if err := s.exist(ctx, op, orgsC, t.OrgID); err != nil {

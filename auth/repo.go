@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"entrepot/hosted"
@@ -63,10 +62,10 @@ func repoKey(orgID, protocol, name string) string { return orgID + "/" + protoco
 // organization has a repository of that name for that protocol.
 func (s *Service) CreateRepo(ctx context.Context, r Repository) (Repository, error) {
 	const op = "auth.CreateRepo"
-	if err := ValidName(r.Name); err != nil {
+	if err := s.ValidName(r.Name); err != nil {
 		return Repository{}, fault.Op(op, err)
 	}
-	if !slices.Contains(protocols, r.Protocol) {
+	if !s.knownProtocol(r.Protocol) {
 		return Repository{}, fault.Newf(op, fault.Invalid, "unknown protocol %q", r.Protocol)
 	}
 	if r.Visibility == "" {

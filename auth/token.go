@@ -21,12 +21,11 @@ const TokenPrefix = "srg_"
 // characters after the prefix.
 const tokenBytes = 32
 
-// protocols are the protocol names a repository or a token scope may name.
-var protocols = []string{"npm", "oci", "pypi", "cargo", "maven", "composer", "rubygems", "go"}
-
-// Protocols returns the protocol names a repository or a token scope may
-// name (a fresh copy).
-func Protocols() []string { return slices.Clone(protocols) }
+// knownProtocol reports whether a repository or a token scope may name
+// protocol: one of Config.Protocols, or any name when none were given.
+func (s *Service) knownProtocol(protocol string) bool {
+	return protocol != "" && (s.cfg.Protocols == nil || slices.Contains(s.cfg.Protocols, protocol))
+}
 
 // Token is an API token as listed: everything but the secret, which exists
 // in clear only in CreateToken's answer and is stored as its sha256.
@@ -101,7 +100,7 @@ func (s *Service) CreateToken(ctx context.Context, ownerID string, nt NewToken) 
 		return Token{}, "", fault.New(op, fault.Invalid, "token name must be 1 to 100 characters")
 	}
 	for _, p := range nt.Protocols {
-		if !slices.Contains(protocols, p) {
+		if !s.knownProtocol(p) {
 			return Token{}, "", fault.Newf(op, fault.Invalid, "unknown protocol %q", p)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -81,10 +80,6 @@ func ClientMessage(err error, requestID string) string {
 	}
 	return k.String()
 }
-
-// protocolRoute reports whether rt serves a package protocol, whose reads
-// conceal what they did not find.
-func protocolRoute(rt Route) bool { return slices.Contains(auth.Protocols(), rt.Protocol) }
 
 // conceal gives a protocol read that found nothing one message, whatever
 // the cause: a private name the caller may not read (Registry.May), a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -45,7 +46,8 @@ type Mux struct {
 	r       *router.Router
 	log     *slog.Logger
 	metrics *metrics
-	unseen  map[string]string // protocol → what its reads say when they find nothing
+	unseen  map[string]string // package protocol → what its reads say when they find nothing
+	mounts  map[string]string // package protocol → its group's prefix
 	// anonymousReads reports whether anonymous callers may read mirrored
 	// names (Registry.AnonymousMirrorReads); nil: they may.
 	anonymousReads func() bool
@@ -61,16 +63,31 @@ type Mux struct {
 // serving.
 func (m *Mux) AnonymousReads(open func() bool) { m.anonymousReads = open }
 
-// ConcealReads sets the one message protocol's reads answer whenever they
-// find nothing (see conceal), "not found" by default. The message may
-// carry what is true of every name (NoUpstream), never anything about one
-// name. Call it while mounting, before serving.
-func (g *Group) ConcealReads(protocol, message string) {
+// ConcealReads declares protocol a package protocol, whose reads conceal
+// what they did not find (see conceal): each answers one message, "not
+// found", or NoUpstream when the protocol has no mirror (what is true of
+// every name, never anything about one name). Every protocol package calls
+// it in Mount: routes of a protocol not declared (the API's, the
+// dashboard's, the edge's own) keep their errors. Call it while mounting,
+// before serving.
+func (g *Group) ConcealReads(protocol string, noUpstream bool) {
 	if g.m.unseen == nil {
 		g.m.unseen = map[string]string{}
 	}
-	g.m.unseen[protocol] = message
+	g.m.unseen[protocol] = ""
+	if noUpstream {
+		g.m.unseen[protocol] = NoUpstream
+	}
+	if g.m.mounts == nil {
+		g.m.mounts = map[string]string{}
+	}
+	g.m.mounts[protocol] = g.prefix
 }
+
+// Protocols returns the package protocols mounted (those that called
+// ConcealReads), each with the prefix of its group: what the protocol
+// table's test compares with the table.
+func (m *Mux) Protocols() map[string]string { return maps.Clone(m.mounts) }
 
 // NoUpstream is what reads of a protocol without a mirror answer when
 // they find nothing.
@@ -113,6 +130,10 @@ type Group struct {
 	m      *Mux
 	prefix string
 }
+
+// Prefix is the group's path prefix ("/npm", "" for the root): a protocol
+// learns where it is mounted from it, to write its own links.
+func (g *Group) Prefix() string { return g.prefix }
 
 // Handle registers h for method and prefix+path.
 func (g *Group) Handle(method, path string, rt Route, h HandlerFunc) {
@@ -160,13 +181,14 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		render = RenderJSON
 	}
 	rm := m.metrics.route(rt.Protocol, rt.Name)
-	read := protocolRoute(rt)
 	fail := func(ctx *fasthttp.RequestCtx, err error) {
 		if fault.Is(err, fault.TooLarge) {
 			drainRefused(ctx)
 		}
-		if read {
-			err = conceal(ctx, err, m.unseen[rt.Protocol], m.anonymousReads != nil && !m.anonymousReads())
+		// Looked up here, on the error path, so that a route registered
+		// before its group's ConcealReads is concealed all the same.
+		if message, read := m.unseen[rt.Protocol]; read {
+			err = conceal(ctx, err, message, m.anonymousReads != nil && !m.anonymousReads())
 		}
 		clearForError(&ctx.Response, StatusOf(err))
 		render(ctx, err)

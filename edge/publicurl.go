@@ -40,6 +40,33 @@ func (b *BaseURL) For(ctx *fasthttp.RequestCtx) string {
 	return scheme + "://" + host
 }
 
+// Mounted is the public URL of a protocol's mount point (For followed by
+// the Group's prefix), for the links the protocol writes into its
+// documents. Create it with BaseURL.Mount; the zero value is not usable.
+type Mounted struct {
+	base   *BaseURL
+	prefix string
+	fixed  string // with PUBLIC_URL: built once, so For allocates nothing
+}
+
+// Mount returns the public URL of the mount point prefix (Group.Prefix).
+func (b *BaseURL) Mount(prefix string) Mounted {
+	m := Mounted{base: b, prefix: prefix}
+	if b != nil && b.Fixed != "" {
+		m.fixed = b.Fixed + prefix
+	}
+	return m
+}
+
+// For returns the mount point's URL for a request, without a trailing
+// slash ("https://registry.example.com/npm").
+func (m Mounted) For(ctx *fasthttp.RequestCtx) string {
+	if m.fixed != "" {
+		return m.fixed
+	}
+	return m.base.For(ctx) + m.prefix
+}
+
 func (b *BaseURL) trusted(ctx *fasthttp.RequestCtx) bool {
 	if len(b.Trusted) == 0 {
 		return false

@@ -6,8 +6,8 @@ import "strings"
 // client takes for one package are one name for claiming and for
 // resolution: a claim on "acme_gem" holds "Acme-Gem" too, and a request
 // for "com/Acme/..." finds the claim on "com.acme". The rules are data,
-// one entry per protocol, in this one place; the protocol names are the
-// closed set auth.Protocols lists.
+// one entry per protocol, in this one place; the protocol names are those
+// of cmd/entrepot's protocol table.
 //
 //	protocol  folded as                                  hierarchy
 //	npm       lowercase                                  -

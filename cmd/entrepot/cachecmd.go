@@ -14,8 +14,6 @@ import (
 	"entrepot/hosted"
 )
 
-const cacheUsage = "usage: entrepot cache purge [--protocol npm|oci|pypi|cargo|maven|composer|rubygems] [serve flags]"
-
 // cacheCmd is `entrepot cache purge [--protocol P]`: it removes the
 // mirror's cache records (documents and artifacts) of one protocol, or of
 // all, for an operator who points a protocol at a different registry:
@@ -26,24 +24,31 @@ const cacheUsage = "usage: entrepot cache purge [--protocol npm|oci|pypi|cargo|m
 // stopped; on MongoDB, restart the servers afterwards, since their
 // memory caches keep what they hold.
 func cacheCmd(args []string, getenv func(string) string, stdout io.Writer) error {
+	var served []string // the protocols that may have a mirror
+	for _, p := range protocols {
+		if p.mount != nil {
+			served = append(served, p.name)
+		}
+	}
+	usage := errors.New("usage: entrepot cache purge [--protocol " + strings.Join(served, "|") + "] [serve flags]")
 	if len(args) == 0 || args[0] != "purge" {
-		return errors.New(cacheUsage)
+		return usage
 	}
 	rest := args[1:]
-	protocols := mirror.Protocols
+	purge := served
 	if len(rest) > 0 && (rest[0] == "--protocol" || strings.HasPrefix(rest[0], "--protocol=")) {
 		p, ok := strings.CutPrefix(rest[0], "--protocol=")
 		rest = rest[1:]
 		if !ok {
 			if len(rest) == 0 {
-				return errors.New(cacheUsage)
+				return usage
 			}
 			p, rest = rest[0], rest[1:]
 		}
-		if !slices.Contains(mirror.Protocols, p) {
-			return fmt.Errorf("cache purge: unknown protocol %q (%s)", p, strings.Join(mirror.Protocols, ", "))
+		if !slices.Contains(served, p) {
+			return fmt.Errorf("cache purge: unknown protocol %q (%s)", p, strings.Join(served, ", "))
 		}
-		protocols = []string{p}
+		purge = []string{p}
 	}
 	ctx := context.Background()
 	_, meta, err := adminMeta(ctx, rest, getenv, stdout)
@@ -51,7 +56,7 @@ func cacheCmd(args []string, getenv func(string) string, stdout io.Writer) error
 		return err
 	}
 	defer meta.Close(ctx)
-	for _, p := range protocols {
+	for _, p := range purge {
 		total := 0
 		for _, prefix := range mirror.Prefixes(p) {
 			n, err := cache.Purge(ctx, meta, prefix)

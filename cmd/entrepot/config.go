@@ -84,9 +84,6 @@ var (
 	ociPrefix = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 )
 
-// upstreamProtocols are the protocols with a single-URL UPSTREAM_<PROTOCOL>.
-var upstreamProtocols = []string{"npm", "pypi", "cargo", "maven", "composer", "rubygems"}
-
 func settings() []setting {
 	s := []setting{
 		{env: "HOST", def: "0.0.0.0", help: "address to listen on", parse: func(c *Config, v string) error {
@@ -249,15 +246,18 @@ func settings() []setting {
 		}},
 	}
 	s = append(s, limitSettings()...)
-	for _, p := range upstreamProtocols {
-		s = append(s, setting{env: "UPSTREAM_" + strings.ToUpper(p), help: p + " upstream base URL (empty = no mirror)", parse: func(c *Config, v string) error {
+	for _, p := range protocols {
+		if p.upstream == "" {
+			continue
+		}
+		s = append(s, setting{env: p.upstream, help: p.name + " upstream base URL (empty = no mirror)", parse: func(c *Config, v string) error {
 			if v == "" {
 				return nil
 			}
 			if err := checkUpstreamURL(v); err != nil {
 				return err
 			}
-			c.Upstreams[p] = strings.TrimRight(v, "/") + "/"
+			c.Upstreams[p.name] = strings.TrimRight(v, "/") + "/"
 			return nil
 		}})
 	}

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -83,7 +82,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 
 	encKey, _ := decodeKey(cfg.AuthEncryptionKey) // validated with the configuration
-	authSvc, err := auth.New(meta, auth.Config{SigningKey: []byte(cfg.JWTSecret), EncryptionKey: encKey})
+	authSvc, err := auth.New(meta, auth.Config{
+		SigningKey: []byte(cfg.JWTSecret), EncryptionKey: encKey,
+		Protocols: protocolNames(), Reserved: reservedNames(),
+	})
 	if err != nil {
 		return &ConfigError{Var: "JWT_SECRET", Err: err}
 	}
@@ -287,9 +289,9 @@ func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, e
 		out = append(out, c)
 		return nil
 	}
-	for _, p := range upstreamProtocols {
-		if u, ok := cfg.Upstreams[p]; ok {
-			if err := add(p, "UPSTREAM_"+strings.ToUpper(p), u); err != nil {
+	for _, p := range protocols {
+		if u, ok := cfg.Upstreams[p.name]; ok {
+			if err := add(p.name, p.upstream, u); err != nil {
 				return nil, err
 			}
 		}

@@ -66,6 +66,21 @@ type Options struct {
 	// protocol package's NormalizeClaim. A protocol without a rule takes
 	// no explicit claims.
 	Claims map[string]ClaimRule
+	// Protocols are the package protocols, as cmd/entrepot's protocol
+	// table lists them: what repositories, claims and package filters
+	// may name (the OpenAPI document's enums), and what GET /protocols
+	// tells the dashboard.
+	Protocols []Protocol
+}
+
+// Protocol is one package protocol as the API tells it (GET /protocols).
+type Protocol struct {
+	Name  string `json:"name"`  // as repositories, token scopes and claims name it: "npm"
+	Title string `json:"title"` // as people read it: "npm", "PyPI"
+	// Prefix is the path it is mounted under ("/npm", "" for OCI's /v2),
+	// or will be while Served is false (a protocol not served yet).
+	Prefix string `json:"prefix"`
+	Served bool   `json:"served"`
 }
 
 // Handler serves the management API. Create it with New and register it
@@ -73,6 +88,7 @@ type Options struct {
 type Handler struct {
 	r        *edge.Registry
 	opts     Options
+	names    []string // of opts.Protocols
 	settings *settings
 	routes   []route
 	openapi  []byte
@@ -92,6 +108,9 @@ func New(r *edge.Registry, opts Options) *Handler {
 		opts.DefaultPage = min(100, opts.MaxPage)
 	}
 	h := &Handler{r: r, opts: opts}
+	for _, p := range opts.Protocols {
+		h.names = append(h.names, p.Name)
+	}
 	if r.Auth != nil {
 		r.Auth.SetAuditor(r.Audit) // external sign-ins inside Authenticate (LDAP Basic credentials)
 	}
@@ -106,6 +125,12 @@ func (h *Handler) Mount(g *edge.Group) {
 	for _, rt := range h.routes {
 		g.Handle(rt.method, rt.path, edge.Route{Protocol: "api", Name: rt.name}, h.adapt(rt))
 	}
+}
+
+// known reports whether protocol is one of Options.Protocols; without
+// them, as auth does, any name is.
+func (h *Handler) known(protocol string) bool {
+	return protocol != "" && (h.names == nil || contains(h.names, protocol))
 }
 
 // principalKey holds the caller once the API authenticated it, for audit.

@@ -1,12 +1,13 @@
 package api
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
-	"entrepot/auth"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -130,15 +131,10 @@ func claimedElsewhere(ns string) error {
 	return fault.Newf("api", fault.Conflict, "%s is claimed by another organization", ns)
 }
 
-// claimProtocols lists the protocols that take explicit claims.
+// claimProtocols lists the protocols that take explicit claims: those
+// with a rule.
 func (h *Handler) claimProtocols() []string {
-	var out []string
-	for _, p := range auth.Protocols() {
-		if h.opts.Claims[p] != nil {
-			out = append(out, p)
-		}
-	}
-	return out
+	return slices.Sorted(maps.Keys(h.opts.Claims))
 }
 
 // releaseClaim: DELETE /api/v1/organizations/{orgId}/claims/{protocol}/{namespace}[?force=true]

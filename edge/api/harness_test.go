@@ -98,6 +98,8 @@ func newEnvDefaults(t *testing.T) *env {
 		SigningKey: []byte("0123456789abcdef0123456789abcdef-test"),
 		Password:   fastParams,
 		Throttle:   auth.ThrottleConfig{Failures: 3, Base: time.Minute, Max: time.Hour},
+		Protocols:  protocolNames(),
+		Reserved:   []string{"v2", "maven2"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func newEnvDefaults(t *testing.T) *env {
 		MaxUpload:       1 << 20,
 	}).Init()
 	e.srv = edge.New(edge.Config{Logger: log})
-	api.New(e.reg, api.Options{Claims: claimRules}).Mount(e.srv.Mux().Group(api.Prefix))
+	api.New(e.reg, api.Options{Claims: claimRules, Protocols: protocols}).Mount(e.srv.Mux().Group(api.Prefix))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +137,27 @@ func newEnvDefaults(t *testing.T) *env {
 		<-done
 	})
 	return e
+}
+
+// protocols stands for cmd/entrepot's protocol table, as it passes it to
+// the API; protocolNames is what it passes to auth.
+var protocols = []api.Protocol{
+	{Name: "npm", Title: "npm", Prefix: "/npm", Served: true},
+	{Name: "oci", Title: "OCI", Served: true},
+	{Name: "pypi", Title: "PyPI", Prefix: "/pypi", Served: true},
+	{Name: "cargo", Title: "Cargo", Prefix: "/cargo", Served: true},
+	{Name: "maven", Title: "Maven", Prefix: "/maven2", Served: true},
+	{Name: "composer", Title: "Composer", Prefix: "/composer", Served: true},
+	{Name: "rubygems", Title: "RubyGems", Prefix: "/rubygems", Served: true},
+	{Name: "go", Title: "Go"},
+}
+
+func protocolNames() []string {
+	var out []string
+	for _, p := range protocols {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 // claimRules are the protocols' claim rules, as cmd/entrepot passes them.

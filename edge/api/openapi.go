@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-
-	"entrepot/auth"
 )
 
 // serveOpenAPI: GET /api/v1/openapi.json — the document built from the
@@ -15,6 +13,11 @@ func (h *Handler) serveOpenAPI(ctx *fasthttp.RequestCtx) error {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(h.openapi)
 	return nil
+}
+
+// protocols: GET /api/v1/protocols — the protocol table, in its order.
+func (h *Handler) protocols(ctx *fasthttp.RequestCtx) error {
+	return reply(ctx, fasthttp.StatusOK, page(append([]Protocol{}, h.opts.Protocols...), ""))
 }
 
 type obj = map[string]any
@@ -46,8 +49,8 @@ func (h *Handler) openAPI() obj {
 				"bearer": obj{"type": "http", "scheme": "bearer", "description": "an access token from /auth/login, or an srg_ API token (reads and package deletes only)"},
 				"basic":  obj{"type": "http", "scheme": "basic"},
 			},
-			"schemas":    schemas(),
-			"parameters": parameters(),
+			"schemas":    schemas(h.names),
+			"parameters": parameters(h.names),
 			"responses": obj{
 				"Error": obj{"description": "an error", "content": obj{"application/json": obj{"schema": ref("Error")}}},
 			},
@@ -108,7 +111,7 @@ func itoa(n int) string {
 	return itoa(n/10) + digits[n%10:n%10+1]
 }
 
-func parameters() obj {
+func parameters(names []string) obj {
 	q := func(name, desc string, schema obj) obj {
 		return obj{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
 	}
@@ -118,7 +121,7 @@ func parameters() obj {
 		"cursor":   q("cursor", "nextCursor of the previous page", str),
 		"force":    q("force", "delete what it still holds (platform admins)", obj{"type": "boolean"}),
 		"q":        q("q", "name prefix", str),
-		"protocol": q("protocol", "one protocol", obj{"type": "string", "enum": auth.Protocols()}),
+		"protocol": q("protocol", "one protocol", obj{"type": "string", "enum": names}),
 		"org":      q("org", "organization id or name", str),
 		"deleted":  q("deleted", "include deleted versions", obj{"type": "boolean"}),
 		"user":     q("user", "another user's (platform admins)", str),
@@ -131,10 +134,11 @@ func parameters() obj {
 	}
 }
 
-func schemas() obj {
+func schemas(names []string) obj {
 	s := func(t string) obj { return obj{"type": t} }
 	str, boolean, integer := s("string"), s("boolean"), s("integer")
 	tm := obj{"type": "string", "format": "date-time"}
+	protocol := obj{"type": "string", "enum": names}
 	strs := obj{"type": "array", "items": str}
 	o := func(required []string, props obj) obj {
 		out := obj{"type": "object", "properties": props}
@@ -189,10 +193,10 @@ func schemas() obj {
 		"OrganizationRequest": o(nil, obj{"name": str, "displayName": str, "description": str,
 			"owner": obj{"type": "string", "description": "user made owner (platform admins); default the caller"}}),
 		"Claim": o([]string{"protocol", "namespace", "orgId", "createdAt"}, obj{
-			"protocol": obj{"type": "string", "enum": auth.Protocols()}, "namespace": obj{"type": "string", "description": "as the protocol keys it: @scope or an unscoped name (npm), a PEP 503-normalized project (pypi), a crate name in lowercase with - as _ (cargo), a gem name, a groupId (maven), a vendor (composer), a first path segment (oci)"},
+			"protocol": protocol, "namespace": obj{"type": "string", "description": "as the protocol keys it: @scope or an unscoped name (npm), a PEP 503-normalized project (pypi), a crate name in lowercase with - as _ (cargo), a gem name, a groupId (maven), a vendor (composer), a first path segment (oci)"},
 			"orgId": str, "repoId": str, "createdAt": tm,
 		}),
-		"ClaimRequest":  o([]string{"protocol", "namespace"}, obj{"protocol": obj{"type": "string", "enum": auth.Protocols()}, "namespace": str}),
+		"ClaimRequest":  o([]string{"protocol", "namespace"}, obj{"protocol": protocol, "namespace": str}),
 		"Member":        member,
 		"MemberRequest": o([]string{"userId", "role"}, obj{"userId": obj{"type": "string", "description": "user id or username"}, "role": str}),
 		"RoleRequest":   o([]string{"role"}, obj{"role": str}),
@@ -210,11 +214,11 @@ func schemas() obj {
 		}),
 		"TeamRepoRequest": o([]string{"repositoryId"}, obj{"repositoryId": str}),
 		"Repository": o([]string{"id", "orgId", "name", "protocol", "visibility"}, obj{
-			"id": str, "orgId": str, "name": str, "protocol": obj{"type": "string", "enum": auth.Protocols()},
+			"id": str, "orgId": str, "name": str, "protocol": protocol,
 			"visibility": enum("private", "public"), "description": str, "createdAt": tm,
 		}),
 		"RepositoryRequest": o(nil, obj{
-			"name": str, "protocol": obj{"type": "string", "enum": auth.Protocols()}, "visibility": enum("private", "public"), "description": str,
+			"name": str, "protocol": protocol, "visibility": enum("private", "public"), "description": str,
 		}),
 		"Permission": o([]string{"repoId", "userId", "role"}, obj{
 			"repoId": str, "orgId": str, "userId": str, "username": str, "role": enum("reader", "developer", "maintainer", "admin"),
@@ -251,6 +255,11 @@ func schemas() obj {
 		}),
 		"Settings": settings,
 		"OpenAPI":  obj{"type": "object", "description": "an OpenAPI 3 document"},
+		"Protocol": o([]string{"name", "title", "prefix", "served"}, obj{
+			"name": protocol, "title": str,
+			"prefix": obj{"type": "string", "description": "the path it is mounted under (or will be, while not served), like /npm; empty for OCI (/v2)"},
+			"served": obj{"type": "boolean"},
+		}),
 	}
 	for k, v := range idpSchemas(o, enum) {
 		out[k] = v

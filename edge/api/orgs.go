@@ -157,7 +157,7 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 	if !p.PlatformAdmin && !h.settings.get().UserOrganizations {
 		return forbidden("only platform administrators may create organizations here")
 	}
-	if err := auth.ValidName(req.Name); err != nil {
+	if err := h.r.Auth.ValidName(req.Name); err != nil {
 		return err
 	}
 	owner := p.UserID

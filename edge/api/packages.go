@@ -111,8 +111,8 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	f := hosted.PackageFilter{Query: query(ctx, "q"), Protocol: query(ctx, "protocol")}
-	if f.Protocol != "" && !contains(auth.Protocols(), f.Protocol) {
-		return invalid("protocol must be one of %v", auth.Protocols())
+	if f.Protocol != "" && !h.known(f.Protocol) {
+		return invalid("protocol must be one of %v", h.names)
 	}
 	if o := query(ctx, "org"); o != "" {
 		org, err := h.r.Auth.GetOrg(bg(), o)
@@ -152,7 +152,7 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (hosted.Package, error) {
 	id := param(ctx, "packageId")
 	protocol, name, ok := strings.Cut(id, ":")
-	if !ok || name == "" || !contains(auth.Protocols(), protocol) {
+	if !ok || name == "" || !h.known(protocol) {
 		return hosted.Package{}, invalid("a package id is protocol:name (URL-escaped), like npm:%%40acme%%2Fwidget")
 	}
 	pk, err := h.r.Catalog.Package(bg(), protocol, name)

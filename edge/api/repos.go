@@ -115,11 +115,11 @@ func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	n.target = req.Protocol + "/" + req.Name
-	if err := auth.ValidName(req.Name); err != nil {
+	if err := h.r.Auth.ValidName(req.Name); err != nil {
 		return err
 	}
-	if !contains(auth.Protocols(), req.Protocol) {
-		return invalid("protocol must be one of %v", auth.Protocols())
+	if !h.known(req.Protocol) {
+		return invalid("protocol must be one of %v", h.names)
 	}
 	repo := auth.Repository{OrgID: o.ID, Name: req.Name, Protocol: req.Protocol, Visibility: auth.Private, Description: deref(req.Description)}
 	if req.Visibility != nil {

@@ -193,6 +193,11 @@ func (h *Handler) table() []route {
 		{method: "PUT", path: "/admin/auth/settings", name: "put_settings", tag: "admin", h: h.putSettings, audit: "settings.update",
 			summary: "Change the platform settings (platform admins)", in: "Settings", out: "Settings"},
 
+		// The package protocols (cmd/entrepot's protocol table), for the
+		// dashboard's lists and snippets.
+		{method: "GET", path: "/protocols", name: "protocols", tag: "meta", h: h.protocols, public: true,
+			summary: "The package protocols: name, title, mount point, and whether this server serves it yet", out: "Protocol", list: true},
+
 		// This document.
 		{method: "GET", path: "/openapi.json", name: "openapi", tag: "meta", h: h.serveOpenAPI, public: true,
 			summary: "This API's OpenAPI 3 document", out: "OpenAPI"},

@@ -79,7 +79,7 @@ func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	n.target = req.Name
-	if err := auth.ValidName(req.Name); err != nil {
+	if err := h.r.Auth.ValidName(req.Name); err != nil {
 		return err
 	}
 	t, err := h.r.Auth.CreateTeam(bg(), auth.Team{OrgID: o.ID, Name: req.Name, Description: req.Description})

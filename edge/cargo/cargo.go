@@ -54,6 +54,8 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 
 	// index holds rendered hosted index files by normalized name, valid
 	// while the package's serial is unchanged.
@@ -103,11 +105,10 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, a auth.Action) 
 	return h.r.Resolve(ctx, c)
 }
 
-// Mount registers the routes (routes.go) on g, which is the server's root:
-// paths start with /cargo/.
+// Mount registers the routes (routes.go) on g, mounted at /cargo: the
+// index and the web API's links are written under g's prefix.
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
+	h.mount = h.r.Base.Mount(g.Prefix())
 	h.routes(g)
 }

@@ -35,7 +35,7 @@ var claims = claimtest.Protocol{
 		if err != nil {
 			t.Fatal(err)
 		}
-		New(r, client, Options{}).Mount(m.Group(""))
+		New(r, client, Options{}).Mount(m.Group("/cargo"))
 	},
 	Claim:       NormalizeClaim,
 	MetadataTTL: time.Nanosecond,

@@ -36,7 +36,7 @@ func newHarness(t testing.TB, up *upstream.Client, metadataTTL ...time.Duration)
 	x := &harness{t: t}
 	x.edge = testkit.StartEdge(t, opts, func(r *edge.Registry, m *edge.Mux) {
 		x.h = New(r, up, Options{})
-		x.h.Mount(m.Group(""))
+		x.h.Mount(m.Group("/cargo"))
 	})
 	x.auth, x.token = x.edge.Auth, x.edge.Token
 	return x

@@ -46,7 +46,7 @@ func (h *Handler) serveIndex(ctx *fasthttp.RequestCtx) error {
 	if req.Config {
 		ctx.SetContentType("application/json")
 		ctx.Response.Header.Set("Cache-Control", "no-cache")
-		ctx.SetBody(configJSON(h.r.Base.For(ctx), !who.Anonymous()))
+		ctx.SetBody(configJSON(h.mount.For(ctx), !who.Anonymous()))
 		return nil
 	}
 	o, err := h.resolve(ctx, req.Name, auth.Read)

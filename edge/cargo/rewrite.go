@@ -175,15 +175,15 @@ func versionLess(a, b string) bool {
 	return va.LessThan(vb)
 }
 
-// configJSON is the index's config.json. With no markers in dl, cargo
-// appends /{crate}/{version}/download, which is the web API's download
-// route.
+// configJSON is the index's config.json; base is the mount point's public
+// URL. With no markers in dl, cargo appends /{crate}/{version}/download,
+// which is the web API's download route.
 func configJSON(base string, authRequired bool) []byte {
 	b, _ := json.Marshal(struct {
 		DL           string `json:"dl"`
 		API          string `json:"api"`
 		AuthRequired bool   `json:"auth-required"`
-	}{base + "/cargo/api/v1/crates", base + "/cargo", authRequired})
+	}{base + "/api/v1/crates", base, authRequired})
 	return b
 }
 

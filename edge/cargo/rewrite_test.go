@@ -89,7 +89,7 @@ not json
 }
 
 func TestConfigJSON(t *testing.T) {
-	got := string(configJSON("http://h:1", true))
+	got := string(configJSON("http://h:1/cargo", true))
 	want := `{"dl":"http://h:1/cargo/api/v1/crates","api":"http://h:1/cargo","auth-required":true}`
 	if got != want {
 		t.Fatalf("got %s", got)

@@ -50,6 +50,8 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 
 	// docs holds rendered p2 documents: hosted ones keyed by package
 	// serial, mirrored ones by the upstream document's digest, both with

@@ -59,7 +59,7 @@ func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 	if edge.Unchanged(ctx, lm) {
 		return nil
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	key := fmt.Sprintf("hosted\x00%s\x00%d\x00%t\x00%s", req.Name, pkg.Serial, req.Dev, base)
 	doc, ok := h.docs.Get(key)
 	if !ok {
@@ -124,11 +124,11 @@ func (h *Handler) hostedDist(ctx *fasthttp.RequestCtx, req distReq) error {
 
 // root answers packages.json.
 func (h *Handler) root(ctx *fasthttp.RequestCtx) error {
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	doc := object{{"packages", json.RawMessage("[]")}}
-	doc.setString("metadata-url", base+mountPath+"/p2/%package%.json")
-	doc.setString("notify-batch", base+mountPath+"/downloads")
-	doc.setString("search", base+mountPath+"/search.json?q=%query%&type=%type%")
+	doc.setString("metadata-url", base+"/p2/%package%.json")
+	doc.setString("notify-batch", base+"/downloads")
+	doc.setString("search", base+"/search.json?q=%query%&type=%type%")
 	if h.up == nil {
 		// Without a mirror, tell Composer which names exist here, so
 		// that it asks for nothing else. With one, every name may exist.
@@ -202,7 +202,7 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 		Repository  string `json:"repository"`
 		Downloads   int64  `json:"downloads"`
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	results := []result{}
 	for _, p := range pkgs {
 		var m struct {
@@ -214,8 +214,8 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 		}
 		results = append(results, result{
 			Name: p.Name, Description: p.Description,
-			URL:        base + mountPath + "/p2/" + p.Name + ".json",
-			Repository: base + mountPath,
+			URL:        base + "/p2/" + p.Name + ".json",
+			Repository: base,
 			Downloads:  h.downloadCount(p.Name),
 		})
 	}
@@ -457,7 +457,7 @@ func (z *zipUpload) respond(ctx *fasthttp.RequestCtx, pub *edge.Publication) err
 		"version_normalized": z.normalized,
 		"dist": map[string]string{
 			"type":      "zip",
-			"url":       edgeDistURL(z.h.r.Base.For(ctx), z.name, z.normalized, sha1, "zip"),
+			"url":       edgeDistURL(z.h.mount.For(ctx), z.name, z.normalized, sha1, "zip"),
 			"reference": sha1,
 			"shasum":    sha1,
 		},

@@ -149,7 +149,7 @@ func TestRenderHosted(t *testing.T) {
 	}
 	vs := []hosted.Version{v("1.0.0.0", "1.0.0", false), v("1.10.0.0", "1.10.0", false), v("1.2.0.0", "1.2.0", false),
 		v("2.0.0.0", "2.0.0", true), v("dev-main", "dev-main", false)}
-	doc, err := renderHosted("acme/lib", vs, false, "http://e")
+	doc, err := renderHosted("acme/lib", vs, false, "http://e/composer")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRenderHosted(t *testing.T) {
 	if string(doc) != want {
 		t.Fatalf("got  %s\nwant %s", doc, want)
 	}
-	dev, _ := renderHosted("acme/lib", vs, true, "http://e")
+	dev, _ := renderHosted("acme/lib", vs, true, "http://e/composer")
 	if !strings.Contains(string(dev), `"dev-main"`) || strings.Contains(string(dev), "1.0.0.0") {
 		t.Fatalf("dev document %s", dev)
 	}

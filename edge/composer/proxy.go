@@ -156,7 +156,7 @@ func (h *Handler) mirrorMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 	if edge.Unchanged(ctx, lm) {
 		return nil
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	key := "mirror\x00" + string(e.Digest) + "\x00" + req.Name + "\x00" + base
 	doc, ok := h.docs.Get(key)
 	if !ok {

@@ -350,11 +350,10 @@ func (d *p2) render() ([]byte, error) {
 	return top.MarshalJSON()
 }
 
-// Paths of the edge's own endpoints, below the protocol's mount point.
-const (
-	mountPath = "/composer"
-	distPath  = mountPath + "/dist/"
-)
+// distPath is where the edge serves dist archives, below the protocol's
+// mount point: every base passed around here is the mount point's public
+// URL (Handler.mount).
+const distPath = "/dist/"
 
 // refSegRE is what a dist reference may look like to be used verbatim as
 // a path segment; anything else is written as "_".

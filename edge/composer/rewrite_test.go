@@ -81,7 +81,7 @@ func TestRewriteMirrorGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := rewriteMirror(raw, "http://edge.test", "")
+			got, err := rewriteMirror(raw, "http://edge.test/composer", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +95,7 @@ func TestRewriteMirrorGolden(t *testing.T) {
 			}
 			// The rewrite is stable: rewriting its own output gives the
 			// same versions (key order may move: expansion reorders).
-			again, err := rewriteMirror(got, "http://edge.test", "")
+			again, err := rewriteMirror(got, "http://edge.test/composer", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestEdgeDistURL(t *testing.T) {
 		{"acme/lib", "dev-feature/x y", "", "", "http://e/composer/dist/acme/lib/_/dev-feature/x%20y.zip"},
 		{"acme/lib", "1.0.0.0", "../..", "ta/r", "http://e/composer/dist/acme/lib/_/1.0.0.0.zip"},
 	} {
-		if got := edgeDistURL("http://e", c.name, c.ver, c.ref, c.typ); got != c.want {
+		if got := edgeDistURL("http://e/composer", c.name, c.ver, c.ref, c.typ); got != c.want {
 			t.Errorf("edgeDistURL(%q, %q, %q, %q) = %q, want %q", c.name, c.ver, c.ref, c.typ, got, c.want)
 		}
 	}

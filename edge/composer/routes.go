@@ -4,9 +4,8 @@ import "entrepot/edge"
 
 // Mount registers the repository's routes on g (mounted at /composer).
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
+	h.mount = h.r.Base.Mount(g.Prefix())
 	rt := func(name string) edge.Route { return edge.Route{Protocol: Protocol, Name: name, Render: render} }
 	for _, m := range []string{"GET", "HEAD"} {
 		// GET /composer/packages.json: the repository root (metadata-url,

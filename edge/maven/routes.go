@@ -14,9 +14,7 @@ import "entrepot/edge"
 //	                                            snapshot metadata (timestamped builds)
 //	PUT      any of the above                   deploy a file, a checksum, or metadata to reconcile
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
 	rt := func(name string) edge.Route { return edge.Route{Protocol: Protocol, Name: name, Render: Render} }
 	g.Handle("GET", "/{path:*}", rt("get"), h.get)
 	g.Handle("HEAD", "/{path:*}", rt("get"), h.get)

@@ -23,7 +23,8 @@ import (
 )
 
 // tarballBase is the URL prefix of n's tarballs at the edge.
-func tarballBase(base string, n Name) string { return base + "/npm/" + n.String() + "/-/" }
+// base is the mount point's public URL (Handler.mount).
+func tarballBase(base string, n Name) string { return base + "/" + n.String() + "/-/" }
 
 // filePath is the catalog path of a hosted tarball: "<name>/-/<file>".
 func filePath(n Name, file string) string { return n.String() + "/-/" + file }
@@ -36,7 +37,7 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	if abbreviated {
 		form, ct = "abbr", typeAbbreviated
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	var pkg *hosted.Package
 	serial, ok := h.docs.serial(n)
 	if !ok {
@@ -101,7 +102,7 @@ func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) e
 	}
 	for _, v := range live {
 		if v.Version == spec {
-			b, err := marshal(manifestOf(v, n, tarballBase(h.r.Base.For(ctx), n)))
+			b, err := marshal(manifestOf(v, n, tarballBase(h.mount.For(ctx), n)))
 			if err != nil {
 				return err
 			}

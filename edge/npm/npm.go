@@ -57,6 +57,8 @@ type Handler struct {
 	up   *upstream.Client // nil: no mirror
 	opts Options
 	docs *documents
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 	// files remembers hosted tarballs' digests by catalog path, briefly,
 	// so that an unpublish elsewhere is seen within the TTL.
 	files *expirable.LRU[string, blob.Digest]

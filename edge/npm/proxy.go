@@ -100,7 +100,7 @@ func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	if abbreviated {
 		form, ct = "abbr", typeAbbreviated
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	key := docKey(form, n.String(), string(e.Digest), base)
 	d, ok := h.docs.get(key)
 	if !ok {
@@ -144,7 +144,7 @@ func (h *Handler) proxyVersion(ctx *fasthttp.RequestCtx, n Name, spec string) er
 	if err != nil {
 		return err
 	}
-	out, _, err := RewritePackument(raw, tarballBase(h.r.Base.For(ctx), n))
+	out, _, err := RewritePackument(raw, tarballBase(h.mount.For(ctx), n))
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,8 @@ import (
 // tarball URLs are written); every route that takes a name has both
 // forms, and nameOf tells them apart.
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
+	h.mount = h.r.Base.Mount(g.Prefix())
 	route := func(name string) edge.Route { return edge.Route{Protocol: Protocol, Name: name, Render: Render} }
 	both := func(method, path, name string, fn edge.HandlerFunc) {
 		g.Handle(method, "/{name}"+path, route(name), fn)

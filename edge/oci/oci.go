@@ -133,6 +133,8 @@ func (h *Handler) Prefixes() []string {
 // /v2/) and starts the sweeper of expired upload sessions, which runs
 // until Close.
 func (h *Handler) Mount(g *edge.Group) {
+	// NAME_UNKNOWN, whichever mirrors there are.
+	g.ConcealReads("oci", false)
 	for _, rt := range h.routes() {
 		next := rt.h
 		g.Handle(rt.method, rt.path, edge.Route{Protocol: "oci", Name: rt.name, Render: h.render}, func(ctx *fasthttp.RequestCtx) error {

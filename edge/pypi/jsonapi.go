@@ -105,7 +105,7 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 	} else if p, err = h.upstreamPage(name); err != nil {
 		return err
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	versions := p.versions()
 	if len(versions) == 0 {
 		return fault.Newf(op, fault.NotFound, "project %s has no releases", name)
@@ -151,7 +151,7 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 		Maintainer: m.Maintainer, MaintainerEmail: m.MaintainerEmail, License: m.License,
 		HomePage: m.HomePage, Keywords: m.Keywords, RequiresPython: m.RequiresPython,
 		RequiresDist: m.RequiresDist, Classifiers: m.Classifiers, ProjectURLs: projectURLs(m.ProjectURLs),
-		PackageURL: base + "/pypi/simple/" + name + "/", ReleaseURL: base + "/pypi/pypi/" + name + "/" + version + "/json",
+		PackageURL: base + "/simple/" + name + "/", ReleaseURL: base + "/pypi/" + name + "/" + version + "/json",
 		Yanked: yanked[version],
 	}
 	if m.Classifiers == nil {

@@ -51,6 +51,10 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point: its path (Location headers) and public
+	// URL (links in pages), set by Mount.
+	prefix string
+	mount  edge.Mounted
 	// pages holds parsed upstream pages by the digest of the cached bytes,
 	// so that a hot page is not parsed again.
 	pages *lru.Cache[string, *page]

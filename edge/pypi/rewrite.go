@@ -399,9 +399,10 @@ func negotiate(accept string) (format, bool) {
 	return best, bestQ > 0
 }
 
-// fileURL is where the edge serves a project's file.
+// fileURL is where the edge serves a project's file; base is the mount
+// point's public URL, as for every Render function.
 func fileURL(base, project, filename string) string {
-	return base + "/pypi/files/" + url.PathEscape(project) + "/" + url.PathEscape(filename)
+	return base + "/files/" + url.PathEscape(project) + "/" + url.PathEscape(filename)
 }
 
 // RenderHTML writes p as a PEP 503 page (with PEP 592, 658, 714 data
@@ -527,7 +528,7 @@ func RenderIndex(names []string, base string, f format) []byte {
 	var b bytes.Buffer
 	b.WriteString("<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"" + apiVersion + "\">\n    <title>Simple index</title>\n  </head>\n  <body>\n")
 	for _, n := range names {
-		b.WriteString(`    <a href="` + html.EscapeString(base+"/pypi/simple/"+url.PathEscape(n)+"/") + `">` + html.EscapeString(n) + "</a><br />\n")
+		b.WriteString(`    <a href="` + html.EscapeString(base+"/simple/"+url.PathEscape(n)+"/") + `">` + html.EscapeString(n) + "</a><br />\n")
 	}
 	b.WriteString("  </body>\n</html>\n")
 	return b.Bytes()

@@ -11,7 +11,7 @@ import (
 
 func TestRewrite(t *testing.T) {
 	const pageURL = "http://upstream.test/simple/demo/"
-	const base = "https://edge.test"
+	const base = "https://edge.test/pypi" // the mount point's URL
 	cases := []struct {
 		in, contentType string
 	}{

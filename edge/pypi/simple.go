@@ -68,7 +68,7 @@ func (h *Handler) index(ctx *fasthttp.RequestCtx) error {
 	}
 	slices.Sort(names)
 	// The listing depends on who asks.
-	edge.ServeDocument(ctx, RenderIndex(names, h.r.Base.For(ctx), f),
+	edge.ServeDocument(ctx, RenderIndex(names, h.mount.For(ctx), f),
 		edge.DocOptions{ContentType: f.contentType, CacheControl: "private, max-age=0", Vary: "Accept", NoGzip: true})
 	return nil
 }
@@ -88,7 +88,7 @@ func (h *Handler) simple(ctx *fasthttp.RequestCtx) error {
 		ctx.Response.Header.Set("Vary", "Accept")
 		// A path-only Location: right behind any proxy, and clients
 		// resolve it against the URL they asked for.
-		ctx.Response.Header.Set("Location", "/pypi/simple/"+url.PathEscape(name)+"/")
+		ctx.Response.Header.Set("Location", h.prefix+"/simple/"+url.PathEscape(name)+"/")
 		ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
 		return nil
 	}
@@ -114,7 +114,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 	if err != nil {
 		return err
 	}
-	base := h.r.Base.For(ctx)
+	base := h.mount.For(ctx)
 	// Pages vary on Accept alone, as PEP 691 servers say.
 	o2 := edge.DocOptions{ContentType: f.contentType, Vary: "Accept", NoGzip: true}
 	if !o.Hosted || !o.Ref.Public {

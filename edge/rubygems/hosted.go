@@ -527,7 +527,7 @@ func (h *Handler) gemJSON(ctx *fasthttp.RequestCtx) error {
 	if latest == nil {
 		return fault.Newf("rubygems.gemJSON", fault.NotFound, "This rubygem could not be found: every version of %s is yanked", name)
 	}
-	base := h.r.Base.For(ctx) + "/rubygems"
+	base := h.mount.For(ctx)
 	deps := map[string][]map[string]string{"runtime": {}, "development": {}}
 	for _, d := range latest.Dependencies {
 		deps[d.Type] = append(deps[d.Type], map[string]string{"name": d.Name, "requirements": ReqDisplay(d.Requirement)})

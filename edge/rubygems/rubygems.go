@@ -44,6 +44,8 @@ type Handler struct {
 	r    *edge.Registry
 	up   *upstream.Client // nil: no mirror
 	opts Options
+	// mount is the mount point's public URL, set by Mount.
+	mount edge.Mounted
 
 	// docs maps a document's content key (what it was built from) to
 	// the stored blob, so that an unchanged document is built once.
@@ -74,8 +76,7 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 
 // Mount registers the routes under /rubygems.
 func (h *Handler) Mount(g *edge.Group) {
-	if h.up == nil {
-		g.ConcealReads(Protocol, edge.NoUpstream)
-	}
+	g.ConcealReads(Protocol, h.up == nil)
+	h.mount = h.r.Base.Mount(g.Prefix())
 	h.routes(g)
 }

@@ -21,15 +21,25 @@ export function num(n: number | undefined): string {
   return n === undefined || n === null ? '—' : n.toLocaleString()
 }
 
-export const protocols = ['npm', 'pypi', 'oci', 'cargo', 'maven', 'composer', 'rubygems', 'go']
+/** Protocol is one row of the server's protocol table (GET /api/v1/protocols). */
+export interface Protocol {
+  name: string
+  title: string
+  prefix: string
+  served: boolean
+}
 
-export const protocolNames: Record<string, string> = {
-  npm: 'npm',
-  pypi: 'PyPI',
-  oci: 'OCI',
-  cargo: 'Cargo',
-  maven: 'Maven',
-  composer: 'Composer',
-  rubygems: 'RubyGems',
-  go: 'Go',
+// The protocol names, titles and mount points, in the server's order: filled by
+// setProtocols from GET /api/v1/protocols (cmd/entrepot's protocol
+// table) before the first page renders, so that no list is typed here.
+export const protocols: string[] = []
+export const protocolNames: Record<string, string> = {}
+export const protocolPrefixes: Record<string, string> = {}
+
+export function setProtocols(table: Protocol[]) {
+  protocols.splice(0, protocols.length, ...table.map((p) => p.name))
+  for (const p of table) {
+    protocolNames[p.name] = p.title
+    protocolPrefixes[p.name] = p.prefix
+  }
 }

@@ -1,7 +1,8 @@
 import { render } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import './style.css'
-import { get, logout, mayHaveSession, refresh, setSignedOutHandler, type Me } from './api'
+import { all, get, logout, mayHaveSession, refresh, setSignedOutHandler, type Me } from './api'
+import { setProtocols, type Protocol } from './format'
 import { href, useRoute } from './router'
 import { Loading } from './ui'
 import { MeContext } from './me'
@@ -126,7 +127,9 @@ function App() {
   useEffect(() => {
     setSignedOutHandler(() => setMe(null))
     // A reload keeps no token: the refresh cookie brings the session back.
-    ;(mayHaveSession() ? refresh() : Promise.resolve(false))
+    ;all<Protocol>('/protocols')
+      .then(setProtocols, () => undefined) // the lists stay empty; everything else works
+      .then(() => (mayHaveSession() ? refresh() : Promise.resolve(false)))
       .then(async (ok) => {
         if (ok) await loadMe()
       })

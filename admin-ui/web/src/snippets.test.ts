@@ -1,6 +1,21 @@
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { connectSnippets, installSnippet } from './snippets'
+import { setProtocols } from './format'
 import { parseMetrics, traffic } from './pages/overview'
+
+// The server's protocol table, as GET /api/v1/protocols gives it.
+beforeAll(() =>
+  setProtocols([
+    { name: 'npm', title: 'npm', prefix: '/npm', served: true },
+    { name: 'oci', title: 'OCI', prefix: '', served: true },
+    { name: 'pypi', title: 'PyPI', prefix: '/pypi', served: true },
+    { name: 'cargo', title: 'Cargo', prefix: '/cargo', served: true },
+    { name: 'maven', title: 'Maven', prefix: '/maven2', served: true },
+    { name: 'composer', title: 'Composer', prefix: '/composer', served: true },
+    { name: 'rubygems', title: 'RubyGems', prefix: '/rubygems', served: true },
+    { name: 'go', title: 'Go', prefix: '/go', served: false },
+  ]),
+)
 
 describe('connectSnippets', () => {
   const all = (base: string) => Object.fromEntries(connectSnippets(base).map((c) => [c.id, c.blocks.map((b) => b.code).join('\n')]))

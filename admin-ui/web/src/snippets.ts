@@ -2,6 +2,8 @@
 // (edge/<protocol>/README.md). base is the public URL without a trailing
 // slash, e.g. https://entrepot.example.com.
 
+import { protocolPrefixes } from './format'
+
 export interface Block {
   label: string
   code: string
@@ -14,6 +16,9 @@ export interface ClientConfig {
 }
 
 const TOKEN = 'srg_…'
+
+/** at is a protocol's mount point, from the server's protocol table. */
+const at = (protocol: string) => protocolPrefixes[protocol] ?? ''
 
 function parts(base: string) {
   const u = new URL(base)
@@ -28,10 +33,10 @@ export function installSnippet(protocol: string, name: string, version: string, 
   switch (protocol) {
     case 'npm':
       return name.startsWith('@')
-        ? `npm config set ${name.split('/')[0]}:registry ${base}/npm/\nnpm install ${name}@${version}`
-        : `npm install ${name}@${version} --registry ${base}/npm/`
+        ? `npm config set ${name.split('/')[0]}:registry ${base}${at('npm')}/\nnpm install ${name}@${version}`
+        : `npm install ${name}@${version} --registry ${base}${at('npm')}/`
     case 'pypi':
-      return `pip install --index-url ${base}/pypi/simple/ '${name}==${version}'`
+      return `pip install --index-url ${base}${at('pypi')}/simple/ '${name}==${version}'`
     case 'oci':
       return `docker pull ${hostPort}${path}/${name}:${version}`
     case 'cargo':
@@ -43,9 +48,9 @@ export function installSnippet(protocol: string, name: string, version: string, 
     case 'composer':
       return `composer require '${name}:${version}'`
     case 'rubygems':
-      return `gem install ${name} -v '${version}' --clear-sources --source ${base}/rubygems/`
+      return `gem install ${name} -v '${version}' --clear-sources --source ${base}${at('rubygems')}/`
     case 'go':
-      return `GOPROXY=${base}/go/ go get ${name}@${version}`
+      return `GOPROXY=${base}${at('go')}/ go get ${name}@${version}`
   }
   return `${name} ${version}`
 }
@@ -53,7 +58,7 @@ export function installSnippet(protocol: string, name: string, version: string, 
 /** connectSnippets is the configuration of every supported client. */
 export function connectSnippets(base: string): ClientConfig[] {
   const { hostPort, path, insecure, u } = parts(base)
-  const npmKey = `//${hostPort}${path}/npm/`
+  const npmKey = `//${hostPort}${path}${at('npm')}/`
   const withCreds = (user: string) => `${u.protocol}//${user}:${TOKEN}@${hostPort}${path}`
   return [
     {
@@ -61,21 +66,21 @@ export function connectSnippets(base: string): ClientConfig[] {
       title: 'npm',
       intro: 'Put these lines in ~/.npmrc (or the project\'s .npmrc). Every package then comes through Entrepot: your organization\'s scopes from its hosted repositories, the rest from the npm mirror.',
       blocks: [
-        { label: '.npmrc', code: `registry=${base}/npm/\n${npmKey}:_authToken=${TOKEN}` },
-        { label: 'Only your scope through Entrepot', code: `@acme:registry=${base}/npm/\n${npmKey}:_authToken=${TOKEN}` },
+        { label: '.npmrc', code: `registry=${base}${at('npm')}/\n${npmKey}:_authToken=${TOKEN}` },
+        { label: 'Only your scope through Entrepot', code: `@acme:registry=${base}${at('npm')}/\n${npmKey}:_authToken=${TOKEN}` },
         { label: 'Publish', code: 'npm publish' },
       ],
     },
     {
       id: 'pip',
       title: 'pip (PyPI)',
-      intro: 'pip reads the simple index under /pypi/simple/; uploads go to /pypi/. Use __token__ as the user name and an API token as the password (or your own user name and password).',
+      intro: `pip reads the simple index under ${at('pypi')}/simple/; uploads go to ${at('pypi')}/. Use __token__ as the user name and an API token as the password (or your own user name and password).`,
       blocks: [
-        { label: '~/.config/pip/pip.conf', code: `[global]\nindex-url = ${withCreds('__token__')}/pypi/simple/` },
-        { label: 'One install', code: `pip install --index-url ${base}/pypi/simple/ requests` },
+        { label: '~/.config/pip/pip.conf', code: `[global]\nindex-url = ${withCreds('__token__')}${at('pypi')}/simple/` },
+        { label: 'One install', code: `pip install --index-url ${base}${at('pypi')}/simple/ requests` },
         {
           label: 'Upload with twine (~/.pypirc)',
-          code: `[distutils]\nindex-servers = entrepot\n\n[entrepot]\nrepository = ${base}/pypi/\nusername = __token__\npassword = ${TOKEN}`,
+          code: `[distutils]\nindex-servers = entrepot\n\n[entrepot]\nrepository = ${base}${at('pypi')}/\nusername = __token__\npassword = ${TOKEN}`,
         },
         { label: 'Upload', code: 'twine upload --repository entrepot dist/*' },
       ],
@@ -100,7 +105,7 @@ export function connectSnippets(base: string): ClientConfig[] {
       blocks: [
         {
           label: '~/.cargo/config.toml',
-          code: `[registries.entrepot]\nindex = "sparse+${base}/cargo/index/"\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n\n# Optional: every crates.io dependency through Entrepot too.\n[source.crates-io]\nreplace-with = "entrepot"`,
+          code: `[registries.entrepot]\nindex = "sparse+${base}${at('cargo')}/index/"\n\n[registry]\nglobal-credential-providers = ["cargo:token"]\n\n# Optional: every crates.io dependency through Entrepot too.\n[source.crates-io]\nreplace-with = "entrepot"`,
         },
         { label: 'Token', code: `cargo login --registry entrepot          # paste the token; or\nexport CARGO_REGISTRIES_ENTREPOT_TOKEN=${TOKEN}` },
         { label: 'Publish', code: 'cargo publish --registry entrepot' },
@@ -113,11 +118,11 @@ export function connectSnippets(base: string): ClientConfig[] {
       blocks: [
         {
           label: '~/.m2/settings.xml',
-          code: `<settings>\n  <mirrors>\n    <mirror>\n      <id>entrepot</id>\n      <mirrorOf>*</mirrorOf>\n      <url>${base}/maven2</url>\n    </mirror>\n  </mirrors>\n  <servers>\n    <server>\n      <id>entrepot</id>\n      <username>alice</username>\n      <password>${TOKEN}</password>\n    </server>\n  </servers>\n</settings>`,
+          code: `<settings>\n  <mirrors>\n    <mirror>\n      <id>entrepot</id>\n      <mirrorOf>*</mirrorOf>\n      <url>${base}${at('maven')}</url>\n    </mirror>\n  </mirrors>\n  <servers>\n    <server>\n      <id>entrepot</id>\n      <username>alice</username>\n      <password>${TOKEN}</password>\n    </server>\n  </servers>\n</settings>`,
         },
         {
           label: 'pom.xml (deploy)',
-          code: `<distributionManagement>\n  <repository><id>entrepot</id><url>${base}/maven2</url></repository>\n  <snapshotRepository><id>entrepot</id><url>${base}/maven2</url></snapshotRepository>\n</distributionManagement>`,
+          code: `<distributionManagement>\n  <repository><id>entrepot</id><url>${base}${at('maven')}</url></repository>\n  <snapshotRepository><id>entrepot</id><url>${base}${at('maven')}</url></snapshotRepository>\n</distributionManagement>`,
         },
         { label: 'Deploy', code: 'mvn deploy' },
       ],
@@ -129,12 +134,12 @@ export function connectSnippets(base: string): ClientConfig[] {
       blocks: [
         {
           label: 'composer.json',
-          code: `{\n  "repositories": [\n    {"packagist.org": false},\n    {"type": "composer", "url": "${base}/composer"}\n  ]${insecure ? ',\n  "config": {"secure-http": false}' : ''}\n}`,
+          code: `{\n  "repositories": [\n    {"packagist.org": false},\n    {"type": "composer", "url": "${base}${at('composer')}"}\n  ]${insecure ? ',\n  "config": {"secure-http": false}' : ''}\n}`,
         },
         { label: 'auth.json', code: `{"bearer": {"${hostPort}": "${TOKEN}"}}` },
         {
           label: 'Upload a version (Composer has no publish command)',
-          code: `cd my-lib && zip -r ../my-lib.zip . -x '.git/*' -x 'vendor/*'\ncurl -f -X PUT -H "Authorization: Bearer ${TOKEN}" \\\n     --data-binary @../my-lib.zip \\\n     "${base}/composer/packages/acme/my-lib?version=1.2.0"`,
+          code: `cd my-lib && zip -r ../my-lib.zip . -x '.git/*' -x 'vendor/*'\ncurl -f -X PUT -H "Authorization: Bearer ${TOKEN}" \\\n     --data-binary @../my-lib.zip \\\n     "${base}${at('composer')}/packages/acme/my-lib?version=1.2.0"`,
         },
       ],
     },
@@ -143,9 +148,9 @@ export function connectSnippets(base: string): ClientConfig[] {
       title: 'gem and Bundler (RubyGems)',
       intro: 'The API token is the key for pushes; installs of private gems take any user name with the token as the password.',
       blocks: [
-        { label: 'Push', code: `GEM_HOST_API_KEY=${TOKEN} gem push mygem-1.0.0.gem --host ${base}/rubygems` },
-        { label: 'Install', code: `gem install mygem --clear-sources --source ${withCreds('me')}/rubygems/` },
-        { label: 'Gemfile', code: `source "${base}/rubygems/"\ngem "mygem"` },
+        { label: 'Push', code: `GEM_HOST_API_KEY=${TOKEN} gem push mygem-1.0.0.gem --host ${base}${at('rubygems')}` },
+        { label: 'Install', code: `gem install mygem --clear-sources --source ${withCreds('me')}${at('rubygems')}/` },
+        { label: 'Gemfile', code: `source "${base}${at('rubygems')}/"\ngem "mygem"` },
         { label: 'Bundler credentials', code: `bundle config set --global ${hostPort} me:${TOKEN}` },
       ],
     },
