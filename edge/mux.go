@@ -150,12 +150,12 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		render = RenderJSON
 	}
 	rm := m.metrics.route(rt.Protocol, rt.Name)
-	read := protocolRoute(rt)
+	protocol := protocolRoute(rt)
 	fail := func(ctx *fasthttp.RequestCtx, err error) {
 		if fault.Is(err, fault.TooLarge) {
 			drainRefused(ctx)
 		}
-		if read {
+		if protocol {
 			err = conceal(ctx, err, m.unseen[rt.Protocol], m.anonymousReads != nil && !m.anonymousReads())
 		}
 		clearForError(&ctx.Response, StatusOf(err))
