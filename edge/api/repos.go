@@ -305,13 +305,18 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	noteOf(ctx).target = repo.ID + "/" + u.ID
 	// A user without a permission here answers as a missing one, so that
 	// no username shows through (permissions themselves are listed to
 	// whoever may remove them).
-	if err := h.r.Auth.RemoveRepoPermission(bg(), repo.ID, u.ID); fault.Is(err, fault.NotFound) {
-		return notFound("user " + id)
-	} else if err != nil {
+	if !p.PlatformAdmin {
+		if _, err := h.r.Auth.RepoPermissionOf(bg(), repo.ID, u.ID); fault.Is(err, fault.NotFound) {
+			return notFound("user " + id)
+		} else if err != nil {
+			return err
+		}
+	}
+	noteOf(ctx).target = repo.ID + "/" + u.ID
+	if err := h.r.Auth.RemoveRepoPermission(bg(), repo.ID, u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
