@@ -143,13 +143,21 @@ func presented(ctx *fasthttp.RequestCtx) auth.Credentials {
 // Forbidden (it knows the name exists already). Unauthorized stays, since
 // clients need it to send credentials.
 func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
+	return r.may(ctx, repo, action, true)
+}
+
+// may is May; with conceal false a Forbidden write stays Forbidden, for
+// publishes (MayPublish, ClaimForPublish): that a publish cannot take a
+// name is no secret to be kept, since one of a free name succeeds, and
+// their clients show why.
+func (r *Registry) may(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action, conceal bool) (auth.Principal, error) {
 	p, err := r.Who(ctx)
 	if err != nil {
 		return p, err
 	}
 	bg := context.Background()
 	if err := r.Auth.Authorize(bg, p, repo, action); err != nil {
-		if !fault.Is(err, fault.Forbidden) {
+		if !fault.Is(err, fault.Forbidden) || !conceal && action != auth.Read {
 			return p, err
 		}
 		if action != auth.Read {
@@ -354,7 +362,7 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 		if cl.OrgID != req.Org.ID {
 			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Conflict, "%s belongs to another organization", req.Namespace)
 		}
-		if _, err := r.May(ctx, ref, auth.Write); err != nil {
+		if _, err := r.may(ctx, ref, auth.Write, false); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 		return cl, ref, nil
@@ -372,13 +380,13 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 	repo, err := r.Auth.RepoByName(bg, req.Org.ID, req.Protocol, DefaultRepo)
 	switch {
 	case fault.Is(err, fault.NotFound):
-		if _, err := r.May(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write); err != nil {
+		if _, err := r.may(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write, false); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	case err != nil:
 		return hosted.Claim{}, auth.RepoRef{}, err
 	default:
-		if _, err := r.May(ctx, repo.Ref(), auth.Write); err != nil {
+		if _, err := r.may(ctx, repo.Ref(), auth.Write, false); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
