@@ -146,6 +146,14 @@ func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.
 	return r.may(ctx, repo, action, true)
 }
 
+// MayOpenly is May with a Forbidden write left as it is, for a protocol
+// whose writes answer alike whatever the name already: every OCI name
+// under a claimed namespace resolves to the claim's repository, so a
+// DENIED there tells nothing of the name, and registry clients expect it.
+func (r *Registry) MayOpenly(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
+	return r.may(ctx, repo, action, false)
+}
+
 // may is May; with conceal false a Forbidden write stays Forbidden, for
 // publishes (MayPublish, ClaimForPublish): that a publish cannot take a
 // name is no secret to be kept, since one of a free name succeeds, and

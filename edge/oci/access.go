@@ -91,7 +91,7 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, name string, action auth.Act
 		if err := h.mayFirstPush(ctx, p, *t.org); err != nil {
 			return target{}, err
 		}
-	} else if _, err := h.r.May(ctx, t.ref, action); err != nil {
+	} else if _, err := h.r.MayOpenly(ctx, t.ref, action); err != nil {
 		return target{}, authError(err)
 	}
 	if access, ok := ctx.UserValue(grantsKey).([]auth.RegistryAccess); ok && action != auth.Read {
