@@ -78,7 +78,7 @@ func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org aut
 		if cl.OrgID != org.ID {
 			return fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
 		}
-		_, err := r.may(ctx, ref, auth.Write, false)
+		_, err := r.MayOpenly(ctx, ref, auth.Write)
 		return err
 	}
 	if err := r.member(bg, p, org); err != nil {
@@ -87,9 +87,9 @@ func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org aut
 	repo, err := r.Auth.RepoByName(bg, org.ID, protocol, DefaultRepo)
 	switch {
 	case fault.Is(err, fault.NotFound):
-		_, err = r.may(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write, false)
+		_, err = r.MayOpenly(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
 	case err == nil:
-		_, err = r.may(ctx, repo.Ref(), auth.Write, false)
+		_, err = r.MayOpenly(ctx, repo.Ref(), auth.Write)
 	}
 	return err
 }

@@ -146,18 +146,15 @@ func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.
 	return r.may(ctx, repo, action, true)
 }
 
-// MayOpenly is May with a Forbidden write left as it is, for a protocol
-// whose writes answer alike whatever the name already: every OCI name
-// under a claimed namespace resolves to the claim's repository, so a
-// DENIED there tells nothing of the name, and registry clients expect it.
+// MayOpenly is May with a Forbidden write left as it is, where a 403
+// tells nothing of the name: a publish (MayPublish, ClaimForPublish),
+// since one of a free name succeeds and its clients show why it could
+// not take this one; and OCI, whose every name under a claimed namespace
+// resolves to the claim's repository, and whose clients expect DENIED.
 func (r *Registry) MayOpenly(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
 	return r.may(ctx, repo, action, false)
 }
 
-// may is May; with conceal false a Forbidden write stays Forbidden, for
-// publishes (MayPublish, ClaimForPublish): that a publish cannot take a
-// name is no secret to be kept, since one of a free name succeeds, and
-// their clients show why.
 func (r *Registry) may(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action, conceal bool) (auth.Principal, error) {
 	p, err := r.Who(ctx)
 	if err != nil {
@@ -370,7 +367,7 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 		if cl.OrgID != req.Org.ID {
 			return hosted.Claim{}, auth.RepoRef{}, fault.Newf(op, fault.Conflict, "%s belongs to another organization", req.Namespace)
 		}
-		if _, err := r.may(ctx, ref, auth.Write, false); err != nil {
+		if _, err := r.MayOpenly(ctx, ref, auth.Write); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 		return cl, ref, nil
@@ -388,13 +385,13 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 	repo, err := r.Auth.RepoByName(bg, req.Org.ID, req.Protocol, DefaultRepo)
 	switch {
 	case fault.Is(err, fault.NotFound):
-		if _, err := r.may(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write, false); err != nil {
+		if _, err := r.MayOpenly(ctx, auth.RepoRef{OrgID: req.Org.ID, Protocol: req.Protocol}, auth.Write); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	case err != nil:
 		return hosted.Claim{}, auth.RepoRef{}, err
 	default:
-		if _, err := r.may(ctx, repo.Ref(), auth.Write, false); err != nil {
+		if _, err := r.MayOpenly(ctx, repo.Ref(), auth.Write); err != nil {
 			return hosted.Claim{}, auth.RepoRef{}, err
 		}
 	}
