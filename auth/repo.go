@@ -168,6 +168,14 @@ func (s *Service) SetRepoPermission(ctx context.Context, repoID, userID string, 
 	return fault.Op(op, s.upsert(ctx, repoPermsC, orgKey(repoID, userID), map[string]string{"repo": repoID, "user": userID}, p))
 }
 
+// RepoPermissionOf returns userID's direct permission on repoID,
+// NotFound without one.
+func (s *Service) RepoPermissionOf(ctx context.Context, repoID, userID string) (RepoPermission, error) {
+	var p RepoPermission
+	_, err := hosted.GetJSON(ctx, s.store, repoPermsC, orgKey(repoID, userID), &p)
+	return p, fault.Op("auth.RepoPermissionOf", err)
+}
+
 // RemoveRepoPermission removes userID's direct permission on repoID.
 func (s *Service) RemoveRepoPermission(ctx context.Context, repoID, userID string) error {
 	defer s.permChanged()

@@ -81,31 +81,55 @@ func ClientMessage(err error, requestID string) string {
 	return k.String()
 }
 
-// conceal gives a protocol read that found nothing one message, whatever
-// the cause: a private name the caller may not read (Registry.May), a
-// name nobody hosts and the upstream lacks, no upstream at all, a missing
-// version. The causes' own messages would tell a private name from a
-// missing one (the existence oracle). The chain stays, so a protocol
-// keeps its wire code (OCI's NAME_UNKNOWN) and its status; a platform
-// admin, who may read everything, keeps the cause's message. message is
-// the protocol's text (Group.ConcealReads), "" for "not found". closed
-// says that anonymous callers read nothing but public hosted packages:
-// then an anonymous caller is asked to authenticate (Mux.AnonymousReads).
+// conceal gives a protocol request that found nothing one answer,
+// whatever the cause: a private name the caller may not read
+// (Registry.May), a name nobody hosts and the upstream lacks, no upstream
+// at all, a missing version. The causes' own messages would tell a
+// private name from a missing one (the existence oracle). The chain
+// stays, so a protocol keeps its wire code (OCI's NAME_UNKNOWN) and its
+// status; a platform admin, who may read everything, keeps the cause's
+// message.
+//
+// A read answers message, the protocol's text (Group.ConcealReads), ""
+// for "not found"; closed says that anonymous callers read nothing but
+// public hosted packages: then an anonymous read is asked to
+// authenticate (Mux.AnonymousReads). A state-changing request (publish,
+// yank, delete, owners) authenticates first: an anonymous one that found
+// nothing is asked to authenticate, as one on a private name is (May's
+// Unauthorized), and an authenticated one answers concealedWrite, for
+// a missing name as for one May found the caller may not read.
 func conceal(ctx *fasthttp.RequestCtx, err error, message string, closed bool) error {
-	if fault.KindOf(err) != fault.NotFound || !ctx.IsGet() && !ctx.IsHead() {
+	read := ctx.IsGet() || ctx.IsHead()
+	anonymous := len(ctx.Request.Header.Peek("Authorization")) == 0
+	switch k := fault.KindOf(err); {
+	case k == fault.Unauthorized && anonymous && !read:
+		// whatever the handler found before it asked: one text
+		return fault.WrapMsg("edge", fault.Unauthorized, authRequired, err)
+	case k != fault.NotFound:
 		return err
-	}
-	if closed && len(ctx.Request.Header.Peek("Authorization")) == 0 {
-		return fault.New("edge", fault.Unauthorized, "authentication required")
+	case anonymous && (closed || !read):
+		return fault.New("edge", fault.Unauthorized, authRequired)
 	}
 	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
 		return err
 	}
-	if message == "" {
+	switch {
+	case !read:
+		message = concealedWrite
+	case message == "":
 		message = "not found"
 	}
 	return fault.WrapMsg("edge", fault.NotFound, message, err)
 }
+
+// authRequired is what an anonymous request that must authenticate is
+// told, whatever it asked for.
+const authRequired = "authentication required"
+
+// concealedWrite is what a state-changing protocol request that found
+// nothing answers, true of a missing name and of one the caller may not
+// see alike.
+const concealedWrite = "not found: not hosted here, or not visible to you"
 
 // Renderer writes err to the response in a protocol's own error format.
 // The status is set already, and the headers of the answer that failed

@@ -115,7 +115,13 @@ type answer struct {
 
 func ask(t *testing.T, method, url, name string, header ...string) answer {
 	t.Helper()
-	resp, b := testkit.Request(t, method, url, nil, header...)
+	return askWith(t, method, url, name, nil, header...)
+}
+
+// askWith is ask with a request body.
+func askWith(t *testing.T, method, url, name string, body []byte, header ...string) answer {
+	t.Helper()
+	resp, b := testkit.Request(t, method, url, body, header...)
 	var h []string
 	for _, k := range []string{"Content-Type", "WWW-Authenticate", "Docker-Distribution-Api-Version", "Cache-Control"} {
 		h = append(h, k+": "+resp.Header.Get(k))
@@ -240,8 +246,87 @@ func TestExistenceOracle(t *testing.T) {
 					})
 				}
 			}
+			writeOracle(t, s, callers)
 			apiOracle(t, s, callers)
 		})
+	}
+}
+
+// writeRoute is one state-changing route: path as oracleRoute's, and the
+// body it is sent with.
+type writeRoute struct {
+	protocol, method, path string
+	names                  oracleName
+	body                   string
+}
+
+// writeRoutes are the protocols' yank, delete, owners and tag routes,
+// which change what a name exists under. A publish is not among them: a
+// name nobody holds is one the caller may take. npm, Maven, Composer and
+// OCI writes compare names under acme's claimed namespaces.
+func writeRoutes() []writeRoute {
+	py := oracleName{"acme-secret", "acme-absent"}
+	crate := oracleName{"acme_secret", "acme_absent"}
+	gem := oracleName{"acme-secret", "acme-absent"}
+	npmU := oracleName{"acme-secret", "acme-absent"}
+	scoped := oracleName{"@acme/secret", "@acme/absent"}
+	vendorA := oracleName{"acme/secret", "acme/absent"}
+	mvnA := oracleName{"com/acme/secret", "com/acme/absent"}
+	zero := "sha256:" + strings.Repeat("0", 64)
+	return []writeRoute{
+		{"pypi", "POST", "/pypi/manage/NAME/1.0/yank", py, ""},
+		{"pypi", "POST", "/pypi/manage/NAME/1.0/unyank", py, ""},
+		{"pypi", "DELETE", "/pypi/manage/NAME/1.0", py, ""},
+		{"pypi", "DELETE", "/pypi/manage/NAME", py, ""},
+		{"cargo", "DELETE", "/cargo/api/v1/crates/NAME/1.0.0/yank", crate, ""},
+		{"cargo", "PUT", "/cargo/api/v1/crates/NAME/1.0.0/unyank", crate, ""},
+		{"cargo", "PUT", "/cargo/api/v1/crates/NAME/owners", crate, `{"users":["bob"]}`},
+		{"cargo", "DELETE", "/cargo/api/v1/crates/NAME/owners", crate, `{"users":["bob"]}`},
+		{"rubygems", "DELETE", "/rubygems/api/v1/gems/yank?gem_name=NAME&version=1.0.0", gem, ""},
+		{"rubygems", "PUT", "/rubygems/api/v1/gems/unyank?gem_name=NAME&version=1.0.0", gem, ""},
+		{"rubygems", "POST", "/rubygems/api/v1/gems/NAME/owners", gem, "email=bob%40example.com"},
+		{"rubygems", "DELETE", "/rubygems/api/v1/gems/NAME/owners", gem, "email=bob%40example.com"},
+		{"npm", "PUT", "/npm/-/package/NAME/dist-tags/beta", npmU, `"1.0.0"`},
+		{"npm", "DELETE", "/npm/-/package/NAME/dist-tags/beta", npmU, ""},
+		{"npm", "PUT", "/npm/-/package/NAME/dist-tags/beta", scoped, `"1.0.0"`},
+		{"maven", "PUT", "/maven2/NAME/lib/1.0/lib-1.0.jar", mvnA, "jar"},
+		{"composer", "PUT", "/composer/packages/NAME?version=1.0.0", vendorA, "zip"},
+		{"oci", "DELETE", "/v2/NAME/manifests/latest", vendorA, ""},
+		{"oci", "PUT", "/v2/NAME/manifests/latest", vendorA, `{"schemaVersion":2}`},
+		{"oci", "POST", "/v2/NAME/blobs/uploads/", vendorA, ""},
+		{"oci", "DELETE", "/v2/NAME/blobs/" + zero, vendorA, ""},
+	}
+}
+
+// writeOracle: every caller who may not read a private name gets, on a
+// write route, the answer of a missing name: anonymous callers are asked
+// to authenticate (401 and the challenge) whatever the name, others get
+// the same 404.
+func writeOracle(t *testing.T, s *testkit.Server, callers map[string]func(string) []string) {
+	for _, r := range writeRoutes() {
+		for who, hdr := range callers {
+			t.Run("write "+who+" "+r.method+" "+r.path+" "+r.names.private, func(t *testing.T) {
+				var body []byte
+				if r.body != "" {
+					body = []byte(r.body)
+				}
+				h := hdr(r.protocol)
+				if strings.HasPrefix(r.body, "email=") {
+					h = append(h, "Content-Type", "application/x-www-form-urlencoded")
+				}
+				priv := askWith(t, r.method, s.URL+strings.Replace(r.path, "NAME", r.names.private, 1), r.names.private, body, h...)
+				miss := askWith(t, r.method, s.URL+strings.Replace(r.path, "NAME", r.names.missing, 1), r.names.missing, body, h...)
+				if priv.status < 400 {
+					t.Fatalf("the private name is changed: %d %s", priv.status, priv.body)
+				}
+				if who == "anonymous" && priv.status != 401 {
+					t.Errorf("an anonymous write is not asked to authenticate: %d\n%s\n%s", priv.status, priv.headers, priv.body)
+				}
+				if priv != miss {
+					t.Errorf("private and missing differ:\nprivate %d\n%s\n%s\nmissing %d\n%s\n%s", priv.status, priv.headers, priv.body, miss.status, miss.headers, miss.body)
+				}
+			})
+		}
 	}
 }
 

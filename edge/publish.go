@@ -354,7 +354,7 @@ func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.
 		if a.claim.OrgID != org.ID {
 			return a, fault.Newf(op, fault.Conflict, "%s belongs to another organization", namespace)
 		}
-		_, err := r.May(ctx, a.ref, auth.Write)
+		_, err := r.MayOpenly(ctx, a.ref, auth.Write)
 		return a, err
 	}
 	if err := r.member(bg, p, org); err != nil {
@@ -364,9 +364,9 @@ func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.
 	switch {
 	case fault.Is(err, fault.NotFound):
 		a.repo = auth.Repository{}
-		_, err = r.May(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
+		_, err = r.MayOpenly(ctx, auth.RepoRef{OrgID: org.ID, Protocol: protocol}, auth.Write)
 	case err == nil:
-		_, err = r.May(ctx, a.repo.Ref(), auth.Write)
+		_, err = r.MayOpenly(ctx, a.repo.Ref(), auth.Write)
 	}
 	return a, err
 }

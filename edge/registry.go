@@ -139,19 +139,43 @@ func presented(ctx *fasthttp.RequestCtx) auth.Credentials {
 }
 
 // May authenticates the caller and authorizes action on repo. A Forbidden
-// read is answered as NotFound, so that a private package's existence is
-// not revealed; Unauthorized stays, since clients need it to send
-// credentials.
+// action on what the caller may not even read is answered as NotFound, so
+// that a private package's existence is not revealed by a read nor by a
+// write, yank or delete; a caller who may read but not write gets the
+// Forbidden (it knows the name exists already). Unauthorized stays, since
+// clients need it to send credentials.
 func (r *Registry) May(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
+	return r.may(ctx, repo, action, true)
+}
+
+// MayOpenly is May with a Forbidden write left as it is, where a 403
+// tells nothing of the name: a publish (MayPublish, ClaimForPublish),
+// since one of a free name succeeds and its clients show why it could
+// not take this one; and OCI, whose every name under a claimed namespace
+// resolves to the claim's repository, and whose clients expect DENIED.
+func (r *Registry) MayOpenly(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action) (auth.Principal, error) {
+	return r.may(ctx, repo, action, false)
+}
+
+func (r *Registry) may(ctx *fasthttp.RequestCtx, repo auth.RepoRef, action auth.Action, conceal bool) (auth.Principal, error) {
 	p, err := r.Who(ctx)
 	if err != nil {
 		return p, err
 	}
-	if err := r.Auth.Authorize(Context(ctx), p, repo, action); err != nil {
-		if action == auth.Read && fault.Is(err, fault.Forbidden) {
-			return p, fault.New("edge.May", fault.NotFound, "not found")
+	bg := Context(ctx)
+	if err := r.Auth.Authorize(bg, p, repo, action); err != nil {
+		if !fault.Is(err, fault.Forbidden) || !conceal && action != auth.Read {
+			return p, err
 		}
-		return p, err
+		if action != auth.Read {
+			switch rerr := r.Auth.Authorize(bg, p, repo, auth.Read); {
+			case rerr == nil:
+				return p, err
+			case !fault.Is(rerr, fault.Forbidden) && !fault.Is(rerr, fault.Unauthorized):
+				return p, rerr
+			}
+		}
+		return p, fault.New("edge.May", fault.NotFound, "not found")
 	}
 	return p, nil
 }

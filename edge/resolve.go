@@ -35,6 +35,12 @@ type Coords struct {
 	// Write there then needs membership rather than a permission on a
 	// repository that does not exist yet.
 	FirstPublish bool
+	// Openly leaves a Forbidden write Forbidden (MayOpenly) instead of
+	// answering it as NotFound when the caller may not read the target
+	// either: for OCI, whose every name under a claimed namespace resolves
+	// to the claim's repository (so a 403 tells nothing of a name) and
+	// whose clients expect DENIED.
+	Openly bool
 	// Name is the name asked for, as the protocol spells it in messages.
 	Name string
 	// Unknown is the NotFound message for a name nothing hosts when there
@@ -102,7 +108,11 @@ func (r *Registry) Resolve(ctx *fasthttp.RequestCtx, c Coords) (Origin, error) {
 	case o.Org != nil && c.Action == auth.Write && c.FirstPublish:
 		err = r.mayFirstPublish(ctx, p, *o.Org, o.Ref)
 	default:
-		_, err = r.May(ctx, o.Ref, c.Action)
+		if c.Openly {
+			_, err = r.MayOpenly(ctx, o.Ref, c.Action)
+		} else {
+			_, err = r.May(ctx, o.Ref, c.Action)
+		}
 	}
 	return o, err
 }

@@ -114,8 +114,14 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	if f.Protocol != "" && !h.known(f.Protocol) {
 		return invalid("protocol must be one of %v", h.names)
 	}
+	// An organization the caller may not see answers as a missing one
+	// unless it shows the caller a package: then its name is no secret.
+	hidden := false
 	if o := query(ctx, "org"); o != "" {
-		org, err := h.r.Auth.GetOrg(bg(), o)
+		org, err := h.orgFor(p, o, needView)
+		if fault.Is(err, fault.NotFound) && org.ID != "" {
+			hidden, err = true, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -142,6 +148,9 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 		if next == "" || len(out) >= pg.Limit {
 			break
 		}
+	}
+	if hidden && len(out) == 0 {
+		return notFound("organization " + query(ctx, "org"))
 	}
 	return reply(ctx, fasthttp.StatusOK, page(out, after))
 }

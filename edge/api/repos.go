@@ -278,7 +278,7 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 	default:
 		return invalid("role must be reader, developer, maintainer or admin")
 	}
-	u, err := h.userAs(p, req.UserID)
+	u, err := h.grantee(p, repo.OrgID, req.UserID)
 	if err != nil {
 		return err
 	}
@@ -300,13 +300,42 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userAs(p, param(ctx, "userId"))
+	id := param(ctx, "userId")
+	u, err := h.userAs(p, id)
 	if err != nil {
 		return err
+	}
+	// A user without a permission here answers as a missing one, so that
+	// no username shows through (permissions themselves are listed to
+	// whoever may remove them).
+	if !p.PlatformAdmin {
+		if _, err := h.r.Auth.RepoPermissionOf(bg(), repo.ID, u.ID); fault.Is(err, fault.NotFound) {
+			return notFound("user " + id)
+		} else if err != nil {
+			return err
+		}
 	}
 	noteOf(ctx).target = repo.ID + "/" + u.ID
 	if err := h.r.Auth.RemoveRepoPermission(bg(), repo.ID, u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
+}
+
+// grantee resolves the user a repository permission is given to, for p:
+// a non-admin gives permissions only to members of the repository's
+// organization (others join by invitation first, auth/invite.go, so that
+// nobody is granted anything without consent), and a user outside it
+// answers as a missing one, so that no username shows through.
+func (h *Handler) grantee(p auth.Principal, orgID, idOrLogin string) (auth.User, error) {
+	u, err := h.userAs(p, idOrLogin)
+	if err != nil || p.PlatformAdmin {
+		return u, err
+	}
+	if _, err := h.r.Auth.OrgMember(bg(), orgID, u.ID); fault.Is(err, fault.NotFound) {
+		return auth.User{}, notFound("user " + idOrLogin)
+	} else if err != nil {
+		return auth.User{}, err
+	}
+	return u, nil
 }

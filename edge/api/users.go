@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
@@ -121,6 +123,19 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 			return err
 		}
 	}
+	if req.Email != nil && !p.PlatformAdmin && strings.Contains(*req.Email, "@") {
+		// An address another account holds must not show through (an
+		// email oracle): the change is answered as one made, and not made.
+		// See README.md, "Email changes".
+		other, err := h.r.Auth.UserByLogin(bg(), strings.TrimSpace(*req.Email))
+		switch {
+		case err == nil && other.ID != u.ID:
+			req.Email = nil
+			noteOf(ctx).detail = "email not changed: the address belongs to another account"
+		case err != nil && !fault.Is(err, fault.NotFound):
+			return err
+		}
+	}
 	upd := auth.UserUpdate{Email: req.Email, Username: req.Username, DisplayName: req.DisplayName, Active: req.Active, PlatformAdmin: req.PlatformAdmin}
 	if upd != (auth.UserUpdate{}) {
 		if u, err = h.r.Auth.UpdateUser(bg(), u.ID, upd); err != nil {
@@ -137,7 +152,8 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		if err := h.r.Auth.SetPassword(bg(), u.ID, *req.Password, keep); err != nil {
 			return err
 		}
-		noteOf(ctx).detail = "password changed"
+		n := noteOf(ctx)
+		n.detail = strings.TrimPrefix(n.detail+"; password changed", "; ")
 	}
 	return reply(ctx, fasthttp.StatusOK, u)
 }

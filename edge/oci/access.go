@@ -116,7 +116,7 @@ func (h *Handler) coords(name string, a auth.Action) (c edge.Coords, m *mirror, 
 		return edge.Coords{Protocol: "oci", Upstream: first, Name: name, Action: a}, m, nil
 	}
 	return edge.Coords{Protocol: "oci", Namespaces: []string{first}, Owner: first, Name: name, Action: a,
-		FirstPublish: true, Unknown: "repository %s is not known"}, nil, nil
+		FirstPublish: true, Openly: true, Unknown: "repository %s is not known"}, nil, nil
 }
 
 // target is what the request handlers keep of name's origin o.
