@@ -16,9 +16,9 @@ func TestGetAllocs(t *testing.T) {
 	e := claimtest.NewHotEnv(t, claims, "upco/lib", "acme/tool")
 	h := []string{"Authorization", "Bearer " + e.Token, "Accept-Encoding", "gzip"}
 	alloctest.Run(t, e.Addr, []alloctest.Case{
-		{Name: "mirrored p2", Path: "/composer/p2/upco/lib.json", Header: h, Budget: 39},
-		{Name: "mirrored p2, revalidated", Path: "/composer/p2/upco/lib.json", Header: h, Revalidate: true, Budget: 40},
-		{Name: "hosted p2", Path: "/composer/p2/acme/tool.json", Header: h, Budget: 60},
-		{Name: "hosted p2, revalidated", Path: "/composer/p2/acme/tool.json", Header: h, Revalidate: true, Budget: 60},
+		{Name: "mirrored p2", Path: "/composer/p2/upco/lib.json", Header: h, Budget: 42},
+		{Name: "mirrored p2, revalidated", Path: "/composer/p2/upco/lib.json", Header: h, Revalidate: true, Budget: 43},
+		{Name: "hosted p2", Path: "/composer/p2/acme/tool.json", Header: h, Budget: 63},
+		{Name: "hosted p2, revalidated", Path: "/composer/p2/acme/tool.json", Header: h, Revalidate: true, Budget: 63},
 	})
 }

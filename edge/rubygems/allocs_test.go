@@ -16,9 +16,9 @@ func TestGetAllocs(t *testing.T) {
 	e := claimtest.NewHotEnv(t, claims, "rack", "acme-gem")
 	h := []string{"Authorization", e.Token, "Accept-Encoding", "gzip"}
 	alloctest.Run(t, e.Addr, []alloctest.Case{
-		{Name: "mirrored info", Path: "/rubygems/info/rack", Header: h, Budget: 33},
-		{Name: "mirrored info, revalidated", Path: "/rubygems/info/rack", Header: h, Revalidate: true, Budget: 34},
-		{Name: "hosted info", Path: "/rubygems/info/acme-gem", Header: h, Budget: 55},
-		{Name: "hosted info, revalidated", Path: "/rubygems/info/acme-gem", Header: h, Revalidate: true, Budget: 55},
+		{Name: "mirrored info", Path: "/rubygems/info/rack", Header: h, Budget: 35},
+		{Name: "mirrored info, revalidated", Path: "/rubygems/info/rack", Header: h, Revalidate: true, Budget: 36},
+		{Name: "hosted info", Path: "/rubygems/info/acme-gem", Header: h, Budget: 56},
+		{Name: "hosted info, revalidated", Path: "/rubygems/info/acme-gem", Header: h, Revalidate: true, Budget: 56},
 	})
 }
