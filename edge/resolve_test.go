@@ -79,8 +79,8 @@ func TestResolve(t *testing.T) {
 		{"claimed, outsider: as if missing", "claimed", "read", "outsider", 404, resolved{}},
 		{"claimed, narrow token: as if missing", "claimed", "read", "narrow token", 404, resolved{}},
 		{"claimed, owner writes", "claimed", "write", "owner", 200, hostedAcme},
-		{"claimed, outsider writes", "claimed", "write", "outsider", 403, resolved{}},
-		{"claimed, narrow token writes", "claimed", "write", "narrow token", 403, resolved{}},
+		{"claimed, outsider writes", "claimed", "write", "outsider", 404, resolved{}},         // may not read it either: answered as missing (May)
+		{"claimed, narrow token writes", "claimed", "write", "narrow token", 404, resolved{}}, // likewise
 
 		{"org-owned unclaimed, anonymous", "unclaimed", "read", "anonymous", 401, resolved{}},
 		{"org-owned unclaimed, owner", "unclaimed", "read", "owner", 200, unclaimedAcme},
