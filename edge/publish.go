@@ -111,7 +111,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 	}
 	check := spec.Check
 	if check != nil && pub.Version != "" && pub.Namespace != "" {
-		if err := check(context.Background(), pub); err != nil {
+		if err := check(Context(ctx), pub); err != nil {
 			return err
 		}
 		check = nil
@@ -134,14 +134,14 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 	req := ClaimRequest{Protocol: spec.Protocol, Namespace: pub.Namespace, Org: pub.Org, Upstream: pub.Upstream}
 	var last func() error
 	if check != nil {
-		last = func() error { return check(context.Background(), pub) }
+		last = func() error { return check(Context(ctx), pub) }
 	}
 	cl, ref, info, err := r.accept(ctx, req, up, last)
 	if err != nil {
 		return err
 	}
 	pub.Claim, pub.Blob, pub.RepoID = cl, info, cmp.Or(ref.ID, cl.RepoID)
-	bg := context.Background()
+	bg := Context(ctx)
 	if pub.Package, pub.Created, err = r.ensurePackage(bg, spec.Protocol, spec.Package(pub), pub); err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (p *Publication) target(protocol string) string {
 // authorizePublish picks the organization of pub (publishTo) and
 // authorizes the write before the body is read (mayPublish).
 func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
-	org, ns, claimed, err := r.publishTo(context.Background(), pub.Principal, protocol, pub.Named, pub.Namespaces...)
+	org, ns, claimed, err := r.publishTo(Context(ctx), pub.Principal, protocol, pub.Named, pub.Namespaces...)
 	if err != nil {
 		return err
 	}
@@ -346,7 +346,7 @@ func (r *Registry) mayWrite(ctx *fasthttp.RequestCtx, protocol string, org auth.
 		return a, err
 	}
 	a.p = p
-	bg := context.Background()
+	bg := Context(ctx)
 	if a.claim, a.ref, a.claimed, err = r.Hosted(bg, protocol, namespace); err != nil {
 		return a, err
 	}
@@ -383,7 +383,7 @@ func (r *Registry) mayPublishAny(ctx *fasthttp.RequestCtx) error {
 	if p.PlatformAdmin {
 		return nil
 	}
-	ms, _, err := r.Auth.UserOrgs(context.Background(), p.UserID, auth.Page{Limit: 1})
+	ms, _, err := r.Auth.UserOrgs(Context(ctx), p.UserID, auth.Page{Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -582,7 +582,7 @@ func (r *Registry) accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload
 			return cl, ref, blob.Info{}, err
 		}
 	}
-	info, err := up.commit(context.Background(), r.Blobs)
+	info, err := up.commit(Context(ctx), r.Blobs)
 	return cl, ref, info, err
 }
 
