@@ -100,7 +100,7 @@ func ClientMessage(err error, requestID string) string {
 // a missing name as for one May found the caller may not read.
 func conceal(ctx *fasthttp.RequestCtx, err error, message string, closed bool) error {
 	read := ctx.IsGet() || ctx.IsHead()
-	anonymous := len(ctx.Request.Header.Peek("Authorization")) == 0
+	anonymous := !hasCredentials(&ctx.Request.Header)
 	switch k := fault.KindOf(err); {
 	case k == fault.Unauthorized && anonymous && !read:
 		// whatever the handler found before it asked: one text

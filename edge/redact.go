@@ -108,8 +108,7 @@ func parseError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	ctx.Response.Header.Set("Content-Security-Policy", CSP)
+	secure(&ctx.Response.Header)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	RenderJSON(ctx, fault.New("edge.parse", kind, msg))
 }

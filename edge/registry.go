@@ -124,7 +124,7 @@ func (r *Registry) WhoRegistry(ctx *fasthttp.RequestCtx, service string) (p auth
 // HasCredentials reports whether the request carries an Authorization
 // header at all, valid or not.
 func (r *Registry) HasCredentials(ctx *fasthttp.RequestCtx) bool {
-	return len(ctx.Request.Header.Peek("Authorization")) > 0
+	return hasCredentials(&ctx.Request.Header)
 }
 
 // PresentedSecret is the secret of the request's credentials (a token or

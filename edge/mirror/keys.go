@@ -86,9 +86,6 @@ const (
 	rubygems = "rubygems"
 )
 
-// Protocols lists the protocols that have mirror keys.
-var Protocols = []string{npm, oci, pypi, cargo, maven, composer, rubygems}
-
 // Prefixes returns the key prefixes of protocol's records, those of the
 // layout before this one included.
 func Prefixes(protocol string) []string {
