@@ -5,7 +5,14 @@
 //
 //	d/C              id → record (rev, keys, data)
 //	u/C/<key>        value → id                    (unique keys)
-//	i/C/<key>        value \x00 id → empty         (every declared key, for ordered scans)
+//	i/C/<key>        escaped value \x00 id → empty (every declared key, for ordered scans)
+//	meta             "format" → "2"
+//
+// Index entries hold the value escaped by hosted.EscapeKey, which leaves no
+// NUL in it: the NUL after it then ends the value unambiguously and sorts
+// (value, id) pairs in the order of the values, even where values hold
+// NULs (composite keys). Files of format 1, whose entries held raw values,
+// are rewritten when opened.
 //
 // Every Store call is one bbolt transaction, so a record and its keys change
 // together or not at all.
@@ -45,14 +52,76 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fault.Wrap("bolt.Open", fault.Unavailable, err)
 	}
+	if err := db.Update(upgrade); err != nil {
+		db.Close()
+		return nil, fault.Wrap("bolt.Open", fault.Internal, fmt.Errorf("upgrading %s: %w", path, err))
+	}
 	return &Store{db: db}, nil
+}
+
+var (
+	metaBucket = []byte("meta")
+	formatKey  = []byte("format")
+	format     = []byte("2")
+)
+
+// upgrade rewrites a format 1 file's index entries, value \x00 id with the
+// value raw, into escaped ones, and records the format. Ids hold no NUL,
+// so the last NUL of an old entry is the one before its id.
+func upgrade(tx *bbolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(meta.Get(formatKey), format) {
+		return nil
+	}
+	var indexes [][]byte
+	err = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+		if bytes.HasPrefix(name, []byte("i/")) {
+			indexes = append(indexes, bytes.Clone(name))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range indexes {
+		var entries [][]byte
+		err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
+			i := bytes.LastIndexByte(k, 0)
+			if i < 0 {
+				return fmt.Errorf("index entry %q of %s has no id", k, name)
+			}
+			entries = append(entries, indexKey(string(k[:i]), string(k[i+1:])))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(name)
+		if err != nil {
+			return err
+		}
+		for _, k := range entries {
+			if err := b.Put(k, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return meta.Put(formatKey, format)
 }
 
 func dataBucket(c hosted.Collection) []byte             { return []byte("d/" + c.Name) }
 func uniqueBucket(c hosted.Collection, k string) []byte { return []byte("u/" + c.Name + "/" + k) }
 func indexBucket(c hosted.Collection, k string) []byte  { return []byte("i/" + c.Name + "/" + k) }
 
+// indexKey is the index entry of a record id whose key has value.
 func indexKey(value, id string) []byte {
+	value = hosted.EscapeKey(value)
 	b := make([]byte, 0, len(value)+1+len(id))
 	b = append(b, value...)
 	b = append(b, 0)
@@ -306,6 +375,9 @@ func (s *Store) Query(ctx context.Context, c hosted.Collection, q hosted.Query) 
 		var cur *bbolt.Cursor
 		var seekTo []byte
 		prefix := []byte(q.Prefix)
+		if q.Key != "" {
+			prefix = []byte(hosted.EscapeKey(q.Prefix))
+		}
 		if q.Key == "" {
 			cur = d.Cursor()
 			seekTo = prefix

@@ -6,16 +6,29 @@
 //
 //	{_id: id, r: revision (int64), k: {<key>: value, ...}, d: body (binary)}
 //
+// Key values are stored escaped so that they hold no NUL byte (see
+// hosted.EscapeKey); ids are stored as they are.
+//
 // Every operation is a single-document write or a read, so the store needs
 // no transactions and runs on a standalone server as well as on a replica
 // set. Unique keys are enforced by unique indexes on k.<key>; Replace is a
-// compare-and-swap on r.
+// compare-and-swap on r. Indexes are created on a collection's first use,
+// one createIndexes command per missing index, so that any number of edges
+// can start on one database, at once or one after another.
 //
-// FerretDB (v1, SQLite backend) speaks the protocol but runs an update or a
-// delete as a query followed by a write by _id, so the filter on r does not
-// make Replace atomic there. On FerretDB the Store therefore also serialises
-// the writes of each record within the process: correct for one process, not
-// for several sharing a FerretDB database. MongoDB needs none of this.
+// FerretDB v1 (which Open recognises by its buildInfo answer) speaks the
+// protocol but is not MongoDB in two ways that matter here, and the Store
+// works around both, across processes:
+//   - An update or a delete is a query followed by a write by _id, so the
+//     filter on r does not make Replace atomic: two edges could both win
+//     one revision and one update be lost. There, Replace and Delete first
+//     take a lock on the revision they write over, a document in the
+//     store_locks collection that only one writer can insert (see lock.go).
+//     That costs two more round trips per write, and nothing on MongoDB,
+//     whose single-document writes are atomic.
+//   - Its PostgreSQL backend refuses strings holding a NUL byte, which
+//     composite key values hold: hence the escaped keys, on both servers,
+//     so that one database can move between them.
 package mongo
 
 import (
@@ -48,14 +61,14 @@ type Store struct {
 	db     *mongo.Database
 
 	// ensured holds the names of the collections whose indexes this Store
-	// has created. indexMu makes the first uses of a collection wait for one
-	// creation: concurrent createIndexes crash FerretDB's connection handler.
+	// has checked. indexMu makes the first uses of a collection wait for one
+	// check: concurrent createIndexes crash FerretDB's connection handler.
 	ensured sync.Map // string → struct{}
 	indexMu sync.Mutex
 
-	// records is non-nil on FerretDB only, where it stands in for the
-	// atomicity the server lacks (see the package comment).
-	records *recordLocks
+	// locks is the collection of revision locks, non-nil on FerretDB only,
+	// where they stand in for the atomicity the server lacks (see lock.go).
+	locks *mongo.Collection
 }
 
 // Open connects to the MongoDB server at uri, checks that it answers and
@@ -92,7 +105,7 @@ func Open(ctx context.Context, uri, database string) (*Store, error) {
 	}
 	s := &Store{client: client, db: client.Database(database)}
 	if info.FerretDB != "" {
-		s.records = &recordLocks{m: make(map[string]*recordLock)}
+		s.locks = s.db.Collection(locksName)
 	}
 	return s, nil
 }
@@ -159,44 +172,6 @@ func isDuplicate(err error) bool {
 	return errors.As(err, &se) && se.HasErrorCode(1) && strings.Contains(se.Error(), "UNIQUE constraint failed")
 }
 
-// recordLocks holds one mutex per record being written.
-type recordLocks struct {
-	mu sync.Mutex
-	m  map[string]*recordLock
-}
-
-type recordLock struct {
-	sync.Mutex
-	waiters int // guarded by recordLocks.mu
-}
-
-// lock locks the record id of c, if the Store needs it, and returns the
-// function that unlocks it.
-func (s *Store) lock(c hosted.Collection, id string) (unlock func()) {
-	l := s.records
-	if l == nil {
-		return func() {}
-	}
-	key := c.Name + "\x00" + id
-	l.mu.Lock()
-	rl := l.m[key]
-	if rl == nil {
-		rl = new(recordLock)
-		l.m[key] = rl
-	}
-	rl.waiters++
-	l.mu.Unlock()
-	rl.Lock()
-	return func() {
-		rl.Unlock()
-		l.mu.Lock()
-		if rl.waiters--; rl.waiters == 0 {
-			delete(l.m, key)
-		}
-		l.mu.Unlock()
-	}
-}
-
 // A document is the stored form of a hosted.Record.
 type document struct {
 	ID   string            `bson:"_id"`
@@ -205,7 +180,11 @@ type document struct {
 	Data []byte            `bson:"d"`
 }
 
+// record is the hosted.Record d stores, its key values unescaped.
 func (d document) record() hosted.Record {
+	for name, v := range d.Keys {
+		d.Keys[name] = hosted.UnescapeKey(v)
+	}
 	return hosted.Record{ID: d.ID, Rev: uint64(d.Rev), Keys: d.Keys, Data: d.Data}
 }
 
@@ -224,50 +203,23 @@ func (s *Store) collection(ctx context.Context, op string, c hosted.Collection) 
 	if _, ok := s.ensured.Load(c.Name); ok {
 		return coll, nil
 	}
-	if c.Name == "" {
-		return nil, fault.New(op, fault.Invalid, "collection without a name")
+	if c.Name == "" || c.Name == locksName {
+		return nil, fault.Newf(op, fault.Invalid, "collection name %q is not allowed", c.Name)
 	}
-	var models []mongo.IndexModel
-	for _, name := range c.Unique {
-		if err := checkKeyName(op, name); err != nil {
-			return nil, err
-		}
-		// Scans of a unique key sort on the key alone (see Query), so this
-		// index serves them too.
-		models = append(models, mongo.IndexModel{
-			Keys:    bson.D{{Key: field(name), Value: 1}},
-			Options: options.Index().SetUnique(true),
-		})
+	want, err := indexesOf(op, c)
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range c.Index {
-		if err := checkKeyName(op, name); err != nil {
-			return nil, err
-		}
-		models = append(models, mongo.IndexModel{
-			Keys: bson.D{{Key: field(name), Value: 1}, {Key: "_id", Value: 1}},
-		})
-	}
-	if len(models) > 0 {
-		if _, err := coll.Indexes().CreateMany(ctx, models); err != nil {
-			return nil, wrap(op, fmt.Errorf("creating indexes of %s: %w", c.Name, err))
-		}
+	if err := ensureIndexes(ctx, coll, want); err != nil {
+		return nil, wrap(op, fmt.Errorf("creating indexes of %s: %w", c.Name, err))
 	}
 	s.ensured.Store(c.Name, struct{}{})
 	return coll, nil
 }
 
-// checkKeyName rejects key names that MongoDB would read as a path or an
-// operator. Key names are declared in code, so this only catches a bug.
-func checkKeyName(op, name string) error {
-	if name == "" || strings.ContainsAny(name, ".\x00") || name[0] == '$' {
-		return fault.Newf(op, fault.Invalid, "key name %q cannot be stored in MongoDB", name)
-	}
-	return nil
-}
-
 // newDocument checks r's keys against c and returns its stored form with
-// revision rev. Keys with an empty value are left out, so that the record
-// is left out of their index.
+// revision rev, key values escaped. Keys with an empty value are left out,
+// so that the record is left out of their index.
 func newDocument(op string, c hosted.Collection, r hosted.Record, rev int64) (document, error) {
 	if r.ID == "" || strings.IndexByte(r.ID, 0) >= 0 {
 		return document{}, fault.New(op, fault.Invalid, "empty id or NUL in id")
@@ -283,7 +235,7 @@ func newDocument(op string, c hosted.Collection, r hosted.Record, rev int64) (do
 			return document{}, fault.Newf(op, fault.Invalid, "record %q has undeclared key %q", r.ID, name)
 		}
 		if v != "" {
-			keys[name] = v
+			keys[name] = hosted.EscapeKey(v)
 		}
 	}
 	return document{ID: r.ID, Rev: rev, Keys: keys, Data: r.Data}, nil
@@ -350,15 +302,22 @@ func (s *Store) Replace(ctx context.Context, c hosted.Collection, r hosted.Recor
 	if err != nil {
 		return hosted.Record{}, err
 	}
-	defer s.lock(c, r.ID)()
-	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "r", Value: int64(rev)}}, d.bson())
-	if isDuplicate(err) {
-		return hosted.Record{}, fault.WrapMsg(op, fault.Conflict, fmt.Sprintf("a unique key of %s %q is taken", c.Name, r.ID), err)
-	}
+	matched := false
+	err = s.writeRevision(ctx, op, coll, c.Name, r.ID, int64(rev), func(ctx context.Context) (bool, error) {
+		res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.ID}, {Key: "r", Value: int64(rev)}}, d.bson())
+		if isDuplicate(err) {
+			return false, fault.WrapMsg(op, fault.Conflict, fmt.Sprintf("a unique key of %s %q is taken", c.Name, r.ID), err)
+		}
+		if err != nil {
+			return false, wrap(op, err)
+		}
+		matched = res.MatchedCount == 1
+		return matched, nil
+	})
 	if err != nil {
-		return hosted.Record{}, wrap(op, err)
+		return hosted.Record{}, err
 	}
-	if res.MatchedCount == 1 {
+	if matched {
 		return d.record(), nil
 	}
 	// Nothing matched: either the record is gone or someone wrote first.
@@ -368,6 +327,35 @@ func (s *Store) Replace(ctx context.Context, c hosted.Collection, r hosted.Recor
 	return hosted.Record{}, fault.Newf(op, fault.Conflict, "%s %q is no longer at revision %d", c.Name, r.ID, rev)
 }
 
+// writeRevision runs write, which writes over revision rev of the record id
+// of coll and reports whether it did. On MongoDB it just runs it; on
+// FerretDB it runs it holding the lock on rev, under the deadline the lock
+// gives (see lock.go). The lock's errors are NotFound when the record is
+// gone, Conflict when it has moved on from rev, Unavailable otherwise.
+func (s *Store) writeRevision(ctx context.Context, op string, coll *mongo.Collection, name, id string, rev int64, write func(ctx context.Context) (bool, error)) error {
+	if s.locks == nil {
+		_, err := write(ctx)
+		return err
+	}
+	l, err := s.lockRevision(ctx, op, coll, name, id, rev)
+	if err != nil {
+		return err
+	}
+	wctx, cancel, err := l.writeContext(ctx, op)
+	if err != nil {
+		l.release(ctx, false)
+		return err
+	}
+	defer cancel()
+	moved, err := write(wctx)
+	l.release(ctx, moved)
+	return err
+}
+
+// maxDeleteTries bounds Delete's rounds on FerretDB, each of which a write
+// of the record between its read and its delete makes start again.
+const maxDeleteTries = 64
+
 // Delete removes the record id of c; a missing record is not an error.
 func (s *Store) Delete(ctx context.Context, c hosted.Collection, id string) error {
 	const op = "mongo.Delete"
@@ -375,18 +363,52 @@ func (s *Store) Delete(ctx context.Context, c hosted.Collection, id string) erro
 	if err != nil {
 		return err
 	}
-	defer s.lock(c, id)()
-	if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
-		return wrap(op, err)
+	filter := bson.D{{Key: "_id", Value: id}}
+	if s.locks == nil {
+		if _, err := coll.DeleteOne(ctx, filter); err != nil {
+			return wrap(op, err)
+		}
+		return nil
 	}
-	return nil
+	// On FerretDB a delete racing a Replace could let the Replace's write
+	// by _id land after it: delete a revision, under its lock.
+	for try := 0; try < maxDeleteTries; try++ {
+		rev, err := revision(ctx, coll, id)
+		if fault.Is(err, fault.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return fault.Op(op, err)
+		}
+		deleted := false
+		err = s.writeRevision(ctx, op, coll, c.Name, id, rev, func(ctx context.Context) (bool, error) {
+			res, err := coll.DeleteOne(ctx, append(filter, bson.E{Key: "r", Value: rev}))
+			if err != nil {
+				return false, wrap(op, err)
+			}
+			deleted = res.DeletedCount == 1
+			return deleted, nil
+		})
+		switch {
+		case deleted || fault.Is(err, fault.NotFound):
+			return nil
+		case err == nil || fault.Is(err, fault.Conflict):
+			continue // written meanwhile: delete the new revision
+		default:
+			return err
+		}
+	}
+	return fault.Newf(op, fault.Conflict, "%s %q is written too often to be deleted", c.Name, id)
 }
 
 // Query scans q.Key of c in ascending order of (value, id); see hosted.Query.
 func (s *Store) Query(ctx context.Context, c hosted.Collection, q hosted.Query) ([]hosted.Record, string, error) {
 	const op = "mongo.Query"
 	path, sort := "_id", bson.D{{Key: "_id", Value: 1}}
+	// Key values are stored escaped, ids as they are.
+	prefix := q.Prefix
 	if q.Key != "" {
+		prefix = hosted.EscapeKey(prefix)
 		declared, unique := c.Keys(q.Key)
 		if !declared {
 			return nil, "", fault.Newf(op, fault.Invalid, "%s has no key %q", c.Name, q.Key)
@@ -412,10 +434,10 @@ func (s *Store) Query(ctx context.Context, c hosted.Collection, q hosted.Query) 
 	// the records that lack the key.
 	var match bson.D
 	if q.Exact {
-		match = bson.D{{Key: "$eq", Value: q.Prefix}}
+		match = bson.D{{Key: "$eq", Value: prefix}}
 	} else {
-		match = bson.D{{Key: "$gte", Value: q.Prefix}}
-		if end, ok := prefixEnd(q.Prefix); ok {
+		match = bson.D{{Key: "$gte", Value: prefix}}
+		if end, ok := prefixEnd(prefix); ok {
 			match = append(match, bson.E{Key: "$lt", Value: end})
 		}
 	}
@@ -426,6 +448,7 @@ func (s *Store) Query(ctx context.Context, c hosted.Collection, q hosted.Query) 
 	if q.After != "" && q.Key != "" {
 		// Strictly after (value, id) in the scan's order.
 		v, id := hosted.SplitCursor(q.After)
+		v = hosted.EscapeKey(v)
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: path, Value: bson.D{{Key: "$gt", Value: v}}}},
 			bson.D{{Key: path, Value: v}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: id}}}},

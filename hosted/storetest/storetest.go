@@ -6,6 +6,8 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,6 +53,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"QueryUniqueKey", testQueryUniqueKey},
 		{"Collections", testCollections},
 		{"CompositeKeys", testCompositeKeys},
+		{"KeyBytes", testKeyBytes},
 		{"RacingCreates", testRacingCreates},
 		{"RacingReplaces", testRacingReplaces},
 		{"UpdateHelper", testUpdateHelper},
@@ -475,5 +478,288 @@ func testCompositeKeys(t *testing.T, ctx context.Context, s hosted.Store) {
 	}
 	if _, err := s.Create(ctx, things, rec("bad\x00id", "nul", "", "")); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("NUL in an id: %v", err)
+	}
+}
+
+// testKeyBytes: key values holding NUL and \x01 bytes (which a backend may
+// have to escape) keep their byte order in scans, prefixes and cursors,
+// in unique keys as in secondary ones, and come back as they went in.
+func testKeyBytes(t *testing.T, ctx context.Context, s hosted.Store) {
+	values := []string{"a", "a\x00", "a\x00\x00", "a\x00\x01", "a\x00b", "a\x01", "a\x01\x00", "a\x01\x01", "a\x01\x02", "a\x02", "a\x02\x00", "b\x00"}
+	for i, v := range values {
+		mCreate(t, ctx, s, things, hosted.Record{ID: fmt.Sprintf("id%02d", i), Keys: map[string]string{"name": v, "owner": v}})
+	}
+	for i, v := range values {
+		g := mGet(t, ctx, s, things, fmt.Sprintf("id%02d", i))
+		if g.Keys["name"] != v || g.Keys["owner"] != v {
+			t.Fatalf("keys of id%02d came back as %q, %q; want %q", i, g.Keys["name"], g.Keys["owner"], v)
+		}
+	}
+	// want lists the ids of the values with prefix, in byte order.
+	want := func(prefix string) string {
+		sorted := slices.Clone(values)
+		slices.Sort(sorted)
+		var out []string
+		for _, v := range sorted {
+			if strings.HasPrefix(v, prefix) {
+				out = append(out, fmt.Sprintf("id%02d", slices.Index(values, v)))
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, key := range []string{"name", "owner"} {
+		for _, prefix := range []string{"", "a", "a\x00", "a\x01", "a\x01\x00", "a\x02", "b"} {
+			got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: key, Prefix: prefix})
+			if ids(got) != want(prefix) {
+				t.Errorf("%s prefix %q: got %s, want %s", key, prefix, ids(got), want(prefix))
+			}
+			// The same scan a record at a time, through cursors.
+			var paged []hosted.Record
+			after := ""
+			for range values {
+				got, next := mQuery(t, ctx, s, things, hosted.Query{Key: key, Prefix: prefix, After: after, Limit: 1})
+				paged = append(paged, got...)
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			if ids(paged) != want(prefix) {
+				t.Errorf("%s prefix %q paged: got %s, want %s", key, prefix, ids(paged), want(prefix))
+			}
+		}
+		for i, v := range values {
+			got, _ := mQuery(t, ctx, s, things, hosted.Query{Key: key, Prefix: v, Exact: true})
+			if ids(got) != fmt.Sprintf("id%02d", i) {
+				t.Errorf("%s exact %q: got %s", key, v, ids(got))
+			}
+		}
+	}
+	// A unique value differing in a NUL or \x01 only is another value.
+	_, err := s.Create(ctx, things, hosted.Record{ID: "dup", Keys: map[string]string{"name": "a\x00"}})
+	wantKind(t, err, fault.Conflict)
+	mCreate(t, ctx, s, things, hosted.Record{ID: "new", Keys: map[string]string{"name": "a\x00\x02"}})
+}
+
+// NewPeers returns n stores on one fresh, empty database, opened as n edge
+// processes would open it: for a server-backed store, n separate clients.
+// A backend that admits one process per database (bbolt) returns its one
+// store n times. The constructor closes them when the test ends.
+type NewPeers func(t *testing.T, n int) []hosted.Store
+
+// RunPeers runs the cases that need several stores on one database: what
+// edges sharing a database rely on.
+func RunPeers(t *testing.T, newPeers NewPeers) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, ctx context.Context, peers []hosted.Store)
+	}{
+		{"Increments", testPeerIncrements},
+		{"UpdateHelper", testPeerUpdates},
+		{"RacingReplaces", testPeerRacingReplaces},
+		{"RacingCreates", testPeerRacingCreates},
+		{"DeleteRacingReplace", testPeerDeleteRacingReplace},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.fn(t, context.Background(), newPeers(t, 3))
+		})
+	}
+}
+
+type counter struct{ N int }
+
+// testPeerIncrements: writers on every peer increment one counter by
+// read, modify, Replace at the revision read, again on Conflict. Every
+// increment that succeeded is in the final count: none is lost.
+func testPeerIncrements(t *testing.T, ctx context.Context, peers []hosted.Store) {
+	if _, err := hosted.CreateJSON(ctx, peers[0], things, "c", map[string]string{"name": "c"}, counter{}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each, maxTries = 4, 8, 1000
+	var ok, conflicts atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range peers {
+		for range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					for try := 0; try < maxTries; try++ {
+						var c counter
+						r, err := hosted.GetJSON(ctx, s, things, "c", &c)
+						if err != nil {
+							t.Errorf("get: %v", err)
+							return
+						}
+						c.N++
+						r.Data = []byte(fmt.Sprintf(`{"N":%d}`, c.N))
+						_, err = s.Replace(ctx, things, r, r.Rev)
+						if err == nil {
+							ok.Add(1)
+							break
+						}
+						if !fault.Is(err, fault.Conflict) {
+							t.Errorf("replace: %v", err)
+							return
+						}
+						conflicts.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var c counter
+	r, err := hosted.GetJSON(ctx, peers[len(peers)-1], things, "c", &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d increments over %d stores, %d conflicts retried", ok.Load(), len(peers), conflicts.Load())
+	if int64(c.N) != ok.Load() {
+		t.Fatalf("N = %d after %d successful increments: an update was lost", c.N, ok.Load())
+	}
+	if r.Rev != uint64(ok.Load())+1 {
+		t.Fatalf("revision %d after %d replaces of revision 1", r.Rev, ok.Load())
+	}
+}
+
+// testPeerUpdates: hosted.Update from every peer at once loses nothing.
+func testPeerUpdates(t *testing.T, ctx context.Context, peers []hosted.Store) {
+	if _, err := hosted.CreateJSON(ctx, peers[0], things, "c", map[string]string{"name": "c"}, counter{}); err != nil {
+		t.Fatal(err)
+	}
+	const each = 4
+	var wg sync.WaitGroup
+	for _, s := range peers {
+		for range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := hosted.Update(ctx, s, things, "c", func(c *counter, _ map[string]string) error {
+					c.N++
+					return nil
+				}); err != nil {
+					t.Errorf("update: %v", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var c counter
+	if _, err := hosted.GetJSON(ctx, peers[1], things, "c", &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.N != len(peers)*each {
+		t.Fatalf("N = %d after %d concurrent updates: a write was lost", c.N, len(peers)*each)
+	}
+}
+
+// testPeerRacingReplaces: of Replaces of one revision from every peer,
+// exactly one wins, round after round.
+func testPeerRacingReplaces(t *testing.T, ctx context.Context, peers []hosted.Store) {
+	r := mCreate(t, ctx, peers[0], things, rec("a", "alpha", "", "0"))
+	const each = 3
+	for round := 0; round < 5; round++ {
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for p, s := range peers {
+			for i := range each {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := r
+					c.Data = []byte(fmt.Sprint(round, p, i))
+					_, err := s.Replace(ctx, things, c, r.Rev)
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case fault.Is(err, fault.Conflict):
+					default:
+						t.Errorf("replace: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d replaces of revision %d won, want 1", round, wins.Load(), r.Rev)
+		}
+		r = mGet(t, ctx, peers[round%len(peers)], things, "a")
+	}
+}
+
+// testPeerRacingCreates: of Creates of one unique value from every peer,
+// exactly one succeeds.
+func testPeerRacingCreates(t *testing.T, ctx context.Context, peers []hosted.Store) {
+	const each = 3
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for p, s := range peers {
+		for i := range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Create(ctx, things, rec(fmt.Sprint("r", p, i), "race", "", ""))
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case fault.Is(err, fault.Conflict):
+				default:
+					t.Errorf("create: %v", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d racing creates won, want 1", wins.Load())
+	}
+}
+
+// testPeerDeleteRacingReplace: a Delete racing Replaces from other peers
+// deletes the record for good: no Replace brings it back, and a Replace
+// after it is NotFound.
+func testPeerDeleteRacingReplace(t *testing.T, ctx context.Context, peers []hosted.Store) {
+	for round := 0; round < 5; round++ {
+		id := fmt.Sprint("d", round)
+		r := mCreate(t, ctx, peers[0], things, rec(id, id, "", "0"))
+		var wg sync.WaitGroup
+		for _, s := range peers[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cur := r
+				for {
+					cur.Data = []byte("x")
+					next, err := s.Replace(ctx, things, cur, cur.Rev)
+					switch {
+					case err == nil:
+						cur = next
+					case fault.Is(err, fault.NotFound):
+						return
+					case fault.Is(err, fault.Conflict):
+						if cur, err = s.Get(ctx, things, id); fault.Is(err, fault.NotFound) {
+							return
+						} else if err != nil {
+							t.Errorf("get: %v", err)
+							return
+						}
+					default:
+						t.Errorf("replace: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		if err := peers[0].Delete(ctx, things, id); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		for _, s := range peers {
+			if _, err := s.Get(ctx, things, id); !fault.Is(err, fault.NotFound) {
+				t.Fatalf("round %d: record back after its delete (%v)", round, err)
+			}
+		}
 	}
 }
