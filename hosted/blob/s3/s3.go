@@ -6,6 +6,10 @@
 // body is a seekable file rather than memory: small blobs go up with one
 // PutObject, large ones with a multipart upload whose parts are sections of
 // that file. Reads stream GetObject bodies; nothing is buffered whole.
+//
+// A spool file outlives its Writer only when the process dies mid-upload;
+// Sweep removes such leftovers, and the server runs it at start-up and
+// hourly.
 package s3
 
 import (
@@ -18,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -307,11 +312,53 @@ func (s *Store) Create(ctx context.Context, want ...blob.Digest) (blob.Writer, e
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Invalid, err)
 	}
-	f, err := os.CreateTemp(s.tempDir, "entrepot-s3-*.spool")
+	f, err := os.CreateTemp(s.tempDir, spoolPattern)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
 	return &writer{s: s, f: f, v: v}, nil
+}
+
+// spoolPattern names spool files, so that Sweep removes nothing else of a
+// temporary directory that may be shared (os.TempDir()).
+const (
+	spoolPattern = spoolPrefix + "*" + spoolSuffix
+	spoolPrefix  = "entrepot-s3-"
+	spoolSuffix  = ".spool"
+)
+
+// Sweep removes the spool files in Config.TempDir last modified before
+// cutoff and returns how many it removed. With a cutoff of now, at
+// start-up, that is every spool file, left by whatever crashed before.
+//
+// Removing a spool that a live Writer (of another process wrongly sharing
+// the directory, or of this one) still uses does that Writer no harm: it
+// reads and writes through its open file, never through the name, and a
+// Unix file lives on while open; where files cannot be removed while open,
+// the removal fails and the file is kept.
+func (s *Store) Sweep(cutoff time.Time) (int, error) {
+	dir := s.tempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fault.Wrap("blob.s3.Sweep", fault.Unavailable, err)
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, spoolPrefix) || !strings.HasSuffix(name, spoolSuffix) {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, name)) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Delete removes the blob with DeleteObject; a missing blob is no error.

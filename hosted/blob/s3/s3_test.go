@@ -1,17 +1,22 @@
 package s3
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -240,5 +245,99 @@ func BenchmarkHeap1GiB(b *testing.B) {
 		}
 		b.ReportMetric(float64(w)/(1<<20), "heap-MiB-write")
 		b.ReportMetric(float64(r)/(1<<20), "heap-MiB-read")
+	}
+}
+
+// crashDirEnv tells the test binary, run again as a child, to be the
+// upload that crashes (TestCrashingUpload).
+const crashDirEnv = "ENTREPOT_TEST_S3_CRASH_SPOOL"
+
+// TestCrashingUpload is the child of TestSweepAfterCrash: it spools part
+// of a blob into the directory it is given, says so, and waits to be
+// killed.
+func TestCrashingUpload(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("run by TestSweepAfterCrash only")
+	}
+	s, err := New(context.Background(), Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", AccessKey: "k", SecretKey: "s", TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(bytes.Repeat([]byte("crash "), 100_000))
+	fmt.Println("spooling")
+	time.Sleep(time.Minute)
+}
+
+// TestSweepAfterCrash: a process killed mid-upload leaves its spool file;
+// the next start's sweep removes it, and an upload running in the same
+// directory meanwhile still commits whole.
+func TestSweepAfterCrash(t *testing.T) {
+	s := newStore(t, testPartSize)
+	ctx := context.Background()
+
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashingUpload$", "-test.v")
+	child.Env = append(os.Environ(), crashDirEnv+"="+s.tempDir)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "spooling" {
+	}
+	child.Process.Kill()
+	child.Wait()
+	left, _ := filepath.Glob(filepath.Join(s.tempDir, spoolPattern))
+	if len(left) != 1 {
+		t.Fatalf("the crashed upload left %d spool files, want 1 (child output ended: %v)", len(left), sc.Err())
+	}
+
+	live, err := s.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Cancel(ctx)
+	data := bytes.Repeat([]byte("live "), 2*testPartSize/5) // two parts
+	live.Write(data[:len(data)/2])
+
+	// The restart: a new Store on the same directory, swept at start-up.
+	cfg := testConfig(t)
+	cfg.TempDir, cfg.PartSize = s.tempDir, testPartSize
+	restarted, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := restarted.Sweep(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("swept %d spool files", n)
+	if _, err := os.Stat(left[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the crashed upload's spool survived the sweep: %v", err)
+	}
+
+	live.Write(data[len(data)/2:])
+	info, err := live.Commit(ctx)
+	if err != nil {
+		t.Fatalf("an upload swept mid-way failed: %v", err)
+	}
+	r, err := s.Open(ctx, info.Digest, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the swept upload stored %d bytes (%v), want its %d", len(got), err, len(data))
+	}
+	if spool, _ := os.ReadDir(s.tempDir); len(spool) != 0 {
+		t.Fatalf("spool files left behind: %v", spool)
 	}
 }
