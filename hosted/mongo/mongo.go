@@ -7,7 +7,8 @@
 //	{_id: id, r: revision (int64), k: {<key>: value, ...}, d: body (binary)}
 //
 // Key values are stored escaped so that they hold no NUL byte (see
-// hosted.EscapeKey); ids are stored as they are.
+// hosted.EscapeKey); ids are stored as they are. Values a Store before
+// escaping wrote raw are escaped on a collection's first use (upgrade.go).
 //
 // Every operation is a single-document write or a read, so the store needs
 // no transactions and runs on a standalone server as well as on a replica
@@ -203,7 +204,7 @@ func (s *Store) collection(ctx context.Context, op string, c hosted.Collection) 
 	if _, ok := s.ensured.Load(c.Name); ok {
 		return coll, nil
 	}
-	if c.Name == "" || c.Name == locksName {
+	if c.Name == "" || c.Name == locksName || c.Name == formatsName {
 		return nil, fault.Newf(op, fault.Invalid, "collection name %q is not allowed", c.Name)
 	}
 	want, err := indexesOf(op, c)
@@ -212,6 +213,9 @@ func (s *Store) collection(ctx context.Context, op string, c hosted.Collection) 
 	}
 	if err := ensureIndexes(ctx, coll, want); err != nil {
 		return nil, wrap(op, fmt.Errorf("creating indexes of %s: %w", c.Name, err))
+	}
+	if err := s.upgradeKeys(ctx, op, coll, c); err != nil {
+		return nil, err
 	}
 	s.ensured.Store(c.Name, struct{}{})
 	return coll, nil

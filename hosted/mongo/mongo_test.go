@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"entrepot/hosted"
+	"entrepot/hosted/fault"
 	"entrepot/hosted/storetest"
 )
 
@@ -212,4 +213,42 @@ func TestReplaceLatency(t *testing.T) {
 	plain := measure()
 	s.locks = locks
 	t.Logf("FerretDB: Replace %v per op with the revision lock, %v without, over %d ops each", locked, plain, n)
+}
+
+// TestUpgradeRawKeys: records a Store before key escaping wrote, with raw
+// NULs in their key values, are found by the scans of a Store after it.
+func TestUpgradeRawKeys(t *testing.T) {
+	url := testURL(t)
+	db := freshDB(t, url)
+	ctx := context.Background()
+	c := hosted.Collection{Name: "things", Unique: []string{"name"}, Index: []string{"owner"}}
+	old := open(t, url, db)
+	defer old.Close(ctx)
+	values := []string{"o\x00b", "o", "o\x00a\x00z", "p"}
+	for i, v := range values {
+		d := document{ID: fmt.Sprint("id", i), Rev: 1, Keys: map[string]string{"name": v, "owner": v}}
+		if _, err := old.db.Collection(c.Name).InsertOne(ctx, d.bson()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second Store finds the collection upgraded
+		s := open(t, url, db)
+		for _, key := range []string{"name", "owner"} {
+			rs, _, err := s.Query(ctx, c, hosted.Query{Key: key, Prefix: "o\x00"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rs {
+				got = append(got, r.ID+"="+r.Keys[key])
+			}
+			if fmt.Sprintf("%q", got) != `["id2=o\x00a\x00z" "id0=o\x00b"]` {
+				t.Fatalf("%s after the upgrade: %q", key, got)
+			}
+		}
+		if _, err := s.Create(ctx, c, hosted.Record{ID: "dup", Keys: map[string]string{"name": "o\x00b"}}); !fault.Is(err, fault.Conflict) {
+			t.Fatalf("an upgraded unique value is not taken: %v", err)
+		}
+		s.Close(ctx)
+	}
 }
