@@ -11,7 +11,10 @@
 // record (users, tokens, audit entries) needs no backend work.
 //
 // Nothing here needs a multi-document transaction: every invariant is held
-// by one atomic document write, a unique key or a revision check.
+// by one atomic document write, a unique key or a revision check. Those
+// hold across processes, for edges sharing one database: on FerretDB v1,
+// whose conditional writes are not atomic, hosted/mongo restores the
+// revision check with a lock record per revision written (see there).
 package hosted
 
 import (
@@ -49,7 +52,9 @@ func (c Collection) Keys(name string) (declared, unique bool) {
 }
 
 // A Record is one document: an id, a revision, the values of its keys and
-// an opaque body (JSON, in practice).
+// an opaque body (JSON, in practice). Key values are any strings, NULs
+// included (composite keys join their parts with NUL); backends that cannot
+// store or order those escape them (EscapeKey).
 type Record struct {
 	ID   string            // any string without a NUL byte
 	Rev  uint64            // set by the store: 1 on Create, +1 on every Replace
@@ -75,17 +80,23 @@ type Query struct {
 const MaxPage = 1000
 
 // Store is the metadata storage contract. Every method is safe for
-// concurrent use, takes ctx first and returns errors classified with
+// concurrent use, also by several processes on one database (as edges
+// share a MongoDB one), takes ctx first and returns errors classified with
 // hosted/fault kinds:
 //   - Get of a missing id: NotFound.
 //   - Create of an existing id, or with a unique key value another record
 //     holds: Conflict, and nothing is written. Of two racing Creates for the
-//     same id or unique value exactly one succeeds.
+//     same id or unique value exactly one succeeds, whichever process runs
+//     them.
 //   - Replace: NotFound when the id is gone; Conflict when the stored
 //     revision is not rev (someone else wrote first) or a unique value is
-//     taken; on success the record's revision is rev+1. Callers re-read and
-//     retry on Conflict (see Update).
-//   - Delete of a missing id is not an error.
+//     taken; on success the record's revision is rev+1. Of racing Replaces
+//     of one revision exactly one succeeds, whichever process runs them, so
+//     a read-modify-write that retries on Conflict loses no update (see
+//     Update). A Replace may wait, briefly, for a racing writer of the same
+//     revision to finish.
+//   - Delete of a missing id is not an error. A Replace racing a Delete
+//     never brings the record back.
 //   - Query returns at most Limit records and a cursor for the next page,
 //     "" when there is none.
 //

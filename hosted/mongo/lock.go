@@ -29,9 +29,17 @@ import (
 // rev, attempt+1): again only one writer succeeds. A holder writes only
 // while its lock has more than lockMargin to live, under a deadline that
 // ends before the lock does, and deletes it only then, so an expired lock
-// is never deleted from under its successor; the writer that moves the
+// is never deleted from under its successor (nor after a write that failed
+// without an answer, which may still land); the writer that moves the
 // record on deletes every attempt of the revision it wrote over. What this
-// assumes is that the edges' clocks agree within lockMargin.
+// assumes is that the edges' clocks agree within lockMargin, and that a
+// write the server received lands within lockMargin of its deadline.
+//
+// A lock on a revision that is still the record's is deleted, with every
+// earlier attempt, by the writer that finally moves the record on. Locks
+// outlive their use only where a release after the move failed or never
+// ran (the writer died): they block nobody, since writers of that revision
+// find the record moved on, and are a few bytes each.
 const (
 	locksName  = "store_locks"
 	lockTTL    = 10 * time.Second

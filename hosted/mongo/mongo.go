@@ -352,7 +352,15 @@ func (s *Store) writeRevision(ctx context.Context, op string, coll *mongo.Collec
 	}
 	defer cancel()
 	moved, err := write(wctx)
-	l.release(ctx, moved)
+	switch {
+	case moved:
+		l.release(ctx, true)
+	case err == nil || !fault.Is(err, fault.Unavailable):
+		l.release(ctx, false)
+	default:
+		// The write timed out or lost its connection, and may still land:
+		// only the lock's expiry may free the revision then.
+	}
 	return err
 }
 

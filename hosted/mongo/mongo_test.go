@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 	"entrepot/hosted/storetest"
@@ -250,5 +252,37 @@ func TestUpgradeRawKeys(t *testing.T) {
 			t.Fatalf("an upgraded unique value is not taken: %v", err)
 		}
 		s.Close(ctx)
+	}
+}
+
+// TestDeadLockHolder: on FerretDB, a lock whose holder died (it expired,
+// or expires while a writer waits) delays writers of its revision by no
+// more than its life, and the writer that moves the record on removes it.
+func TestDeadLockHolder(t *testing.T) {
+	url := testURL(t)
+	s := open(t, url, freshDB(t, url))
+	defer s.Close(context.Background())
+	if s.locks == nil {
+		t.Skip("MongoDB writes atomically: no locks")
+	}
+	ctx := context.Background()
+	c := hosted.Collection{Name: "things"}
+	r, err := s.Create(ctx, c, hosted.Record{ID: "a", Data: []byte("0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, life := range []time.Duration{-time.Second, 300 * time.Millisecond} {
+		dead := lockDoc{ID: lockID(c.Name, "a", int64(r.Rev), 0), Exp: time.Now().Add(life).UnixMilli()}
+		if _, err := s.locks.InsertOne(ctx, dead); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if r, err = s.Replace(ctx, c, r, r.Rev); err != nil {
+			t.Fatalf("lock expiring in %v: %v", life, err)
+		}
+		t.Logf("lock expiring in %v: Replace took %v", life, time.Since(start))
+		if n, err := s.locks.CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
+			t.Fatalf("%d locks left after the write (%v)", n, err)
+		}
 	}
 }
