@@ -164,13 +164,17 @@ func wrap(op string, err error) error { return fault.Wrap(op, kind(err), err) }
 
 // isDuplicate reports whether err is a unique index refusing a write.
 // FerretDB reports that as an InternalError, not E11000, when the write is
-// an update.
+// an update: with the message of SQLite or of PostgreSQL (unique_violation).
 func isDuplicate(err error) bool {
 	if mongo.IsDuplicateKeyError(err) {
 		return true
 	}
 	var se mongo.ServerError
-	return errors.As(err, &se) && se.HasErrorCode(1) && strings.Contains(se.Error(), "UNIQUE constraint failed")
+	if !errors.As(err, &se) || !se.HasErrorCode(1) {
+		return false
+	}
+	msg := se.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
 }
 
 // A document is the stored form of a hosted.Record.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,7 +230,11 @@ func TestUpgradeRawKeys(t *testing.T) {
 	values := []string{"o\x00b", "o", "o\x00a\x00z", "p"}
 	for i, v := range values {
 		d := document{ID: fmt.Sprint("id", i), Rev: 1, Keys: map[string]string{"name": v, "owner": v}}
-		if _, err := old.db.Collection(c.Name).InsertOne(ctx, d.bson()); err != nil {
+		_, err := old.db.Collection(c.Name).InsertOne(ctx, d.bson())
+		if err != nil && strings.Contains(err.Error(), "SQLSTATE 22P05") {
+			t.Skip("the server refuses NULs in strings (FerretDB on PostgreSQL): it holds no raw values to upgrade")
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
