@@ -13,20 +13,24 @@
 // Every operation is a single-document write or a read, so the store needs
 // no transactions and runs on a standalone server as well as on a replica
 // set. Unique keys are enforced by unique indexes on k.<key>; Replace is a
-// compare-and-swap on r. Indexes are created on a collection's first use,
-// one createIndexes command per missing index, so that any number of edges
-// can start on one database, at once or one after another.
+// compare-and-swap on r. The collections store_locks and store_formats are
+// the Store's own.
 //
 // FerretDB v1 (which Open recognises by its buildInfo answer) speaks the
-// protocol but is not MongoDB in two ways that matter here, and the Store
-// works around both, across processes:
+// protocol but differs from MongoDB in three ways that matter here, and the
+// Store works around each, for any number of edges on one database:
+//   - It drops the connection when one createIndexes command asks for
+//     several indexes that exist already, which a second edge, or one
+//     restarting, does. So the Store lists a collection's indexes on its
+//     first use and creates the missing ones one command each, taking "it
+//     exists" for success (index.go).
 //   - An update or a delete is a query followed by a write by _id, so the
 //     filter on r does not make Replace atomic: two edges could both win
 //     one revision and one update be lost. There, Replace and Delete first
-//     take a lock on the revision they write over, a document in the
-//     store_locks collection that only one writer can insert (see lock.go).
-//     That costs two more round trips per write, and nothing on MongoDB,
-//     whose single-document writes are atomic.
+//     take a lock on the revision they write over, a document in
+//     store_locks that only one writer can insert (lock.go). That costs
+//     two more round trips per write, and nothing on MongoDB, whose
+//     single-document writes are atomic.
 //   - Its PostgreSQL backend refuses strings holding a NUL byte, which
 //     composite key values hold: hence the escaped keys, on both servers,
 //     so that one database can move between them.

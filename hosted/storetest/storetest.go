@@ -349,44 +349,66 @@ func testCollections(t *testing.T, ctx context.Context, s hosted.Store) {
 }
 
 func testRacingCreates(t *testing.T, ctx context.Context, s hosted.Store) {
-	const n = 8
-	for round := 0; round < 5; round++ {
-		var wins, conflicts atomic.Int32
-		var wg sync.WaitGroup
-		for i := 0; i < n; i++ {
+	racingCreates(t, ctx, []hosted.Store{s}, 8)
+}
+
+func testRacingReplaces(t *testing.T, ctx context.Context, s hosted.Store) {
+	racingReplaces(t, ctx, []hosted.Store{s}, 8)
+}
+
+func testUpdateHelper(t *testing.T, ctx context.Context, s hosted.Store) {
+	concurrentUpdates(t, ctx, []hosted.Store{s}, 10)
+}
+
+// fanOut runs fn in each goroutines per peer, at once, and waits for
+// them; fn gets the peer's store and index and its own index.
+func fanOut(peers []hosted.Store, each int, fn func(s hosted.Store, p, i int)) {
+	var wg sync.WaitGroup
+	for p, s := range peers {
+		for i := range each {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				// different ids, same unique name: exactly one may win
-				_, err := s.Create(ctx, things, rec(fmt.Sprintf("r%d-%d", round, i), fmt.Sprintf("race%d", round), "", ""))
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case fault.Is(err, fault.Conflict):
-					conflicts.Add(1)
-				default:
-					t.Errorf("create: %v", err)
-				}
+				fn(s, p, i)
 			}()
 		}
-		wg.Wait()
+	}
+	wg.Wait()
+}
+
+// racingCreates: round after round, each goroutines on every peer Create
+// records of different ids and one unique value: exactly one succeeds and
+// the others are Conflicts.
+func racingCreates(t *testing.T, ctx context.Context, peers []hosted.Store, each int) {
+	for round := 0; round < 5; round++ {
+		var wins, conflicts atomic.Int32
+		fanOut(peers, each, func(s hosted.Store, p, i int) {
+			_, err := s.Create(ctx, things, rec(fmt.Sprintf("r%d-%d-%d", round, p, i), fmt.Sprintf("race%d", round), "", ""))
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case fault.Is(err, fault.Conflict):
+				conflicts.Add(1)
+			default:
+				t.Errorf("create: %v", err)
+			}
+		})
+		n := int32(len(peers) * each)
 		if wins.Load() != 1 || conflicts.Load() != n-1 {
 			t.Fatalf("round %d: %d wins, %d conflicts; want 1 and %d", round, wins.Load(), conflicts.Load(), n-1)
 		}
 	}
 }
 
-func testRacingReplaces(t *testing.T, ctx context.Context, s hosted.Store) {
-	r := mCreate(t, ctx, s, things, rec("a", "alpha", "", "0"))
-	const n = 8
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+// racingReplaces: round after round, each goroutines on every peer Replace
+// one revision of a record: exactly one wins.
+func racingReplaces(t *testing.T, ctx context.Context, peers []hosted.Store, each int) {
+	r := mCreate(t, ctx, peers[0], things, rec("a", "alpha", "", "0"))
+	for round := 0; round < 5; round++ {
+		var wins atomic.Int32
+		fanOut(peers, each, func(s hosted.Store, p, i int) {
 			c := r
-			c.Data = []byte(fmt.Sprint(i))
+			c.Data = []byte(fmt.Sprint(round, p, i))
 			_, err := s.Replace(ctx, things, c, r.Rev)
 			switch {
 			case err == nil:
@@ -395,41 +417,36 @@ func testRacingReplaces(t *testing.T, ctx context.Context, s hosted.Store) {
 			default:
 				t.Errorf("replace: %v", err)
 			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d replaces of one revision won, want 1", wins.Load())
+		})
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d replaces of revision %d won, want 1", round, wins.Load(), r.Rev)
+		}
+		r = mGet(t, ctx, peers[round%len(peers)], things, "a")
 	}
 }
 
-func testUpdateHelper(t *testing.T, ctx context.Context, s hosted.Store) {
-	type counter struct{ N int }
-	if _, err := s.Create(ctx, things, hosted.Record{ID: "c", Keys: map[string]string{"name": "c"}, Data: []byte(`{"N":0}`)}); err != nil {
+type counter struct{ N int }
+
+// concurrentUpdates: hosted.Update from each goroutines on every peer at
+// once loses no write.
+func concurrentUpdates(t *testing.T, ctx context.Context, peers []hosted.Store, each int) {
+	if _, err := hosted.CreateJSON(ctx, peers[0], things, "c", map[string]string{"name": "c"}, counter{}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 10
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := hosted.Update(ctx, s, things, "c", func(c *counter, keys map[string]string) error {
-				c.N++
-				return nil
-			})
-			if err != nil {
-				t.Errorf("update: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
+	fanOut(peers, each, func(s hosted.Store, _, _ int) {
+		if _, err := hosted.Update(ctx, s, things, "c", func(c *counter, _ map[string]string) error {
+			c.N++
+			return nil
+		}); err != nil {
+			t.Errorf("update: %v", err)
+		}
+	})
 	var c counter
-	if _, err := hosted.GetJSON(ctx, s, things, "c", &c); err != nil {
+	if _, err := hosted.GetJSON(ctx, peers[len(peers)-1], things, "c", &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.N != n {
-		t.Fatalf("N = %d after %d concurrent updates: a write was lost", c.N, n)
+	if c.N != len(peers)*each {
+		t.Fatalf("N = %d after %d concurrent updates: a write was lost", c.N, len(peers)*each)
 	}
 }
 
@@ -555,9 +572,9 @@ func RunPeers(t *testing.T, newPeers NewPeers) {
 		fn   func(t *testing.T, ctx context.Context, peers []hosted.Store)
 	}{
 		{"Increments", testPeerIncrements},
-		{"UpdateHelper", testPeerUpdates},
-		{"RacingReplaces", testPeerRacingReplaces},
-		{"RacingCreates", testPeerRacingCreates},
+		{"UpdateHelper", func(t *testing.T, ctx context.Context, peers []hosted.Store) { concurrentUpdates(t, ctx, peers, 4) }},
+		{"RacingReplaces", func(t *testing.T, ctx context.Context, peers []hosted.Store) { racingReplaces(t, ctx, peers, 3) }},
+		{"RacingCreates", func(t *testing.T, ctx context.Context, peers []hosted.Store) { racingCreates(t, ctx, peers, 3) }},
 		{"DeleteRacingReplace", testPeerDeleteRacingReplace},
 	}
 	for _, c := range cases {
@@ -566,8 +583,6 @@ func RunPeers(t *testing.T, newPeers NewPeers) {
 		})
 	}
 }
-
-type counter struct{ N int }
 
 // testPeerIncrements: writers on every peer increment one counter by
 // read, modify, Replace at the revision read, again on Conflict. Every
@@ -578,38 +593,30 @@ func testPeerIncrements(t *testing.T, ctx context.Context, peers []hosted.Store)
 	}
 	const writers, each, maxTries = 4, 8, 1000
 	var ok, conflicts atomic.Int64
-	var wg sync.WaitGroup
-	for _, s := range peers {
-		for range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range each {
-					for try := 0; try < maxTries; try++ {
-						var c counter
-						r, err := hosted.GetJSON(ctx, s, things, "c", &c)
-						if err != nil {
-							t.Errorf("get: %v", err)
-							return
-						}
-						c.N++
-						r.Data = []byte(fmt.Sprintf(`{"N":%d}`, c.N))
-						_, err = s.Replace(ctx, things, r, r.Rev)
-						if err == nil {
-							ok.Add(1)
-							break
-						}
-						if !fault.Is(err, fault.Conflict) {
-							t.Errorf("replace: %v", err)
-							return
-						}
-						conflicts.Add(1)
-					}
+	fanOut(peers, writers, func(s hosted.Store, _, _ int) {
+		for range each {
+			for try := 0; try < maxTries; try++ {
+				var c counter
+				r, err := hosted.GetJSON(ctx, s, things, "c", &c)
+				if err != nil {
+					t.Errorf("get: %v", err)
+					return
 				}
-			}()
+				c.N++
+				r.Data = []byte(fmt.Sprintf(`{"N":%d}`, c.N))
+				_, err = s.Replace(ctx, things, r, r.Rev)
+				if err == nil {
+					ok.Add(1)
+					break
+				}
+				if !fault.Is(err, fault.Conflict) {
+					t.Errorf("replace: %v", err)
+					return
+				}
+				conflicts.Add(1)
+			}
 		}
-	}
-	wg.Wait()
+	})
 	var c counter
 	r, err := hosted.GetJSON(ctx, peers[len(peers)-1], things, "c", &c)
 	if err != nil {
@@ -621,99 +628,6 @@ func testPeerIncrements(t *testing.T, ctx context.Context, peers []hosted.Store)
 	}
 	if r.Rev != uint64(ok.Load())+1 {
 		t.Fatalf("revision %d after %d replaces of revision 1", r.Rev, ok.Load())
-	}
-}
-
-// testPeerUpdates: hosted.Update from every peer at once loses nothing.
-func testPeerUpdates(t *testing.T, ctx context.Context, peers []hosted.Store) {
-	if _, err := hosted.CreateJSON(ctx, peers[0], things, "c", map[string]string{"name": "c"}, counter{}); err != nil {
-		t.Fatal(err)
-	}
-	const each = 4
-	var wg sync.WaitGroup
-	for _, s := range peers {
-		for range each {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := hosted.Update(ctx, s, things, "c", func(c *counter, _ map[string]string) error {
-					c.N++
-					return nil
-				}); err != nil {
-					t.Errorf("update: %v", err)
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	var c counter
-	if _, err := hosted.GetJSON(ctx, peers[1], things, "c", &c); err != nil {
-		t.Fatal(err)
-	}
-	if c.N != len(peers)*each {
-		t.Fatalf("N = %d after %d concurrent updates: a write was lost", c.N, len(peers)*each)
-	}
-}
-
-// testPeerRacingReplaces: of Replaces of one revision from every peer,
-// exactly one wins, round after round.
-func testPeerRacingReplaces(t *testing.T, ctx context.Context, peers []hosted.Store) {
-	r := mCreate(t, ctx, peers[0], things, rec("a", "alpha", "", "0"))
-	const each = 3
-	for round := 0; round < 5; round++ {
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		for p, s := range peers {
-			for i := range each {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c := r
-					c.Data = []byte(fmt.Sprint(round, p, i))
-					_, err := s.Replace(ctx, things, c, r.Rev)
-					switch {
-					case err == nil:
-						wins.Add(1)
-					case fault.Is(err, fault.Conflict):
-					default:
-						t.Errorf("replace: %v", err)
-					}
-				}()
-			}
-		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d replaces of revision %d won, want 1", round, wins.Load(), r.Rev)
-		}
-		r = mGet(t, ctx, peers[round%len(peers)], things, "a")
-	}
-}
-
-// testPeerRacingCreates: of Creates of one unique value from every peer,
-// exactly one succeeds.
-func testPeerRacingCreates(t *testing.T, ctx context.Context, peers []hosted.Store) {
-	const each = 3
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for p, s := range peers {
-		for i := range each {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := s.Create(ctx, things, rec(fmt.Sprint("r", p, i), "race", "", ""))
-				switch {
-				case err == nil:
-					wins.Add(1)
-				case fault.Is(err, fault.Conflict):
-				default:
-					t.Errorf("create: %v", err)
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d racing creates won, want 1", wins.Load())
 	}
 }
 
