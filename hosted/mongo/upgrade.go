@@ -20,7 +20,8 @@ const formatsName = "store_formats"
 // form would no longer find), once per database: then it records the
 // collection in formatsName, and later calls cost one lookup. Edges of
 // both kinds must not write to one database at once: an old one would go
-// on writing raw values.
+// on writing raw values. (A raw value with a \x01 but no NUL would be
+// left as it is and read wrong; Entrepot never wrote one.)
 //
 // Each rewrite is a Replace of the record as it is, under the revision
 // check (and on FerretDB its lock), so a record that another edge writes
