@@ -64,7 +64,7 @@ type Throttle struct {
 // failures.
 type failState struct {
 	Failures int       `json:"failures,omitempty"`
-	Last     time.Time `json:"last"`            // last failure, or the sign-in that trusted a pair
+	Last     time.Time `json:"last"`           // last failure, or the sign-in that trusted a pair
 	Until    time.Time `json:"until,omitzero"` // refused before this
 }
 

@@ -46,7 +46,9 @@ var sharedStores = map[string]func(t *testing.T, n int) []hosted.Store{
 			t.Cleanup(func() { s.Close(context.Background()) })
 			out[i] = s
 		}
-		t.Cleanup(func() { hosted.PruneExpired(context.Background(), out[0], throttleC, "expires", time.Now().Add(365*24*time.Hour)) })
+		t.Cleanup(func() {
+			hosted.PruneExpired(context.Background(), out[0], throttleC, "expires", time.Now().Add(365*24*time.Hour))
+		})
 		return out
 	},
 }
