@@ -139,6 +139,10 @@ type Options struct {
 	// renewals (default 10s): how long a node that crashed mid-fill keeps
 	// the others waiting before one of them takes the fill over.
 	LeaseTTL time.Duration
+	// Local says that no other process shares the store (the embedded
+	// one, whose file is locked): fills then take no lease, which would
+	// only cost store writes.
+	Local bool
 	// Registerer receives the cache's metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Logger gets fills' failures; nil means none.
@@ -195,12 +199,13 @@ func New(meta hosted.Store, blobs blob.Store, opts Options) *Cache {
 		log:   log,
 		m:     newMetrics(opts.Registerer, log),
 	}
-	leases := lease.New(meta, leasesName, lease.Options{TTL: opts.LeaseTTL, Now: opts.Now, Logger: log})
 	// Deduplicate first, here then across nodes, so that waiters for one
 	// key never hold slots.
-	c.filler = WithSingleflight(
-		WithLease(WithLimit(direct{}, opts.MaxConcurrentFills), leases, c.settled, log),
-		opts.WaitTimeout, opts.FillTimeout, log)
+	f := WithLimit(direct{}, opts.MaxConcurrentFills)
+	if !opts.Local {
+		f = WithLease(f, lease.New(meta, leasesName, lease.Options{TTL: opts.LeaseTTL, Now: opts.Now, Logger: log}), c.settled, log)
+	}
+	c.filler = WithSingleflight(f, opts.WaitTimeout, opts.FillTimeout, log)
 	return c
 }
 
