@@ -308,7 +308,7 @@ func (t *Throttle) trusted(pair string, now time.Time) bool {
 	if ok || t.store == nil {
 		return ok
 	}
-	return t.state(pair, now) != failState{}
+	return !t.state(pair, now).Last.IsZero()
 }
 
 // Failed records a wrong password for login from clientIP.

@@ -2,68 +2,20 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"entrepot/deploy/testkit/stores"
 	"entrepot/hosted"
-	"entrepot/hosted/bolt"
-	"entrepot/hosted/mongo"
 )
-
-// sharedStores return n handles on one fresh store, as n edges hold: one
-// bolt Store shared in-process (bbolt admits one process), or n MongoDB
-// clients of one database.
-var sharedStores = map[string]func(t *testing.T, n int) []hosted.Store{
-	"bolt": func(t *testing.T, n int) []hosted.Store {
-		s, err := bolt.Open(filepath.Join(t.TempDir(), "meta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close(context.Background()) })
-		out := make([]hosted.Store, n)
-		for i := range out {
-			out[i] = s
-		}
-		return out
-	},
-	"mongo": func(t *testing.T, n int) []hosted.Store {
-		url := os.Getenv("ENTREPOT_TEST_MONGODB_URL")
-		if url == "" {
-			t.Skip("ENTREPOT_TEST_MONGODB_URL is not set; `make test` starts a server and sets it")
-		}
-		db := "entrepot_throttle_" + rand.Text()
-		out := make([]hosted.Store, n)
-		for i := range out {
-			s, err := mongo.Open(context.Background(), url, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close(context.Background()) })
-			out[i] = s
-		}
-		t.Cleanup(func() {
-			hosted.PruneExpired(context.Background(), out[0], throttleC, "expires", time.Now().Add(365*24*time.Hour))
-		})
-		return out
-	},
-}
-
-func forSharedStores(t *testing.T, fn func(t *testing.T, backend string)) {
-	for _, b := range []string{"bolt", "mongo"} {
-		t.Run(b, func(t *testing.T) { fn(t, b) })
-	}
-}
 
 // edgeThrottles returns n shared Throttles, one per store handle, on a
 // common settable clock.
-func edgeThrottles(stores []hosted.Store, cfg ThrottleConfig, now func() time.Time) []*Throttle {
-	out := make([]*Throttle, len(stores))
-	for i, s := range stores {
+func edgeThrottles(peers []hosted.Store, cfg ThrottleConfig, now func() time.Time) []*Throttle {
+	out := make([]*Throttle, len(peers))
+	for i, s := range peers {
 		out[i] = NewSharedThrottle(s, []byte("a shared secret"), cfg)
 		out[i].now = now
 	}
@@ -74,11 +26,11 @@ func edgeThrottles(stores []hosted.Store, cfg ThrottleConfig, now func() time.Ti
 // one: five of them lock the address on both, with the same backoff as on
 // one edge; the owner's sign-in on one edge is trusted on the other.
 func TestSharedThrottleAcrossEdges(t *testing.T) {
-	forSharedStores(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		var mu sync.Mutex
 		now := time.Unix(1_000_000, 0)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		ths := edgeThrottles(sharedStores[backend](t, 2), ThrottleConfig{}, clock)
+		ths := edgeThrottles(stores.Peers(t, backend, 2), ThrottleConfig{}, clock)
 		ths[0].Succeeded("alice", "10.0.0.2") // the owner's usual address, on edge 0
 		for i := range 4 {
 			ths[i%2].Failed("alice", "10.0.0.9")
@@ -117,11 +69,11 @@ func TestSharedThrottleAcrossEdges(t *testing.T) {
 // TestSharedThrottleConcurrentFailures: concurrent failures of one key on
 // several Throttles are all counted (compare-and-swap, retried).
 func TestSharedThrottleConcurrentFailures(t *testing.T) {
-	forSharedStores(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		// The Throttles share one store handle: that a Replace at a
 		// revision is atomic across processes is the store's contract
 		// (storetest's RacingReplaces; on FerretDB the store's own work).
-		s := sharedStores[backend](t, 1)[0]
+		s := stores.Peers(t, backend, 1)[0]
 		ths := edgeThrottles([]hosted.Store{s, s, s}, ThrottleConfig{Failures: 1000}, time.Now)
 		const each = 10
 		var wg sync.WaitGroup
@@ -142,15 +94,15 @@ func TestSharedThrottleConcurrentFailures(t *testing.T) {
 // without the store, so a store that forgets (or fails) lets nothing
 // through early; Reset lifts it everywhere.
 func TestSharedThrottleLocalLockHolds(t *testing.T) {
-	forSharedStores(t, func(t *testing.T, backend string) {
-		stores := sharedStores[backend](t, 2)
-		ths := edgeThrottles(stores, ThrottleConfig{Failures: 2, Base: time.Minute}, time.Now)
+	stores.Each(t, func(t *testing.T, backend string) {
+		peers := stores.Peers(t, backend, 2)
+		ths := edgeThrottles(peers, ThrottleConfig{Failures: 2, Base: time.Minute}, time.Now)
 		ths[0].Fail("k")
 		ths[0].Fail("k")
 		if err := ths[1].Check("k"); err == nil {
 			t.Fatal("edge 1 lets a key locked on edge 0 through")
 		}
-		stores[0].Delete(context.Background(), throttleC, ths[0].id("k")) // the store loses it
+		peers[0].Delete(context.Background(), throttleC, ths[0].id("k")) // the store loses it
 		for e, th := range ths {
 			if err := th.Check("k"); err == nil {
 				t.Fatalf("edge %d lifted a lock it knew because the store forgot it", e)
@@ -166,8 +118,8 @@ func TestSharedThrottleLocalLockHolds(t *testing.T) {
 // TestSharedThrottlePrunes: records expire (a failure count after Forget,
 // a trusted address after trustFor) and are deleted by a later failure.
 func TestSharedThrottlePrunes(t *testing.T) {
-	forSharedStores(t, func(t *testing.T, backend string) {
-		s := sharedStores[backend](t, 1)[0]
+	stores.Each(t, func(t *testing.T, backend string) {
+		s := stores.Peers(t, backend, 1)[0]
 		now := time.Unix(2_000_000, 0)
 		th := edgeThrottles([]hosted.Store{s}, ThrottleConfig{Forget: time.Hour}, func() time.Time { return now })[0]
 		th.Failed("alice", "10.0.0.9")

@@ -124,8 +124,9 @@ const (
 // wins; the others wait on). Either way it then runs next, whose fill
 // checks the store first and so serves the stored copy without asking the
 // upstream (a stored answer this fill cannot use, bytes other than the ones
-// it wants, is fetched again, without the lease). When the lease cannot be read or written (the store fails), it
-// fills without one: coalescing is an optimisation, the fill is not.
+// it wants, is fetched again, without the lease). When the lease cannot be
+// read or written (the store fails), it fills without one: coalescing is
+// an optimisation, the fill is not.
 //
 // Within one process, WithSingleflight in front makes one lease per key.
 func WithLease(next Filler, leases *lease.Table, settled func(ctx context.Context, key string) (bool, error), log *slog.Logger) Filler {

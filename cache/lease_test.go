@@ -16,20 +16,19 @@ import (
 
 	"entrepot/cache"
 	"entrepot/deploy/testkit"
+	"entrepot/deploy/testkit/stores"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	blobfs "entrepot/hosted/blob/fs"
 	"entrepot/hosted/blob/s3"
-	"entrepot/hosted/bolt"
 	"entrepot/hosted/fault"
-	"entrepot/hosted/mongo"
 	"entrepot/upstream"
 )
 
 // nodes are n Caches as n edges run them: on bolt and fs, n Caches over
-// one store in one process (bbolt admits one process); on MongoDB and S3,
-// n Caches each with its own clients of one database and one bucket. One
-// counting upstream serves them all.
+// one store in one process (bbolt admits one process); on MongoDB and S3
+// ("mongo"), n Caches each with its own clients of one database and one
+// bucket. One counting upstream serves them all.
 type nodes struct {
 	t      *testing.T
 	u      *testkit.Upstream
@@ -47,51 +46,37 @@ func newNodes(t *testing.T, backend string, n int, opts cache.Options) *nodes {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	for _, meta := range stores.Peers(t, backend, n) {
+		ns.metas = append(ns.metas, &cuttable{Store: meta})
+	}
 	switch backend {
 	case "bolt":
-		dir := t.TempDir()
-		meta, err := bolt.Open(filepath.Join(dir, "meta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { meta.Close(ctx) })
-		blobs, err := blobfs.New(filepath.Join(dir, "blobs"))
+		blobs, err := blobfs.New(filepath.Join(t.TempDir(), "blobs"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for range n {
-			ns.metas = append(ns.metas, &cuttable{Store: meta})
 			ns.blobs = append(ns.blobs, blobs)
 		}
 	case "mongo":
-		url, endpoint := os.Getenv("ENTREPOT_TEST_MONGODB_URL"), os.Getenv("ENTREPOT_TEST_S3_ENDPOINT")
-		if url == "" || endpoint == "" {
-			t.Skip("ENTREPOT_TEST_MONGODB_URL and ENTREPOT_TEST_S3_ENDPOINT are set by `make test`")
+		endpoint := os.Getenv("ENTREPOT_TEST_S3_ENDPOINT")
+		if endpoint == "" {
+			t.Skip("ENTREPOT_TEST_S3_ENDPOINT is set by `make test`")
 		}
 		id := make([]byte, 6)
 		rand.Read(id)
-		db, prefix := "entrepot_cache_"+hex.EncodeToString(id), "cache-"+hex.EncodeToString(id)
 		for range n {
-			meta, err := mongo.Open(ctx, url, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { meta.Close(ctx) })
 			blobs, err := s3.New(ctx, s3.Config{
 				Endpoint: endpoint, Bucket: os.Getenv("ENTREPOT_TEST_S3_BUCKET"), Region: os.Getenv("ENTREPOT_TEST_S3_REGION"),
 				AccessKey: os.Getenv("ENTREPOT_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("ENTREPOT_TEST_S3_SECRET_KEY"),
-				ForcePathStyle: true, Prefix: prefix, TempDir: t.TempDir(),
+				ForcePathStyle: true, Prefix: "cache-" + hex.EncodeToString(id), TempDir: t.TempDir(),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ns.metas = append(ns.metas, &cuttable{Store: meta})
 			ns.blobs = append(ns.blobs, blobs)
 		}
-		t.Cleanup(func() {
-			cache.Purge(ctx, ns.metas[0].Store, "")
-			ns.blobs[0].Delete(ctx, sha(tarball))
-		})
+		t.Cleanup(func() { ns.blobs[0].Delete(ctx, sha(tarball)) })
 	}
 	for i := range n {
 		ns.caches = append(ns.caches, cache.New(ns.metas[i], ns.blobs[i], opts))
@@ -176,12 +161,6 @@ func (s *cuttable) Query(ctx context.Context, c hosted.Collection, q hosted.Quer
 	return s.Store.Query(ctx, c, q)
 }
 
-func forBackends(t *testing.T, fn func(t *testing.T, backend string)) {
-	for _, b := range []string{"bolt", "mongo"} {
-		t.Run(b, func(t *testing.T) { fn(t, b) })
-	}
-}
-
 // stampede runs callers concurrent Gets of r spread round-robin over the
 // nodes and returns their entries, errors and how long each took.
 func (ns *nodes) stampede(callers int, r cache.Request) ([]cache.Entry, []error, []time.Duration) {
@@ -220,7 +199,7 @@ func nodeMedians(took []time.Duration, n int) []time.Duration {
 // TestCrossNodeStampede: 60 concurrent misses of one artifact spread over
 // 3 nodes make one upstream request, and every caller gets the bytes.
 func TestCrossNodeStampede(t *testing.T) {
-	forBackends(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		const callers, n = 60, 3
 		ns := newNodes(t, backend, n, cache.Options{})
 		ns.u.Set("/hot.tgz", testkit.Route{Body: tarball, Delay: 300 * time.Millisecond})
@@ -250,7 +229,7 @@ func TestCrossNodeStampede(t *testing.T) {
 // TestCrossNodeNegativeStampede: an upstream 404 is one request too, and
 // every node answers NotFound from the remembered 404.
 func TestCrossNodeNegativeStampede(t *testing.T) {
-	forBackends(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		const callers, n = 60, 3
 		ns := newNodes(t, backend, n, cache.Options{})
 		ns.u.Set("/missing.tgz", testkit.Route{Status: 404, Delay: 300 * time.Millisecond})
@@ -287,7 +266,7 @@ func TestCrossNodeTakeover(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			forBackends(t, func(t *testing.T, backend string) {
+			stores.Each(t, func(t *testing.T, backend string) {
 				ns := newNodes(t, backend, 2, cache.Options{LeaseTTL: 600 * time.Millisecond})
 				holder := tc.holder
 				holder.LeaseTTL = 600 * time.Millisecond

@@ -2,68 +2,14 @@ package lease_test
 
 import (
 	"context"
-	"crypto/rand"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"entrepot/hosted"
-	"entrepot/hosted/bolt"
+	"entrepot/deploy/testkit/stores"
 	"entrepot/hosted/fault"
 	"entrepot/hosted/lease"
-	"entrepot/hosted/mongo"
 )
-
-// backends return n handles on one fresh store, as n edges would hold:
-// one bolt Store shared in-process (bbolt allows one process), or n
-// MongoDB clients of one database.
-var backends = map[string]func(t *testing.T, n int) []hosted.Store{
-	"bolt": func(t *testing.T, n int) []hosted.Store {
-		s, err := bolt.Open(filepath.Join(t.TempDir(), "meta.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close(context.Background()) })
-		out := make([]hosted.Store, n)
-		for i := range out {
-			out[i] = s
-		}
-		return out
-	},
-	"mongo": func(t *testing.T, n int) []hosted.Store {
-		url := os.Getenv("ENTREPOT_TEST_MONGODB_URL")
-		if url == "" {
-			t.Skip("ENTREPOT_TEST_MONGODB_URL is not set; `make test` starts a server and sets it")
-		}
-		db := "entrepot_lease_" + rand.Text()
-		out := make([]hosted.Store, n)
-		for i := range out {
-			s, err := mongo.Open(context.Background(), url, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close(context.Background()) })
-			out[i] = s
-		}
-		t.Cleanup(func() { dropAll(t, out[0]) })
-		return out
-	},
-}
-
-// dropAll removes what the tests left in the leases collection.
-func dropAll(t *testing.T, s hosted.Store) {
-	ctx := context.Background()
-	recs, _, err := s.Query(ctx, hosted.Collection{Name: "leases"}, hosted.Query{})
-	if err != nil {
-		t.Log(err)
-		return
-	}
-	for _, r := range recs {
-		s.Delete(ctx, hosted.Collection{Name: "leases"}, r.ID)
-	}
-}
 
 // clock is a settable Options.Now shared by a test's Tables.
 type clock struct {
@@ -75,18 +21,11 @@ func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 func tables(t *testing.T, backend string, n int, opts lease.Options) []*lease.Table {
-	stores := backends[backend](t, n)
 	out := make([]*lease.Table, n)
-	for i, s := range stores {
+	for i, s := range stores.Peers(t, backend, n) {
 		out[i] = lease.New(s, "leases", opts)
 	}
 	return out
-}
-
-func forEachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
-	for _, b := range []string{"bolt", "mongo"} {
-		t.Run(b, func(t *testing.T) { fn(t, b) })
-	}
 }
 
 func wantHeld(t *testing.T, err error) {
@@ -97,7 +36,7 @@ func wantHeld(t *testing.T, err error) {
 }
 
 func TestRacingAcquiresOneWins(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		const n = 8
 		ts := tables(t, backend, n, lease.Options{})
 		var wg sync.WaitGroup
@@ -127,7 +66,7 @@ func TestRacingAcquiresOneWins(t *testing.T) {
 }
 
 func TestReleaseFrees(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		ts := tables(t, backend, 2, lease.Options{})
 		a, err := ts[0].Acquire(ctx, "k")
@@ -163,16 +102,16 @@ func TestReleaseFrees(t *testing.T) {
 // later, to exactly one of the others; its late renewal and release then
 // leave the new holder's lease alone.
 func TestLapsedTakeover(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		// The two racing takers share one store handle: that exactly one
 		// Replace at a revision wins across processes is the store's
 		// contract (storetest's RacingReplaces), on FerretDB the store's
 		// own cross-process work; here it is the lease's use of it.
-		stores := backends[backend](t, 2)
+		peers := stores.Peers(t, backend, 2)
 		opts := lease.Options{TTL: 10 * time.Second, Now: clk.Now}
-		ts := []*lease.Table{lease.New(stores[0], "leases", opts), lease.New(stores[1], "leases", opts), lease.New(stores[1], "leases", opts)}
+		ts := []*lease.Table{lease.New(peers[0], "leases", opts), lease.New(peers[1], "leases", opts), lease.New(peers[1], "leases", opts)}
 		a, err := ts[0].Acquire(ctx, "k")
 		if err != nil {
 			t.Fatal(err)
@@ -223,7 +162,7 @@ func TestLapsedTakeover(t *testing.T) {
 // TestKeepRenews: a heartbeat keeps a lease held well past its TTL; after
 // stop and Release it is free at once.
 func TestKeepRenews(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		ttl := 300 * time.Millisecond
 		ts := tables(t, backend, 2, lease.Options{TTL: ttl})
@@ -254,7 +193,7 @@ func TestKeepRenews(t *testing.T) {
 // clock a little ahead elsewhere may already have taken it over): it
 // lapses by itself.
 func TestReleaseNearExpiry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	stores.Each(t, func(t *testing.T, backend string) {
 		ctx := context.Background()
 		clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		ts := tables(t, backend, 2, lease.Options{TTL: 9 * time.Second, Now: clk.Now})
