@@ -15,9 +15,9 @@
 //
 // Singleflight makes one fill per key in this process; the lease, a record
 // in the store with an expiry (lease.Table), makes one fill per key across
-// every process sharing the store: the others poll the store until the
-// holder's record appears, then serve it, and take over if the holder
-// gives up or its lease lapses.
+// every process sharing the store: the others poll the lease until the
+// holder releases it, then serve the record it stored, and take over if
+// the holder gives up without one or its lease lapses.
 //
 // Artifacts (TTL 0) are cached forever once verified. Documents with a TTL
 // are revalidated with ETag / Last-Modified when they expire and served

@@ -103,7 +103,7 @@ func WithSingleflight(next Filler, wait, fillTimeout time.Duration, log *slog.Lo
 // Waiting for another process's fill polls from firstPoll, doubling up to
 // maxPoll: the added latency of a waiter is at most about maxPoll, and one
 // poller per key per process (singleflight in front) keeps the store's load
-// at two reads per maxPoll.
+// at one read per maxPoll.
 const (
 	firstPoll = 5 * time.Millisecond
 	maxPoll   = 50 * time.Millisecond
@@ -117,11 +117,12 @@ const (
 // leases, renewed while it runs (so a crashed holder's lapses within the
 // lease TTL) and released after.
 //
-// A fill that finds the lease held waits under its own ctx, polling with
-// backoff until settled reports that the store holds a fresh answer for
-// key (the holder's record, or its 404), or until the lease is released or
-// lapses without one, when it tries to take the lease itself (one waiter
-// wins; the others wait on). Either way it then runs next, whose fill
+// A fill that finds the lease held waits under its own ctx, polling the
+// lease with backoff until it is released or lapses. Then, if settled
+// reports that the store holds a fresh answer for key (the holder saves
+// its record, or its 404, before releasing), it is done; otherwise the
+// holder failed, and it tries to take the lease itself (one waiter wins;
+// the others wait on). Either way it then runs next, whose fill
 // checks the store first and so serves the stored copy without asking the
 // upstream (a stored answer this fill cannot use, bytes other than the ones
 // it wants, is fetched again, without the lease). When the lease cannot be
@@ -142,7 +143,7 @@ func WithLease(next Filler, leases *lease.Table, settled func(ctx context.Contex
 				log.Warn("cache: no fill lease, filling without one", "key", key, "err", err)
 				return next.Fill(ctx, key, fill)
 			}
-			// Another process fills key: wait for its answer or its end.
+			// Another process fills key: wait for the end of its lease.
 			for held := true; held; {
 				t := time.NewTimer(pause)
 				select {
@@ -152,12 +153,12 @@ func WithLease(next Filler, leases *lease.Table, settled func(ctx context.Contex
 					return Entry{}, fault.WrapMsg(op, fault.Unavailable, "gave up waiting for another node's fill of "+key, ctx.Err())
 				}
 				pause = min(2*pause, maxPoll)
-				if done, err := settled(ctx, key); err == nil && done {
-					return next.Fill(ctx, key, fill)
-				}
 				if held, err = leases.Holding(ctx, key); err != nil {
 					held = false // Acquire says what the store's trouble is
 				}
+			}
+			if done, err := settled(ctx, key); err == nil && done {
+				return next.Fill(ctx, key, fill)
 			}
 		}
 	})
