@@ -223,8 +223,9 @@ func (l *Lease) Renew(ctx context.Context) error {
 
 // Keep renews the lease every TTL/3 until the returned stop is called
 // (which waits for a renewal under way) or the lease is lost. Renewals run
-// under ctx without its cancellation, each bounded by TTL/3: the lease
-// must outlive neither the work it guards nor its own lifetime.
+// under ctx's values without its cancellation (the caller's request may
+// end while the work goes on), each bounded by TTL/3 so that one slow
+// store call cannot hold up the next renewal.
 func (l *Lease) Keep(ctx context.Context) (stop func()) {
 	ctx = context.WithoutCancel(ctx)
 	every := l.t.ttl / 3
