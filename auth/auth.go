@@ -177,7 +177,7 @@ func New(store hosted.Store, cfg Config) (*Service, error) {
 		registry:  newTTLCache[[32]byte, *registryClaims](cfg.CacheSize, cfg.CacheTTL),
 		sessions:  newTTLCache[string, bool](cfg.CacheSize, cfg.CacheTTL),
 		decisions: newTTLCache[decisionKey, decision](cfg.CacheSize, cfg.CacheTTL),
-		throttle:  NewThrottle(cfg.Throttle),
+		throttle:  NewSharedThrottle(store, cfg.SigningKey, cfg.Throttle),
 		reserved:  reservedNames(cfg),
 		used:      map[string]time.Time{},
 	}

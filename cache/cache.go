@@ -10,8 +10,14 @@
 // Entry and streams the stored, verified blob itself.
 //
 //	Get ─► LRU ─► store record ─► fresh? ─► Entry
-//	                                 └ no ─► Filler: singleflight ─► limit ─► fill
+//	                                 └ no ─► Filler: singleflight ─► lease ─► limit ─► fill
 //	                                          fill: store again ─► Fetch ─► Commit ─► record
+//
+// Singleflight makes one fill per key in this process; the lease, a record
+// in the store with an expiry (lease.Table), makes one fill per key across
+// every process sharing the store: the others poll the lease until the
+// holder releases it, then serve the record it stored, and take over if
+// the holder gives up without one or its lease lapses.
 //
 // Artifacts (TTL 0) are cached forever once verified. Documents with a TTL
 // are revalidated with ETag / Last-Modified when they expire and served
@@ -33,6 +39,7 @@ import (
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
+	"entrepot/hosted/lease"
 )
 
 // Entry is what the cache knows of one key. Entries are values: the caller
@@ -128,6 +135,14 @@ type Options struct {
 	WaitTimeout time.Duration
 	// MaxConcurrentFills bounds fills across keys (default 64).
 	MaxConcurrentFills int
+	// LeaseTTL is how long a fill's lease in the store lasts between
+	// renewals (default 10s): how long a node that crashed mid-fill keeps
+	// the others waiting before one of them takes the fill over.
+	LeaseTTL time.Duration
+	// Local says that no other process shares the store (the embedded
+	// one, whose file is locked): fills then take no lease, which would
+	// only cost store writes.
+	Local bool
 	// Registerer receives the cache's metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Logger gets fills' failures; nil means none.
@@ -176,16 +191,22 @@ func New(meta hosted.Store, blobs blob.Store, opts Options) *Cache {
 		log = slog.New(slog.DiscardHandler)
 	}
 	hot, _ := lru.New[string, Entry](opts.LRUSize) // errs only on size <= 0
-	return &Cache{
+	c := &Cache{
 		meta:  meta,
 		blobs: blobs,
 		hot:   hot,
-		// Deduplicate first, so that waiters for one key never hold slots.
-		filler: WithSingleflight(WithLimit(direct{}, opts.MaxConcurrentFills), opts.WaitTimeout, opts.FillTimeout, log),
-		opts:   opts,
-		log:    log,
-		m:      newMetrics(opts.Registerer, log),
+		opts:  opts,
+		log:   log,
+		m:     newMetrics(opts.Registerer, log),
 	}
+	// Deduplicate first, here then across nodes, so that waiters for one
+	// key never hold slots.
+	f := WithLimit(direct{}, opts.MaxConcurrentFills)
+	if !opts.Local {
+		f = WithLease(f, lease.New(meta, leasesName, lease.Options{TTL: opts.LeaseTTL, Now: opts.Now, Logger: log}), c.settled, log)
+	}
+	c.filler = WithSingleflight(f, opts.WaitTimeout, opts.FillTimeout, log)
+	return c
 }
 
 // Get returns the entry for r.Key, filling it from the upstream through

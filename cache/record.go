@@ -13,6 +13,10 @@ import (
 // is still referenced; negative records have none.
 var records = hosted.Collection{Name: "cache_records", Index: []string{"digest"}}
 
+// leasesName is the collection of fill leases, one per key being filled
+// (see WithLease).
+const leasesName = "cache_leases"
+
 // load reads key's record from the store.
 func (c *Cache) load(ctx context.Context, key string) (Entry, bool, error) {
 	var e Entry
@@ -25,6 +29,14 @@ func (c *Cache) load(ctx context.Context, key string) (Entry, bool, error) {
 	}
 	e.Key = key
 	return e, true, nil
+}
+
+// settled reports whether the store holds a fresh answer for key, a
+// record or a remembered 404: what a fill waiting for another node's
+// lease looks for.
+func (c *Cache) settled(ctx context.Context, key string) (bool, error) {
+	e, found, err := c.load(ctx, key)
+	return found && e.fresh(c.opts.Now()), err
 }
 
 // adopt moves the record of legacy, if there is one, to key. Two racing

@@ -115,7 +115,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	registry := (&edge.Registry{
 		Catalog:         hosted.NewCatalog(meta),
 		Blobs:           blobs,
-		Cache:           cache.New(meta, blobs, cache.Options{Registerer: reg, Logger: log}),
+		Cache:           cache.New(meta, blobs, cache.Options{Registerer: reg, Logger: log, Local: cfg.MongoURL == ""}),
 		Auth:            authSvc,
 		Audit:           auditor,
 		Base:            &edge.BaseURL{Fixed: cfg.PublicURL, Trusted: cfg.TrustedProxies},
