@@ -184,7 +184,7 @@ func (s *Service) ListTokens(ctx context.Context, ownerID string, pg Page) ([]To
 // not an error. Whether the caller may revoke it is the caller's check.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	err := s.store.Delete(ctx, tokensC, id)
-	s.userChanged()
+	s.userChanged(ctx)
 	s.usedMu.Lock()
 	delete(s.used, id)
 	s.usedMu.Unlock()

@@ -1,0 +1,260 @@
+package changes
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"entrepot/hosted"
+	"entrepot/hosted/bolt"
+	"entrepot/hosted/fault"
+	"entrepot/hosted/mongo"
+)
+
+// newStores returns n handles on one fresh, empty store: what n edges
+// sharing a database hold.
+type newStores func(t *testing.T, n int) []hosted.Store
+
+func TestBolt(t *testing.T) {
+	run(t, func(t *testing.T, n int) []hosted.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "entrepot.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		out := make([]hosted.Store, n)
+		for i := range out {
+			out[i] = s // one process holds a bbolt file
+		}
+		return out
+	})
+}
+
+func TestMongo(t *testing.T) {
+	url := os.Getenv("ENTREPOT_TEST_MONGODB_URL")
+	if url == "" {
+		t.Skip("ENTREPOT_TEST_MONGODB_URL is not set; `make test` starts a server and sets it")
+	}
+	run(t, func(t *testing.T, n int) []hosted.Store {
+		db := "entrepot_test_" + rand.Text()
+		out := make([]hosted.Store, n)
+		for i := range out {
+			s, err := mongo.Open(context.Background(), url, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(context.Background()) })
+			out[i] = s
+		}
+		t.Cleanup(func() { dropAll(t, out[0]) })
+		return out
+	})
+}
+
+// dropAll empties the feed's collection, the one these tests write.
+func dropAll(t *testing.T, s hosted.Store) {
+	ctx := context.Background()
+	for {
+		recs, _, err := s.Query(ctx, Collection, hosted.Query{})
+		if err != nil || len(recs) == 0 {
+			return
+		}
+		for _, r := range recs {
+			s.Delete(ctx, Collection, r.ID)
+		}
+	}
+}
+
+// run is the feed's suite, on any backend.
+func run(t *testing.T, stores newStores) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, stores newStores)
+	}{
+		{"EveryChangeOnceInOrder", testEveryChangeOnce},
+		{"LateRecordSeenOnce", testLateRecord},
+		{"Prune", testPrune},
+		{"PurgeWhenUnreadable", testPurge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, stores) })
+	}
+}
+
+// recorder collects what a subscriber is handed.
+type recorder struct {
+	mu  sync.Mutex
+	got []hosted.Change
+}
+
+func (r *recorder) add(c hosted.Change) {
+	r.mu.Lock()
+	r.got = append(r.got, c)
+	r.mu.Unlock()
+}
+
+func (r *recorder) changes() []hosted.Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]hosted.Change(nil), r.got...)
+}
+
+func (r *recorder) count(kind hosted.ChangeKind) int {
+	n := 0
+	for _, c := range r.changes() {
+		if c.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing after a generous timeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fast() Options { return Options{Interval: 20 * time.Millisecond} }
+
+func start(t *testing.T, f *Feed) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// Two processes writing at once: each sees every change exactly once, its
+// own at once, and each writer's changes in the order they were made.
+func testEveryChangeOnce(t *testing.T, stores newStores) {
+	ss := stores(t, 2)
+	const each = 40
+	feeds := make([]*Feed, 2)
+	recs := make([]*recorder, 2)
+	for i := range feeds {
+		feeds[i], recs[i] = New(ss[i], fast()), &recorder{}
+		feeds[i].Subscribe(recs[i].add)
+		start(t, feeds[i])
+	}
+	var wg sync.WaitGroup
+	for w, f := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangePackage, Protocol: "w" + strconv.Itoa(w), Name: strconv.Itoa(i)})
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range recs {
+		waitFor(t, fmt.Sprintf("follower %d to see %d changes", i, 2*each), func() bool { return len(r.changes()) >= 2*each })
+	}
+	time.Sleep(10 * fast().Interval) // room for a duplicate to show
+	for i, r := range recs {
+		got := r.changes()
+		if len(got) != 2*each {
+			t.Errorf("follower %d saw %d changes, want %d", i, len(got), 2*each)
+		}
+		next := map[string]int{}
+		for _, c := range got {
+			n, _ := strconv.Atoi(c.Name)
+			if n != next[c.Protocol] {
+				t.Errorf("follower %d: writer %s's change %d came when %d was due", i, c.Protocol, n, next[c.Protocol])
+			}
+			next[c.Protocol] = n + 1
+		}
+	}
+}
+
+// A record that becomes visible after later ones (a slow write, a writer
+// whose clock is a little behind) is still handed on, once.
+func testLateRecord(t *testing.T, stores newStores) {
+	ss := stores(t, 2)
+	writer, follower := New(ss[0], fast()), New(ss[1], fast())
+	r := &recorder{}
+	follower.Subscribe(r.add)
+	start(t, follower)
+	writer.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeClaim, Name: "now"})
+	waitFor(t, "the first change", func() bool { return len(r.changes()) == 1 })
+	late := writer.newID(time.Now().Add(-time.Second))
+	if _, err := ss[0].Create(context.Background(), Collection, hosted.Record{ID: late, Data: []byte(`{"k":"claim","n":"late"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the late change", func() bool { return len(r.changes()) == 2 })
+	time.Sleep(10 * fast().Interval)
+	if got := r.changes(); len(got) != 2 || got[1].Name != "late" {
+		t.Fatalf("follower saw %+v, want the two changes once each", got)
+	}
+}
+
+// Records older than Retain go; newer ones stay.
+func testPrune(t *testing.T, stores newStores) {
+	ss := stores(t, 2)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	f := New(ss[0], Options{Retain: time.Minute, Now: clock})
+	for i := range 3 {
+		f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "old" + strconv.Itoa(i)})
+	}
+	now.Add(int64(2 * time.Minute))
+	f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "new"})
+	other := New(ss[1], Options{Retain: time.Minute, Now: clock})
+	n, err := other.Prune(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("Prune = %d, %v; want the 3 old records", n, err)
+	}
+	if n, err := f.Prune(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second Prune = %d, %v; want nothing left to prune", n, err)
+	}
+	recs, _, err := ss[0].Query(context.Background(), Collection, hosted.Query{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("left %d records (%v), want the new one", len(recs), err)
+	}
+}
+
+// failing is a store whose reads of the feed fail while down is set.
+type failing struct {
+	hosted.Store
+	down atomic.Bool
+}
+
+func (f *failing) Query(ctx context.Context, c hosted.Collection, q hosted.Query) ([]hosted.Record, string, error) {
+	if f.down.Load() {
+		return nil, "", fault.Wrap("test", fault.Unavailable, errors.New("store down"))
+	}
+	return f.Store.Query(ctx, c, q)
+}
+
+// A follower that cannot read the feed past Stale drops everything, and
+// once more when it can read again; changes made meanwhile still arrive.
+func testPurge(t *testing.T, stores newStores) {
+	ss := stores(t, 2)
+	cut := &failing{Store: ss[1]}
+	follower := New(cut, Options{Interval: 20 * time.Millisecond, Stale: 100 * time.Millisecond})
+	r := &recorder{}
+	follower.Subscribe(r.add)
+	start(t, follower)
+	cut.down.Store(true)
+	waitFor(t, "a purge", func() bool { return r.count(hosted.ChangeAll) >= 1 })
+	New(ss[0], fast()).Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSession, Subject: "s1"})
+	purges := r.count(hosted.ChangeAll)
+	cut.down.Store(false)
+	waitFor(t, "the change made while cut off", func() bool { return r.count(hosted.ChangeSession) == 1 })
+	waitFor(t, "a purge on recovery", func() bool { return r.count(hosted.ChangeAll) > purges })
+}
