@@ -74,5 +74,8 @@ func (p Package) Stamp() Stamp { return Stamp{Created: p.CreatedAt.UnixNano(), S
 
 // String is the stamp as a short token for cache keys and validators.
 func (s Stamp) String() string {
-	return strconv.FormatInt(s.Created, 36) + "-" + strconv.FormatUint(s.Serial, 10)
+	var buf [32]byte // one allocation: documents are looked up by it on hot reads
+	b := strconv.AppendInt(buf[:0], s.Created, 36)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, s.Serial, 10))
 }

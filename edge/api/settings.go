@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -11,7 +13,9 @@ import (
 )
 
 // Settings are the platform settings, stored in the metadata store as one
-// document and applied to the running edge when they change.
+// document and applied to the running edge when they change: on the edge
+// that changes them at once, on the others when the change feed brings
+// the change (settings.changed).
 type Settings struct {
 	// AnonymousMirrorReads lets anonymous callers read mirrored (unclaimed)
 	// packages; edge.Registry.MayMirror follows it at once.
@@ -66,8 +70,18 @@ func (s *settings) get() Settings {
 	return s.cur
 }
 
-// update stores the settings fn makes of the stored ones and applies them.
+// update stores the settings fn makes of the stored ones, applies them
+// and reports the change to the other edges.
 func (s *settings) update(fn func(*Settings)) (Settings, error) {
+	next, err := s.store(fn)
+	if err == nil {
+		s.r.Notify(bg(), hosted.Change{Kind: hosted.ChangeSettings})
+	}
+	return next, err
+}
+
+// store is update's write.
+func (s *settings) store(fn func(*Settings)) (Settings, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.r.Catalog.Store()
@@ -93,6 +107,34 @@ func (s *settings) update(fn func(*Settings)) (Settings, error) {
 	s.cur = next
 	s.r.SetAnonymousMirror(next.AnonymousMirrorReads)
 	return next, nil
+}
+
+// changed reloads the stored settings after another edge changed them
+// (edge.Registry.OnChange, the change feed), or when the feed could not
+// be read. The store read runs apart from the feed's dispatch.
+func (s *settings) changed(c hosted.Change) {
+	if c.Kind == hosted.ChangeSettings || c.Kind == hosted.ChangeAll {
+		go s.reload()
+	}
+}
+
+// reload applies the stored settings; unreadable, the ones in force
+// stay. Reloads run one at a time, each reading after the last.
+func (s *settings) reload() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(bg(), 10*time.Second)
+	defer cancel()
+	var st Settings
+	_, err := hosted.GetJSON(ctx, s.r.Catalog.Store(), settingsC, settingsID, &st)
+	if err != nil {
+		if !fault.Is(err, fault.NotFound) {
+			s.r.Log.Warn("platform settings unreadable; those in force stay", "error", err)
+		}
+		return
+	}
+	s.cur = st
+	s.r.SetAnonymousMirror(st.AnonymousMirrorReads)
 }
 
 type settingsRequest struct {
