@@ -83,8 +83,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 
 	// Every change a cache may hold is recorded in the store and followed
-	// by every edge sharing it (feed.Run, below, once all subscribe).
-	feed := changes.New(meta, changes.Options{Interval: cfg.ChangeFeedInterval, Logger: log, Registerer: reg})
+	// by every edge sharing it (feed.Run, below, once all subscribe). The
+	// embedded store is one process's (its file is locked): its changes
+	// need no record.
+	feed := changes.New(meta, changes.Options{Interval: cfg.ChangeFeedInterval, Logger: log, Registerer: reg, Local: cfg.MongoURL == ""})
 
 	encKey, _ := decodeKey(cfg.AuthEncryptionKey) // validated with the configuration
 	authSvc, err := auth.New(meta, auth.Config{

@@ -69,6 +69,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Local says that no other process shares the store (the embedded
+	// bbolt store, whose file one process holds locked): changes then go
+	// to this process's subscribers only, and nothing is recorded or read.
+	Local bool
 }
 
 // Feed records and follows changes. It is safe for concurrent use:
@@ -149,6 +153,9 @@ const writeTimeout = 5 * time.Second
 // client that leaves does not unmake the change).
 func (f *Feed) Notify(ctx context.Context, c hosted.Change) {
 	f.dispatch(c)
+	if f.opts.Local {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	data, err := json.Marshal(c)
@@ -221,8 +228,13 @@ func (f *Feed) dispatch(c hosted.Change) {
 const pruneEvery = time.Minute
 
 // Run follows the feed until ctx ends, handing every change recorded by
-// another process to the subscribers, and prunes old records.
+// another process to the subscribers, and prunes old records. A Local
+// feed has nothing to follow: Run waits for ctx.
 func (f *Feed) Run(ctx context.Context) {
+	if f.opts.Local {
+		<-ctx.Done()
+		return
+	}
 	t := time.NewTicker(f.opts.Interval)
 	defer t.Stop()
 	p := time.NewTicker(pruneEvery)
@@ -292,13 +304,12 @@ func (f *Feed) purge() {
 	f.dispatch(hosted.Change{Kind: hosted.ChangeAll})
 }
 
-// readTimeout bounds one read of the feed.
-const readTimeout = 2 * time.Second
-
 // read hands on every change recorded from time from that was not handed
 // on yet.
 func (f *Feed) read(ctx context.Context, from int64) error {
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	// A read slower than the bound fails: the subscribers are purged on
+	// time, not when a hung store finally answers.
+	ctx, cancel := context.WithTimeout(ctx, f.opts.Stale)
 	defer cancel()
 	q := hosted.Query{After: cursor(from), Limit: hosted.MaxPage}
 	for {
@@ -326,7 +337,11 @@ func (f *Feed) read(ctx context.Context, from int64) error {
 				f.log.Warn("change feed: record skipped", "id", r.ID, "error", err)
 				continue
 			}
-			f.delay.Observe(max(now.Sub(time.Unix(0, at)), 0).Seconds())
+			late := max(now.Sub(time.Unix(0, at)), 0)
+			f.delay.Observe(late.Seconds())
+			if f.log.Enabled(ctx, slog.LevelDebug) {
+				f.log.Debug("change feed: change from another edge", "change", c.Kind, "protocol", c.Protocol, "name", c.Name, "delay", late)
+			}
 			f.dispatch(c)
 		}
 		if next == "" {

@@ -258,3 +258,22 @@ func testPurge(t *testing.T, stores newStores) {
 	waitFor(t, "the change made while cut off", func() bool { return r.count(hosted.ChangeSession) == 1 })
 	waitFor(t, "a purge on recovery", func() bool { return r.count(hosted.ChangeAll) > purges })
 }
+
+// A Local feed hands changes to its own subscribers and records nothing.
+func TestLocal(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "entrepot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	f := New(s, Options{Local: true})
+	r := &recorder{}
+	f.Subscribe(r.add)
+	f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeCredentials})
+	if got := r.changes(); len(got) != 1 {
+		t.Fatalf("subscriber got %+v, want the change", got)
+	}
+	if recs, _, err := s.Query(context.Background(), Collection, hosted.Query{}); err != nil || len(recs) != 0 {
+		t.Fatalf("%d records (%v), want none", len(recs), err)
+	}
+}
