@@ -265,11 +265,7 @@ func (r *Registry) OnChange(fn func(hosted.Change)) {
 // OnChange function: the change feed's subscriber in this edge. Safe for
 // concurrent use.
 func (r *Registry) Changed(c hosted.Change) {
-	switch c.Kind {
-	case hosted.ChangeClaim, hosted.ChangeAccess, hosted.ChangeAll:
-		if r.claims == nil { // not Init'ed: nothing cached
-			break
-		}
+	if r.claims != nil { // nil: not Init'ed, nothing cached
 		r.dropClaims(c)
 	}
 	r.subsMu.Lock()
