@@ -1,31 +1,32 @@
 // Package changes is the change feed: every change to the system of
 // record that a cache may hold an older view of (hosted.Change) is
-// recorded once, as a document of the "changes" collection of any
-// hosted.Store, and every process sharing the store follows the
-// collection and hands each change to its subscribers, which drop what
-// they hold of it. It needs no backend support beyond the Store contract:
-// bbolt and MongoDB (FerretDB, which has no change streams) alike.
+// recorded once in the "changes" collection of any hosted.Store, and
+// every process sharing the store follows the collection and hands each
+// change to its subscribers, which drop what they hold of it. It needs no
+// backend support beyond the Store contract: bbolt and MongoDB (FerretDB,
+// which has no change streams) alike.
 //
-// Records are keyed by time: the id is the writer's clock in unix
-// nanoseconds (16 hex digits, so that ids sort by time) and a random
-// suffix. A follower reads the ids after a cursor every Interval. Since
-// a record may become visible after records with later ids (a slow write,
-// another writer's clock a little behind), the cursor trails the start of
-// the last successful read by Window, and ids already handed on within
-// the window are remembered and skipped: each change reaches each
-// subscriber once. A writer whose record took more than half the window
-// to write records it again under a fresh id, so that no follower's
-// cursor has passed it. Writers' clocks must agree within the window
-// (NTP).
+// Each process writes one document of its own, named by a random writer
+// id: its changes of the last Keep, numbered 1, 2, 3... Concurrent
+// changes are written together (group commit), and no two processes ever
+// write one document, so nothing depends on atomic read-modify-write
+// across processes. A follower reads the whole collection (a document per
+// running edge, so the read is small and costs the same on a backend that
+// scans, as FerretDB v1 does) every Interval, and hands on the changes
+// numbered above the last it saw from each writer: each change reaches
+// each subscriber once, in its writer's order, whatever the clocks say.
+// A follower that finds a writer's numbers past the last it saw plus one
+// has missed changes (it read nothing for longer than Keep).
 //
 // The bound: a change made on one process reaches every other one within
-// Interval plus the store's read time. A follower that cannot read the
-// feed for longer than Stale hands its subscribers hosted.ChangeAll, and
-// again every Stale while it cannot, and once when it reads again: they
-// drop everything they hold, so that nothing they guard (credentials,
-// sessions, permissions, documents of deleted packages) outlives the
-// bound on a process cut off from the feed. Records older than Retain are
-// pruned by whichever process gets there first.
+// Interval plus one read of the store. A follower that cannot read the
+// feed for longer than Stale, or that missed changes, hands its
+// subscribers hosted.ChangeAll (again every Stale while it cannot read,
+// and once when it reads again): they drop everything they hold, so that
+// nothing they guard (credentials, sessions, permissions, documents of
+// deleted packages) outlives the bound on a process cut off from the
+// feed. The document of a process that has written nothing for Retain
+// (one that stopped) is deleted by whichever follower gets there first.
 package changes
 
 import (
@@ -34,7 +35,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +45,7 @@ import (
 	"entrepot/hosted/fault"
 )
 
-// Collection holds the change records; ids only, no keys.
+// Collection holds the writers' documents; ids only, no keys.
 var Collection = hosted.Collection{Name: "changes"}
 
 // Options tune a Feed. The zero value takes the defaults.
@@ -53,14 +54,15 @@ type Options struct {
 	// CHANGE_FEED_INTERVAL): the main part of the bound within which a
 	// change made elsewhere is seen.
 	Interval time.Duration
-	// Window is how far the read cursor trails (default 3s): records that
-	// become visible out of order within it are still seen.
-	Window time.Duration
 	// Stale is how long the feed may go unread before the subscribers
 	// drop everything (default 1s, at least twice Interval).
 	Stale time.Duration
-	// Retain is how long records are kept (default 10 minutes, at least
-	// four windows).
+	// Keep is how long a writer keeps its changes in its document
+	// (default 2s, at least twice Stale): a follower that read nothing
+	// for longer may miss some, and then purges.
+	Keep time.Duration
+	// Retain is how long the document of a writer that writes no more is
+	// kept (default 10 minutes).
 	Retain time.Duration
 	// Logger gets write and read failures; nil means none.
 	Logger *slog.Logger
@@ -78,17 +80,41 @@ type Options struct {
 // Feed records and follows changes. It is safe for concurrent use:
 // Notify from any goroutine; Subscribe before Run; Run once.
 type Feed struct {
-	s    hosted.Store
-	opts Options
-	log  *slog.Logger
+	s      hosted.Store
+	opts   Options
+	log    *slog.Logger
+	writer string // this process's document id
 
 	mu   sync.Mutex
 	subs []func(hosted.Change)
-	seen map[string]int64 // ids handed on, by their time, kept for the window
-	last int64            // time of the last id written: ids of one writer grow
+
+	// The writer's side: changes queue in pending; one Notify at a time
+	// (flushing) moves them into doc and writes it, for every Notify
+	// waiting (written is the last number stored, or given up on).
+	wmu      sync.Mutex
+	wcond    *sync.Cond
+	seq      uint64
+	pending  []entry
+	flushing bool
+	written  uint64
+	doc      writerDoc // only the flusher touches it
+	rev      uint64    // doc's revision in the store, 0: not stored
 
 	delay  prometheus.Observer
 	purges prometheus.Counter
+}
+
+// writerDoc is one writer's document.
+type writerDoc struct {
+	At      int64   `json:"at"` // last written, unix nanoseconds, writer's clock
+	Entries []entry `json:"e"`  // in order of Seq
+}
+
+// entry is one recorded change.
+type entry struct {
+	Seq uint64 `json:"q"`
+	At  int64  `json:"t"` // unix nanoseconds, writer's clock
+	hosted.Change
 }
 
 // New returns a feed over s. Nothing is read until Run.
@@ -96,17 +122,18 @@ func New(s hosted.Store, opts Options) *Feed {
 	if opts.Interval <= 0 {
 		opts.Interval = 200 * time.Millisecond
 	}
-	if opts.Window <= 0 {
-		opts.Window = 3 * time.Second
-	}
 	if opts.Stale <= 0 {
 		opts.Stale = time.Second
 	}
 	opts.Stale = max(opts.Stale, 2*opts.Interval)
+	if opts.Keep <= 0 {
+		opts.Keep = 2 * time.Second
+	}
+	opts.Keep = max(opts.Keep, 2*opts.Stale)
 	if opts.Retain <= 0 {
 		opts.Retain = 10 * time.Minute
 	}
-	opts.Retain = max(opts.Retain, 4*opts.Window)
+	opts.Retain = max(opts.Retain, 10*opts.Keep)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -114,7 +141,10 @@ func New(s hosted.Store, opts Options) *Feed {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Feed{s: s, opts: opts, log: log, seen: map[string]int64{}}
+	var id [12]byte
+	rand.Read(id[:])
+	f := &Feed{s: s, opts: opts, log: log, writer: "w-" + hex.EncodeToString(id[:])}
+	f.wcond = sync.NewCond(&f.wmu)
 	delay := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "entrepot_change_feed_delay_seconds",
 		Help:    "Time from a change recorded by another process to its arrival here (writers' clocks).",
@@ -122,7 +152,7 @@ func New(s hosted.Store, opts Options) *Feed {
 	})
 	purges := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "entrepot_change_feed_purges_total",
-		Help: "Times the caches were dropped because the change feed could not be read within its bound.",
+		Help: "Times the caches were dropped because the change feed could not be followed within its bound.",
 	})
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(delay, purges)
@@ -141,77 +171,87 @@ func (f *Feed) Subscribe(fn func(hosted.Change)) {
 	f.mu.Unlock()
 }
 
-// writeTimeout bounds the recording of one change: past it the change is
-// lost to other processes (and logged), which then see it at their
-// caches' TTL.
+// writeTimeout bounds one write of the writer's document. A write that
+// fails leaves the changes in memory, for the next write to carry.
 const writeTimeout = 5 * time.Second
 
 // Notify hands c to this process's subscribers and records it for the
-// others. Call it after the write it reports has returned. It never
-// fails: the write happened, so a record it cannot store is logged. The
-// record is written under ctx's values but not its cancellation (a
-// client that leaves does not unmake the change).
+// others, returning once it is stored (or its write failed, which is
+// logged: the change happened, and is carried by the next write). Notifies
+// made at once share one write. The write runs under ctx's values but
+// not its cancellation: a client that leaves does not unmake the change.
 func (f *Feed) Notify(ctx context.Context, c hosted.Change) {
 	f.dispatch(c)
 	if f.opts.Local {
 		return
 	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	f.seq++
+	mine := f.seq
+	f.pending = append(f.pending, entry{Seq: mine, At: f.opts.Now().UnixNano(), Change: c})
+	for f.written < mine {
+		if f.flushing {
+			f.wcond.Wait()
+			continue
+		}
+		f.flushing = true
+		batch, last := f.pending, f.seq
+		f.pending = nil
+		f.wmu.Unlock()
+		err := f.flush(ctx, batch)
+		f.wmu.Lock()
+		if err != nil {
+			f.log.Warn("change feed: changes not recorded yet; the next write carries them", "changes", len(batch), "error", err)
+		}
+		f.flushing, f.written = false, last
+		f.wcond.Broadcast()
+	}
+}
+
+// flush adds batch to the writer's document, drops what is older than
+// Keep, and stores it. Only one flush runs at a time.
+func (f *Feed) flush(ctx context.Context, batch []entry) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	data, err := json.Marshal(c)
+	now := f.opts.Now().UnixNano()
+	cut := now - int64(f.opts.Keep)
+	kept := f.doc.Entries[:0]
+	for _, e := range f.doc.Entries {
+		if e.At >= cut {
+			kept = append(kept, e)
+		}
+	}
+	f.doc.Entries = append(kept, batch...)
+	f.doc.At = now
+	data, err := json.Marshal(f.doc)
 	if err != nil {
-		f.log.Error("change feed: encode", "change", c.Kind, "error", err)
-		return
+		return fault.Wrap("changes.flush", fault.Internal, err)
 	}
-	for try := 0; try < 2; try++ {
-		start := f.opts.Now()
-		id := f.newID(start)
-		if _, err := f.s.Create(ctx, Collection, hosted.Record{ID: id, Data: data}); err != nil {
-			f.log.Warn("change feed: change not recorded; other edges see it at their caches' expiry", "change", c.Kind, "protocol", c.Protocol, "name", c.Name, "error", err)
-			return
+	for try := 0; try < 3; try++ {
+		var r hosted.Record
+		if f.rev == 0 {
+			r, err = f.s.Create(ctx, Collection, hosted.Record{ID: f.writer, Data: data})
+		} else {
+			r, err = f.s.Replace(ctx, Collection, hosted.Record{ID: f.writer, Data: data}, f.rev)
 		}
-		// A record that took long to write may have become visible
-		// behind a follower's cursor: write it again, newer.
-		if f.opts.Now().Sub(start) < f.opts.Window/2 {
-			return
+		switch {
+		case err == nil:
+			f.rev = r.Rev
+			return nil
+		case fault.Is(err, fault.NotFound): // pruned while idle: start again
+			f.rev = 0
+		case fault.Is(err, fault.Conflict): // our revision is unknown (a failed write that landed)
+			cur, gerr := f.s.Get(ctx, Collection, f.writer)
+			if gerr != nil && !fault.Is(gerr, fault.NotFound) {
+				return gerr
+			}
+			f.rev = cur.Rev
+		default:
+			return err
 		}
 	}
-}
-
-// newID is a record id for time t, and marks it seen: ordered by time
-// (strictly, for one writer: its changes are read in the order made),
-// unique by its random suffix.
-func (f *Feed) newID(t time.Time) string {
-	var suffix [4]byte
-	rand.Read(suffix[:])
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	at := max(t.UnixNano(), f.last+1)
-	f.last = at
-	id := cursor(at) + "-" + hex.EncodeToString(suffix[:])
-	f.seen[id] = at
-	return id
-}
-
-// cursor is the scan position just before every id of time t.
-func cursor(t int64) string {
-	var b [8]byte
-	n := uint64(t)
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(n)
-		n >>= 8
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// idTime is the time an id was written at; false for what is no id of
-// ours.
-func idTime(id string) (int64, bool) {
-	if len(id) < 16 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(id[:16], 16, 64)
-	return int64(n), err == nil
+	return err
 }
 
 // dispatch hands c to every subscriber.
@@ -224,12 +264,13 @@ func (f *Feed) dispatch(c hosted.Change) {
 	}
 }
 
-// pruneEvery is how often each process prunes old records.
+// pruneEvery is how often each process prunes the documents of writers
+// that stopped.
 const pruneEvery = time.Minute
 
 // Run follows the feed until ctx ends, handing every change recorded by
-// another process to the subscribers, and prunes old records. A Local
-// feed has nothing to follow: Run waits for ctx.
+// another process to the subscribers, and prunes stopped writers'
+// documents. A Local feed has nothing to follow: Run waits for ctx.
 func (f *Feed) Run(ctx context.Context) {
 	if f.opts.Local {
 		<-ctx.Done()
@@ -237,37 +278,32 @@ func (f *Feed) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(f.opts.Interval)
 	defer t.Stop()
-	p := time.NewTicker(pruneEvery)
-	defer p.Stop()
-	fl := follower{from: f.opts.Now().Add(-f.opts.Window).UnixNano(), ok: f.opts.Now()}
+	fl := follower{last: map[string]uint64{}, ok: f.opts.Now()}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			f.step(ctx, &fl)
-		case <-p.C:
-			if _, err := f.Prune(ctx); err != nil && ctx.Err() == nil {
-				f.log.Warn("change feed: prune", "error", err)
-			}
 		}
 	}
 }
 
 // follower is Run's position in the feed.
 type follower struct {
-	from     int64     // where the next read starts, unix nanoseconds
-	ok       time.Time // start of the last successful read
-	purged   time.Time // last ChangeAll sent while the feed was unreadable
+	last     map[string]uint64 // writer → last number handed on
+	ok       time.Time         // start of the last successful read
+	purged   time.Time         // last ChangeAll sent while the feed was unreadable
 	failing  bool
 	lastWarn time.Time
+	pruned   time.Time
 }
 
 // step reads the feed once, and purges the subscribers when it has been
 // unreadable for longer than Stale.
 func (f *Feed) step(ctx context.Context, fl *follower) {
 	start := f.opts.Now()
-	err := f.read(ctx, fl.from)
+	err := f.read(ctx, fl, start.Sub(fl.pruned) > pruneEvery)
 	if ctx.Err() != nil {
 		return
 	}
@@ -278,116 +314,116 @@ func (f *Feed) step(ctx context.Context, fl *follower) {
 		}
 		fl.failing = true
 		if start.Sub(fl.ok) > f.opts.Stale && start.Sub(fl.purged) > f.opts.Stale {
-			f.purge()
+			f.purge("unreadable")
 			fl.purged = start
 		}
 		return
 	}
+	if start.Sub(fl.pruned) > pruneEvery {
+		fl.pruned = start
+	}
 	if fl.failing {
 		fl.failing = false
 		if !fl.purged.IsZero() {
-			// What was cached while the feed was unreadable was read
-			// from a store whose changes this process may have missed.
+			// What was cached while the feed was unreadable was read from
+			// a store whose changes this process may have missed.
 			f.log.Info("change feed: readable again")
-			f.purge()
+			f.purge("readable again")
 			fl.purged = time.Time{}
 		}
 	}
 	fl.ok = start
-	fl.from = start.Add(-f.opts.Window).UnixNano()
-	f.forget(fl.from)
 }
 
 // purge hands every subscriber ChangeAll.
-func (f *Feed) purge() {
+func (f *Feed) purge(why string) {
 	f.purges.Inc()
+	f.log.Info("change feed: caches dropped", "why", why)
 	f.dispatch(hosted.Change{Kind: hosted.ChangeAll})
 }
 
-// read hands on every change recorded from time from that was not handed
-// on yet.
-func (f *Feed) read(ctx context.Context, from int64) error {
+// read hands on every change recorded by another writer since the last
+// read, and deletes stopped writers' documents when prune is set.
+func (f *Feed) read(ctx context.Context, fl *follower, prune bool) error {
 	// A read slower than the bound fails: the subscribers are purged on
 	// time, not when a hung store finally answers.
 	ctx, cancel := context.WithTimeout(ctx, f.opts.Stale)
 	defer cancel()
-	q := hosted.Query{After: cursor(from), Limit: hosted.MaxPage}
+	now := f.opts.Now()
+	seen := map[string]bool{}
+	missed := false
+	q := hosted.Query{Limit: hosted.MaxPage}
 	for {
 		recs, next, err := f.s.Query(ctx, Collection, q)
 		if err != nil {
 			return err
 		}
-		now := f.opts.Now()
 		for _, r := range recs {
-			at, ok := idTime(r.ID)
-			if !ok {
+			if r.ID == f.writer || !strings.HasPrefix(r.ID, "w-") {
 				continue
 			}
-			f.mu.Lock()
-			_, dup := f.seen[r.ID]
-			if !dup {
-				f.seen[r.ID] = at
-			}
-			f.mu.Unlock()
-			if dup {
+			var d writerDoc
+			if err := json.Unmarshal(r.Data, &d); err != nil {
+				f.log.Warn("change feed: document skipped", "writer", r.ID, "error", err)
 				continue
 			}
-			var c hosted.Change
-			if err := json.Unmarshal(r.Data, &c); err != nil || c.Kind == "" || c.Kind == hosted.ChangeAll {
-				f.log.Warn("change feed: record skipped", "id", r.ID, "error", err)
+			seen[r.ID] = true
+			if prune && now.Sub(time.Unix(0, d.At)) > f.opts.Retain {
+				if err := f.s.Delete(ctx, Collection, r.ID); err != nil {
+					return err
+				}
 				continue
 			}
-			late := max(now.Sub(time.Unix(0, at)), 0)
-			f.delay.Observe(late.Seconds())
-			if f.log.Enabled(ctx, slog.LevelDebug) {
-				f.log.Debug("change feed: change from another edge", "change", c.Kind, "protocol", c.Protocol, "name", c.Name, "delay", late)
+			if f.follow(fl, r.ID, d, now) {
+				missed = true
 			}
-			f.dispatch(c)
 		}
 		if next == "" {
-			return nil
+			break
 		}
 		q.After = next
 	}
-}
-
-// forget drops the remembered ids older than from: the next read starts
-// after them.
-func (f *Feed) forget(from int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for id, at := range f.seen {
-		if at < from {
-			delete(f.seen, id)
+	for w := range fl.last {
+		if !seen[w] {
+			delete(fl.last, w)
 		}
 	}
+	if missed {
+		f.purge("changes missed")
+	}
+	return nil
 }
 
-// Prune deletes the records older than Retain and reports how many it
-// deleted. Processes pruning at once are harmless.
-func (f *Feed) Prune(ctx context.Context) (int, error) {
-	cut := f.opts.Now().Add(-f.opts.Retain).UnixNano()
-	n := 0
-	q := hosted.Query{Limit: hosted.MaxPage}
-	for {
-		recs, next, err := f.s.Query(ctx, Collection, q)
-		if err != nil {
-			return n, fault.Op("changes.Prune", err)
-		}
-		for _, r := range recs {
-			if at, ok := idTime(r.ID); ok && at >= cut {
-				return n, nil
-			}
-			if err := f.s.Delete(ctx, Collection, r.ID); err != nil {
-				return n, fault.Op("changes.Prune", err)
-			}
-			n++
-		}
-		if next == "" {
-			return n, nil
-		}
-		q.After = next
+// follow hands on the entries of writer's document d past the last one
+// seen, and reports whether some were missed (dropped by the writer
+// before this follower read them).
+func (f *Feed) follow(fl *follower, writer string, d writerDoc, now time.Time) (missed bool) {
+	if len(d.Entries) == 0 {
+		return false
 	}
+	last, known := fl.last[writer]
+	top := d.Entries[len(d.Entries)-1].Seq
+	if known && top < last { // not ours to judge: a writer counts up
+		fl.last[writer] = top
+		return false
+	}
+	missed = known && d.Entries[0].Seq > last+1
+	for _, e := range d.Entries {
+		if known && e.Seq <= last {
+			continue
+		}
+		if e.Kind == "" || e.Kind == hosted.ChangeAll {
+			continue
+		}
+		late := max(now.Sub(time.Unix(0, e.At)), 0)
+		f.delay.Observe(late.Seconds())
+		if f.log.Enabled(context.Background(), slog.LevelDebug) {
+			f.log.Debug("change feed: change from another edge", "change", e.Kind, "protocol", e.Protocol, "name", e.Name, "delay", late)
+		}
+		f.dispatch(e.Change)
+	}
+	fl.last[writer] = top
+	return missed
 }
 
 var _ hosted.Notifier = (*Feed)(nil)

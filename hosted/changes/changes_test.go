@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,8 +81,7 @@ func run(t *testing.T, stores newStores) {
 		fn   func(t *testing.T, stores newStores)
 	}{
 		{"EveryChangeOnceInOrder", testEveryChangeOnce},
-		{"LateRecordSeenOnce", testLateRecord},
-		{"Prune", testPrune},
+		{"PruneStoppedWriters", testPrune},
 		{"PurgeWhenUnreadable", testPurge},
 	}
 	for _, c := range cases {
@@ -138,11 +138,13 @@ func start(t *testing.T, f *Feed) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// Two processes writing at once: each sees every change exactly once, its
-// own at once, and each writer's changes in the order they were made.
+// Two processes writing at once, each from several goroutines (whose
+// Notifies share writes): each process sees every change exactly once,
+// its own at once, and each goroutine's changes in the order made.
 func testEveryChangeOnce(t *testing.T, stores newStores) {
 	ss := stores(t, 2)
-	const each = 40
+	const goroutines, each = 4, 15
+	const total = 2 * goroutines * each
 	feeds := make([]*Feed, 2)
 	recs := make([]*recorder, 2)
 	for i := range feeds {
@@ -152,79 +154,72 @@ func testEveryChangeOnce(t *testing.T, stores newStores) {
 	}
 	var wg sync.WaitGroup
 	for w, f := range feeds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangePackage, Protocol: "w" + strconv.Itoa(w), Name: strconv.Itoa(i)})
-			}
-		}()
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangePackage, Protocol: fmt.Sprintf("w%d/%d", w, g), Name: strconv.Itoa(i)})
+				}
+			}()
+		}
 	}
 	wg.Wait()
 	for i, r := range recs {
-		waitFor(t, fmt.Sprintf("follower %d to see %d changes", i, 2*each), func() bool { return len(r.changes()) >= 2*each })
+		waitFor(t, fmt.Sprintf("follower %d to see %d changes", i, total), func() bool { return len(r.changes()) >= total })
 	}
 	time.Sleep(10 * fast().Interval) // room for a duplicate to show
 	for i, r := range recs {
 		got := r.changes()
-		if len(got) != 2*each {
-			t.Errorf("follower %d saw %d changes, want %d", i, len(got), 2*each)
+		if len(got) != total {
+			t.Errorf("follower %d saw %d changes, want %d", i, len(got), total)
 		}
 		next := map[string]int{}
 		for _, c := range got {
 			n, _ := strconv.Atoi(c.Name)
 			if n != next[c.Protocol] {
-				t.Errorf("follower %d: writer %s's change %d came when %d was due", i, c.Protocol, n, next[c.Protocol])
+				t.Errorf("follower %d: %s's change %d came when %d was due", i, c.Protocol, n, next[c.Protocol])
 			}
 			next[c.Protocol] = n + 1
 		}
 	}
 }
 
-// A record that becomes visible after later ones (a slow write, a writer
-// whose clock is a little behind) is still handed on, once.
-func testLateRecord(t *testing.T, stores newStores) {
-	ss := stores(t, 2)
-	writer, follower := New(ss[0], fast()), New(ss[1], fast())
-	r := &recorder{}
-	follower.Subscribe(r.add)
-	start(t, follower)
-	writer.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeClaim, Name: "now"})
-	waitFor(t, "the first change", func() bool { return len(r.changes()) == 1 })
-	late := writer.newID(time.Now().Add(-time.Second))
-	if _, err := ss[0].Create(context.Background(), Collection, hosted.Record{ID: late, Data: []byte(`{"k":"claim","n":"late"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the late change", func() bool { return len(r.changes()) == 2 })
-	time.Sleep(10 * fast().Interval)
-	if got := r.changes(); len(got) != 2 || got[1].Name != "late" {
-		t.Fatalf("follower saw %+v, want the two changes once each", got)
-	}
-}
-
-// Records older than Retain go; newer ones stay.
+// The document of a writer silent for longer than Retain goes; a writer
+// whose document went writes it again, and is followed again.
 func testPrune(t *testing.T, stores newStores) {
 	ss := stores(t, 2)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	f := New(ss[0], Options{Retain: time.Minute, Now: clock})
-	for i := range 3 {
-		f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "old" + strconv.Itoa(i)})
+	opts := Options{Retain: time.Minute, Now: clock}
+	writer, reader := New(ss[0], opts), New(ss[1], opts)
+	r := &recorder{}
+	reader.Subscribe(r.add)
+	fl := &follower{last: map[string]uint64{}}
+	writer.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "before"})
+	reader.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "own"})
+	if err := reader.read(context.Background(), fl, true); err != nil {
+		t.Fatal(err)
 	}
 	now.Add(int64(2 * time.Minute))
-	f.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "new"})
-	other := New(ss[1], Options{Retain: time.Minute, Now: clock})
-	n, err := other.Prune(context.Background())
-	if err != nil || n != 3 {
-		t.Fatalf("Prune = %d, %v; want the 3 old records", n, err)
-	}
-	if n, err := f.Prune(context.Background()); err != nil || n != 0 {
-		t.Fatalf("second Prune = %d, %v; want nothing left to prune", n, err)
+	if err := reader.read(context.Background(), fl, true); err != nil {
+		t.Fatal(err)
 	}
 	recs, _, err := ss[0].Query(context.Background(), Collection, hosted.Query{})
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("left %d records (%v), want the new one", len(recs), err)
+	if err != nil || len(recs) != 1 || recs[0].ID != reader.writer {
+		t.Fatalf("left %+v (%v), want the follower's own document only", recs, err)
+	}
+	writer.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings, Name: "after"})
+	if err := reader.read(context.Background(), fl, false); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range r.changes() {
+		names = append(names, c.Name)
+	}
+	if want := []string{"own", "before", "after"}; !slices.Equal(names, want) {
+		t.Fatalf("follower saw %v, want %v", names, want)
 	}
 }
 
@@ -275,5 +270,40 @@ func TestLocal(t *testing.T) {
 	}
 	if recs, _, err := s.Query(context.Background(), Collection, hosted.Query{}); err != nil || len(recs) != 0 {
 		t.Fatalf("%d records (%v), want none", len(recs), err)
+	}
+}
+
+// A follower that finds a writer's numbers past the last it saw plus one
+// reports the changes missed, and hands on those still there.
+func TestFollowMissed(t *testing.T) {
+	f := New(nil, Options{})
+	r := &recorder{}
+	f.Subscribe(r.add)
+	fl := &follower{last: map[string]uint64{}}
+	doc := func(seqs ...uint64) writerDoc {
+		var d writerDoc
+		for _, q := range seqs {
+			d.Entries = append(d.Entries, entry{Seq: q, Change: hosted.Change{Kind: hosted.ChangeClaim, Name: strconv.FormatUint(q, 10)}})
+		}
+		return d
+	}
+	steps := []struct {
+		name   string
+		doc    writerDoc
+		missed bool
+		got    int // changes handed on so far
+	}{
+		{"first sight: all of it", doc(4, 5), false, 2},
+		{"nothing new", doc(4, 5), false, 2},
+		{"next ones", doc(5, 6, 7), false, 4},
+		{"a gap", doc(10, 11), true, 6},
+	}
+	for _, s := range steps {
+		if missed := f.follow(fl, "w-x", s.doc, time.Now()); missed != s.missed {
+			t.Errorf("%s: missed = %v", s.name, missed)
+		}
+		if n := len(r.changes()); n != s.got {
+			t.Errorf("%s: %d changes handed on, want %d", s.name, n, s.got)
+		}
 	}
 }
