@@ -1,9 +1,6 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha512"
@@ -254,15 +251,8 @@ func TestFeedContentAcrossEdges(t *testing.T) {
 // publish PUTs the document npm publish sends for name@version to s.
 func publish(t *testing.T, s *testkit.Server, token, name, version string) {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
 	pj, _ := json.Marshal(map[string]string{"name": name, "version": version})
-	tw.WriteHeader(&tar.Header{Name: "package/package.json", Mode: 0o644, Size: int64(len(pj)), Typeflag: tar.TypeReg})
-	tw.Write(pj)
-	tw.Close()
-	zw.Close()
-	tgz := buf.Bytes()
+	tgz := testkit.TarGz(t, map[string]string{"package/package.json": string(pj)})
 	s1, s5 := sha1.Sum(tgz), sha512.Sum512(tgz)
 	file := name[strings.LastIndex(name, "/")+1:] + "-" + version + ".tgz"
 	doc, _ := json.Marshal(map[string]any{
