@@ -248,7 +248,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 
 // Logout revokes session id: its refresh token is refused and its access
 // tokens fail at once in this process (other processes notice through
-// the change feed, or within Config.CacheTTL without one). Revoking a missing or revoked session is not an error.
+// the change feed, or within Config.CacheTTL without one). Revoking a
+// missing or revoked session is not an error.
 func (s *Service) Logout(ctx context.Context, sessionID string) error {
 	const op = "auth.Logout"
 	now := time.Now().UTC()
@@ -305,8 +306,8 @@ func (s *Service) EndSession(ctx context.Context, userID, id string) error {
 
 // EndSessions revokes every live session of userID but keep ("" for none)
 // and returns how many it ended: their refresh tokens are refused and
-// their access tokens fail at once in this process (within
-// Config.CacheTTL elsewhere). A revoked session stays revoked, whatever
+// their access tokens fail at once in this process (elsewhere through the
+// change feed, or within Config.CacheTTL without one). A revoked session stays revoked, whatever
 // later happens to the user.
 func (s *Service) EndSessions(ctx context.Context, userID, keep string) (int, error) {
 	const op = "auth.EndSessions"

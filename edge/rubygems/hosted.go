@@ -92,7 +92,8 @@ func (h *Handler) indexOf(ctx context.Context, pkg hosted.Package) (*gemIndex, e
 }
 
 // hostedGems lists every hosted gem, re-reading the catalog at most every
-// IndexTTL (and at once after a change made on this node).
+// IndexTTL (and at once after a change, made on this edge or another:
+// onChange).
 func (h *Handler) hostedGems(ctx context.Context) ([]*gemIndex, error) {
 	h.mu.Lock()
 	if h.list != nil && time.Since(h.listAt) < h.opts.IndexTTL && h.listGen == h.gen {
