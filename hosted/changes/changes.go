@@ -97,6 +97,7 @@ type Feed struct {
 	pending  []entry
 	flushing bool
 	written  uint64
+	dirty    bool      // the last write failed
 	doc      writerDoc // only the flusher touches it
 	rev      uint64    // doc's revision in the store, 0: not stored
 
@@ -195,17 +196,36 @@ func (f *Feed) Notify(ctx context.Context, c hosted.Change) {
 			f.wcond.Wait()
 			continue
 		}
-		f.flushing = true
-		batch, last := f.pending, f.seq
-		f.pending = nil
-		f.wmu.Unlock()
-		err := f.flush(ctx, batch)
-		f.wmu.Lock()
-		if err != nil {
-			f.log.Warn("change feed: changes not recorded yet; the next write carries them", "changes", len(batch), "error", err)
-		}
-		f.flushing, f.written = false, last
-		f.wcond.Broadcast()
+		f.flushLocked(ctx)
+	}
+}
+
+// flushLocked writes what is pending, for every Notify waiting. Call it
+// with wmu held and no flush running; it returns with wmu held. A failed
+// write leaves the changes in the document, for the next write (another
+// Notify's, or Run's retry) to carry.
+func (f *Feed) flushLocked(ctx context.Context) {
+	f.flushing = true
+	batch, last := f.pending, f.seq
+	f.pending = nil
+	f.wmu.Unlock()
+	err := f.flush(ctx, batch)
+	f.wmu.Lock()
+	if err != nil {
+		f.log.Warn("change feed: changes not recorded yet; the next write carries them", "changes", len(batch), "error", err)
+	}
+	f.dirty = err != nil
+	f.flushing, f.written = false, last
+	f.wcond.Broadcast()
+}
+
+// retry writes the document again after a failed write, so that changes
+// are not left unrecorded when no other comes.
+func (f *Feed) retry(ctx context.Context) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.dirty && !f.flushing {
+		f.flushLocked(ctx)
 	}
 }
 
@@ -269,8 +289,8 @@ func (f *Feed) dispatch(c hosted.Change) {
 const pruneEvery = time.Minute
 
 // Run follows the feed until ctx ends, handing every change recorded by
-// another process to the subscribers, and prunes stopped writers'
-// documents. A Local feed has nothing to follow: Run waits for ctx.
+// another process to the subscribers, writes this process's document
+// again after a failed write, and prunes stopped writers' documents. A Local feed has nothing to follow: Run waits for ctx.
 func (f *Feed) Run(ctx context.Context) {
 	if f.opts.Local {
 		<-ctx.Done()
@@ -284,6 +304,7 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			f.retry(ctx)
 			f.step(ctx, &fl)
 		}
 	}

@@ -260,7 +260,7 @@ func TestLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
+	t.Cleanup(func() { s.Close(context.Background()) }) // after the feeds stop
 	f := New(s, Options{Local: true})
 	r := &recorder{}
 	f.Subscribe(r.add)
@@ -306,4 +306,44 @@ func TestFollowMissed(t *testing.T) {
 			t.Errorf("%s: %d changes handed on, want %d", s.name, n, s.got)
 		}
 	}
+}
+
+// down is a store whose writes fail while set.
+type down struct {
+	hosted.Store
+	on atomic.Bool
+}
+
+func (d *down) Create(ctx context.Context, c hosted.Collection, r hosted.Record) (hosted.Record, error) {
+	if d.on.Load() {
+		return hosted.Record{}, fault.Wrap("test", fault.Unavailable, errors.New("store down"))
+	}
+	return d.Store.Create(ctx, c, r)
+}
+
+func (d *down) Replace(ctx context.Context, c hosted.Collection, r hosted.Record, rev uint64) (hosted.Record, error) {
+	if d.on.Load() {
+		return hosted.Record{}, fault.Wrap("test", fault.Unavailable, errors.New("store down"))
+	}
+	return d.Store.Replace(ctx, c, r, rev)
+}
+
+// A change whose write failed is recorded once the store takes writes
+// again, though no other change comes.
+func TestFailedWriteRetried(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "entrepot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) }) // after the feeds stop
+	w := &down{Store: s}
+	w.on.Store(true)
+	writer, reader := New(w, fast()), New(s, fast())
+	r := &recorder{}
+	reader.Subscribe(r.add)
+	start(t, writer)
+	start(t, reader)
+	writer.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSession, Subject: "s1"})
+	w.on.Store(false)
+	waitFor(t, "the change written late", func() bool { return r.count(hosted.ChangeSession) == 1 })
 }
