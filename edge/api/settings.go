@@ -70,18 +70,8 @@ func (s *settings) get() Settings {
 	return s.cur
 }
 
-// update stores the settings fn makes of the stored ones, applies them
-// and reports the change to the other edges.
+// update stores the settings fn makes of the stored ones and applies them.
 func (s *settings) update(fn func(*Settings)) (Settings, error) {
-	next, err := s.store(fn)
-	if err == nil {
-		s.r.Notify(bg(), hosted.Change{Kind: hosted.ChangeSettings})
-	}
-	return next, err
-}
-
-// store is update's write.
-func (s *settings) store(fn func(*Settings)) (Settings, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.r.Catalog.Store()
@@ -106,6 +96,7 @@ func (s *settings) store(fn func(*Settings)) (Settings, error) {
 	}
 	s.cur = next
 	s.r.SetAnonymousMirror(next.AnonymousMirrorReads)
+	s.r.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings}) // the other edges reload them; recorded whatever becomes of the request
 	return next, nil
 }
 
@@ -123,7 +114,7 @@ func (s *settings) changed(c hosted.Change) {
 func (s *settings) reload() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(bg(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // no request: the feed's
 	defer cancel()
 	var st Settings
 	_, err := hosted.GetJSON(ctx, s.r.Catalog.Store(), settingsC, settingsID, &st)
