@@ -23,11 +23,14 @@
 // request on a warm cache makes no store round trip. Changes made through
 // this Service invalidate them at once in this process (a generation
 // counter for users, tokens and permissions; an explicit "revoked" entry
-// for sessions). Other processes sharing the store see a change within
-// CacheTTL at the latest.
+// for sessions) and are reported to Config.Changes, the change feed,
+// whose subscriber in every other process sharing the store hands them
+// to Changed: they see a change within the feed's bound, and within
+// CacheTTL at the latest without one.
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,6 +82,11 @@ type Config struct {
 	// no protocol grants nothing, and the reserved names are then the
 	// edge's own only.
 	Protocols, Reserved []string
+	// Changes receives every change this Service makes that another
+	// process's caches may hold (credentials, sessions, permissions), to
+	// be recorded in the change feed; its subscribers hand the changes of
+	// other processes back to Changed. nil: this process alone.
+	Changes hosted.Notifier
 }
 
 // Service is the auth core over a hosted.Store. It is safe for concurrent
@@ -230,11 +238,48 @@ func (s *Service) credKey(kind CredentialKind, parts ...string) [32]byte {
 // userChanged invalidates every cached credential: a user was deactivated,
 // deleted, lost or gained platform admin, changed password, or a token was
 // revoked. Such changes are rare; a coarse generation keeps the hot path to
-// one comparison.
-func (s *Service) userChanged() { s.credGen.Add(1) }
+// one comparison. Other processes hear of it through the change feed.
+func (s *Service) userChanged(ctx context.Context) {
+	s.credGen.Add(1)
+	s.notify(ctx, hosted.Change{Kind: hosted.ChangeCredentials})
+}
 
-// permChanged invalidates every cached permission decision.
-func (s *Service) permChanged() { s.permGen.Add(1) }
+// permChanged invalidates every cached permission decision, here and,
+// through the change feed, in other processes.
+func (s *Service) permChanged(ctx context.Context) {
+	s.permGen.Add(1)
+	s.notify(ctx, hosted.Change{Kind: hosted.ChangeAccess})
+}
+
+func (s *Service) notify(ctx context.Context, c hosted.Change) {
+	if s.cfg.Changes != nil {
+		s.cfg.Changes.Notify(ctx, c)
+	}
+}
+
+// Changed drops what the caches hold of c, a change made by this or
+// another process (the change feed's subscriber): every credential on a
+// user or token change, the session that ended, every permission
+// decision on an access change, everything on hosted.ChangeAll. Safe for
+// concurrent use.
+func (s *Service) Changed(c hosted.Change) {
+	switch c.Kind {
+	case hosted.ChangeCredentials:
+		s.credGen.Add(1)
+		s.dropProviders()
+	case hosted.ChangeSession:
+		s.endSession(c.Subject)
+	case hosted.ChangeAccess:
+		s.permGen.Add(1)
+	case hosted.ChangeAll:
+		s.credGen.Add(1)
+		s.permGen.Add(1)
+		s.sessGen.Add(1)
+		s.sessions.purge()
+		s.registry.purge()
+		s.dropProviders()
+	}
+}
 
 // Generation changes whenever this Service changes an organization, a
 // membership, a team, a repository or a permission: a cache of answers

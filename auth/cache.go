@@ -46,3 +46,6 @@ func (t *ttlCache[K, V]) add(k K, v V, until time.Time) {
 	}
 	t.c.Add(k, timed[V]{v: v, until: until})
 }
+
+// purge drops every entry.
+func (t *ttlCache[K, V]) purge() { t.c.Purge() }

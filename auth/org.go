@@ -82,7 +82,7 @@ func orgKey(orgID, userID string) string { return orgID + "/" + userID }
 // the name is taken, NotFound when the owner does not exist.
 func (s *Service) CreateOrg(ctx context.Context, o Org, ownerID string) (Org, error) {
 	const op = "auth.CreateOrg"
-	defer s.permChanged() // an organization owns the namespaces of its name
+	defer s.permChanged(ctx) // an organization owns the namespaces of its name
 	if err := s.ValidName(o.Name); err != nil {
 		return Org{}, fault.Op(op, err)
 	}
@@ -156,7 +156,7 @@ func (s *Service) UpdateOrg(ctx context.Context, id string, displayName, descrip
 // with fewer children; calling again finishes the job.
 func (s *Service) DeleteOrg(ctx context.Context, id string, force bool) error {
 	const op = "auth.DeleteOrg"
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	if !force {
 		for _, c := range []hosted.Collection{reposC, teamsC} {
 			recs, _, err := s.store.Query(ctx, c, hosted.Query{Key: "org", Prefix: id, Exact: true, Limit: 1})
@@ -225,7 +225,7 @@ func (s *Service) UserOrgs(ctx context.Context, userID string, pg Page) ([]OrgMe
 // check: it spans documents.)
 func (s *Service) RemoveOrgMember(ctx context.Context, orgID, userID string) error {
 	const op = "auth.RemoveOrgMember"
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	err := s.eachWhere(ctx, teamMembersC, "user", userID, func(r hosted.Record) error {
 		var m TeamMembership
 		if err := unmarshal(op, r.Data, &m); err != nil || m.OrgID != orgID {
@@ -277,7 +277,7 @@ func (s *Service) ListTeams(ctx context.Context, orgID string, pg Page) ([]Team,
 // DeleteTeam deletes team id with its memberships and repository grants.
 func (s *Service) DeleteTeam(ctx context.Context, id string) error {
 	const op = "auth.DeleteTeam"
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	if err := s.deleteWhere(ctx, teamMembersC, "team", id); err != nil {
 		return fault.Op(op, err)
 	}
@@ -306,7 +306,7 @@ func (s *Service) SetTeamMember(ctx context.Context, teamID, userID string, role
 
 // RemoveTeamMember removes userID from teamID; not a member: not an error.
 func (s *Service) RemoveTeamMember(ctx context.Context, teamID, userID string) error {
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	return fault.Op("auth.RemoveTeamMember", s.store.Delete(ctx, teamMembersC, orgKey(teamID, userID)))
 }
 
@@ -337,7 +337,7 @@ func (s *Service) GrantTeamRepo(ctx context.Context, teamID, repoID string) erro
 
 // RevokeTeamRepo takes repository repoID away from team teamID.
 func (s *Service) RevokeTeamRepo(ctx context.Context, teamID, repoID string) error {
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	return fault.Op("auth.RevokeTeamRepo", s.store.Delete(ctx, teamReposC, orgKey(teamID, repoID)))
 }
 
@@ -356,7 +356,7 @@ func (s *Service) exist(ctx context.Context, op string, c hosted.Collection, id 
 // upsert writes v under id whether or not it exists, and invalidates
 // permission decisions.
 func (s *Service) upsert(ctx context.Context, c hosted.Collection, id string, keys map[string]string, v any) error {
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	_, err := hosted.CreateJSON(ctx, s.store, c, id, keys, v)
 	if !fault.Is(err, fault.Conflict) {
 		return err

@@ -217,8 +217,15 @@ func (d providerDoc) redacted() Provider {
 	return p
 }
 
-// providerChanged drops the cached LDAP provider list.
-func (s *Service) providerChanged() {
+// providerChanged drops the cached LDAP provider list, here and, through
+// the change feed, in other processes.
+func (s *Service) providerChanged(ctx context.Context) {
+	s.dropProviders()
+	s.notify(ctx, hosted.Change{Kind: hosted.ChangeCredentials})
+}
+
+// dropProviders drops the cached LDAP provider list.
+func (s *Service) dropProviders() {
 	s.ext.mu.Lock()
 	s.ext.ldaps, s.ext.until = nil, time.Time{}
 	s.ext.gen++
@@ -246,7 +253,7 @@ func (s *Service) CreateProvider(ctx context.Context, p Provider) (Provider, err
 		}
 		return Provider{}, fault.Op(op, err)
 	}
-	s.providerChanged()
+	s.providerChanged(ctx)
 	return d.redacted(), nil
 }
 
@@ -322,7 +329,7 @@ func (s *Service) UpdateProvider(ctx context.Context, id string, p Provider) (Pr
 		keys["name"] = strings.ToLower(d.Name)
 		return nil
 	})
-	s.providerChanged()
+	s.providerChanged(ctx)
 	switch {
 	case fault.Is(err, fault.NotFound):
 		return Provider{}, fault.New(op, fault.NotFound, "identity provider not found")
@@ -343,8 +350,8 @@ func (s *Service) DisableProvider(ctx context.Context, id string) (Provider, err
 		d.Enabled, d.UpdatedAt = false, time.Now().UTC()
 		return nil
 	})
-	s.providerChanged()
-	s.userChanged() // cached LDAP credentials of its users stop at once
+	s.dropProviders()
+	s.userChanged(ctx) // cached LDAP credentials of its users stop at once (and providers elsewhere)
 	if fault.Is(err, fault.NotFound) {
 		return Provider{}, fault.New(op, fault.NotFound, "identity provider not found")
 	}

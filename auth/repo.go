@@ -85,7 +85,7 @@ func (s *Service) CreateRepo(ctx context.Context, r Repository) (Repository, err
 		}
 		return Repository{}, fault.Op(op, err)
 	}
-	s.permChanged()
+	s.permChanged(ctx)
 	return r, nil
 }
 
@@ -122,7 +122,7 @@ func (s *Service) UpdateRepo(ctx context.Context, id string, visibility *Visibil
 	if visibility != nil && *visibility != Private && *visibility != Public {
 		return Repository{}, fault.Newf(op, fault.Invalid, "visibility must be public or private, not %q", *visibility)
 	}
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	r, err := hosted.Update(ctx, s.store, reposC, id, func(r *Repository, _ map[string]string) error {
 		if visibility != nil {
 			r.Visibility = *visibility
@@ -140,7 +140,7 @@ func (s *Service) UpdateRepo(ctx context.Context, id string, visibility *Visibil
 // made by the caller before. Missing: not an error.
 func (s *Service) DeleteRepo(ctx context.Context, id string) error {
 	const op = "auth.DeleteRepo"
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	if err := s.deleteWhere(ctx, repoPermsC, "repo", id); err != nil {
 		return fault.Op(op, err)
 	}
@@ -178,7 +178,7 @@ func (s *Service) RepoPermissionOf(ctx context.Context, repoID, userID string) (
 
 // RemoveRepoPermission removes userID's direct permission on repoID.
 func (s *Service) RemoveRepoPermission(ctx context.Context, repoID, userID string) error {
-	defer s.permChanged()
+	defer s.permChanged(ctx)
 	return fault.Op("auth.RemoveRepoPermission", s.store.Delete(ctx, repoPermsC, orgKey(repoID, userID)))
 }
 

@@ -233,7 +233,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 		return Tokens{}, fault.Op(op, err)
 	}
 	if reused {
-		s.revoked(sess.ID)
+		s.revoked(ctx, sess.ID)
 		return Tokens{}, fault.New(op, fault.Unauthorized, "refresh token reused; session revoked")
 	}
 	var d userDoc
@@ -247,8 +247,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 }
 
 // Logout revokes session id: its refresh token is refused and its access
-// tokens fail at once in this process (other processes notice within
-// Config.CacheTTL). Revoking a missing or revoked session is not an error.
+// tokens fail at once in this process (other processes notice through
+// the change feed, or within Config.CacheTTL without one). Revoking a
+// missing or revoked session is not an error.
 func (s *Service) Logout(ctx context.Context, sessionID string) error {
 	const op = "auth.Logout"
 	now := time.Now().UTC()
@@ -258,7 +259,7 @@ func (s *Service) Logout(ctx context.Context, sessionID string) error {
 		}
 		return nil
 	})
-	s.revoked(sessionID)
+	s.revoked(ctx, sessionID)
 	if fault.Is(err, fault.NotFound) {
 		return nil
 	}
@@ -305,8 +306,8 @@ func (s *Service) EndSession(ctx context.Context, userID, id string) error {
 
 // EndSessions revokes every live session of userID but keep ("" for none)
 // and returns how many it ended: their refresh tokens are refused and
-// their access tokens fail at once in this process (within
-// Config.CacheTTL elsewhere). A revoked session stays revoked, whatever
+// their access tokens fail at once in this process (elsewhere through the
+// change feed, or within Config.CacheTTL without one). A revoked session stays revoked, whatever
 // later happens to the user.
 func (s *Service) EndSessions(ctx context.Context, userID, keep string) (int, error) {
 	const op = "auth.EndSessions"
@@ -364,8 +365,14 @@ func (s *Service) sessionLive(ctx context.Context, sid, userID string) (bool, er
 }
 
 // revoked marks session id dead in the cache, ahead of any concurrent
-// lookup that read it alive.
-func (s *Service) revoked(id string) {
+// lookup that read it alive, and reports it to the change feed.
+func (s *Service) revoked(ctx context.Context, id string) {
+	s.endSession(id)
+	s.notify(ctx, hosted.Change{Kind: hosted.ChangeSession, Subject: id})
+}
+
+// endSession marks session id dead in the cache.
+func (s *Service) endSession(id string) {
 	s.sessGen.Add(1)
 	s.sessions.add(id, false, time.Time{})
 }

@@ -180,11 +180,12 @@ func (s *Service) ListTokens(ctx context.Context, ownerID string, pg Page) ([]To
 }
 
 // RevokeToken deletes token id; it stops authenticating at once in this
-// process (within Config.CacheTTL elsewhere). Revoking a missing token is
+// process, and in others when the change feed brings it (within
+// Config.CacheTTL without one). Revoking a missing token is
 // not an error. Whether the caller may revoke it is the caller's check.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	err := s.store.Delete(ctx, tokensC, id)
-	s.userChanged()
+	s.userChanged(ctx)
 	s.usedMu.Lock()
 	delete(s.used, id)
 	s.usedMu.Unlock()

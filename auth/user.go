@@ -212,7 +212,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (User
 		}
 		return nil
 	})
-	s.userChanged()
+	s.userChanged(ctx)
 	if err != nil {
 		if fault.Is(err, fault.Conflict) {
 			return User{}, fault.WrapMsg(op, fault.Conflict, "email or username already taken", err)
@@ -249,7 +249,7 @@ func (s *Service) SetPassword(ctx context.Context, id, password, keepSession str
 		d.PasswordHash, d.PasswordStamp = h, stamp
 		return nil
 	})
-	s.userChanged()
+	s.userChanged(ctx)
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -263,7 +263,7 @@ func (s *Service) SetPassword(ctx context.Context, id, password, keepSession str
 // ids are never reused.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	err := s.store.Delete(ctx, usersC, id)
-	s.userChanged()
+	s.userChanged(ctx)
 	return fault.Op("auth.DeleteUser", err)
 }
 

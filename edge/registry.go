@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,14 @@ type Registry struct {
 	// outlive a request before it becomes a blob, such as resumable OCI
 	// upload sessions. Protocols use a subfolder named after themselves.
 	SpoolDir string
+	// Changes records the changes this edge makes for the other edges:
+	// the change feed (hosted/changes), whose subscriber hands every
+	// change, this edge's and the others', to Changed. nil: this edge
+	// alone, and Notify hands changes to Changed directly.
+	Changes hosted.Notifier
+
+	subsMu sync.Mutex
+	subs   []func(hosted.Change) // OnChange's
 
 	claims *expirable.LRU[string, claimEntry]
 	orgs   *expirable.LRU[string, orgEntry] // by name, for Locate's organization-owned namespaces
@@ -58,7 +67,8 @@ type claimEntry struct {
 }
 
 // claimTTL bounds how long a claim and its repository's visibility are
-// trusted from memory: a visibility change reaches every edge within it.
+// trusted from memory: a change reaches every edge through the change
+// feed at once, and within claimTTL without one.
 const claimTTL = 5 * time.Second
 
 // DocumentTTL is the cache TTL of mirrored metadata: MetadataTTL, or, with
@@ -239,6 +249,56 @@ func (r *Registry) Forget(protocol string, namespaces ...string) {
 	for _, ns := range namespaces {
 		r.claims.Remove(hosted.ClaimKey(protocol, ns))
 	}
+}
+
+// OnChange registers fn to be handed every change to the system of
+// record that a cache of this edge may hold (Changed): how a protocol
+// handler's documents and indexes follow the change feed. Register
+// before serving; fn must be quick.
+func (r *Registry) OnChange(fn func(hosted.Change)) {
+	r.subsMu.Lock()
+	r.subs = append(r.subs, fn)
+	r.subsMu.Unlock()
+}
+
+// Changed drops what the registry's caches hold of c and hands c to every
+// OnChange function: the change feed's subscriber in this edge. Safe for
+// concurrent use.
+func (r *Registry) Changed(c hosted.Change) {
+	if r.claims != nil { // nil: not Init'ed, nothing cached
+		r.dropClaims(c)
+	}
+	r.subsMu.Lock()
+	subs := r.subs
+	r.subsMu.Unlock()
+	for _, fn := range subs {
+		fn(c)
+	}
+}
+
+// dropClaims drops the cached claims c may have changed.
+func (r *Registry) dropClaims(c hosted.Change) {
+	switch c.Kind {
+	case hosted.ChangeClaim:
+		r.Forget(c.Protocol, c.Name)
+	case hosted.ChangeAccess:
+		// A repository's visibility, or the organization behind a claim.
+		r.claims.Purge()
+	case hosted.ChangeAll:
+		r.claims.Purge()
+		r.orgs.Purge()
+	}
+}
+
+// Notify reports a change this edge made (hosted.Notifier): to the
+// change feed, which hands it back to Changed, or without one to Changed
+// directly.
+func (r *Registry) Notify(ctx context.Context, c hosted.Change) {
+	if r.Changes != nil {
+		r.Changes.Notify(ctx, c)
+		return
+	}
+	r.Changed(c)
 }
 
 // PublishOrg picks the organization a publish goes to: the one named

@@ -97,14 +97,41 @@ type FileRef struct {
 }
 
 // Catalog is the typed system of record of hosted packages over any
-// Store. It is safe for concurrent use; every write is one document.
+// Store. It is safe for concurrent use; every write is one document, and
+// every write that changes what a cache may hold is reported once to the
+// Notifier (WithChanges) after it returns.
 type Catalog struct {
-	s   Store
-	now func() time.Time
+	s       Store
+	now     func() time.Time
+	changes Notifier // nil: none
 }
 
 // NewCatalog returns a Catalog over s.
 func NewCatalog(s Store) *Catalog { return &Catalog{s: s, now: time.Now} }
+
+// WithChanges makes c report its changes to n (the change feed) and
+// returns c. Call it before c is used.
+func (c *Catalog) WithChanges(n Notifier) *Catalog {
+	c.changes = n
+	return c
+}
+
+// changed reports a change made, when a Notifier is set.
+func (c *Catalog) changed(ctx context.Context, ch Change) {
+	if c.changes != nil {
+		c.changes.Notify(ctx, ch)
+	}
+}
+
+// packageChanged reports a change to a package, or to one version of it.
+func (c *Catalog) packageChanged(ctx context.Context, protocol, name, version string) {
+	c.changed(ctx, Change{Kind: ChangePackage, Protocol: protocol, Name: name, Version: version})
+}
+
+// claimChanged reports a namespace claimed or released.
+func (c *Catalog) claimChanged(ctx context.Context, protocol, namespace string) {
+	c.changed(ctx, Change{Kind: ChangeClaim, Protocol: protocol, Name: namespace})
+}
 
 // Store returns the underlying store.
 func (c *Catalog) Store() Store { return c.s }
@@ -127,6 +154,7 @@ func (c *Catalog) claim(ctx context.Context, cl Claim) (Claim, bool, error) {
 	cl.CreatedAt = c.now().UTC()
 	_, err := CreateJSON(ctx, c.s, claimsC, claimID(cl.Protocol, cl.Namespace), map[string]string{"org": cl.OrgID}, cl)
 	if err == nil {
+		c.claimChanged(ctx, cl.Protocol, cl.Namespace)
 		return cl, true, nil
 	}
 	if !fault.Is(err, fault.Conflict) {
@@ -162,6 +190,7 @@ func (c *Catalog) ClaimFree(ctx context.Context, cl Claim) (Claim, error) {
 		if rerr := c.s.Delete(ctx, claimsC, claimID(cl.Protocol, cl.Namespace)); rerr != nil {
 			return Claim{}, fault.Op("catalog.ClaimFree", rerr)
 		}
+		c.claimChanged(ctx, cl.Protocol, cl.Namespace)
 		return Claim{}, err
 	}
 	return got, nil
@@ -242,7 +271,11 @@ func (c *Catalog) eachClaim(ctx context.Context, q Query, fn func(Record, Claim)
 
 // Release removes a claim (platform administration).
 func (c *Catalog) Release(ctx context.Context, protocol, namespace string) error {
-	return c.s.Delete(ctx, claimsC, claimID(protocol, namespace))
+	if err := c.s.Delete(ctx, claimsC, claimID(protocol, namespace)); err != nil {
+		return err
+	}
+	c.claimChanged(ctx, protocol, namespace)
+	return nil
 }
 
 // RekeyClaims moves claims stored under an id other than their folded key
@@ -270,6 +303,7 @@ func (c *Catalog) RekeyClaims(ctx context.Context) (int, error) {
 		if err := c.s.Delete(ctx, claimsC, r.ID); err != nil {
 			return err
 		}
+		c.claimChanged(ctx, cl.Protocol, cl.Namespace)
 		moved++
 		return nil
 	})
@@ -303,7 +337,11 @@ func (c *Catalog) CreatePackage(ctx context.Context, p Package) (Package, error)
 	p.ID = packageID(p.Protocol, p.Name)
 	p.CreatedAt, p.UpdatedAt, p.Serial = now, now, 1
 	_, err := CreateJSON(ctx, c.s, packagesC, p.ID, packageKeys(p), p)
-	return p, fault.Op("catalog.CreatePackage", err)
+	if err != nil {
+		return p, fault.Op("catalog.CreatePackage", err)
+	}
+	c.packageChanged(ctx, p.Protocol, p.Name, "")
+	return p, nil
 }
 
 // UpdatePackage changes a package through fn (which may run several
@@ -320,7 +358,11 @@ func (c *Catalog) UpdatePackage(ctx context.Context, protocol, name string, fn f
 		}
 		return nil
 	})
-	return p, fault.Op("catalog.UpdatePackage", err)
+	if err != nil {
+		return p, fault.Op("catalog.UpdatePackage", err)
+	}
+	c.packageChanged(ctx, protocol, name, "")
+	return p, nil
 }
 
 // Touch bumps a package's serial, after a change to one of its versions.
@@ -383,7 +425,11 @@ func (c *Catalog) DeletePackage(ctx context.Context, protocol, name string) erro
 			return err
 		}
 	}
-	return fault.Op("catalog.DeletePackage", c.s.Delete(ctx, packagesC, packageID(protocol, name)))
+	if err := c.s.Delete(ctx, packagesC, packageID(protocol, name)); err != nil {
+		return fault.Op("catalog.DeletePackage", err)
+	}
+	c.packageChanged(ctx, protocol, name, "")
+	return nil
 }
 
 // AddVersion records a new version and a reference per file. A version
@@ -421,6 +467,7 @@ func (c *Catalog) AddVersion(ctx context.Context, v Version) (Version, error) {
 		}
 		return Version{}, fault.Op(op, err)
 	}
+	c.packageChanged(ctx, v.Protocol, v.Package, v.Version)
 	return v, nil
 }
 
@@ -452,6 +499,7 @@ func (c *Catalog) AddFile(ctx context.Context, protocol, name, version string, f
 		c.s.Delete(ctx, filesC, id)
 		return Version{}, fault.Op(op, err)
 	}
+	c.packageChanged(ctx, protocol, name, version)
 	return v, nil
 }
 
@@ -491,7 +539,17 @@ func (c *Catalog) Versions(ctx context.Context, protocol, name string, withDelet
 // UpdateVersion changes a version through fn (which may run several times):
 // yank, deprecate, metadata. Files cannot be changed this way.
 func (c *Catalog) UpdateVersion(ctx context.Context, protocol, name, version string, fn func(*Version) error) (Version, error) {
-	v, err := Update(ctx, c.s, versionsC, versionID(protocol, name, version), func(v *Version, _ map[string]string) error {
+	v, err := c.updateVersion(ctx, protocol, name, version, fn)
+	if err != nil {
+		return v, fault.Op("catalog.UpdateVersion", err)
+	}
+	c.packageChanged(ctx, protocol, name, version)
+	return v, nil
+}
+
+// updateVersion is UpdateVersion without the change report.
+func (c *Catalog) updateVersion(ctx context.Context, protocol, name, version string, fn func(*Version) error) (Version, error) {
+	return Update(ctx, c.s, versionsC, versionID(protocol, name, version), func(v *Version, _ map[string]string) error {
 		files := v.Files
 		if err := fn(v); err != nil {
 			return err
@@ -499,27 +557,30 @@ func (c *Catalog) UpdateVersion(ctx context.Context, protocol, name, version str
 		v.Files = files
 		return nil
 	})
-	return v, fault.Op("catalog.UpdateVersion", err)
 }
 
 // DeleteVersion marks a version deleted and its file references with it;
 // the records stay so that neither the version nor (where the protocol
-// says so) its file names can be reused.
+// says so) its file names can be reused. The change is reported once the
+// file references are marked too, so that a cache reading them again
+// after the report finds them deleted.
 func (c *Catalog) DeleteVersion(ctx context.Context, protocol, name, version string) (Version, error) {
-	v, err := c.UpdateVersion(ctx, protocol, name, version, func(v *Version) error {
+	const op = "catalog.DeleteVersion"
+	v, err := c.updateVersion(ctx, protocol, name, version, func(v *Version) error {
 		v.Deleted = true
 		return nil
 	})
 	if err != nil {
-		return v, err
+		return v, fault.Op(op, err)
 	}
+	defer c.packageChanged(ctx, protocol, name, version)
 	for _, f := range v.Files {
 		_, err := Update(ctx, c.s, filesC, fileID(v.Protocol, f.Name), func(r *FileRef, _ map[string]string) error {
 			r.Deleted = true
 			return nil
 		})
 		if err != nil && !fault.Is(err, fault.NotFound) {
-			return v, fault.Op("catalog.DeleteVersion", err)
+			return v, fault.Op(op, err)
 		}
 	}
 	return v, nil

@@ -47,6 +47,8 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 	MaxUpload       int64
+	// ChangeFeedInterval is how often the change feed is read.
+	ChangeFeedInterval time.Duration
 
 	// Abuse limits of the edge server and the upstream guard.
 	MaxConnsPerIP          int
@@ -242,6 +244,14 @@ func settings() []setting {
 				return errors.New("must be a duration like 30s")
 			}
 			c.ShutdownTimeout = d
+			return nil
+		}},
+		{env: "CHANGE_FEED_INTERVAL", def: "200ms", help: "how often each edge reads the change feed (what other edges changed); a change is seen within about this plus one store read", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Millisecond || d > 10*time.Second {
+				return errors.New("must be a duration from 10ms to 10s, like 200ms")
+			}
+			c.ChangeFeedInterval = d
 			return nil
 		}},
 	}

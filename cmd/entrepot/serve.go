@@ -25,6 +25,7 @@ import (
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/blob/s3"
 	"entrepot/hosted/bolt"
+	"entrepot/hosted/changes"
 	"entrepot/hosted/mongo"
 	"entrepot/upstream"
 )
@@ -81,10 +82,17 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 
+	// Every change a cache may hold is recorded in the store and followed
+	// by every edge sharing it (feed.Run, below, once all subscribe). The
+	// embedded store is one process's (its file is locked): its changes
+	// need no record.
+	feed := changes.New(meta, changes.Options{Interval: cfg.ChangeFeedInterval, Logger: log, Registerer: reg, Local: cfg.MongoURL == ""})
+
 	encKey, _ := decodeKey(cfg.AuthEncryptionKey) // validated with the configuration
 	authSvc, err := auth.New(meta, auth.Config{
 		SigningKey: []byte(cfg.JWTSecret), EncryptionKey: encKey,
 		Protocols: protocolNames(), Reserved: reservedNames(),
+		Changes: feed,
 	})
 	if err != nil {
 		return &ConfigError{Var: "JWT_SECRET", Err: err}
@@ -113,7 +121,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		expiry = 0
 	}
 	registry := (&edge.Registry{
-		Catalog:         hosted.NewCatalog(meta),
+		Catalog:         hosted.NewCatalog(meta).WithChanges(feed),
 		Blobs:           blobs,
 		Cache:           cache.New(meta, blobs, cache.Options{Registerer: reg, Logger: log, Local: cfg.MongoURL == ""}),
 		Auth:            authSvc,
@@ -124,7 +132,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		AnonymousMirror: true,
 		MaxUpload:       cfg.MaxUpload,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
+		Changes:         feed,
 	}).Init()
+	feed.Subscribe(authSvc.Changed)
+	feed.Subscribe(registry.Changed) // and through it every protocol's caches (Registry.OnChange)
 	// An upload spooled by a publish lives as long as its request, at most
 	// the upload timeout: one older than that was left by a crash. (OCI's
 	// upload sessions, also under SpoolDir, are swept by their handler.)
@@ -162,6 +173,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	mount(srv.Mux(), registry, byName)
+	feedDone := make(chan struct{})
+	go func() { feed.Run(ctx); close(feedDone) }()
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -187,6 +200,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	stop()
 	<-auditDone
 	<-tokensDone
+	<-feedDone
 	log.Info("stopped")
 	return nil
 }

@@ -104,6 +104,7 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		MaxUpload:       opts.MaxUpload,
 		SpoolDir:        filepath.Join(dir, "spool"),
 	}).Init()
+	r.Catalog.WithChanges(r) // one edge: its changes go straight to its caches
 	srv := edge.New(edge.Config{Logger: log})
 	mount(r, srv.Mux())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -115,6 +115,9 @@ func New(r *edge.Registry, opts Options) *Handler {
 		r.Auth.SetAuditor(r.Audit) // external sign-ins inside Authenticate (LDAP Basic credentials)
 	}
 	h.settings = newSettings(r)
+	if r.Catalog != nil {
+		r.OnChange(h.settings.changed)
+	}
 	h.routes = h.table()
 	h.openapi = mustJSON(h.openAPI())
 	return h

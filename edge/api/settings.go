@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -11,7 +13,9 @@ import (
 )
 
 // Settings are the platform settings, stored in the metadata store as one
-// document and applied to the running edge when they change.
+// document and applied to the running edge when they change: on the edge
+// that changes them at once, on the others when the change feed brings
+// the change (settings.changed).
 type Settings struct {
 	// AnonymousMirrorReads lets anonymous callers read mirrored (unclaimed)
 	// packages; edge.Registry.MayMirror follows it at once.
@@ -92,7 +96,36 @@ func (s *settings) update(fn func(*Settings)) (Settings, error) {
 	}
 	s.cur = next
 	s.r.SetAnonymousMirror(next.AnonymousMirrorReads)
+	s.r.Notify(context.Background(), hosted.Change{Kind: hosted.ChangeSettings}) // the other edges reload them; recorded whatever becomes of the request
 	return next, nil
+}
+
+// changed reloads the stored settings after another edge changed them
+// (edge.Registry.OnChange, the change feed), or when the feed could not
+// be read. The store read runs apart from the feed's dispatch.
+func (s *settings) changed(c hosted.Change) {
+	if c.Kind == hosted.ChangeSettings || c.Kind == hosted.ChangeAll {
+		go s.reload()
+	}
+}
+
+// reload applies the stored settings; unreadable, the ones in force
+// stay. Reloads run one at a time, each reading after the last.
+func (s *settings) reload() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // no request: the feed's
+	defer cancel()
+	var st Settings
+	_, err := hosted.GetJSON(ctx, s.r.Catalog.Store(), settingsC, settingsID, &st)
+	if err != nil {
+		if !fault.Is(err, fault.NotFound) {
+			s.r.Log.Warn("platform settings unreadable; those in force stay", "error", err)
+		}
+		return
+	}
+	s.cur = st
+	s.r.SetAnonymousMirror(st.AnonymousMirrorReads)
 }
 
 type settingsRequest struct {

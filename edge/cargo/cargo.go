@@ -84,13 +84,15 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	if opts.Indexes <= 0 {
 		opts.Indexes = 4096
 	}
-	return &Handler{
+	h := &Handler{
 		r:        r,
 		up:       up,
 		opts:     opts,
 		index:    expirable.NewLRU[string, renderedIndex](opts.Indexes, nil, time.Hour),
 		versions: expirable.NewLRU[string, foundVersion](16384, nil, time.Hour),
 	}
+	r.OnChange(h.changed)
+	return h
 }
 
 // resolve is the request's one decision and permission check on a crate

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -150,7 +149,7 @@ func (h *Handler) serveHostedIndex(ctx *fasthttp.RequestCtx, name string) error 
 	if err != nil {
 		return fault.Op(op, err)
 	}
-	id := strconv.FormatInt(pkg.CreatedAt.UnixNano(), 36) + "-" + strconv.FormatUint(pkg.Serial, 10)
+	id := pkg.Stamp().String()
 	etag := `"` + id + `"`
 	ri, ok := h.index.Get(norm)
 	if !ok || ri.id != id {

@@ -60,7 +60,7 @@ func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 		return nil
 	}
 	base := h.mount.For(ctx)
-	key := fmt.Sprintf("hosted\x00%s\x00%d\x00%t\x00%s", req.Name, pkg.Serial, req.Dev, base)
+	key := fmt.Sprintf("hosted\x00%s\x00%s\x00%t\x00%s", req.Name, pkg.Stamp(), req.Dev, base)
 	doc, ok := h.docs.Get(key)
 	if !ok {
 		vs, err := h.r.Catalog.Versions(c, Protocol, req.Name, false)

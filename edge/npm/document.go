@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"entrepot/edge"
+	"entrepot/hosted"
 )
 
 // The media types of packuments.
@@ -23,23 +24,26 @@ func newDocument(body []byte, contentType, cacheControl string) *edge.Document {
 }
 
 // documents holds prepared documents by key, and for hosted packages the
-// serial last seen, trusted for a moment so that a hot GET makes no store
-// round trip. A change made in this process forgets the serial at once;
-// one made by another edge is seen within serialTTL.
+// stamp last seen (hosted.Stamp: a package deleted and published again
+// starts its serial over, so a serial alone would find the old
+// document), trusted for a moment so that a hot GET makes no store round
+// trip. A change, made here or by another edge (the change feed, see
+// changes.go), forgets the stamp at once; serialTTL bounds a stamp read
+// just before a change that the change's forgetting ran ahead of.
 type documents struct {
 	lru     *lru.Cache[string, *edge.Document]
-	serials *expirable.LRU[string, uint64]
+	serials *expirable.LRU[string, hosted.Stamp]
 }
 
 const serialTTL = time.Second
 
 func newDocuments(n int) *documents {
 	l, _ := lru.New[string, *edge.Document](n) // errs only on n <= 0
-	return &documents{lru: l, serials: expirable.NewLRU[string, uint64](65536, nil, serialTTL)}
+	return &documents{lru: l, serials: expirable.NewLRU[string, hosted.Stamp](65536, nil, serialTTL)}
 }
 
 // docKey names a prepared document: its form, the package, what its
-// content came from (a serial or a cached blob's digest) and the base URL
+// content came from (a stamp or a cached blob's digest) and the base URL
 // written into it.
 func docKey(form, name, source, base string) string {
 	return form + "\x00" + name + "\x00" + source + "\x00" + base
@@ -48,6 +52,7 @@ func docKey(form, name, source, base string) string {
 func (d *documents) get(key string) (*edge.Document, bool) { return d.lru.Get(key) }
 func (d *documents) add(key string, doc *edge.Document)    { d.lru.Add(key, doc) }
 
-func (d *documents) serial(n Name) (uint64, bool) { return d.serials.Get(n.String()) }
-func (d *documents) setSerial(n Name, s uint64)   { d.serials.Add(n.String(), s) }
-func (d *documents) forgetHosted(n Name)          { d.serials.Remove(n.String()) }
+func (d *documents) stamp(n Name) (hosted.Stamp, bool) { return d.serials.Get(n.String()) }
+func (d *documents) setStamp(n Name, s hosted.Stamp)   { d.serials.Add(n.String(), s) }
+func (d *documents) forgetHosted(name string)          { d.serials.Remove(name) }
+func (d *documents) forgetAllHosted()                  { d.serials.Purge() }

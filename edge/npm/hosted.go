@@ -30,7 +30,7 @@ func tarballBase(base string, n Name) string { return base + "/" + n.String() + 
 func filePath(n Name, file string) string { return n.String() + "/-/" + file }
 
 // hostedDocument returns the prepared packument of a hosted package:
-// built once per serial and base URL, then served from memory.
+// built once per stamp and base URL, then served from memory.
 func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated bool) (*edge.Document, error) {
 	const op = "npm.hostedDocument"
 	form, ct := "full", typeFull
@@ -39,16 +39,16 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	}
 	base := h.mount.For(ctx)
 	var pkg *hosted.Package
-	serial, ok := h.docs.serial(n)
+	stamp, ok := h.docs.stamp(n)
 	if !ok {
 		p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
 		if err != nil {
 			return nil, notFound(op, n, err)
 		}
-		pkg, serial = &p, p.Serial
-		h.docs.setSerial(n, serial)
+		pkg, stamp = &p, p.Stamp()
+		h.docs.setStamp(n, stamp)
 	}
-	key := docKey(form, n.String(), "s"+itoa(serial), base)
+	key := docKey(form, n.String(), "s"+stamp.String(), base)
 	if d, ok := h.docs.get(key); ok {
 		return d, nil
 	}
@@ -71,9 +71,9 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 		return nil, err
 	}
 	d := newDocument(body, ct, "no-cache")
-	// Keyed by the serial read with the package: a change since then has
-	// a higher serial and builds its own document.
-	h.docs.add(docKey(form, n.String(), "s"+itoa(pkg.Serial), base), d)
+	// Keyed by the stamp read with the package: a change since then has
+	// another stamp and builds its own document.
+	h.docs.add(docKey(form, n.String(), "s"+pkg.Stamp().String(), base), d)
 	return d, nil
 }
 

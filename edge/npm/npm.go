@@ -59,8 +59,9 @@ type Handler struct {
 	docs *documents
 	// mount is the mount point's public URL, set by Mount.
 	mount edge.Mounted
-	// files remembers hosted tarballs' digests by catalog path, briefly,
-	// so that an unpublish elsewhere is seen within the TTL.
+	// files remembers hosted tarballs' digests by catalog path, briefly:
+	// an unpublish is seen at once through the change feed (changed), and
+	// within the TTL without one.
 	files *expirable.LRU[string, blob.Digest]
 	// index holds what mirrored packuments promise about their tarballs.
 	index *lru.Cache[string, *index]
@@ -77,7 +78,7 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	if opts.MaxPackument <= 0 {
 		opts.MaxPackument = 256 << 20
 	}
-	return &Handler{
+	h := &Handler{
 		r:     r,
 		up:    up,
 		opts:  opts,
@@ -85,6 +86,8 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
 		index: must(lru.New[string, *index](opts.Documents)),
 	}
+	r.OnChange(h.changed)
+	return h
 }
 
 // coords are n's coordinates for edge.Resolve: its scope (which the
@@ -111,7 +114,7 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge
 // forget drops what this process remembers of n after a change.
 func (h *Handler) forget(n Name) {
 	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
-	h.docs.forgetHosted(n)
+	h.docs.forgetHosted(n.String())
 }
 
 // bg is the context of store calls: a fasthttp.RequestCtx is not

@@ -68,15 +68,16 @@ func (h *Handler) hostedPage(ctx context.Context, name string) (*page, error) {
 		return nil, fault.Op(op, err)
 	}
 	// Every change to a project bumps its serial: a page built at the
-	// current serial is still right.
-	if p, ok := h.built.Get(name); ok && p.Serial == pkg.Serial {
+	// current stamp (serial, and creation: a project deleted and created
+	// again starts its serial over) is still right.
+	if p, ok := h.built.Get(name); ok && p.stamp == pkg.Stamp() {
 		return p, nil
 	}
 	vs, err := h.r.Catalog.Versions(ctx, Protocol, name, false)
 	if err != nil {
 		return nil, fault.Op(op, err)
 	}
-	p := &page{Name: name, Serial: pkg.Serial}
+	p := &page{Name: name, Serial: pkg.Serial, stamp: pkg.Stamp()}
 	order := make([]string, 0, len(vs))
 	byVersion := map[string]hosted.Version{}
 	for _, v := range vs {

@@ -13,6 +13,7 @@ import (
 
 	xhtml "golang.org/x/net/html"
 
+	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
 
@@ -34,6 +35,7 @@ type page struct {
 	Name   string // normalized
 	Serial uint64 // 0 when unknown
 	Files  []pageFile
+	stamp  hosted.Stamp // of a hosted project's page: what it was built from
 }
 
 // pageFile is one file of a project page.

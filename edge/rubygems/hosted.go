@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ func (h *Handler) indexOf(ctx context.Context, pkg hosted.Package) (*gemIndex, e
 	h.mu.Lock()
 	g := h.byName[pkg.Name]
 	h.mu.Unlock()
-	if g != nil && g.pkg.Serial == pkg.Serial {
+	if g != nil && g.pkg.Stamp() == pkg.Stamp() {
 		return g, nil
 	}
 	vs, err := h.r.Catalog.Versions(ctx, Protocol, pkg.Name, false)
@@ -93,7 +92,8 @@ func (h *Handler) indexOf(ctx context.Context, pkg hosted.Package) (*gemIndex, e
 }
 
 // hostedGems lists every hosted gem, re-reading the catalog at most every
-// IndexTTL (and at once after a change made on this node).
+// IndexTTL (and at once after a change, made on this edge or another:
+// onChange).
 func (h *Handler) hostedGems(ctx context.Context) ([]*gemIndex, error) {
 	h.mu.Lock()
 	if h.list != nil && time.Since(h.listAt) < h.opts.IndexTTL && h.listGen == h.gen {
@@ -416,7 +416,7 @@ func (h *Handler) hostedInfo(ctx *fasthttp.RequestCtx, name string) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.docFor(rctx, "info\x00"+name+"\x00"+strconv.FormatUint(g.pkg.Serial, 10), func() ([]byte, error) { return g.info, nil })
+	d, err := h.docFor(rctx, "info\x00"+name+"\x00"+g.pkg.Stamp().String(), func() ([]byte, error) { return g.info, nil })
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -190,7 +189,7 @@ func (h *Handler) mergedDoc(ctx *fasthttp.RequestCtx, path string, build func(up
 	}
 	key.WriteString("\x01")
 	for _, g := range visible {
-		key.WriteString("\x00" + g.pkg.Name + "\x00" + strconv.FormatUint(g.pkg.Serial, 10))
+		key.WriteString("\x00" + g.pkg.Name + "\x00" + g.pkg.Stamp().String())
 	}
 	d, err := h.docFor(rctx, key.String(), func() ([]byte, error) {
 		var up []byte

@@ -65,13 +65,15 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	if opts.IndexTTL <= 0 {
 		opts.IndexTTL = 5 * time.Second
 	}
-	return &Handler{
+	h := &Handler{
 		r:      r,
 		up:     up,
 		opts:   opts,
 		docs:   expirable.NewLRU[string, doc](4096, nil, time.Hour),
 		byName: map[string]*gemIndex{},
 	}
+	r.OnChange(h.onChange)
+	return h
 }
 
 // Mount registers the routes under /rubygems.
