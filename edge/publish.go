@@ -33,8 +33,8 @@ import (
 //     URL, or a small header of the body: a form's fields, a metadata
 //     frame);
 //  3. the organization (publishTo) and the authorization, before any
-//     heavy work: mayPublish, or, when only the upload names the package
-//     (a gem), mayPublishAny before and mayPublish once the spooled
+//     heavy work: MayPublish, or, when only the upload names the package
+//     (a gem), mayPublishAny before and MayPublish once the spooled
 //     upload has given the name;
 //  4. the upload spooled to a local file (NewUpload, Spool), hashed on the
 //     way in, never held in memory;
@@ -279,14 +279,14 @@ func (p *Publication) target(protocol string) string {
 }
 
 // authorizePublish picks the organization of pub (publishTo) and
-// authorizes the write before the body is read (mayPublish).
+// authorizes the write before the body is read (MayPublish).
 func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
 	org, ns, claimed, err := r.publishTo(Context(ctx), pub.Principal, protocol, pub.Named, pub.Namespaces...)
 	if err != nil {
 		return err
 	}
 	pub.Org, pub.Namespace, pub.Claimed = org, ns, claimed
-	return r.mayPublish(ctx, protocol, org, ns)
+	return r.MayPublish(ctx, protocol, org, ns)
 }
 
 // publishTo picks the organization a publish goes to and the namespace
@@ -308,14 +308,16 @@ func (r *Registry) publishTo(ctx context.Context, p auth.Principal, protocol, na
 	return org, namespaces[0], false, err
 }
 
-// mayPublish authorizes a publish to org under namespace (as the protocol
+// MayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
 // write is refused cheaply: the write on the repository of namespace's
 // claim, or, for a name nobody holds, membership of org and the write on
 // its repository for protocol. A claim held by another organization is a
 // Conflict. ClaimForPublish checks again, authoritatively, once the upload
-// is valid: both are mayWrite.
-func (r *Registry) mayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+// is valid: both are mayWrite. Publish calls it; a protocol whose upload
+// does not run through Publish (OCI's push, chunk by chunk) calls it before
+// it reads a chunk, and ClaimForPublish right before its commit.
+func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
 	_, err := r.mayWrite(ctx, protocol, org, namespace)
 	return err
 }
@@ -332,7 +334,7 @@ type writeAccess struct {
 }
 
 // mayWrite is the authorization of a publish of namespace to org, the one
-// mayPublish and ClaimForPublish share: the caller is signed in; a
+// MayPublish and ClaimForPublish share: the caller is signed in; a
 // namespace another organization holds is a Conflict; a claimed one needs
 // the write on its claim's repository; an unclaimed one needs membership
 // of org (or a platform admin) and the write on org's repository for the

@@ -65,7 +65,7 @@ func (h *Handler) negotiate(ctx *fasthttp.RequestCtx, c Coord, mt string, stored
 	if !isIndex(mt) || c.Tag == "" {
 		return Descriptor{}, refuse
 	}
-	b, err := h.readSmall(stored)
+	b, err := h.readSmall(edge.Context(ctx), stored)
 	if err != nil {
 		return Descriptor{}, err
 	}
@@ -77,8 +77,8 @@ func (h *Handler) negotiate(ctx *fasthttp.RequestCtx, c Coord, mt string, stored
 }
 
 // readSmall reads a stored manifest.
-func (h *Handler) readSmall(d blob.Digest) ([]byte, error) {
-	rc, err := h.r.Blobs.Open(context.Background(), d, 0, -1)
+func (h *Handler) readSmall(ctx context.Context, d blob.Digest) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(ctx, d, 0, -1)
 	if err != nil {
 		return nil, fault.Op("oci.readSmall", err)
 	}
@@ -103,7 +103,10 @@ func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	if err := h.mayPush(ctx, t); err != nil {
+		return err
+	}
+	bg := edge.Context(ctx)
 	body, err := edge.ReadBody(ctx, h.opts.MaxManifestSize)
 	if fault.Is(err, fault.TooLarge) {
 		return edge.WithStatus(fasthttp.StatusRequestEntityTooLarge, withCode(codeManifestInvalid,
@@ -244,7 +247,7 @@ func (h *Handler) deleteManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	if c.Tag != "" {
 		if _, err := h.tag(bg, c.Name, c.Tag); err != nil {
 			return withCode(codeManifestUnknown, err)
@@ -313,7 +316,7 @@ func (h *Handler) deleteBlob(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	if _, err := h.link(bg, c.Name, c.Digest); err != nil {
 		return withCode(codeBlobUnknown, err)
 	}
