@@ -14,6 +14,7 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/hosted"
+	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/bolt"
 )
@@ -52,12 +53,6 @@ type EdgeOptions struct {
 // Password hashing is cheap, so that sign-ins stay fast under -race.
 func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
 	tb.Helper()
-	if opts.MetadataTTL == 0 {
-		opts.MetadataTTL = time.Hour
-	}
-	if opts.MaxUpload == 0 {
-		opts.MaxUpload = 1 << 20
-	}
 	dir := tb.TempDir()
 	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
 	if err != nil {
@@ -68,13 +63,15 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := auth.New(meta, auth.Config{
-		SigningKey: bytes.Repeat([]byte("k"), 32),
-		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	return StartEdgeOn(tb, meta, blobs, opts, mount)
+}
+
+// StartEdgeOn is StartEdge over the given stores (a MongoDB and an S3
+// bucket, say), which the test closes: it bootstraps the admin, "acme"
+// and the admin's token there.
+func StartEdgeOn(tb testing.TB, meta hosted.Store, blobs blob.Store, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	svc := newAuth(tb, meta)
 	ctx := context.Background()
 	if _, err := svc.Bootstrap(ctx, "admin@localhost", AdminPassword); err != nil {
 		tb.Fatal(err)
@@ -91,6 +88,45 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 	if err != nil {
 		tb.Fatal(err)
 	}
+	e := serve(tb, meta, blobs, svc, opts, mount)
+	e.AdminID, e.OrgID, e.Token = admin.ID, org.ID, token
+	return e
+}
+
+// Twin starts another edge over e's stores, with its own registry,
+// caches, spool folder and server, mounted by mount: what a second edge
+// process behind the same load balancer shares with the first, the
+// stores and nothing else (the signing key aside, which every edge of a
+// deployment is given).
+func (e *Edge) Twin(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	meta := e.Registry.Catalog.Store()
+	t := serve(tb, meta, e.Registry.Blobs, newAuth(tb, meta), opts, mount)
+	t.AdminID, t.OrgID, t.Token = e.AdminID, e.OrgID, e.Token
+	return t
+}
+
+func newAuth(tb testing.TB, meta hosted.Store) *auth.Service {
+	svc, err := auth.New(meta, auth.Config{
+		SigningKey: bytes.Repeat([]byte("k"), 32),
+		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc
+}
+
+// serve builds the registry over the stores and serves it until the test
+// ends.
+func serve(tb testing.TB, meta hosted.Store, blobs blob.Store, svc *auth.Service, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	if opts.MetadataTTL == 0 {
+		opts.MetadataTTL = time.Hour
+	}
+	if opts.MaxUpload == 0 {
+		opts.MaxUpload = 1 << 20
+	}
 	log := slog.New(slog.DiscardHandler)
 	r := (&edge.Registry{
 		Catalog:         hosted.NewCatalog(meta),
@@ -102,7 +138,7 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		MetadataTTL:     opts.MetadataTTL,
 		AnonymousMirror: true,
 		MaxUpload:       opts.MaxUpload,
-		SpoolDir:        filepath.Join(dir, "spool"),
+		SpoolDir:        filepath.Join(tb.TempDir(), "spool"),
 	}).Init()
 	srv := edge.New(edge.Config{Logger: log})
 	mount(r, srv.Mux())
@@ -115,7 +151,7 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
 	return &Edge{
 		URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
-		Registry: r, Auth: svc, AdminID: admin.ID, OrgID: org.ID, Token: token,
+		Registry: r, Auth: svc,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
 }
