@@ -17,6 +17,7 @@ import (
 	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/bolt"
+	"entrepot/hosted/fault"
 )
 
 // Edge is an edge server running inside the test process, over the
@@ -44,6 +45,12 @@ type EdgeOptions struct {
 	MetadataTTL time.Duration
 	// MaxUpload bounds a publish; 0 means 1 MiB.
 	MaxUpload int64
+	// Meta and Blobs are the stores to serve over (a MongoDB and an S3
+	// bucket, say, which the test closes); nil: fresh embedded ones.
+	// Edges started over the same stores share them and nothing else
+	// (Twin).
+	Meta  hosted.Store
+	Blobs blob.Store
 }
 
 // StartEdge builds the registry, lets mount register the protocol's
@@ -53,25 +60,36 @@ type EdgeOptions struct {
 // Password hashing is cheap, so that sign-ins stay fast under -race.
 func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
 	tb.Helper()
+	if opts.MetadataTTL == 0 {
+		opts.MetadataTTL = time.Hour
+	}
+	if opts.MaxUpload == 0 {
+		opts.MaxUpload = 1 << 20
+	}
 	dir := tb.TempDir()
-	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
+	meta, blobs := opts.Meta, opts.Blobs
+	if meta == nil {
+		m, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { m.Close(context.Background()) })
+		meta = m
+	}
+	if blobs == nil {
+		b, err := fs.New(filepath.Join(dir, "blobs"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		blobs = b
+	}
+	svc, err := auth.New(meta, auth.Config{
+		SigningKey: bytes.Repeat([]byte("k"), 32),
+		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { meta.Close(context.Background()) })
-	blobs, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return StartEdgeOn(tb, meta, blobs, opts, mount)
-}
-
-// StartEdgeOn is StartEdge over the given stores (a MongoDB and an S3
-// bucket, say), which the test closes: it bootstraps the admin, "acme"
-// and the admin's token there.
-func StartEdgeOn(tb testing.TB, meta hosted.Store, blobs blob.Store, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
-	tb.Helper()
-	svc := newAuth(tb, meta)
 	ctx := context.Background()
 	if _, err := svc.Bootstrap(ctx, "admin@localhost", AdminPassword); err != nil {
 		tb.Fatal(err)
@@ -81,51 +99,15 @@ func StartEdgeOn(tb testing.TB, meta hosted.Store, blobs blob.Store, opts EdgeOp
 		tb.Fatal(err)
 	}
 	org, err := svc.CreateOrg(ctx, auth.Org{Name: "acme"}, admin.ID)
+	if fault.Is(err, fault.Conflict) { // an edge over the same stores made it
+		org, err = svc.GetOrg(ctx, "acme")
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
 	_, token, err := svc.CreateToken(ctx, admin.ID, auth.NewToken{Name: "testkit"})
 	if err != nil {
 		tb.Fatal(err)
-	}
-	e := serve(tb, meta, blobs, svc, opts, mount)
-	e.AdminID, e.OrgID, e.Token = admin.ID, org.ID, token
-	return e
-}
-
-// Twin starts another edge over e's stores, with its own registry,
-// caches, spool folder and server, mounted by mount: what a second edge
-// process behind the same load balancer shares with the first, the
-// stores and nothing else (the signing key aside, which every edge of a
-// deployment is given).
-func (e *Edge) Twin(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
-	tb.Helper()
-	meta := e.Registry.Catalog.Store()
-	t := serve(tb, meta, e.Registry.Blobs, newAuth(tb, meta), opts, mount)
-	t.AdminID, t.OrgID, t.Token = e.AdminID, e.OrgID, e.Token
-	return t
-}
-
-func newAuth(tb testing.TB, meta hosted.Store) *auth.Service {
-	svc, err := auth.New(meta, auth.Config{
-		SigningKey: bytes.Repeat([]byte("k"), 32),
-		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return svc
-}
-
-// serve builds the registry over the stores and serves it until the test
-// ends.
-func serve(tb testing.TB, meta hosted.Store, blobs blob.Store, svc *auth.Service, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
-	tb.Helper()
-	if opts.MetadataTTL == 0 {
-		opts.MetadataTTL = time.Hour
-	}
-	if opts.MaxUpload == 0 {
-		opts.MaxUpload = 1 << 20
 	}
 	log := slog.New(slog.DiscardHandler)
 	r := (&edge.Registry{
@@ -138,7 +120,7 @@ func serve(tb testing.TB, meta hosted.Store, blobs blob.Store, svc *auth.Service
 		MetadataTTL:     opts.MetadataTTL,
 		AnonymousMirror: true,
 		MaxUpload:       opts.MaxUpload,
-		SpoolDir:        filepath.Join(tb.TempDir(), "spool"),
+		SpoolDir:        filepath.Join(dir, "spool"),
 	}).Init()
 	srv := edge.New(edge.Config{Logger: log})
 	mount(r, srv.Mux())
@@ -151,9 +133,20 @@ func serve(tb testing.TB, meta hosted.Store, blobs blob.Store, svc *auth.Service
 	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
 	return &Edge{
 		URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
-		Registry: r, Auth: svc,
+		Registry: r, Auth: svc, AdminID: admin.ID, OrgID: org.ID, Token: token,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
+}
+
+// Twin starts another edge over e's stores, with its own registry,
+// caches, spool folder and server, mounted by mount: what a second edge
+// process behind the same load balancer shares with the first, the
+// stores and nothing else (the signing key aside, which every edge of a
+// deployment is given).
+func (e *Edge) Twin(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	opts.Meta, opts.Blobs = e.Registry.Catalog.Store(), e.Registry.Blobs
+	return StartEdge(tb, opts, mount)
 }
 
 // Do is Request on the edge's path, over a client that keeps enough idle

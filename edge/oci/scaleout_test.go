@@ -104,9 +104,8 @@ func twins(t *testing.T, st stores) (a, b *testkit.Edge) {
 		h.Mount(m.Group(""))
 		t.Cleanup(h.Close)
 	}
-	opts := testkit.EdgeOptions{MaxUpload: 1 << 30}
-	a = testkit.StartEdgeOn(t, st.meta, st.blobs, opts, mount)
-	return a, a.Twin(t, opts, mount)
+	a = testkit.StartEdge(t, testkit.EdgeOptions{MaxUpload: 1 << 30, Meta: st.meta, Blobs: st.blobs}, mount)
+	return a, a.Twin(t, testkit.EdgeOptions{MaxUpload: 1 << 30}, mount)
 }
 
 func forEachStores(t *testing.T, fn func(t *testing.T, st stores)) {
