@@ -40,7 +40,7 @@ import (
 //     way in, never held in memory;
 //  5. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
-//     decompression);
+//     decompression), then its check of what the upload refers to (Refs);
 //  6. accept: ClaimForPublish, the authoritative check, which takes the
 //     name on a first publish, then the protocol's last check (a version
 //     that exists: asked right after step 3 instead when the coordinates
@@ -53,9 +53,10 @@ import (
 //     and the audit entry of either outcome (recordPublish).
 //
 // A signed-in caller's publish is audited whatever stops it, with what
-// is known of it by then. OCI's push (upload sessions, then a manifest)
-// is not a publish of one upload and does not run through here yet; it
-// shares ClaimForPublish.
+// is known of it by then. An OCI push runs its manifest through here; its
+// blobs, sent before in upload sessions of many requests each, are
+// authorized with MayPublish before a byte is read and claimed with
+// ClaimForPublish before they become visible.
 //
 // It returns the error the client is told (after spec.Refused), or
 // ErrNoUpload, unaudited, when the request turned out to carry no upload.
@@ -77,7 +78,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 		if err != nil && spec.Refused != nil {
 			err = spec.Refused(pub, err)
 		}
-		r.recordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
+		r.recordPublish(ctx, cmp.Or(spec.Action, "package.publish"), pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
 	}()
 	body, err := Body(ctx, cmp.Or(spec.Limit, r.MaxUpload))
 	if err != nil {
@@ -131,6 +132,11 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 	if pub.Namespace == "" { // the upload never named its package
 		return fault.New(op, fault.Invalid, "the upload does not name the package it holds")
 	}
+	if spec.Refs != nil {
+		if err := spec.Refs(Context(ctx), pub); err != nil {
+			return err
+		}
+	}
 	req := ClaimRequest{Protocol: spec.Protocol, Namespace: pub.Namespace, Org: pub.Org, Upstream: pub.Upstream}
 	var last func() error
 	if check != nil {
@@ -167,6 +173,8 @@ var ErrNoUpload = errors.New("edge: the request carries no upload")
 // its pieces learn (a parsed manifest) in the value they are methods of.
 type PublishSpec struct {
 	Protocol string
+	// Action is the audit action of the publish; "" is "package.publish".
+	Action string
 	// SignIn is the Unauthorized message for an anonymous caller: how to
 	// sign in with the protocol's client.
 	SignIn string
@@ -193,6 +201,11 @@ type PublishSpec struct {
 	// spooled pub.Upload: pure (no store), reading archives through
 	// edge/archive. It may set Version and File.
 	Validate func(pub *Publication) error
+	// Refs, nil for none, checks against the store what the validated
+	// upload refers to, before anything is claimed, so that a refusal
+	// claims nothing: the blobs and child manifests an OCI manifest names,
+	// pushed before it.
+	Refs func(ctx context.Context, pub *Publication) error
 	// Check is the protocol's last check once the write is authorized,
 	// nil for none: a version that exists, told only to a writer. It is
 	// asked before the content is read when Coordinates set Version,
