@@ -471,16 +471,16 @@ func (r *Registry) NewUpload(protocol string, algs ...string) (*Upload, error) {
 }
 
 // spoolPrefix starts the name of every Upload's file, so that SweepSpool
-// tells them from other data under SpoolDir (OCI's resumable upload
-// sessions, which outlive a restart).
+// tells them from other data under SpoolDir (the spool files of OCI upload
+// sessions of earlier versions, which OCI's sweep removes).
 const spoolPrefix = "upload-"
 
 // SweepSpool removes the files of Uploads last modified before cutoff,
 // in every protocol's folder under SpoolDir, and returns how many: what
 // a process that died mid-publish left behind (Close removes the file of
-// every publish that ends). Other files there, such as OCI's upload
-// sessions, are left alone. Safe while serving with a cutoff older than
-// the longest upload (UploadTimeout).
+// every publish that ends). Other files there are left alone. Safe
+// while serving with a cutoff older than the longest upload
+// (UploadTimeout).
 func (r *Registry) SweepSpool(cutoff time.Time) (int, error) {
 	if r.SpoolDir == "" {
 		return 0, nil
