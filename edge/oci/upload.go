@@ -58,7 +58,9 @@ func newID() string {
 // chunkPrefix is where the chunk objects of session id live; chunkObject
 // the one place that names a chunk: by offset, and a nonce, so that two
 // chunks racing for one offset never overwrite each other's bytes.
-func chunkPrefix(id string) string { return "oci-uploads/" + id + "/" }
+func chunkPrefix(id string) string { return chunksRoot + id + "/" }
+
+const chunksRoot = "oci-uploads/"
 
 func chunkObject(id string, offset int64) string {
 	return fmt.Sprintf("%s%020d-%s", chunkPrefix(id), offset, newID()[:8])
@@ -219,10 +221,13 @@ func (h *Handler) copyChunk(ctx context.Context, w io.Writer, id string, ch chun
 	}
 	defer rc.Close()
 	n, err := io.Copy(w, rc)
-	if err == nil && n != ch.Size {
-		err = fault.Newf(op, fault.Internal, "chunk %s holds %d bytes, not %d", ch.Object, n, ch.Size)
+	if err != nil {
+		return fault.Wrap(op, fault.Unavailable, err)
 	}
-	return fault.Wrap(op, fault.Unavailable, err)
+	if n != ch.Size {
+		return fault.Newf(op, fault.Internal, "chunk %s holds %d bytes, not %d", ch.Object, n, ch.Size)
+	}
+	return nil
 }
 
 // bodyError classifies a failure reading a request body: over the limit,
@@ -519,7 +524,6 @@ func (h *Handler) dropChunks(ctx context.Context, chunks ...chunkRec) {
 func (h *Handler) Sweep(ctx context.Context, now time.Time) int {
 	cutoff := now.Add(-h.opts.UploadTTL)
 	listed := map[string]bool{} // chunk objects of live sessions
-	live := map[string]bool{}
 	var doomed []uploadRec
 	err := h.eachRecord(ctx, uploadsC, "", "", "", func(r hosted.Record) bool {
 		u, err := decode[uploadRec](r)
@@ -527,7 +531,6 @@ func (h *Handler) Sweep(ctx context.Context, now time.Time) int {
 			doomed = append(doomed, uploadRec{ID: r.ID, Chunks: u.Chunks})
 			return true
 		}
-		live[u.ID] = true
 		for _, ch := range u.Chunks {
 			listed[ch.Object] = true
 		}
@@ -542,7 +545,7 @@ func (h *Handler) Sweep(ctx context.Context, now time.Time) int {
 	}
 	if h.scratch != nil {
 		var orphans []chunkRec
-		err = h.scratch.ListScratch(ctx, "oci-uploads/", func(name string, stored time.Time) bool {
+		err = h.scratch.ListScratch(ctx, chunksRoot, func(name string, stored time.Time) bool {
 			if !listed[name] && stored.Before(now.Add(-h.opts.SweepInterval)) {
 				orphans = append(orphans, chunkRec{Object: name})
 			}
