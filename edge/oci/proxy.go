@@ -157,7 +157,9 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	scope := pullScope(t.upName)
-	e, err := h.r.Cache.Get(edge.Context(ctx), cache.Request{
+	// A layer's fill may take longer than a read's budget: the wait keeps
+	// the request's values, and the cache's own bound (WaitTimeout).
+	e, err := h.r.Cache.Get(context.WithoutCancel(edge.Context(ctx)), cache.Request{
 		Key: mirrorkit.OCIBlob(c.Digest), Legacy: mirrorkit.LegacyOCIBlob(m.prefix, c.Digest), Want: []blob.Digest{c.Digest},
 		Fetch: mirrorkit.Artifact(m.scoped(scope), u, mirrorkit.ArtifactOptions{MaxSize: h.opts.MaxBlobSize, ContentType: "application/octet-stream"}),
 	})
