@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"entrepot/deploy/testkit"
 	"entrepot/edge"
@@ -96,16 +97,19 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// twins starts two edges serving OCI over st.
-func twins(t *testing.T, st stores) (a, b *testkit.Edge) {
+// twins starts two edges serving OCI over st, and returns them with
+// their handlers.
+func twins(t *testing.T, st stores) (a, b *testkit.Edge, ha, hb *oci.Handler) {
 	t.Helper()
-	mount := func(r *edge.Registry, m *edge.Mux) {
-		h := oci.New(r, nil, oci.Options{})
-		h.Mount(m.Group(""))
-		t.Cleanup(h.Close)
+	mount := func(h **oci.Handler) func(r *edge.Registry, m *edge.Mux) {
+		return func(r *edge.Registry, m *edge.Mux) {
+			*h = oci.New(r, nil, oci.Options{})
+			(*h).Mount(m.Group(""))
+			t.Cleanup((*h).Close)
+		}
 	}
-	a = testkit.StartEdge(t, testkit.EdgeOptions{MaxUpload: 1 << 30, Meta: st.meta, Blobs: st.blobs}, mount)
-	return a, a.Twin(t, testkit.EdgeOptions{MaxUpload: 1 << 30}, mount)
+	a = testkit.StartEdge(t, testkit.EdgeOptions{MaxUpload: 1 << 30, Meta: st.meta, Blobs: st.blobs}, mount(&ha))
+	return a, a.Twin(t, testkit.EdgeOptions{MaxUpload: 1 << 30}, mount(&hb)), ha, hb
 }
 
 func forEachStores(t *testing.T, fn func(t *testing.T, st stores)) {
@@ -133,7 +137,7 @@ func randomBytes(n int) []byte {
 // complete; a cancel and a mount on the other edge.
 func TestTwinEdgesUpload(t *testing.T) {
 	forEachStores(t, func(t *testing.T, st stores) {
-		a, b := twins(t, st)
+		a, b, _, hb := twins(t, st)
 		data := randomBytes(3<<20 + 1234)
 		d := digestOf(data)
 		c1, c2 := 1<<20, 2<<20 // chunk boundaries
@@ -208,6 +212,38 @@ func TestTwinEdgesUpload(t *testing.T) {
 				t.Fatalf("PATCH after the cancel: %d %s", resp.StatusCode, body)
 			}
 		})
+		t.Run("the other edge sweeps", func(t *testing.T) {
+			// A session abandoned on A, with a chunk and a chunk object a
+			// PATCH cut by a crash stored without recording it.
+			resp, _ := admin(t, a, "POST", "/v2/acme/twin/blobs/uploads/", nil)
+			loc := resp.Header.Get("Location")
+			id := loc[strings.LastIndexByte(loc, '/')+1:]
+			admin(t, a, "PATCH", loc, data[:c1], "Content-Range", rng(0, c1))
+			scratch := st.blobs.(blob.Scratch)
+			ctx := context.Background()
+			if _, err := scratch.PutScratch(ctx, "oci-uploads/"+id+"/crashed", bytes.NewReader([]byte("cut short"))); err != nil {
+				t.Fatal(err)
+			}
+			objects := func() (n int) {
+				scratch.ListScratch(ctx, "oci-uploads/"+id+"/", func(string, time.Time) bool { n++; return true })
+				return n
+			}
+			// Past the sweep interval, the unrecorded chunk goes; the
+			// session stays, and A still takes it.
+			if n := hb.Sweep(ctx, time.Now().Add(11*time.Minute)); n != 0 || objects() != 1 {
+				t.Fatalf("a sweep inside the session's life ended %d sessions and left %d objects", n, objects())
+			}
+			if resp, _ := admin(t, a, "GET", loc, nil); resp.StatusCode != 204 || resp.Header.Get("Range") != rng(0, c1) {
+				t.Fatalf("the session after the sweep: %d %q", resp.StatusCode, resp.Header.Get("Range"))
+			}
+			// Once idle past its lifetime, it goes with its chunks.
+			if n := hb.Sweep(ctx, time.Now().Add(25*time.Hour)); n == 0 || objects() != 0 {
+				t.Fatalf("the expired session: %d ended, %d objects left", n, objects())
+			}
+			if resp, _ := admin(t, a, "GET", loc, nil); resp.StatusCode != 404 {
+				t.Fatalf("the swept session on A: %d", resp.StatusCode)
+			}
+		})
 		t.Run("mount on the other edge", func(t *testing.T) {
 			resp, body := admin(t, b, "POST", "/v2/acme/other/blobs/uploads/?mount="+d+"&from=acme/twin", nil)
 			if resp.StatusCode != 201 {
@@ -254,7 +290,7 @@ func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestTwinEdgesSkopeo(t *testing.T) {
 	skopeoBin := testkit.RequireTool(t, "skopeo")
 	forEachStores(t, func(t *testing.T, st stores) {
-		a, b := twins(t, st)
+		a, b, _, _ := twins(t, st)
 		rr, front := newRoundRobin(t, a.URL, b.URL)
 		host := strings.TrimPrefix(front.URL, "http://")
 		src := t.TempDir()
