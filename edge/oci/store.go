@@ -76,6 +76,9 @@ type uploadRec struct {
 type chunkRec struct {
 	Object string `json:"object"` // its blob.Scratch name (chunkObject)
 	Size   int64  `json:"size"`
+	// SHA256 is the digest of a session's first chunk, hashed on its way
+	// in: when it is the only one, the blob is that object (promote).
+	SHA256 blob.Digest `json:"sha256,omitempty"`
 }
 
 func (h *Handler) store() hosted.Store { return h.r.Catalog.Store() }

@@ -3,9 +3,11 @@ package oci
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -209,6 +211,29 @@ func (h *Handler) commit(ctx *fasthttp.RequestCtx, t target, d blob.Digest, u *u
 	return h.saveLink(bg, linkRec{Repo: t.name, Digest: d, Blob: info.Digest, Size: info.Size})
 }
 
+// errNoPromote: the upload is not one chunk of the digest announced.
+var errNoPromote = errors.New("oci: the upload cannot be promoted")
+
+// promote makes the only chunk of an upload, whose sha256 was taken on
+// its way in and is d, the blob d without copying its bytes again (the
+// single streamed PATCH of docker, podman and skopeo), once the namespace
+// is claimed, and links it into t's repository. Unavailable when the
+// store cannot: the caller then copies the chunk (commit).
+func (h *Handler) promote(ctx *fasthttp.RequestCtx, t target, d blob.Digest, ch chunkRec) error {
+	if err := h.claim(ctx, &t); err != nil {
+		return err
+	}
+	bg := edge.Context(ctx)
+	info, err := h.scratch.PromoteScratch(bg, ch.Object, d)
+	if fault.Is(err, fault.NotFound) {
+		return errf(codeBlobUploadUnknown, fault.NotFound, "oci.promote", "upload of %s has expired", d)
+	}
+	if err != nil {
+		return fault.Op("oci.promote", err)
+	}
+	return h.saveLink(bg, linkRec{Repo: t.name, Digest: d, Blob: info.Digest, Size: info.Size})
+}
+
 // copyChunk copies one stored chunk of session id into w.
 func (h *Handler) copyChunk(ctx context.Context, w io.Writer, id string, ch chunkRec) error {
 	const op = "oci.copyChunk"
@@ -388,8 +413,17 @@ func (h *Handler) appendChunk(ctx *fasthttp.RequestCtx, u uploadRec) (uploadRec,
 	bg := edge.Context(ctx)
 	start := u.Size
 	ch := chunkRec{Object: chunkObject(u.ID, start)}
-	if ch.Size, err = h.scratch.PutScratch(bg, ch.Object, exact(body, want)); err != nil {
+	src := exact(body, want)
+	var sum hash.Hash
+	if start == 0 { // perhaps the whole blob, streamed in one PATCH
+		sum = sha256.New()
+		src = io.TeeReader(src, sum)
+	}
+	if ch.Size, err = h.scratch.PutScratch(bg, ch.Object, src); err != nil {
 		return u, bodyError(err)
+	}
+	if sum != nil {
+		ch.SHA256 = blob.NewDigest(blob.SHA256, sum.Sum(nil))
 	}
 	if ch.Size == 0 { // a streamed body without bytes
 		h.dropChunks(bg, ch)
@@ -460,11 +494,17 @@ func (h *Handler) finishUpload(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	body, err := edge.Body(ctx, h.opts.MaxBlobSize-u.Size)
-	if err != nil {
-		return bodyError(err)
+	err = errNoPromote
+	if want == 0 && len(u.Chunks) == 1 && u.Chunks[0].SHA256 == d {
+		err = h.promote(ctx, t, d, u.Chunks[0])
 	}
-	err = h.commit(ctx, t, d, &u, exact(body, want))
+	if errors.Is(err, errNoPromote) || fault.Is(err, fault.Unavailable) {
+		body, berr := edge.Body(ctx, h.opts.MaxBlobSize-u.Size)
+		if berr != nil {
+			return bodyError(berr)
+		}
+		err = h.commit(ctx, t, d, &u, exact(body, want))
+	}
 	if err == nil || codeOf(err) == codeDigestInvalid {
 		h.endSession(edge.Context(ctx), u)
 	}

@@ -32,6 +32,15 @@ type Scratch interface {
 	// prefix, and when it was stored, in no particular order, until fn
 	// returns false.
 	ListScratch(ctx context.Context, prefix string, fn func(name string, stored time.Time) bool) error
+	// PromoteScratch makes the object name the blob with sha256 digest d,
+	// without its bytes passing through the caller again (a rename, a
+	// server-side copy), and removes the object. The caller vouches that
+	// the object's bytes hash to d: it hashed them on their way in. A
+	// blob d that exists already is kept. NotFound when there is no such
+	// object; Unavailable when the backend cannot do it for this object
+	// (an S3 object over 5 GiB), in which case the caller copies the bytes
+	// through a Writer instead.
+	PromoteScratch(ctx context.Context, name string, d Digest) (Info, error)
 }
 
 // ValidScratchName accepts 1 to 256 bytes of segments of [a-z0-9._-]

@@ -28,6 +28,7 @@ func RunScratch(t *testing.T, newStore NewStore) {
 		{"List", testScratchList},
 		{"InvalidName", testScratchInvalidName},
 		{"Large", testScratchLarge},
+		{"Promote", testScratchPromote},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -38,6 +39,28 @@ func RunScratch(t *testing.T, newStore NewStore) {
 			c.fn(t, context.Background(), s)
 		})
 	}
+}
+
+// testScratchPromote: a promoted object is the blob and is gone as an
+// object; promoting onto an existing blob keeps it; a missing object is
+// NotFound.
+func testScratchPromote(t *testing.T, ctx context.Context, s blob.Scratch) {
+	b := []byte("a whole layer in one chunk")
+	d := sha(b)
+	for i := 0; i < 2; i++ {
+		putScratch(t, ctx, s, "up/p/0", b)
+		info, err := s.PromoteScratch(ctx, "up/p/0", d)
+		if err != nil || info.Digest != d || info.Size != int64(len(b)) {
+			t.Fatalf("promote %d: %+v %v", i, info, err)
+		}
+		if got := read(t, ctx, s.(blob.Store), d, 0, -1); !bytes.Equal(got, b) {
+			t.Fatalf("the blob holds %q", got)
+		}
+		_, err = s.OpenScratch(ctx, "up/p/0")
+		wantKind(t, err, fault.NotFound)
+	}
+	_, err := s.PromoteScratch(ctx, "up/none", d)
+	wantKind(t, err, fault.NotFound)
 }
 
 func putScratch(t *testing.T, ctx context.Context, s blob.Scratch, name string, b []byte) {

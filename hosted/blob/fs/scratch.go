@@ -144,4 +144,42 @@ func (s *Store) ListScratch(ctx context.Context, prefix string, fn func(name str
 	return fault.Wrap(op, fault.Unavailable, err)
 }
 
+// PromoteScratch implements blob.Scratch with a rename.
+func (s *Store) PromoteScratch(ctx context.Context, name string, d blob.Digest) (blob.Info, error) {
+	const op = "fs.PromoteScratch"
+	src, err := s.scratchPath(op, name)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	final, err := s.path(op, d)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	fi, err := os.Stat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return blob.Info{}, fault.Newf(op, fault.NotFound, "scratch object %s not found", name)
+	}
+	if err != nil {
+		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
+	}
+	info := blob.Info{Digest: d, Size: fi.Size()}
+	if have, err := os.Stat(final); err == nil && have.Size() == info.Size {
+		info.ModTime = have.ModTime()
+		return info, s.DeleteScratch(ctx, name) // an identical blob is there already
+	}
+	if err := os.Chmod(src, 0o440); err != nil {
+		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
+	}
+	if err := os.Rename(src, final); err != nil {
+		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
+	}
+	syncDir(filepath.Dir(final))
+	s.DeleteScratch(ctx, name) // the folders it was in, now empty
+	info.ModTime = time.Now()
+	return info, nil
+}
+
 var _ blob.Scratch = (*Store)(nil)

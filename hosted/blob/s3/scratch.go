@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -108,6 +109,45 @@ func (s *Store) ListScratch(ctx context.Context, prefix string, fn func(name str
 		}
 	}
 	return nil
+}
+
+// maxCopySize is the largest object one CopyObject copies.
+const maxCopySize = 5 << 30
+
+// PromoteScratch implements blob.Scratch with a server-side CopyObject,
+// then deletes the object.
+func (s *Store) PromoteScratch(ctx context.Context, name string, d blob.Digest) (blob.Info, error) {
+	const op = "blob.s3.PromoteScratch"
+	src, err := s.scratchKey(op, name)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	key, err := s.keyOf(op, d)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &src})
+	if err != nil {
+		return blob.Info{}, classify(op, err)
+	}
+	size := aws.ToInt64(head.ContentLength)
+	if size > maxCopySize {
+		return blob.Info{}, fault.Newf(op, fault.Unavailable, "scratch object %s is too large for a copy", name)
+	}
+	info, err := s.head(ctx, op, key, d)
+	if fault.Is(err, fault.NotFound) {
+		_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket: &s.bucket, Key: &key, CopySource: aws.String(s.bucket + "/" + src),
+			ContentType: aws.String("application/octet-stream"), MetadataDirective: types.MetadataDirectiveReplace,
+		})
+		if err != nil {
+			return blob.Info{}, classify(op, err)
+		}
+		info = blob.Info{Digest: d, Size: size, ModTime: time.Now().UTC()}
+	} else if err != nil {
+		return blob.Info{}, err
+	}
+	return info, s.DeleteScratch(ctx, name)
 }
 
 var _ blob.Scratch = (*Store)(nil)
