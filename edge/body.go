@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -68,3 +69,35 @@ func (o ownErrors) Read(p []byte) (int, error) {
 	}
 	return n, fault.WrapMsg("edge.Body", fault.Invalid, "the request body is malformed", errors.New(Redact(err.Error())))
 }
+
+// drainRefused reads and drops what is left of the body of a request that
+// is answered with an error, before the answer is written. fasthttp
+// itself discards an unread body only after the answer, and only up to
+// 256 KiB, closing the connection on more: a client still sending then
+// gets a reset instead of the error, and a proxy in front (nginx) turns
+// the answer into a 502. At most drainLimit bytes are read, for at most
+// drainWait, so that a client cannot hold the answer up; a body left
+// unread then, or one refused for its size, closes the connection after
+// the answer.
+func drainRefused(ctx *fasthttp.RequestCtx, tooLarge bool) {
+	if tooLarge {
+		ctx.SetConnectionClose()
+	}
+	s := ctx.RequestBodyStream()
+	if s == nil || !hasBody(&ctx.Request.Header) {
+		return
+	}
+	if c := ctx.Conn(); c != nil {
+		c.SetReadDeadline(time.Now().Add(drainWait))
+	}
+	if _, err := io.CopyN(io.Discard, s, drainLimit); err != io.EOF {
+		ctx.SetConnectionClose()
+	}
+}
+
+// drainLimit is how much of a refused body is read and dropped: a chunk
+// of an upload, or the start of a body over the limit.
+const drainLimit = 64 << 20
+
+// drainWait bounds how long drainRefused waits for a client to send more.
+const drainWait = time.Second

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"runtime/debug"
@@ -182,9 +181,7 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 	}
 	rm := m.metrics.route(rt.Protocol, rt.Name)
 	fail := func(ctx *fasthttp.RequestCtx, err error) {
-		if fault.Is(err, fault.TooLarge) {
-			drainRefused(ctx)
-		}
+		drainRefused(ctx, fault.Is(err, fault.TooLarge))
 		// Looked up here, on the error path, so that a route registered
 		// before its group's ConcealReads is concealed all the same.
 		if message, read := m.unseen[rt.Protocol]; read {
@@ -274,27 +271,3 @@ func logPath(ctx *fasthttp.RequestCtx, rt Route, pattern string) string {
 	}
 	return string(ctx.Path())
 }
-
-// drainLimit is how much of a refused body is read and dropped so that the
-// client, still sending, reads the error instead of a connection reset.
-const drainLimit = 8 << 20
-
-// drainRefused reads what is left of a request body that was refused for
-// its size, up to drainLimit, and closes the connection after the answer:
-// closing a socket with unread bytes makes the kernel reset it, and most
-// clients then report the reset, not the 413.
-func drainRefused(ctx *fasthttp.RequestCtx) {
-	ctx.SetConnectionClose()
-	s := ctx.RequestBodyStream()
-	if s == nil {
-		return
-	}
-	// A client that stopped sending must not hold the answer up.
-	if c := ctx.Conn(); c != nil {
-		c.SetReadDeadline(time.Now().Add(drainWait))
-	}
-	io.CopyN(io.Discard, s, drainLimit)
-}
-
-// drainWait bounds how long drainRefused waits for a client to send more.
-const drainWait = time.Second

@@ -33,14 +33,14 @@ import (
 //     URL, or a small header of the body: a form's fields, a metadata
 //     frame);
 //  3. the organization (publishTo) and the authorization, before any
-//     heavy work: mayPublish, or, when only the upload names the package
-//     (a gem), mayPublishAny before and mayPublish once the spooled
+//     heavy work: MayPublish, or, when only the upload names the package
+//     (a gem), mayPublishAny before and MayPublish once the spooled
 //     upload has given the name;
 //  4. the upload spooled to a local file (NewUpload, Spool), hashed on the
 //     way in, never held in memory;
 //  5. the protocol's validator and manifest reader over the spooled file,
 //     reading archives through edge/archive (entry checks, bounded
-//     decompression);
+//     decompression), then its check of what the upload refers to (Refs);
 //  6. accept: ClaimForPublish, the authoritative check, which takes the
 //     name on a first publish, then the protocol's last check (a version
 //     that exists: asked right after step 3 instead when the coordinates
@@ -53,9 +53,10 @@ import (
 //     and the audit entry of either outcome (recordPublish).
 //
 // A signed-in caller's publish is audited whatever stops it, with what
-// is known of it by then. OCI's push (upload sessions, then a manifest)
-// is not a publish of one upload and does not run through here yet; it
-// shares ClaimForPublish.
+// is known of it by then. An OCI push runs its manifest through here; its
+// blobs, sent before in upload sessions of many requests each, are
+// authorized with MayPublish before a byte is read and claimed with
+// ClaimForPublish before they become visible.
 //
 // It returns the error the client is told (after spec.Refused), or
 // ErrNoUpload, unaudited, when the request turned out to carry no upload.
@@ -77,7 +78,7 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 		if err != nil && spec.Refused != nil {
 			err = spec.Refused(pub, err)
 		}
-		r.recordPublish(ctx, "package.publish", pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
+		r.recordPublish(ctx, cmp.Or(spec.Action, "package.publish"), pub.target(spec.Protocol), cmp.Or(pub.Claim.OrgID, pub.Org.ID), err, string(pub.Blob.Digest))
 	}()
 	body, err := Body(ctx, cmp.Or(spec.Limit, r.MaxUpload))
 	if err != nil {
@@ -131,6 +132,11 @@ func (r *Registry) Publish(ctx *fasthttp.RequestCtx, spec PublishSpec) (err erro
 	if pub.Namespace == "" { // the upload never named its package
 		return fault.New(op, fault.Invalid, "the upload does not name the package it holds")
 	}
+	if spec.Refs != nil {
+		if err := spec.Refs(Context(ctx), pub); err != nil {
+			return err
+		}
+	}
 	req := ClaimRequest{Protocol: spec.Protocol, Namespace: pub.Namespace, Org: pub.Org, Upstream: pub.Upstream}
 	var last func() error
 	if check != nil {
@@ -167,6 +173,8 @@ var ErrNoUpload = errors.New("edge: the request carries no upload")
 // its pieces learn (a parsed manifest) in the value they are methods of.
 type PublishSpec struct {
 	Protocol string
+	// Action is the audit action of the publish; "" is "package.publish".
+	Action string
 	// SignIn is the Unauthorized message for an anonymous caller: how to
 	// sign in with the protocol's client.
 	SignIn string
@@ -193,6 +201,11 @@ type PublishSpec struct {
 	// spooled pub.Upload: pure (no store), reading archives through
 	// edge/archive. It may set Version and File.
 	Validate func(pub *Publication) error
+	// Refs, nil for none, checks against the store what the validated
+	// upload refers to, before anything is claimed, so that a refusal
+	// claims nothing: the blobs and child manifests an OCI manifest names,
+	// pushed before it.
+	Refs func(ctx context.Context, pub *Publication) error
 	// Check is the protocol's last check once the write is authorized,
 	// nil for none: a version that exists, told only to a writer. It is
 	// asked before the content is read when Coordinates set Version,
@@ -279,14 +292,14 @@ func (p *Publication) target(protocol string) string {
 }
 
 // authorizePublish picks the organization of pub (publishTo) and
-// authorizes the write before the body is read (mayPublish).
+// authorizes the write before the body is read (MayPublish).
 func (r *Registry) authorizePublish(ctx *fasthttp.RequestCtx, protocol string, pub *Publication) error {
 	org, ns, claimed, err := r.publishTo(Context(ctx), pub.Principal, protocol, pub.Named, pub.Namespaces...)
 	if err != nil {
 		return err
 	}
 	pub.Org, pub.Namespace, pub.Claimed = org, ns, claimed
-	return r.mayPublish(ctx, protocol, org, ns)
+	return r.MayPublish(ctx, protocol, org, ns)
 }
 
 // publishTo picks the organization a publish goes to and the namespace
@@ -308,14 +321,16 @@ func (r *Registry) publishTo(ctx context.Context, p auth.Principal, protocol, na
 	return org, namespaces[0], false, err
 }
 
-// mayPublish authorizes a publish to org under namespace (as the protocol
+// MayPublish authorizes a publish to org under namespace (as the protocol
 // compares names) before its body is read, so that a caller without the
 // write is refused cheaply: the write on the repository of namespace's
 // claim, or, for a name nobody holds, membership of org and the write on
 // its repository for protocol. A claim held by another organization is a
 // Conflict. ClaimForPublish checks again, authoritatively, once the upload
-// is valid: both are mayWrite.
-func (r *Registry) mayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
+// is valid: both are mayWrite. Publish calls it; a protocol whose upload
+// does not run through Publish (OCI's push, chunk by chunk) calls it before
+// it reads a chunk, and ClaimForPublish right before its commit.
+func (r *Registry) MayPublish(ctx *fasthttp.RequestCtx, protocol string, org auth.Org, namespace string) error {
 	_, err := r.mayWrite(ctx, protocol, org, namespace)
 	return err
 }
@@ -332,7 +347,7 @@ type writeAccess struct {
 }
 
 // mayWrite is the authorization of a publish of namespace to org, the one
-// mayPublish and ClaimForPublish share: the caller is signed in; a
+// MayPublish and ClaimForPublish share: the caller is signed in; a
 // namespace another organization holds is a Conflict; a claimed one needs
 // the write on its claim's repository; an unclaimed one needs membership
 // of org (or a platform admin) and the write on org's repository for the
@@ -456,16 +471,16 @@ func (r *Registry) NewUpload(protocol string, algs ...string) (*Upload, error) {
 }
 
 // spoolPrefix starts the name of every Upload's file, so that SweepSpool
-// tells them from other data under SpoolDir (OCI's resumable upload
-// sessions, which outlive a restart).
+// tells them from other data under SpoolDir (the spool files of OCI upload
+// sessions of earlier versions, which OCI's sweep removes).
 const spoolPrefix = "upload-"
 
 // SweepSpool removes the files of Uploads last modified before cutoff,
 // in every protocol's folder under SpoolDir, and returns how many: what
 // a process that died mid-publish left behind (Close removes the file of
-// every publish that ends). Other files there, such as OCI's upload
-// sessions, are left alone. Safe while serving with a cutoff older than
-// the longest upload (UploadTimeout).
+// every publish that ends). Other files there are left alone. Safe
+// while serving with a cutoff older than the longest upload
+// (UploadTimeout).
 func (r *Registry) SweepSpool(cutoff time.Time) (int, error) {
 	if r.SpoolDir == "" {
 		return 0, nil

@@ -43,9 +43,11 @@ type Registry struct {
 	anonMirror      atomic.Bool
 	// MaxUpload bounds a publish's body (MAX_UPLOAD_SIZE).
 	MaxUpload int64
-	// SpoolDir is a local folder (under DATA_DIR) for data that must
-	// outlive a request before it becomes a blob, such as resumable OCI
-	// upload sessions. Protocols use a subfolder named after themselves.
+	// SpoolDir is a local folder (under DATA_DIR) for a publish's upload
+	// on its way to the blob store (Upload). Protocols use a subfolder
+	// named after themselves. What must outlive the request, such as the
+	// chunks of OCI upload sessions, goes to the shared blob store instead
+	// (blob.Scratch), which every edge sees.
 	SpoolDir string
 	// Changes records the changes this edge makes for the other edges:
 	// the change feed (hosted/changes), whose subscriber hands every

@@ -14,8 +14,10 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/hosted"
+	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/bolt"
+	"entrepot/hosted/fault"
 )
 
 // Edge is an edge server running inside the test process, over the
@@ -43,6 +45,12 @@ type EdgeOptions struct {
 	MetadataTTL time.Duration
 	// MaxUpload bounds a publish; 0 means 1 MiB.
 	MaxUpload int64
+	// Meta and Blobs are the stores to serve over (a MongoDB and an S3
+	// bucket, say, which the test closes); nil: fresh embedded ones.
+	// Edges started over the same stores share them and nothing else
+	// (Twin).
+	Meta  hosted.Store
+	Blobs blob.Store
 }
 
 // StartEdge builds the registry, lets mount register the protocol's
@@ -59,14 +67,21 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		opts.MaxUpload = 1 << 20
 	}
 	dir := tb.TempDir()
-	meta, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
-	if err != nil {
-		tb.Fatal(err)
+	meta, blobs := opts.Meta, opts.Blobs
+	if meta == nil {
+		m, err := bolt.Open(filepath.Join(dir, "entrepot.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { m.Close(context.Background()) })
+		meta = m
 	}
-	tb.Cleanup(func() { meta.Close(context.Background()) })
-	blobs, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		tb.Fatal(err)
+	if blobs == nil {
+		b, err := fs.New(filepath.Join(dir, "blobs"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		blobs = b
 	}
 	svc, err := auth.New(meta, auth.Config{
 		SigningKey: bytes.Repeat([]byte("k"), 32),
@@ -84,6 +99,9 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		tb.Fatal(err)
 	}
 	org, err := svc.CreateOrg(ctx, auth.Org{Name: "acme"}, admin.ID)
+	if fault.Is(err, fault.Conflict) { // an edge over the same stores made it
+		org, err = svc.GetOrg(ctx, "acme")
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -119,6 +137,17 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		Registry: r, Auth: svc, AdminID: admin.ID, OrgID: org.ID, Token: token,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	}
+}
+
+// Twin starts another edge over e's stores, with its own registry,
+// caches, spool folder and server, mounted by mount: what a second edge
+// process behind the same load balancer shares with the first, the
+// stores and nothing else (the signing key aside, which every edge of a
+// deployment is given).
+func (e *Edge) Twin(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *edge.Mux)) *Edge {
+	tb.Helper()
+	opts.Meta, opts.Blobs = e.Registry.Catalog.Store(), e.Registry.Blobs
+	return StartEdge(tb, opts, mount)
 }
 
 // Do is Request on the edge's path, over a client that keeps enough idle

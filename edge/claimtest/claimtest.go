@@ -1,8 +1,9 @@
 // Package claimtest is the conformance suite of what a first publish may
-// claim (edge.Registry.ClaimForPublish), run by every protocol that
-// mirrors package names (all but OCI, whose first path segment is an
-// organization's and whose mirrors sit under their own prefixes, tested in
-// its claim_test.go): a first publish never takes a name the
+// claim (edge.Registry.ClaimForPublish), run by every protocol (OCI,
+// whose first path segment is an organization's and whose mirrors sit
+// under their own prefixes, runs the cases that need no upstream name:
+// Protocol.Unmirrored; its mirror prefixes are tested in its
+// claim_test.go): a first publish never takes a name the
 // upstream serves (under any spelling its clients take for that name), an
 // upstream that cannot tell refuses the publish, a failed publish claims
 // nothing, a publish into an organization the caller does not belong to
@@ -76,6 +77,11 @@ type Protocol struct {
 	// where the suite would read the upstream's copy of such a name, it
 	// checks that nothing answers instead.
 	OrgNamespaces bool
+	// Unmirrored says no name the protocol publishes resolves upstream
+	// (OCI: mirrors sit under prefixes of their own): the cases about
+	// names the upstream serves, or cannot tell about, are skipped, and
+	// Serve and Lookup may do nothing. It implies OrgNamespaces.
+	Unmirrored bool
 	// Key is the name under which the catalog records a package, and
 	// Namespace what a first publish of a name claims; nil: the name.
 	Key, Namespace func(name string) string
@@ -122,8 +128,12 @@ func Run(t *testing.T, p Protocol) {
 		{"FailedPublishClaimsNothing", testFailedPublish},
 		{"NonMemberRefused", testNonMember},
 	}
+	upstreamCases := map[string]bool{"SquattingRefused": true, "SpellingsRefused": true, "UpstreamCannotTell": true}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if p.Unmirrored && upstreamCases[c.name] {
+				t.Skip("no name of the protocol's resolves upstream")
+			}
 			t.Parallel()
 			c.fn(t, NewEnv(t, p))
 		})
@@ -210,7 +220,7 @@ func (e *Env) unclaimed(t *testing.T, name string) {
 func (e *Env) resolvesUpstream(t *testing.T, name, version string) {
 	t.Helper()
 	st, vs := e.p.Versions(t, e, e.readToken(), name)
-	if e.p.OrgNamespaces {
+	if e.p.OrgNamespaces || e.p.Unmirrored {
 		if st != http.StatusNotFound {
 			t.Fatalf("%s in an organization's namespace: %d %v, want 404", name, st, vs)
 		}

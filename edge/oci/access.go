@@ -158,14 +158,28 @@ func (h *Handler) role(ctx context.Context, p auth.Principal, org auth.Org) (adm
 // organization's namespace before its first push creates a repository.
 func firstPushRef(org auth.Org) auth.RepoRef { return auth.RepoRef{OrgID: org.ID, Protocol: "oci"} }
 
-// claim is the one permission check of a push that lands in a namespace
-// nothing claims yet (t.org set), right before its record is written:
-// edge.Registry.ClaimForPublish makes sure the caller belongs to the
-// organization and may write to its OCI repository (created private
+// mayPush is the authorization of a push into a namespace nothing claims
+// yet (t.org set), before any of its bytes is read or stored:
+// edge.Registry.MayPublish, the check claim makes again when the push
+// lands (membership of the organization and the write on its OCI
+// repository), without claiming anything, so that a push refused then is
+// refused now and a push that fails claims nothing. In a claimed
+// namespace resolve has authorized the write already.
+func (h *Handler) mayPush(ctx *fasthttp.RequestCtx, t target) error {
+	if t.org == nil {
+		return nil
+	}
+	first, _, _ := strings.Cut(t.name, "/")
+	return authError(h.r.MayPublish(ctx, "oci", *t.org, first))
+}
+
+// claim is the permission check of a push that lands in a namespace
+// nothing claims yet (t.org set), right before what it pushed becomes
+// visible: edge.Registry.ClaimForPublish makes sure the caller belongs to
+// the organization and may write to its OCI repository (created private
 // then), and claims the namespace for it. OCI namespaces are hosted only
 // (mirror prefixes are reserved), so no upstream is asked. t then names
-// the repository. In a claimed namespace resolve has authorized the
-// write already, and claim does nothing.
+// the repository. In a claimed namespace claim does nothing.
 func (h *Handler) claim(ctx *fasthttp.RequestCtx, t *target) error {
 	if t.org == nil {
 		return nil
@@ -298,7 +312,7 @@ func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error
 	if strings.HasPrefix(c.Secret, auth.TokenPrefix) {
 		c.Kind = auth.TokenCredentials
 	}
-	p, err := h.r.Auth.Authenticate(context.Background(), c)
+	p, err := h.r.Auth.Authenticate(edge.Context(ctx), c)
 	if err != nil {
 		return withCode(codeUnauthorized, fault.Op(op, err))
 	}
@@ -323,7 +337,8 @@ func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) au
 			want[a] = true
 		}
 	}
-	t, found, err := h.locate(context.Background(), p, sc.Name, want["push"])
+	bg := edge.Context(ctx)
+	t, found, err := h.locate(bg, p, sc.Name, want["push"])
 	if err != nil || !found {
 		return g
 	}
@@ -332,7 +347,7 @@ func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) au
 		// authorize against: members may push (the push is authorized
 		// when it lands, see claim), administrators may do anything;
 		// non-members get nothing.
-		admin, member, err := h.role(context.Background(), p, *t.org)
+		admin, member, err := h.role(bg, p, *t.org)
 		if err != nil || !member {
 			return g
 		}
@@ -360,7 +375,7 @@ func (h *Handler) grant(ctx *fasthttp.RequestCtx, p auth.Principal, sc Scope) au
 			}
 			_, err = h.r.MayMirror(ctx, "oci")
 		} else {
-			err = h.r.Auth.Authorize(context.Background(), p, t.ref, a.act)
+			err = h.r.Auth.Authorize(bg, p, t.ref, a.act)
 		}
 		if err == nil {
 			g.Actions = append(g.Actions, a.name)

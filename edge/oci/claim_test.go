@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"entrepot/auth"
 	"entrepot/deploy/testkit"
 	"entrepot/edge"
+	"entrepot/edge/claimtest"
 	"entrepot/edge/oci"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -279,4 +281,86 @@ func TestNonMemberPushCreatesNothing(t *testing.T) {
 			t.Fatalf("after the owner's push: claim %v, repository %v", claim, repo)
 		}
 	})
+}
+
+// claims is OCI's adapter to the shared claim suite (edge/claimtest). A
+// repository's first segment is its organization, which a first push
+// claims; no hosted name resolves upstream (mirrors sit under prefixes of
+// their own, tested above), so the suite's upstream cases do not apply.
+var claims = claimtest.Protocol{
+	Name: "oci",
+	Mount: func(t *testing.T, r *edge.Registry, m *edge.Mux, _ *testkit.Upstream) {
+		h := oci.New(r, nil, oci.Options{})
+		h.Mount(m.Group(""))
+		t.Cleanup(h.Close)
+	},
+	Claim: oci.NormalizeClaim,
+	Publish: func(t *testing.T, e *claimtest.Env, token, name, version string) (int, string) {
+		return pushImage(t, e, token, name, version, true)
+	},
+	Published: http.StatusCreated,
+	Bad: []claimtest.Bad{
+		{Case: "blob digest mismatch", Says: "do not match", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return ociAnswer(t, e, token, "POST", "/v2/"+name+"/blobs/uploads/?digest="+digestOf([]byte("other")), []byte("layer"))
+		}},
+		{Case: "manifest naming an absent blob", Says: "push it first", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return pushImage(t, e, token, name, "1.0.0", false)
+		}},
+		{Case: "malformed manifest", Publish: func(t *testing.T, e *claimtest.Env, token, name string) (int, string) {
+			return ociAnswer(t, e, token, "PUT", "/v2/"+name+"/manifests/1.0.0", []byte(`{"schemaVersion":`), "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		}},
+	},
+	Serve:  func(*testkit.Upstream, string, string) {},
+	Lookup: func(name string) string { return "/v2/" + name + "/tags/list" },
+	Versions: func(t *testing.T, e *claimtest.Env, token, name string) (int, []string) {
+		resp, body := e.Do(t, "GET", "/v2/"+name+"/tags/list", nil, "Authorization", "Bearer "+token)
+		var list struct{ Tags []string }
+		json.Unmarshal(body, &list)
+		return resp.StatusCode, list.Tags
+	},
+	AuthenticatedReads: true,
+	Unmirrored:         true,
+	Spell:              func(org, base string) string { return org + "/" + base },
+	Namespace:          func(name string) string { org, _, _ := strings.Cut(name, "/"); return org },
+	Free:               "tool",
+	Taken:              "lib",
+}
+
+func TestClaims(t *testing.T) { claimtest.Run(t, claims) }
+
+// ociAnswer sends a request as token and returns the status and the
+// message of OCI's error list ("" on success); an error outside that
+// format fails the test.
+func ociAnswer(t *testing.T, e *claimtest.Env, token, method, path string, body []byte, header ...string) (int, string) {
+	t.Helper()
+	resp, b := e.Do(t, method, path, body, append([]string{"Authorization", "Bearer " + token}, header...)...)
+	if resp.StatusCode < 400 {
+		return resp.StatusCode, ""
+	}
+	var doc struct {
+		Errors []struct{ Code, Message string }
+	}
+	if json.Unmarshal(b, &doc) != nil || len(doc.Errors) == 0 || doc.Errors[0].Code == "" {
+		t.Fatalf("%d answered outside OCI's error format: %s", resp.StatusCode, b)
+	}
+	return resp.StatusCode, doc.Errors[0].Message
+}
+
+// pushImage pushes name:tag, a config and one layer (withBlobs false: the
+// manifest alone), as a client does, and returns the first refusal or the
+// manifest's answer.
+func pushImage(t *testing.T, e *claimtest.Env, token, name, tag string, withBlobs bool) (int, string) {
+	t.Helper()
+	config, layer := []byte(`{"architecture":"amd64","os":"linux"}`), []byte("layer of "+name)
+	if withBlobs {
+		for _, b := range [][]byte{config, layer} {
+			if st, msg := ociAnswer(t, e, token, "POST", "/v2/"+name+"/blobs/uploads/?digest="+digestOf(b), b); st != http.StatusCreated {
+				return st, msg
+			}
+		}
+	}
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`, digestOf(config), len(config), digestOf(layer), len(layer))
+	return ociAnswer(t, e, token, "PUT", "/v2/"+name+"/manifests/"+tag, []byte(m), "Content-Type", "application/vnd.oci.image.manifest.v1+json")
 }

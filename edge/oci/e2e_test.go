@@ -27,10 +27,23 @@ import (
 )
 
 // TestE2EConformance runs the OCI distribution-spec conformance suite
-// against the binary with every area enabled.
+// against the binary with every area enabled, on the embedded stores and
+// on MongoDB and S3 (FerretDB and MinIO in the test environment).
 func TestE2EConformance(t *testing.T) {
 	bin := testkit.RequireTool(t, "oci-conformance")
-	s := testkit.Start(t)
+	for _, backend := range []struct {
+		name string
+		env  func(testing.TB) []string
+	}{
+		{"embedded", func(testing.TB) []string { return nil }},
+		{"mongodb+s3", testkit.SharedStores},
+	} {
+		t.Run(backend.name, func(t *testing.T) { conformance(t, bin, backend.env(t)...) })
+	}
+}
+
+func conformance(t *testing.T, bin string, serverEnv ...string) {
+	s := testkit.Start(t, serverEnv...)
 	s.CreateOrg(t, s.AdminToken(t), "conformance")
 	dir := t.TempDir()
 	env := []string{

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -178,8 +177,8 @@ func TestUploads(t *testing.T) {
 		if resp, _ := x.do("PATCH", loc, bytes.NewReader(data[:10]), "Content-Range", "0-9"); resp.StatusCode != 202 {
 			t.Fatal(resp.StatusCode)
 		}
-		// A new handler over the same stores and spool: nothing of the
-		// session lived in the old one's memory.
+		// A new handler over the same stores: nothing of the session
+		// lived in the old one's memory.
 		y := *x
 		y.h = New(x.r, nil, Options{})
 		id := loc[strings.LastIndexByte(loc, '/')+1:]
@@ -187,10 +186,11 @@ func TestUploads(t *testing.T) {
 		if err != nil || u.Size != 10 {
 			t.Fatalf("session after restart: %+v %v", u, err)
 		}
-		// Bytes of a PATCH cut by the crash, past the recorded size, are dropped.
-		f, _ := os.OpenFile(y.h.spoolPath(id), os.O_WRONLY|os.O_APPEND, 0)
-		f.WriteString("garbage")
-		f.Close()
+		// Bytes of a PATCH cut by the crash, stored but never recorded,
+		// are dropped.
+		if _, err := y.h.scratch.PutScratch(context.Background(), chunkObject(id, 10), strings.NewReader("garbage")); err != nil {
+			t.Fatal(err)
+		}
 		if resp, body := x.do("PUT", loc+"?digest="+d, bytes.NewReader(data[10:]), "Content-Range", "10-19"); resp.StatusCode != 201 {
 			t.Fatalf("finish after restart: %d %s", resp.StatusCode, body)
 		}
@@ -209,9 +209,10 @@ func TestUploads(t *testing.T) {
 		if n := x.h.Sweep(context.Background(), time.Now().Add(25*time.Hour)); n != 1 {
 			t.Fatalf("swept %d sessions", n)
 		}
-		if _, err := os.Stat(x.h.spoolPath(id)); !os.IsNotExist(err) {
-			t.Fatalf("spool file left: %v", err)
-		}
+		x.h.scratch.ListScratch(context.Background(), chunkPrefix(id), func(name string, _ time.Time) bool {
+			t.Fatalf("chunk left: %s", name)
+			return false
+		})
 		if resp, _ := x.do("GET", loc, nil); resp.StatusCode != 404 {
 			t.Fatalf("swept session answers %d", resp.StatusCode)
 		}

@@ -2,8 +2,10 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -65,7 +67,7 @@ func (h *Handler) negotiate(ctx *fasthttp.RequestCtx, c Coord, mt string, stored
 	if !isIndex(mt) || c.Tag == "" {
 		return Descriptor{}, refuse
 	}
-	b, err := h.readSmall(stored)
+	b, err := h.readSmall(edge.Context(ctx), stored)
 	if err != nil {
 		return Descriptor{}, err
 	}
@@ -77,8 +79,8 @@ func (h *Handler) negotiate(ctx *fasthttp.RequestCtx, c Coord, mt string, stored
 }
 
 // readSmall reads a stored manifest.
-func (h *Handler) readSmall(d blob.Digest) ([]byte, error) {
-	rc, err := h.r.Blobs.Open(context.Background(), d, 0, -1)
+func (h *Handler) readSmall(ctx context.Context, d blob.Digest) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(ctx, d, 0, -1)
 	if err != nil {
 		return nil, fault.Op("oci.readSmall", err)
 	}
@@ -94,105 +96,148 @@ func (h *Handler) serveManifest(ctx *fasthttp.RequestCtx, d, stored blob.Digest,
 	}))
 }
 
-// putManifest answers PUT /v2/<name>/manifests/<reference>: validate,
-// check every referenced blob and child manifest is in the repository,
-// claim the name, store the bytes, then the record, then the tags.
+// putManifest answers PUT /v2/<name>/manifests/<reference> through the
+// publish pipeline (edge.Publish, manifestPush): the body limit, the
+// authorization before the body is read, the manifest spooled, validated
+// and checked against its digest, every referenced blob and child
+// manifest checked to be in the repository, the name claimed, the bytes
+// stored, then the record and the tags; both outcomes are audited.
 func (h *Handler) putManifest(ctx *fasthttp.RequestCtx, c Coord) error {
-	const op = "oci.putManifest"
-	t, err := h.resolve(ctx, c.Name, auth.Write)
-	if err != nil {
+	if _, err := h.resolve(ctx, c.Name, auth.Write); err != nil {
 		return err
 	}
-	bg := context.Background()
-	body, err := edge.ReadBody(ctx, h.opts.MaxManifestSize)
-	if fault.Is(err, fault.TooLarge) {
-		return edge.WithStatus(fasthttp.StatusRequestEntityTooLarge, withCode(codeManifestInvalid,
-			fault.WrapMsg(op, fault.TooLarge, "manifest over the limit of "+strconv.FormatInt(h.opts.MaxManifestSize, 10)+" bytes", err)))
-	}
-	if err != nil {
-		return withCode(codeManifestInvalid, err)
-	}
-	alg := blob.SHA256
-	if c.Digest != "" {
-		alg = c.Digest.Algorithm()
-	}
-	hs := blob.NewHash(alg)
-	hs.Write(body)
-	d := blob.NewDigest(alg, hs.Sum(nil))
-	if c.Digest != "" && c.Digest != d {
-		return errf(codeDigestInvalid, fault.Invalid, op, "manifest digest is %s, not %s", d, c.Digest)
-	}
-	tags := []string{}
+	p := &manifestPush{h: h, c: c, ctype: string(ctx.Request.Header.ContentType())}
 	if c.Tag != "" {
-		tags = append(tags, c.Tag)
+		p.tags = append(p.tags, c.Tag)
 	}
 	for _, v := range ctx.QueryArgs().PeekMulti("tag") {
-		if !ValidTag(string(v)) {
-			return errf(codeTagInvalid, fault.Invalid, op, "invalid tag %q", clip(string(v)))
-		}
-		tags = append(tags, string(v))
+		p.tags = append(p.tags, string(v))
 	}
-	m, mt, err := ParseManifest(body, string(ctx.Request.Header.ContentType()))
-	if err != nil {
-		return err
-	}
-	if err := h.checkRefs(bg, c.Name, m); err != nil {
-		return err
-	}
+	return h.r.Publish(ctx, edge.PublishSpec{
+		Protocol: "oci", Action: "oci.manifest.push", Limit: h.opts.MaxManifestSize, Hashes: p.hashes(),
+		Coordinates: p.coordinates, Validate: p.validate, Refs: p.refs,
+		Package: p.pkg, Record: p.record, Respond: p.respond, Refused: p.refused,
+	})
+}
 
-	// Valid: the name is claimed (or the claim's write authorized) before
-	// a byte is stored, so that a refused push leaves no blob.
-	if err := h.claim(ctx, &t); err != nil {
-		return err
+// manifestPush is OCI's part in the publish of a manifest, and what its
+// pieces learn.
+type manifestPush struct {
+	h     *Handler
+	c     Coord
+	ctype string   // the request's Content-Type
+	tags  []string // the reference's tag, then the ?tag= ones
+	d     blob.Digest
+	m     Manifest
+	mt    string
+}
+
+// hashes are the algorithms the spooled manifest is hashed with besides
+// sha256: that of the digest it is addressed by.
+func (p *manifestPush) hashes() []string {
+	if p.c.Digest != "" && p.c.Digest.Algorithm() != blob.SHA256 {
+		return []string{p.c.Digest.Algorithm()}
 	}
-	w, err := h.r.Blobs.Create(bg, d)
+	return nil
+}
+
+// coordinates: the repository's first segment is its organization, and
+// the namespace a first push claims.
+func (p *manifestPush) coordinates(pub *edge.Publication, body io.Reader) (io.Reader, error) {
+	first, _, _ := strings.Cut(p.c.Name, "/")
+	pub.Name, pub.Named, pub.Namespaces = p.c.Name, first, []string{first}
+	pub.Version = p.c.Reference()
+	query := p.tags
+	if p.c.Tag != "" {
+		query = query[1:]
+	}
+	for _, tg := range query {
+		if !ValidTag(tg) {
+			return nil, errf(codeTagInvalid, fault.Invalid, "oci.putManifest", "invalid tag %q", clip(tg))
+		}
+	}
+	return body, nil
+}
+
+// validate checks the digest and reads the manifest.
+func (p *manifestPush) validate(pub *edge.Publication) error {
+	const op = "oci.putManifest"
+	alg := blob.SHA256
+	if p.c.Digest != "" {
+		alg = p.c.Digest.Algorithm()
+	}
+	p.d = pub.Upload.Sum(alg)
+	if p.c.Digest != "" && p.c.Digest != p.d {
+		return errf(codeDigestInvalid, fault.Invalid, op, "manifest digest is %s, not %s", p.d, p.c.Digest)
+	}
+	b, err := io.ReadAll(pub.Upload.Reader())
 	if err != nil {
-		return fault.Op(op, err)
+		return fault.Wrap(op, fault.Unavailable, err)
 	}
-	defer w.Cancel(bg)
-	if _, err := w.Write(body); err != nil {
-		return fault.Op(op, err)
+	if p.c.Tag != "" {
+		pub.File = string(p.d) // the audit target: oci:<name>@<tag>/<digest>
 	}
-	info, err := w.Commit(bg)
-	if err != nil {
-		return fault.Op(op, err)
-	}
+	p.m, p.mt, err = ParseManifest(b, p.ctype)
+	return err
+}
+
+func (p *manifestPush) refs(ctx context.Context, pub *edge.Publication) error {
+	return p.h.checkRefs(ctx, p.c.Name, p.m)
+}
+
+func (p *manifestPush) pkg(pub *edge.Publication) hosted.Package {
+	return hosted.Package{Name: p.c.Name, DisplayName: p.c.Name}
+}
+
+// record writes the manifest's record, then its tags.
+func (p *manifestPush) record(ctx context.Context, pub *edge.Publication) error {
 	rec := manifestRec{
-		Repo: c.Name, Digest: d, Blob: info.Digest, MediaType: mt, Size: int64(len(body)),
-		ArtifactType: m.artifactType(), Annotations: m.Annotations, PushedAt: time.Now().UTC(),
+		Repo: p.c.Name, Digest: p.d, Blob: pub.Blob.Digest, MediaType: p.mt, Size: pub.Blob.Size,
+		ArtifactType: p.m.artifactType(), Annotations: p.m.Annotations, PushedAt: time.Now().UTC(),
 	}
-	if m.Subject != nil {
-		rec.Subject = blob.Digest(m.Subject.Digest)
+	if p.m.Subject != nil {
+		rec.Subject = blob.Digest(p.m.Subject.Digest)
 	}
-	if err := h.saveManifest(bg, rec); err != nil {
+	if err := p.h.saveManifest(ctx, rec); err != nil {
 		return err
 	}
-	for _, tg := range tags {
-		if err := h.setTag(bg, c.Name, tg, d); err != nil {
+	for _, tg := range p.tags {
+		if err := p.h.setTag(ctx, p.c.Name, tg, p.d); err != nil {
 			return err
 		}
 	}
-	if err := h.ensurePackage(bg, t, c.Name); err != nil {
-		return err
-	}
+	return nil
+}
+
+func (p *manifestPush) respond(ctx *fasthttp.RequestCtx, pub *edge.Publication) error {
 	hd := &ctx.Response.Header
-	hd.Set("Location", "/v2/"+c.Name+"/manifests/"+string(d))
-	hd.Set("Docker-Content-Digest", string(d))
-	if m.Subject != nil {
-		hd.Set("OCI-Subject", m.Subject.Digest)
+	hd.Set("Location", "/v2/"+p.c.Name+"/manifests/"+string(p.d))
+	hd.Set("Docker-Content-Digest", string(p.d))
+	if p.m.Subject != nil {
+		hd.Set("OCI-Subject", p.m.Subject.Digest)
 	}
-	if c.Tag == "" {
-		for _, tg := range tags {
+	if p.c.Tag == "" {
+		for _, tg := range p.tags {
 			hd.Add("OCI-Tag", tg)
 		}
 	}
 	ctx.SetStatusCode(fasthttp.StatusCreated)
-	target := c.Name + "@" + string(d)
-	if c.Tag != "" {
-		target = c.Name + ":" + c.Tag + "@" + string(d)
-	}
-	h.r.Record(ctx, "oci.manifest.push", target, t.ref.OrgID, "success", "")
 	return nil
+}
+
+// refused words the pipeline's refusals in OCI's codes.
+func (p *manifestPush) refused(pub *edge.Publication, err error) error {
+	var ce *codedError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case fault.Is(err, fault.TooLarge):
+		return edge.WithStatus(fasthttp.StatusRequestEntityTooLarge, withCode(codeManifestInvalid,
+			fault.WrapMsg("oci.putManifest", fault.TooLarge, "manifest over the limit of "+strconv.FormatInt(p.h.opts.MaxManifestSize, 10)+" bytes", err)))
+	case fault.Is(err, fault.Invalid):
+		return withCode(codeManifestInvalid, err)
+	}
+	return authError(err)
 }
 
 // checkRefs makes sure every blob and child manifest m references is in
@@ -223,19 +268,6 @@ func (h *Handler) checkRefs(ctx context.Context, repo string, m Manifest) error 
 	return nil
 }
 
-// ensurePackage records the repository in the hosted catalog on its
-// first push, so that the management API lists it.
-func (h *Handler) ensurePackage(ctx context.Context, t target, name string) error {
-	if _, err := h.r.Catalog.Package(ctx, "oci", name); err == nil {
-		return nil
-	}
-	_, err := h.r.Catalog.CreatePackage(ctx, hosted.Package{Protocol: "oci", Name: name, DisplayName: name, OrgID: t.ref.OrgID, RepoID: t.ref.ID})
-	if fault.Is(err, fault.Conflict) {
-		return nil
-	}
-	return fault.Op("oci.ensurePackage", err)
-}
-
 // deleteManifest answers DELETE /v2/<name>/manifests/<reference>: a tag
 // deletes the tag; a digest deletes the manifest and the tags naming it.
 func (h *Handler) deleteManifest(ctx *fasthttp.RequestCtx, c Coord) error {
@@ -244,7 +276,7 @@ func (h *Handler) deleteManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	if c.Tag != "" {
 		if _, err := h.tag(bg, c.Name, c.Tag); err != nil {
 			return withCode(codeManifestUnknown, err)
@@ -313,7 +345,7 @@ func (h *Handler) deleteBlob(ctx *fasthttp.RequestCtx, c Coord) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	if _, err := h.link(bg, c.Name, c.Digest); err != nil {
 		return withCode(codeBlobUnknown, err)
 	}

@@ -15,14 +15,13 @@
 // Storage layout (store.go): manifests, tags, repository blob links and
 // upload sessions are records in the metadata store; manifest and blob
 // bytes live in the content-addressed blob store under their sha256 (a
-// sha512 digest maps to it through its link record); unfinished uploads
-// are spool files under Registry.SpoolDir/oci.
+// sha512 digest maps to it through its link record); the chunks of
+// unfinished uploads are scratch objects of the blob store, so that every
+// edge sharing the stores takes any request of any upload (upload.go).
 package oci
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/edge"
+	"entrepot/hosted/blob"
 	"entrepot/upstream"
 )
 
@@ -62,11 +62,10 @@ type Handler struct {
 	r       *edge.Registry
 	mirrors map[string]*mirror
 	opts    Options
-	spool   string
-
-	// locks serialises writes to one upload session within this process.
-	locksMu sync.Mutex
-	locks   map[string]*sessionLock
+	// scratch holds the chunks of upload sessions: the blob store's
+	// blob.Scratch, which both stores have (nil refuses uploads in
+	// sessions).
+	scratch blob.Scratch
 
 	stop chan struct{}
 	once sync.Once
@@ -97,10 +96,9 @@ func New(r *edge.Registry, mirrors map[string]*upstream.Client, opts Options) *H
 		r:       r,
 		mirrors: map[string]*mirror{},
 		opts:    opts,
-		spool:   filepath.Join(r.SpoolDir, "oci"),
-		locks:   map[string]*sessionLock{},
 		stop:    make(chan struct{}),
 	}
+	h.scratch, _ = r.Blobs.(blob.Scratch)
 	for prefix, c := range mirrors {
 		h.mirrors[prefix] = newMirror(prefix, c)
 	}
@@ -143,9 +141,6 @@ func (h *Handler) Mount(g *edge.Group) {
 			return next(ctx)
 		})
 	}
-	if err := os.MkdirAll(h.spool, 0o700); err != nil {
-		h.r.Log.Error("oci: spool folder", "dir", h.spool, "error", err)
-	}
 	go h.sweepLoop()
 }
 
@@ -155,13 +150,19 @@ func (h *Handler) Close() { h.once.Do(func() { close(h.stop) }) }
 func (h *Handler) sweepLoop() {
 	t := time.NewTicker(h.opts.SweepInterval)
 	defer t.Stop()
-	h.Sweep(context.Background(), time.Now())
+	// A sweep serves no request: it runs under its own deadline.
+	sweep := func(now time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), h.opts.SweepInterval)
+		defer cancel()
+		h.Sweep(ctx, now)
+	}
+	sweep(time.Now())
 	for {
 		select {
 		case <-h.stop:
 			return
 		case now := <-t.C:
-			h.Sweep(context.Background(), now)
+			sweep(now)
 		}
 	}
 }

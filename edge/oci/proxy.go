@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/cache"
+	"entrepot/edge"
 	mirrorkit "entrepot/edge/mirror"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -105,7 +106,7 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 		res.ContentType = baseType(res.ContentType)
 		return res, err
 	}
-	e, err := h.r.Cache.Get(context.Background(), req)
+	e, err := h.r.Cache.Get(edge.Context(ctx), req)
 	if err != nil {
 		return upstreamError(codeManifestUnknown, err)
 	}
@@ -115,7 +116,7 @@ func (h *Handler) proxyManifest(ctx *fasthttp.RequestCtx, t target, c Coord) err
 	}
 	mt := e.ContentType
 	if mt == "" || mt == "application/json" || mt == "text/plain" {
-		if b, err := h.readSmall(e.Digest); err == nil {
+		if b, err := h.readSmall(edge.Context(ctx), e.Digest); err == nil {
 			if _, t2, err := ParseManifest(b, ""); err == nil {
 				mt = t2
 			}
@@ -156,7 +157,9 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	scope := pullScope(t.upName)
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+	// A layer's fill may take longer than a read's budget: the wait keeps
+	// the request's values, and the cache's own bound (WaitTimeout).
+	e, err := h.r.Cache.Get(context.WithoutCancel(edge.Context(ctx)), cache.Request{
 		Key: mirrorkit.OCIBlob(c.Digest), Legacy: mirrorkit.LegacyOCIBlob(m.prefix, c.Digest), Want: []blob.Digest{c.Digest},
 		Fetch: mirrorkit.Artifact(m.scoped(scope), u, mirrorkit.ArtifactOptions{MaxSize: h.opts.MaxBlobSize, ContentType: "application/octet-stream"}),
 	})
@@ -189,7 +192,7 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	if err != nil {
 		return err
 	}
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+	e, err := h.r.Cache.Get(edge.Context(ctx), cache.Request{
 		Key: mirrorkit.OCITags(m.prefix, t.upName, q.Encode()), TTL: h.r.DocumentTTL(),
 		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "tags/list?"+q.Encode()),
 		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
@@ -197,7 +200,7 @@ func (h *Handler) proxyTags(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 	if err != nil {
 		return upstreamError(codeNameUnknown, err)
 	}
-	raw, err := h.readSmall(e.Digest)
+	raw, err := h.readSmall(edge.Context(ctx), e.Digest)
 	if err != nil {
 		return err
 	}
@@ -223,7 +226,7 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 	if err != nil {
 		return err
 	}
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
+	e, err := h.r.Cache.Get(edge.Context(ctx), cache.Request{
 		Key: mirrorkit.OCIReferrers(m.prefix, t.upName, c.Digest), TTL: h.r.DocumentTTL(),
 		Legacy: mirrorkit.LegacyOCIRepo(m.prefix, t.upName, "referrers/"+string(c.Digest)),
 		Fetch:  h.fetchDoc(m, u, pullScope(t.upName)),
@@ -234,7 +237,7 @@ func (h *Handler) proxyReferrers(ctx *fasthttp.RequestCtx, t target, c Coord) er
 	case err != nil:
 		return err
 	default:
-		raw, err := h.readSmall(e.Digest)
+		raw, err := h.readSmall(edge.Context(ctx), e.Digest)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,8 @@ import (
 //	oci_tags       <repo>:<tag>      tag → manifest digest; key repo lists tags in order
 //	oci_blobs      <repo>@<digest>   a blob present in repo (its link); the digest as
 //	               pushed, sha256 or sha512, and the sha256 the blob store keys it by
-//	oci_uploads    <id>              an upload session; its bytes in <spool>/<id>
+//	oci_uploads    <id>              an upload session: its chunks, in order, are
+//	               scratch objects of the blob store (upload.go)
 //
 // Repository names hold no '@' or ':', so the ids cannot collide.
 var (
@@ -60,11 +61,24 @@ type linkRec struct {
 }
 
 type uploadRec struct {
-	ID        string    `json:"id"`
-	Repo      string    `json:"repo"`
-	Size      int64     `json:"size"` // bytes received and synced to the spool file
+	ID     string     `json:"id"`
+	Repo   string     `json:"repo"`
+	Size   int64      `json:"size"` // bytes received: the chunks' sizes, summed
+	Chunks []chunkRec `json:"chunks,omitempty"`
+	// Shared is false in the sessions of earlier versions, whose bytes
+	// sat in one edge's spool folder.
+	Shared    bool      `json:"shared"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// chunkRec is a chunk of an upload session, stored whole.
+type chunkRec struct {
+	Object string `json:"object"` // its blob.Scratch name (chunkObject)
+	Size   int64  `json:"size"`
+	// SHA256 is the digest of a session's first chunk, hashed on its way
+	// in: when it is the only one, the blob is that object (promote).
+	SHA256 blob.Digest `json:"sha256,omitempty"`
 }
 
 func (h *Handler) store() hosted.Store { return h.r.Catalog.Store() }
