@@ -43,6 +43,9 @@ type EdgeOptions struct {
 	MetadataTTL time.Duration
 	// MaxUpload bounds a publish; 0 means 1 MiB.
 	MaxUpload int64
+	// WrapStore, when set, wraps the metadata store every layer uses
+	// (catalog, auth, cache): a test's recorder of the calls.
+	WrapStore func(hosted.Store) hosted.Store
 }
 
 // StartEdge builds the registry, lets mount register the protocol's
@@ -64,11 +67,15 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { meta.Close(context.Background()) })
+	var store hosted.Store = meta
+	if opts.WrapStore != nil {
+		store = opts.WrapStore(meta)
+	}
 	blobs, err := fs.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := auth.New(meta, auth.Config{
+	svc, err := auth.New(store, auth.Config{
 		SigningKey: bytes.Repeat([]byte("k"), 32),
 		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 	})
@@ -93,9 +100,9 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 	}
 	log := slog.New(slog.DiscardHandler)
 	r := (&edge.Registry{
-		Catalog:         hosted.NewCatalog(meta),
+		Catalog:         hosted.NewCatalog(store),
 		Blobs:           blobs,
-		Cache:           cache.New(meta, blobs, cache.Options{Logger: log}),
+		Cache:           cache.New(store, blobs, cache.Options{Logger: log}),
 		Auth:            svc,
 		Base:            &edge.BaseURL{},
 		Log:             log,

@@ -184,10 +184,6 @@ func jsonBody(ctx *fasthttp.RequestCtx) error {
 		fault.Newf("api", fault.Invalid, "the request body must be JSON, sent with Content-Type: application/json (got %q)", ct))
 }
 
-// bg is the context of store calls: a RequestCtx is no cancellation
-// context (DESIGN.md, pitfalls), and every call here is short.
-func bg() context.Context { return context.Background() }
-
 // who returns the caller, anonymous included; bad credentials are
 // Unauthorized.
 func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
@@ -369,8 +365,8 @@ func replyPage[T, V any](h *Handler, ctx *fasthttp.RequestCtx, load func(auth.Pa
 func asIs[T any](v T) T { return v }
 
 // username names a user for a view; "" when the user is gone.
-func (h *Handler) username(id string) string {
-	if u, err := h.r.Auth.GetUser(bg(), id); err == nil {
+func (h *Handler) username(ctx context.Context, id string) string {
+	if u, err := h.r.Auth.GetUser(ctx, id); err == nil {
 		return u.Username
 	}
 	return ""
@@ -410,5 +406,5 @@ func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) string { return h.r.ClientI
 // clientCtx is the context of a sign-in: it carries the client's
 // User-Agent, which the session records.
 func clientCtx(ctx *fasthttp.RequestCtx) context.Context {
-	return auth.WithUserAgent(bg(), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
+	return auth.WithUserAgent(edge.Context(ctx), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
 }

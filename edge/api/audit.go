@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"entrepot/edge"
 	"strings"
 	"time"
 
@@ -113,20 +115,20 @@ func (h *Handler) auditLog(ctx *fasthttp.RequestCtx) error {
 		f.Actor = a
 		// A username or an email names the user; ids (of users and of
 		// tokens) are taken as they are.
-		if _, err := h.r.Auth.GetUser(bg(), a); fault.Is(err, fault.NotFound) {
-			if u, err := h.r.Auth.UserByLogin(bg(), a); err == nil {
+		if _, err := h.r.Auth.GetUser(edge.Context(ctx), a); fault.Is(err, fault.NotFound) {
+			if u, err := h.r.Auth.UserByLogin(edge.Context(ctx), a); err == nil {
 				f.Actor = u.ID
 			}
 		}
 	}
 	if o := query(ctx, "org"); o != "" {
-		org, err := h.orgFor(p, o, needManage)
+		org, err := h.orgFor(edge.Context(ctx), p, o, needManage)
 		if err != nil {
 			return err
 		}
 		f.Org = org.ID
 	} else if !p.PlatformAdmin {
-		managed, err := h.managedOrgs(p, 2)
+		managed, err := h.managedOrgs(edge.Context(ctx), p, 2)
 		if err != nil {
 			return err
 		}
@@ -139,7 +141,7 @@ func (h *Handler) auditLog(ctx *fasthttp.RequestCtx) error {
 			return invalid("org is required: you manage several organizations")
 		}
 	}
-	entries, next, err := h.r.Audit.Query(bg(), f, pg)
+	entries, next, err := h.r.Audit.Query(edge.Context(ctx), f, pg)
 	if err != nil {
 		return err
 	}
@@ -167,11 +169,11 @@ func timeArg(ctx *fasthttp.RequestCtx, name string, end bool) (time.Time, error)
 
 // managedOrgs returns up to max ids of organizations p owns or
 // administers.
-func (h *Handler) managedOrgs(p auth.Principal, max int) ([]string, error) {
+func (h *Handler) managedOrgs(ctx context.Context, p auth.Principal, max int) ([]string, error) {
 	var out []string
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
-		ms, next, err := h.r.Auth.UserOrgs(bg(), p.UserID, pg)
+		ms, next, err := h.r.Auth.UserOrgs(ctx, p.UserID, pg)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"entrepot/edge"
 	"maps"
 	"slices"
 	"sort"
@@ -39,7 +41,7 @@ func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
 	if err != nil {
 		return err
 	}
@@ -47,7 +49,7 @@ func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	cls, err := h.r.Catalog.Claims(bg(), o.ID)
+	cls, err := h.r.Catalog.Claims(edge.Context(ctx), o.ID)
 	if err != nil {
 		return err
 	}
@@ -73,7 +75,7 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
 	n.org = o.ID
 	if err != nil {
@@ -96,7 +98,7 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 		return fault.Op("api.createClaim", err)
 	}
 	n.target = req.Protocol + ":" + ns
-	switch cl, err := h.r.Catalog.ClaimOf(bg(), req.Protocol, ns); {
+	switch cl, err := h.r.Catalog.ClaimOf(edge.Context(ctx), req.Protocol, ns); {
 	case err == nil && cl.OrgID == o.ID:
 		n.detail = "held already"
 		return reply(ctx, fasthttp.StatusOK, cl)
@@ -112,11 +114,11 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 	if !p.PlatformAdmin {
 		return fault.New("api.createClaim", fault.Forbidden, "only a platform admin can claim a namespace explicitly; publishing claims a name the upstream registry does not have")
 	}
-	repo, err := h.r.HostedRepo(bg(), o.ID, req.Protocol)
+	repo, err := h.r.HostedRepo(edge.Context(ctx), o.ID, req.Protocol)
 	if err != nil {
 		return err
 	}
-	cl, err := h.r.Catalog.Claim(bg(), hosted.Claim{Protocol: req.Protocol, Namespace: ns, OrgID: o.ID, RepoID: repo.ID})
+	cl, err := h.r.Catalog.Claim(edge.Context(ctx), hosted.Claim{Protocol: req.Protocol, Namespace: ns, OrgID: o.ID, RepoID: repo.ID})
 	if fault.Is(err, fault.Conflict) { // a racing claim or publish of another organization
 		return claimedElsewhere(ns)
 	}
@@ -146,7 +148,7 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
 	n.org = o.ID
 	if err != nil {
@@ -169,14 +171,14 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 	if force && !p.PlatformAdmin {
 		return forbidden("only platform administrators may force a release")
 	}
-	cl, err := h.r.Catalog.ClaimOf(bg(), protocol, ns)
+	cl, err := h.r.Catalog.ClaimOf(edge.Context(ctx), protocol, ns)
 	if fault.Is(err, fault.NotFound) || err == nil && cl.OrgID != o.ID {
 		return notFound("claim " + protocol + ":" + ns)
 	}
 	if err != nil {
 		return err
 	}
-	pkgs, err := h.packagesUnder(o.ID, protocol, ns)
+	pkgs, err := h.packagesUnder(edge.Context(ctx), o.ID, protocol, ns)
 	if err != nil {
 		return err
 	}
@@ -185,13 +187,13 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 			return fault.Newf("api", fault.Conflict, "the organization still holds %d package(s) under %s, such as %s: delete them first, or have a platform administrator force the release (?force=true)", len(pkgs), ns, pkgs[0].Name)
 		}
 		for _, pk := range pkgs {
-			if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+			if err := h.r.Catalog.DeletePackage(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 				return err
 			}
 		}
 		n.detail = "forced: packages deleted"
 	}
-	if err := h.r.Catalog.Release(bg(), protocol, ns); err != nil {
+	if err := h.r.Catalog.Release(edge.Context(ctx), protocol, ns); err != nil {
 		return err
 	}
 	h.r.Forget(protocol, ns)
@@ -200,12 +202,12 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 
 // packagesUnder lists the organization's packages of protocol that the
 // claim on ns holds.
-func (h *Handler) packagesUnder(orgID, protocol, ns string) ([]hosted.Package, error) {
+func (h *Handler) packagesUnder(ctx context.Context, orgID, protocol, ns string) ([]hosted.Package, error) {
 	var out []hosted.Package
 	f := hosted.PackageFilter{OrgID: orgID, Protocol: protocol, Query: ns}
 	after := ""
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(ctx, f, after, h.opts.MaxPage)
 		if err != nil {
 			return nil, err
 		}
@@ -243,13 +245,13 @@ func holds(protocol, ns, name string) bool {
 
 // releaseClaims releases every claim of an organization being deleted,
 // so that its names do not stay hidden from the upstream for good.
-func (h *Handler) releaseClaims(orgID string) (int, error) {
-	cls, err := h.r.Catalog.Claims(bg(), orgID)
+func (h *Handler) releaseClaims(ctx context.Context, orgID string) (int, error) {
+	cls, err := h.r.Catalog.Claims(ctx, orgID)
 	if err != nil {
 		return 0, err
 	}
 	for i, cl := range cls {
-		if err := h.r.Catalog.Release(bg(), cl.Protocol, cl.Namespace); err != nil {
+		if err := h.r.Catalog.Release(ctx, cl.Protocol, cl.Namespace); err != nil {
 			return i, err
 		}
 		h.r.Forget(cl.Protocol, cl.Namespace)

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"entrepot/edge"
 	"strings"
 	"time"
 
@@ -72,7 +74,7 @@ type refs struct {
 	seen map[string]auth.RepoRef
 }
 
-func (r *refs) of(p hosted.Package) (auth.RepoRef, error) {
+func (r *refs) of(ctx context.Context, p hosted.Package) (auth.RepoRef, error) {
 	if p.RepoID == "" {
 		return auth.RepoRef{OrgID: p.OrgID, Protocol: p.Protocol}, nil
 	}
@@ -80,7 +82,7 @@ func (r *refs) of(p hosted.Package) (auth.RepoRef, error) {
 		return ref, nil
 	}
 	ref := auth.RepoRef{ID: p.RepoID, OrgID: p.OrgID, Protocol: p.Protocol}
-	repo, err := r.h.r.Auth.GetRepo(bg(), p.RepoID)
+	repo, err := r.h.r.Auth.GetRepo(ctx, p.RepoID)
 	switch {
 	case err == nil:
 		ref = repo.Ref()
@@ -118,7 +120,7 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	// unless it shows the caller a package: then its name is no secret.
 	hidden := false
 	if o := query(ctx, "org"); o != "" {
-		org, err := h.orgFor(p, o, needView)
+		org, err := h.orgFor(edge.Context(ctx), p, o, needView)
 		if fault.Is(err, fault.NotFound) && org.ID != "" {
 			hidden, err = true, nil
 		}
@@ -131,16 +133,16 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	out := []packageView{}
 	after := pg.Cursor
 	for i := 0; i < maxScan; i++ {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, pg.Limit-len(out))
+		pkgs, next, err := h.r.Catalog.ListPackages(edge.Context(ctx), f, after, pg.Limit-len(out))
 		if err != nil {
 			return err
 		}
 		for _, pk := range pkgs {
-			ref, err := rs.of(pk)
+			ref, err := rs.of(edge.Context(ctx), pk)
 			if err != nil {
 				return err
 			}
-			if h.r.Auth.Authorize(bg(), p, ref, auth.Read) == nil {
+			if h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) == nil {
 				out = append(out, viewPackage(pk))
 			}
 		}
@@ -164,7 +166,7 @@ func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action
 	if !ok || name == "" || !h.known(protocol) {
 		return hosted.Package{}, invalid("a package id is protocol:name (URL-escaped), like npm:%%40acme%%2Fwidget")
 	}
-	pk, err := h.r.Catalog.Package(bg(), protocol, name)
+	pk, err := h.r.Catalog.Package(edge.Context(ctx), protocol, name)
 	if fault.Is(err, fault.NotFound) {
 		return pk, notFound("package " + id)
 	}
@@ -174,12 +176,12 @@ func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action
 	n := noteOf(ctx)
 	n.target, n.org = pk.ID, pk.OrgID
 	rs := refs{h: h}
-	ref, err := rs.of(pk)
+	ref, err := rs.of(edge.Context(ctx), pk)
 	if err != nil {
 		return pk, err
 	}
-	if err := h.mayRepo(p, ref, action); err != nil {
-		if fault.Is(err, fault.NotFound) || p.Anonymous() && h.r.Auth.Authorize(bg(), p, ref, auth.Read) != nil {
+	if err := h.mayRepo(edge.Context(ctx), p, ref, action); err != nil {
+		if fault.Is(err, fault.NotFound) || p.Anonymous() && h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) != nil {
 			return pk, notFound("package " + id)
 		}
 		return pk, err
@@ -221,7 +223,7 @@ func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	vs, err := h.r.Catalog.Versions(bg(), pk.Protocol, pk.Name, withDeleted)
+	vs, err := h.r.Catalog.Versions(edge.Context(ctx), pk.Protocol, pk.Name, withDeleted)
 	if err != nil {
 		return err
 	}
@@ -260,7 +262,7 @@ func (h *Handler) deletePackage(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+	if err := h.r.Catalog.DeletePackage(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -278,18 +280,18 @@ func (h *Handler) deleteVersion(ctx *fasthttp.RequestCtx) error {
 	}
 	version := param(ctx, "version")
 	noteOf(ctx).target = pk.ID + "@" + version
-	v, err := h.r.Catalog.Version(bg(), pk.Protocol, pk.Name, version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), pk.Protocol, pk.Name, version)
 	if fault.Is(err, fault.NotFound) || err == nil && v.Deleted {
 		return notFound("version " + version)
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.DeleteVersion(bg(), pk.Protocol, pk.Name, version); err != nil {
+	if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), pk.Protocol, pk.Name, version); err != nil {
 		return err
 	}
 	// A new serial makes the protocols rebuild what they prepared.
-	if _, err := h.r.Catalog.Touch(bg(), pk.Protocol, pk.Name); err != nil {
+	if _, err := h.r.Catalog.Touch(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 		return err
 	}
 	return noContent(ctx)

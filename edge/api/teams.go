@@ -1,6 +1,7 @@
 package api
 
 import (
+	"entrepot/edge"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
@@ -10,14 +11,14 @@ import (
 // teamFor resolves the team of the path (by id, or by name within the
 // organization) and checks p's standing in its organization as need says.
 func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNeed) (auth.Org, auth.Team, error) {
-	o, err := h.orgFor(p, param(ctx, "orgId"), need)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), need)
 	n := noteOf(ctx)
 	n.org = o.ID
 	if err != nil {
 		return o, auth.Team{}, err
 	}
 	idOrName := param(ctx, "teamId")
-	t, err := h.r.Auth.GetTeam(bg(), idOrName)
+	t, err := h.r.Auth.GetTeam(edge.Context(ctx), idOrName)
 	if err == nil && t.OrgID == o.ID {
 		n.target = t.Name
 		return o, t, nil
@@ -27,7 +28,7 @@ func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNe
 	}
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
-		ts, next, err := h.r.Auth.ListTeams(bg(), o.ID, pg)
+		ts, next, err := h.r.Auth.ListTeams(edge.Context(ctx), o.ID, pg)
 		if err != nil {
 			return o, auth.Team{}, err
 		}
@@ -50,12 +51,12 @@ func (h *Handler) listTeams(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
 	if err != nil {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.Team, string, error) {
-		return h.r.Auth.ListTeams(bg(), o.ID, pg)
+		return h.r.Auth.ListTeams(edge.Context(ctx), o.ID, pg)
 	}, asIs[auth.Team])
 }
 
@@ -65,7 +66,7 @@ func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
 	n.org = o.ID
 	if err != nil {
@@ -82,7 +83,7 @@ func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
 	if err := h.r.Auth.ValidName(req.Name); err != nil {
 		return err
 	}
-	t, err := h.r.Auth.CreateTeam(bg(), auth.Team{OrgID: o.ID, Name: req.Name, Description: req.Description})
+	t, err := h.r.Auth.CreateTeam(edge.Context(ctx), auth.Team{OrgID: o.ID, Name: req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (h *Handler) deleteTeam(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.r.Auth.DeleteTeam(bg(), t.ID); err != nil {
+	if err := h.r.Auth.DeleteTeam(edge.Context(ctx), t.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -137,9 +138,9 @@ func (h *Handler) listTeamMembers(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.TeamMembership, string, error) {
-		return h.r.Auth.ListTeamMembers(bg(), t.ID, pg)
+		return h.r.Auth.ListTeamMembers(edge.Context(ctx), t.ID, pg)
 	}, func(m auth.TeamMembership) teamMemberView {
-		return teamMemberView{TeamID: m.TeamID, OrgID: m.OrgID, UserID: m.UserID, Username: h.username(m.UserID), Role: string(m.Role)}
+		return teamMemberView{TeamID: m.TeamID, OrgID: m.OrgID, UserID: m.UserID, Username: h.username(edge.Context(ctx), m.UserID), Role: string(m.Role)}
 	})
 }
 
@@ -167,7 +168,7 @@ func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
 	}
 	// A user who does not exist and one who is not a member get one
 	// answer.
-	u, err := h.memberOf(p, o, req.UserID)
+	u, err := h.memberOf(edge.Context(ctx), p, o, req.UserID)
 	if fault.Is(err, fault.NotFound) {
 		return invalid("the user is not a member of the organization: add it there first")
 	} else if err != nil {
@@ -175,7 +176,7 @@ func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
 	}
 	n := noteOf(ctx)
 	n.target, n.detail = t.Name+"/"+u.ID, "role "+req.Role
-	if err := h.r.Auth.SetTeamMember(bg(), t.ID, u.ID, role); err != nil {
+	if err := h.r.Auth.SetTeamMember(edge.Context(ctx), t.ID, u.ID, role); err != nil {
 		return err
 	}
 	return reply(ctx, fasthttp.StatusOK, teamMemberView{TeamID: t.ID, OrgID: o.ID, UserID: u.ID, Username: u.Username, Role: req.Role})
@@ -191,12 +192,12 @@ func (h *Handler) removeTeamMember(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.userAs(p, param(ctx, "userId"))
+	u, err := h.userAs(edge.Context(ctx), p, param(ctx, "userId"))
 	if err != nil {
 		return err
 	}
 	noteOf(ctx).target = t.Name + "/" + u.ID
-	if err := h.r.Auth.RemoveTeamMember(bg(), t.ID, u.ID); err != nil {
+	if err := h.r.Auth.RemoveTeamMember(edge.Context(ctx), t.ID, u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -216,13 +217,13 @@ func (h *Handler) listTeamRepos(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	grants, next, err := h.r.Auth.ListTeamRepos(bg(), t.ID, pg)
+	grants, next, err := h.r.Auth.ListTeamRepos(edge.Context(ctx), t.ID, pg)
 	if err != nil {
 		return err
 	}
 	out := make([]auth.Repository, 0, len(grants))
 	for _, g := range grants {
-		repo, err := h.r.Auth.GetRepo(bg(), g.RepoID)
+		repo, err := h.r.Auth.GetRepo(edge.Context(ctx), g.RepoID)
 		if fault.Is(err, fault.NotFound) {
 			continue
 		}
@@ -254,7 +255,7 @@ func (h *Handler) grantTeamRepo(ctx *fasthttp.RequestCtx) error {
 	if req.RepositoryID == "" {
 		return invalid("repositoryId is required")
 	}
-	repo, err := h.r.Auth.GetRepo(bg(), req.RepositoryID)
+	repo, err := h.r.Auth.GetRepo(edge.Context(ctx), req.RepositoryID)
 	if fault.Is(err, fault.NotFound) || err == nil && repo.OrgID != o.ID {
 		return invalid("the organization has no repository %q", req.RepositoryID)
 	}
@@ -262,7 +263,7 @@ func (h *Handler) grantTeamRepo(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteOf(ctx).target = t.Name + "/" + repo.ID
-	if err := h.r.Auth.GrantTeamRepo(bg(), t.ID, repo.ID); err != nil {
+	if err := h.r.Auth.GrantTeamRepo(edge.Context(ctx), t.ID, repo.ID); err != nil {
 		return err
 	}
 	return reply(ctx, fasthttp.StatusOK, repo)
@@ -280,7 +281,7 @@ func (h *Handler) revokeTeamRepo(ctx *fasthttp.RequestCtx) error {
 	}
 	repoID := param(ctx, "repoId")
 	noteOf(ctx).target = t.Name + "/" + repoID
-	if err := h.r.Auth.RevokeTeamRepo(bg(), t.ID, repoID); err != nil {
+	if err := h.r.Auth.RevokeTeamRepo(edge.Context(ctx), t.ID, repoID); err != nil {
 		return err
 	}
 	return noContent(ctx)

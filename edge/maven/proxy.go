@@ -29,7 +29,8 @@ func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Durat
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: key, Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: ttl, Fetch: fetch(u, path)})
+	return h.r.Cached(ctx, cache.Request{Key: key, TTL: ttl, Fetch: fetch(u, path)},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), path) })
 }
 
 // serveProxy answers a read of mirrored content. Artifacts are cached
@@ -40,7 +41,7 @@ func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Durat
 // computed when the file was filled, so they always describe the bytes
 // served.
 func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
-	bctx := context.Background()
+	bctx := edge.Context(ctx)
 	switch {
 	case c.Kind == Metadata:
 		e, err := h.proxyGet(bctx, mirror.MavenMetadata(c.Target), c.Target, h.r.DocumentTTL(), h.fetchDocument)

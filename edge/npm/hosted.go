@@ -408,8 +408,8 @@ func (h *Handler) onUpstream(n Name) func(context.Context) (bool, error) {
 	if h.up == nil || n.Scope != "" {
 		return nil
 	}
-	return func(context.Context) (bool, error) {
-		if _, err := h.upstreamPackument(n, true); err != nil {
+	return func(ctx context.Context) (bool, error) {
+		if _, err := h.upstreamPackument(ctx, n, true); err != nil {
 			return false, err
 		}
 		return true, nil

@@ -20,7 +20,6 @@ package npm
 
 import (
 	"bytes"
-	"context"
 	"net/url"
 	"strconv"
 	"time"
@@ -113,10 +112,6 @@ func (h *Handler) forget(n Name) {
 	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
 	h.docs.forgetHosted(n)
 }
-
-// bg is the context of store calls: a fasthttp.RequestCtx is not
-// cancelled when its client leaves (see DESIGN.md, pitfalls).
-var bg = context.Background()
 
 func must[T any](v T, err error) T {
 	if err != nil {

@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 
@@ -75,7 +76,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err != nil || v.Deleted {
 		return fault.Newf(op, fault.NotFound, "version %q of %s not found", version, n)
 	}
-	if err := h.updateTags(n, func(tags map[string]string) { tags[tag] = version }); err != nil {
+	if err := h.updateTags(edge.Context(ctx), n, func(tags map[string]string) { tags[tag] = version }); err != nil {
 		return err
 	}
 	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.OrgID, "success", tag)
@@ -102,7 +103,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	found := false
-	if err := h.updateTags(n, func(tags map[string]string) { _, found = tags[tag]; delete(tags, tag) }); err != nil {
+	if err := h.updateTags(edge.Context(ctx), n, func(tags map[string]string) { _, found = tags[tag]; delete(tags, tag) }); err != nil {
 		return err
 	}
 	if !found {
@@ -113,8 +114,8 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 }
 
 // updateTags changes a hosted package's dist-tags through fn.
-func (h *Handler) updateTags(n Name, fn func(map[string]string)) error {
-	_, err := h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(p *hosted.Package) error {
+func (h *Handler) updateTags(ctx context.Context, n Name, fn func(map[string]string)) error {
+	_, err := h.r.Catalog.UpdatePackage(ctx, Protocol, n.String(), func(p *hosted.Package) error {
 		m := decodeMeta(p.Meta)
 		fn(m.DistTags)
 		raw, err := json.Marshal(m)

@@ -120,7 +120,7 @@ func hostedPageFile(v hosted.Version, f hosted.File) pageFile {
 // hostedFile streams a hosted file, or its core metadata.
 func (h *Handler) hostedFile(ctx *fasthttp.RequestCtx, t Target) error {
 	const op = "pypi.hostedFile"
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	notFound := fault.Newf(op, fault.NotFound, "file %s not found", t.Filename)
 	ref, err := h.r.Catalog.File(bg, Protocol, t.Filename)
 	if fault.Is(err, fault.NotFound) || (err == nil && (ref.Deleted || ref.Package != t.Project)) {
@@ -338,8 +338,8 @@ func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(context.Context) (bool, error) {
-		if _, err := h.upstreamPage(name); err != nil {
+	return func(ctx context.Context) (bool, error) {
+		if _, err := h.upstreamPage(ctx, name); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -571,7 +571,7 @@ func (h *Handler) yank(on bool) edge.HandlerFunc {
 				}
 			}
 		}
-		bg := context.Background()
+		bg := edge.Context(ctx)
 		_, err = h.r.Catalog.UpdateVersion(bg, Protocol, name, version, func(v *hosted.Version) error {
 			if v.Deleted {
 				return fault.Newf(op, fault.NotFound, "release %s of %s not found", version, name)
@@ -605,7 +605,7 @@ func (h *Handler) deleteRelease(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	target := Protocol + ":" + name + "@" + version
 	v, err := h.r.Catalog.Version(bg, Protocol, name, version)
 	if err == nil && v.Deleted {
@@ -636,7 +636,7 @@ func (h *Handler) deleteProject(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	err = h.r.Catalog.DeletePackage(context.Background(), Protocol, name)
+	err = h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, name)
 	if err != nil {
 		h.r.Record(ctx, "package.delete", Protocol+":"+name, o.Claim.OrgID, "failure", fault.Message(err))
 		if fault.Is(err, fault.NotFound) {

@@ -49,7 +49,7 @@ func (h *Handler) info(ctx *fasthttp.RequestCtx) error {
 	if o.Hosted {
 		return h.hostedInfo(ctx, name)
 	}
-	e, err := h.upstreamDoc(context.Background(), "info/"+name)
+	e, err := h.upstreamDoc(edge.Context(ctx), "info/"+name)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (h *Handler) gem(ctx *fasthttp.RequestCtx) error {
 	if o.Hosted {
 		return h.hostedGem(ctx, full)
 	}
-	e, err := h.upstreamGem(context.Background(), full, cs)
+	e, err := h.upstreamGem(edge.Context(ctx), full, cs)
 	if err != nil {
 		return err
 	}
@@ -97,11 +97,8 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:    mirror.RubyGemsGemspec(full),
-		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz"),
-		Fetch:  fetch,
-	})
+	e, err := h.r.Cached(edge.Context(ctx), cache.Request{Key: mirror.RubyGemsGemspec(full), Fetch: fetch},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz") })
 	if err != nil {
 		return err
 	}
@@ -155,7 +152,7 @@ func (h *Handler) versionsDoc(ctx *fasthttp.RequestCtx) (doc, error) {
 }
 
 func (h *Handler) mergedDoc(ctx *fasthttp.RequestCtx, path string, build func(up []byte, claimed func(string) bool, visible []*gemIndex) []byte) (doc, error) {
-	rctx := context.Background()
+	rctx := edge.Context(ctx)
 	all, visible, err := h.readable(ctx)
 	if err != nil {
 		return doc{}, err
@@ -217,7 +214,8 @@ func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, er
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: h.r.DocumentTTL(), Fetch: fetch})
+	return h.r.Cached(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), TTL: h.r.DocumentTTL(), Fetch: fetch},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), path) })
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
@@ -241,12 +239,11 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 			return cache.Entry{}, err
 		}
 		want := blob.Digest("sha256:" + sum)
-		return h.r.Cache.Get(ctx, cache.Request{
-			Key:    mirror.RubyGemsGem(full, want),
-			Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem"),
-			Want:   []blob.Digest{want},
-			Fetch:  mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
-		})
+		return h.r.Cached(ctx, cache.Request{
+			Key:   mirror.RubyGemsGem(full, want),
+			Want:  []blob.Digest{want},
+			Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
+		}, func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem") })
 	}
 	return cache.Entry{}, fault.Newf(op, fault.NotFound, "%s.gem is not in the upstream's index", full)
 }
