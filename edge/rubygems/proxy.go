@@ -98,7 +98,9 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	e, err := h.r.Cached(edge.Context(ctx), cache.Request{Key: mirror.RubyGemsGemspec(full), Fetch: fetch},
-		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz") })
+		func() string {
+			return mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz")
+		})
 	if err != nil {
 		return err
 	}
