@@ -230,7 +230,7 @@ type Publication struct {
 	// first publish claims Namespaces[0] (publishTo).
 	Namespaces []string
 	// Upstream is ClaimRequest.Upstream, nil for none.
-	Upstream func(ctx context.Context) (bool, error)
+	Upstream func(ctx context.Context, spelling string) (bool, error)
 
 	Principal auth.Principal // the signed-in caller
 	Org       auth.Org       // the organization published to (publishTo)

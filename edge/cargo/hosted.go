@@ -224,7 +224,7 @@ func (c *crateUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Rea
 	c.body, c.crateLen, c.norm = body, crateLen, normalize(c.meta.Name)
 	_, c.vkey, _ = parseVersion(c.meta.Vers)
 	pub.Name, pub.Version = c.meta.Name, c.meta.Vers
-	pub.Namespaces, pub.Upstream = []string{c.norm}, c.h.onUpstream(c.meta.Name)
+	pub.Namespaces, pub.Upstream = []string{c.norm}, c.h.onUpstream()
 	return io.LimitReader(body, crateLen), nil
 }
 

@@ -163,64 +163,16 @@ type foundVersion struct {
 // blobDigest is a stored digest string as a blob.Digest.
 func blobDigest(s string) blob.Digest { return blob.Digest(s) }
 
-// onUpstream is the edge.ClaimRequest probe of a first publish of name:
-// whether the upstream index has a crate of that name as crates.io
-// compares names (case-insensitively, '-' and '_' equivalent), through
-// the cache as any index read. nil without an upstream.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// onUpstream is the edge.ClaimRequest probe of a first publish: whether
+// the upstream index has a crate of that spelling (edge.Registry.
+// ClaimForPublish asks about every spelling crates.io takes for one
+// name), through the cache as any index read. nil without an upstream.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
-		for _, n := range spellings(name) {
-			_, err := h.upstreamIndex(ctx, n)
-			if err == nil {
-				return true, nil
-			}
-			if !fault.Is(err, fault.NotFound) {
-				return false, err
-			}
-		}
-		return false, nil
+	return func(ctx context.Context, spelling string) (bool, error) {
+		_, err := h.upstreamIndex(ctx, spelling)
+		return err == nil, err
 	}
-}
-
-// maxSpellings bounds the index files a probe asks for: every spelling of
-// a name with up to 4 separators, else the name as written, all '-' and
-// all '_'.
-const maxSpellings = 16
-
-// spellings lists the lowercase names that are the same crate as name,
-// name's own first: every choice of '-' or '_' at each separator, or, for
-// a name with many separators, its own spelling and the two uniform ones.
-func spellings(name string) []string {
-	lower := strings.ToLower(name)
-	var seps []int
-	for i := 0; i < len(lower); i++ {
-		if lower[i] == '-' || lower[i] == '_' {
-			seps = append(seps, i)
-		}
-	}
-	out := []string{lower}
-	if 1<<len(seps) > maxSpellings {
-		for _, n := range []string{strings.ReplaceAll(lower, "_", "-"), strings.ReplaceAll(lower, "-", "_")} {
-			if n != lower {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
-	b := []byte(lower)
-	for mask := 0; mask < 1<<len(seps); mask++ {
-		for j, i := range seps {
-			b[i] = '-'
-			if mask&(1<<j) != 0 {
-				b[i] = '_'
-			}
-		}
-		if n := string(b); n != lower {
-			out = append(out, n)
-		}
-	}
-	return out
 }

@@ -292,11 +292,13 @@ func contentTypeOf(typ string) string {
 // available-package-patterns). Any of them makes the claim refused,
 // since it would hide the public packages from every user; an upstream
 // that cannot answer refuses it too, until it can.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+func (h *Handler) onUpstream(name string) func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
+	// Composer's names are lowercase: the vendor has one spelling, and
+	// the probe is of name.
+	return func(ctx context.Context, _ string) (bool, error) {
 		for _, dev := range []bool{false, true} {
 			_, err := h.upstreamDocument(ctx, name, dev)
 			switch {

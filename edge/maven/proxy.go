@@ -165,14 +165,17 @@ func (h *Handler) fetchChecksum(u, _ string) cache.Fetch {
 // makes the claim refused, since it would hide the public artifacts from
 // every user. An upstream that cannot answer is an error, and the claim
 // is refused too: it is retried later.
-func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
+func (h *Handler) onUpstream(c Coords) func(context.Context, string) (bool, error) {
 	if h.up == nil || c.Kind != Artifact {
 		return nil
 	}
-	n := len(c.Dirs)
-	group := strings.Join(c.Dirs[:n-2], "/") + "/"
-	meta := strings.Join(c.Dirs[:n-1], "/") + "/" + MetadataFile
-	has := func(ctx context.Context, group, meta string) (bool, error) {
+	artifact := c.Dirs[len(c.Dirs)-2]
+	// ClaimForPublish asks about each spelling of the groupId (a claim
+	// ignores case: "com.Rival.Mixed" must not take, and hide, the
+	// upstream's "com.rival.mixed").
+	return func(ctx context.Context, groupID string) (bool, error) {
+		group := strings.ReplaceAll(groupID, ".", "/") + "/"
+		meta := group + artifact + "/" + MetadataFile
 		// The listing's body is never read: its status is the answer.
 		resp, err := h.upstreamGet(ctx, group, upstream.Request{MaxSize: maxDocument})
 		switch {
@@ -185,25 +188,6 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 			return false, err
 		}
 		_, err = h.proxyGet(ctx, mirror.MavenMetadata(meta), meta, h.r.DocumentTTL(), h.fetchDocument)
-		switch {
-		case err == nil:
-			return true, nil
-		case fault.Is(err, fault.NotFound):
-			return false, nil
-		}
-		return false, err
-	}
-	return func(ctx context.Context) (bool, error) {
-		found, err := has(ctx, group, meta)
-		if found || err != nil {
-			return found, err
-		}
-		// A groupId claims every spelling of itself (hosted.ClaimKey
-		// ignores case): "com.Rival.Mixed" must not take, and hide, the
-		// upstream's "com.rival.mixed".
-		if lg := strings.ToLower(group); lg != group {
-			return has(ctx, lg, lg+c.Dirs[n-2]+"/"+MetadataFile)
-		}
-		return false, nil
+		return err == nil, err
 	}
 }

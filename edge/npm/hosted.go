@@ -402,14 +402,15 @@ const maxDocument = 64 << 20
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
 // first publish of n takes its name: does the upstream registry serve
-// its packument? A scope is an organization's name, created by an
-// administrator, so it is never probed; nor is anything without a mirror.
-func (h *Handler) onUpstream(n Name) func(context.Context) (bool, error) {
+// the packument of that spelling of it? A scope is an organization's
+// name, created by an administrator, so it is never probed; nor is
+// anything without a mirror.
+func (h *Handler) onUpstream(n Name) func(context.Context, string) (bool, error) {
 	if h.up == nil || n.Scope != "" {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
-		if _, err := h.upstreamPackument(ctx, n, true); err != nil {
+	return func(ctx context.Context, spelling string) (bool, error) {
+		if _, err := h.upstreamPackument(ctx, Name{Base: spelling}, true); err != nil {
 			return false, err
 		}
 		return true, nil

@@ -254,7 +254,7 @@ func (d *distUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Read
 		return nil, err
 	}
 	pub.Name, pub.Version, pub.File = d.u.project, d.u.version, d.u.dist.Filename
-	pub.Namespaces, pub.Upstream = []string{d.u.project}, d.h.onUpstream(d.u.project)
+	pub.Namespaces, pub.Upstream = []string{d.u.project}, d.h.onUpstream()
 	return content, nil
 }
 
@@ -333,12 +333,12 @@ func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
 // first upload takes a project name: does the upstream index have a page
-// for it? Nil without a mirror.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// for that spelling of it? Nil without a mirror.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context, name string) (bool, error) {
 		if _, err := h.upstreamPage(ctx, name); err != nil {
 			return false, err
 		}

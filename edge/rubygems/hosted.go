@@ -244,7 +244,7 @@ type gemUpload struct {
 // name reads the gem's name from its first entry.
 func (g *gemUpload) name(pub *edge.Publication, up *edge.Upload) error {
 	if name := gemName(up.Reader()); name != "" {
-		pub.Name, pub.Namespaces, pub.Upstream = name, []string{name}, g.h.onUpstream(name)
+		pub.Name, pub.Namespaces, pub.Upstream = name, []string{name}, g.h.onUpstream()
 	}
 	return nil
 }

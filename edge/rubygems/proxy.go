@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/edge/mirror"
-	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -314,34 +312,16 @@ func names(cs []coord) []string {
 	return out
 }
 
-// onUpstream is the edge.ClaimRequest probe of a first push of name:
-// whether the upstream serves /info/{spelling}, read through the cache as
-// any info file, for each spelling that is one gem name to the claim
-// (hosted.ClaimKey): the name as pushed, lowercased, and with its
-// separators folded to '-' and to '_'. Asking only for the name as pushed
-// would let "Rails_HTML" claim, and so hide, the upstream's "rails-html".
-// nil without an upstream.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// onUpstream is the edge.ClaimRequest probe of a first push: whether the
+// upstream serves /info/{spelling}, read through the cache as any info
+// file (edge.Registry.ClaimForPublish asks it about each spelling that
+// is one gem name to the claim). nil without an upstream.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	folded := hosted.FoldClaim(Protocol, name)
-	spellings := []string{name}
-	for _, s := range []string{strings.ToLower(name), folded, strings.ReplaceAll(folded, "-", "_")} {
-		if !slices.Contains(spellings, s) {
-			spellings = append(spellings, s)
-		}
-	}
-	return func(ctx context.Context) (bool, error) {
-		for _, s := range spellings {
-			_, err := h.upstreamDoc(ctx, "info/"+s)
-			if err == nil {
-				return true, nil
-			}
-			if !fault.Is(err, fault.NotFound) {
-				return false, err
-			}
-		}
-		return false, nil
+	return func(ctx context.Context, spelling string) (bool, error) {
+		_, err := h.upstreamDoc(ctx, "info/"+spelling)
+		return err == nil, err
 	}
 }
