@@ -498,11 +498,7 @@ func (h *Handler) addFile(ctx context.Context, u checkedUpload, file hosted.File
 func (h *Handler) wheelMetadata(ra io.ReaderAt, size, limit int64, u checkedUpload) ([]byte, error) {
 	const op = "pypi.wheelMetadata"
 	invalid := func(msg string, err error) error {
-		msg = "invalid wheel " + u.dist.Filename + ": " + msg
-		if err == nil { // WrapMsg of nil is nil
-			return fault.New(op, fault.Invalid, msg)
-		}
-		return fault.WrapMsg(op, fault.Invalid, msg, err)
+		return fault.WrapMsg(op, fault.Invalid, "invalid wheel "+u.dist.Filename+": "+msg, err)
 	}
 	zr, err := archive.OpenZip(ra, size, limit)
 	if fault.Is(err, fault.TooLarge) {
