@@ -36,6 +36,17 @@ func noteOf(ctx *fasthttp.RequestCtx) *note {
 	return n
 }
 
+// takenNote returns the request's note when one was taken (pathOrg and
+// teamFor take one once the caller is known), else a note that is
+// recorded nowhere: a request refused before anyone was identified
+// leaves no record.
+func takenNote(ctx *fasthttp.RequestCtx) *note {
+	if n, ok := ctx.UserValue(noteKey).(*note); ok {
+		return n
+	}
+	return &note{}
+}
+
 // audit records the state change a route made, or tried: "success",
 // "denied" when refused for want of permission or while throttled,
 // "failure" otherwise (bad credentials included).

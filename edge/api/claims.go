@@ -37,11 +37,7 @@ func claimID(cl hosted.Claim) string { return cl.Protocol + ":" + cl.Namespace }
 // listClaims: GET /api/v1/organizations/{orgId}/claims — the namespaces
 // the organization holds, for its members.
 func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -71,16 +67,11 @@ func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
 // publish. 201 with the claim; 200 when the organization holds it
 // already; 409 when another organization does.
 func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req claimRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -144,16 +135,11 @@ func (h *Handler) claimProtocols() []string {
 // the organization holds packages under it, unless a platform admin
 // forces it, which deletes them.
 func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	protocol, ns := param(ctx, "protocol"), param(ctx, "namespace")
 	// The namespace as the client wrote it ("Foo.Bar") names the claim
 	// its normal form keys ("foo-bar"); a namespace the rule refuses is

@@ -46,16 +46,11 @@ func (h *Handler) invitationView(ctx context.Context, o auth.Org, inv auth.Invit
 // invite owners. 201 with the invitation whether or not the account
 // exists; 409 while the invitee has one pending here.
 func (h *Handler) createInvitation(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req invitationRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -88,11 +83,7 @@ func (h *Handler) createInvitation(ctx *fasthttp.RequestCtx) error {
 // listOrgInvitations: GET /api/v1/organizations/{orgId}/invitations — for
 // owners and admins.
 func (h *Handler) listOrgInvitations(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
+	_, o, err := h.pathOrg(ctx, h.user, needManage)
 	if err != nil {
 		return err
 	}
@@ -103,13 +94,9 @@ func (h *Handler) listOrgInvitations(ctx *fasthttp.RequestCtx) error {
 
 // revokeInvitation: DELETE /api/v1/organizations/{orgId}/invitations/{invitationId}.
 func (h *Handler) revokeInvitation(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
-	n := noteOf(ctx)
-	n.org, n.target = o.ID, param(ctx, "invitationId")
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
+	n := takenNote(ctx)
+	n.target = param(ctx, "invitationId")
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,26 @@ func (h *Handler) orgFor(ctx context.Context, p auth.Principal, idOrName string,
 	return o, nil
 }
 
+// pathOrg is the prologue of the endpoints under
+// /organizations/{orgId}: the caller as who returns it (h.user, h.manager
+// for changes), then orgOfPath.
+func (h *Handler) pathOrg(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), need orgNeed) (auth.Principal, auth.Org, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return p, auth.Org{}, err
+	}
+	o, err := h.orgOfPath(ctx, p, need)
+	return p, o, err
+}
+
+// orgOfPath is the organization of the path ({orgId}) once p may act on
+// it as need says (orgFor), noted for the audit record.
+func (h *Handler) orgOfPath(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNeed) (auth.Org, error) {
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), need)
+	noteOf(ctx).org = o.ID
+	return o, err
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -186,11 +206,7 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 
 // getOrg: GET /api/v1/organizations/{orgId}.
 func (h *Handler) getOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -200,13 +216,8 @@ func (h *Handler) getOrg(ctx *fasthttp.RequestCtx) error {
 // updateOrg: PUT /api/v1/organizations/{orgId} {"displayName","description"}.
 // Names never change: they are in clients' URLs.
 func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
-	n := noteOf(ctx)
-	n.target, n.org = o.Name, o.ID
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
+	takenNote(ctx).target = o.Name
 	if err != nil {
 		return err
 	}
@@ -231,13 +242,9 @@ func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
 // while it holds packages, unless a platform admin forces it (which
 // deletes the packages too). Its namespace claims are released.
 func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needOwn)
-	n := noteOf(ctx)
-	n.target, n.org = o.Name, o.ID
+	p, o, err := h.pathOrg(ctx, h.manager, needOwn)
+	n := takenNote(ctx)
+	n.target = o.Name
 	if err != nil {
 		return err
 	}
@@ -317,11 +324,7 @@ type memberRequest struct {
 
 // listMembers: GET /api/v1/organizations/{orgId}/members.
 func (h *Handler) listMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -361,16 +364,11 @@ func (h *Handler) updateMember(ctx *fasthttp.RequestCtx) error {
 }
 
 func (h *Handler) setMember(ctx *fasthttp.RequestCtx, adding bool, read func() (user, role string, err error)) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	if adding && !p.PlatformAdmin {
 		return forbidden("only platform administrators add members directly: invite the user instead (POST /api/v1/organizations/" + o.Name + "/invitations); they join when they accept")
 	}
@@ -484,14 +482,12 @@ func (h *Handler) removeMember(ctx *fasthttp.RequestCtx) error {
 	if param(ctx, "userId") == "me" || err == nil && self.ID == p.UserID {
 		need = needView // leaving
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), need)
-	n := noteOf(ctx)
-	n.org = o.ID
+	o, err := h.orgOfPath(ctx, p, need)
 	if err != nil {
 		return err
 	}
 	u, err := h.memberOf(edge.Context(ctx), p, o, param(ctx, "userId"))
-	n.target = u.ID
+	noteOf(ctx).target = u.ID
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,20 @@ func (h *Handler) mayRepo(ctx context.Context, p auth.Principal, ref auth.RepoRe
 	return notFound("repository")
 }
 
-// repoFor returns the repository of the path once p may do action on it.
-func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (auth.Repository, error) {
+// repoFor is the prologue of the endpoints under
+// /repositories/{repoId}: the caller as who returns it, and the
+// repository of the path once the caller may do action on it.
+func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), action auth.Action) (auth.Principal, auth.Repository, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return p, auth.Repository{}, err
+	}
+	repo, err := h.repoOfPath(ctx, p, action)
+	return p, repo, err
+}
+
+// repoOfPath is the repository of the path once p may do action on it.
+func (h *Handler) repoOfPath(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (auth.Repository, error) {
 	id := param(ctx, "repoId")
 	repo, err := h.r.Auth.GetRepo(edge.Context(ctx), id)
 	if err != nil {
@@ -102,16 +114,11 @@ func (h *Handler) listRepos(ctx *fasthttp.RequestCtx) error {
 // createRepo: POST /api/v1/organizations/{orgId}/repositories
 // {"name","protocol","visibility","description"} — private by default.
 func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req repoRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -137,11 +144,7 @@ func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
 
 // getRepo: GET /api/v1/repositories/{repoId}.
 func (h *Handler) getRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Read)
+	_, repo, err := h.repoFor(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -150,11 +153,7 @@ func (h *Handler) getRepo(ctx *fasthttp.RequestCtx) error {
 
 // updateRepo: PUT /api/v1/repositories/{repoId} {"visibility","description"}.
 func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	_, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -178,11 +177,7 @@ func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
 // deleteRepo: DELETE /api/v1/repositories/{repoId}[?force=true] — refused
 // while it holds packages, unless a platform admin forces it.
 func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -244,11 +239,7 @@ type permissionView struct {
 // listRepoPermissions: GET /api/v1/repositories/{repoId}/permissions
 // (those who manage the repository).
 func (h *Handler) listRepoPermissions(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	_, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -262,11 +253,7 @@ func (h *Handler) listRepoPermissions(ctx *fasthttp.RequestCtx) error {
 // setRepoPermission: POST /api/v1/repositories/{repoId}/permissions
 // {"userId","role"}.
 func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -294,11 +281,7 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 
 // removeRepoPermission: DELETE /api/v1/repositories/{repoId}/permissions/{userId}.
 func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}

@@ -8,38 +8,39 @@ import (
 	"entrepot/hosted/fault"
 )
 
-// teamFor resolves the team of the path (by id, or by name within the
-// organization) and checks p's standing in its organization as need says.
-func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNeed) (auth.Org, auth.Team, error) {
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), need)
-	n := noteOf(ctx)
-	n.org = o.ID
+// teamFor is the prologue of the endpoints under
+// /organizations/{orgId}/teams/{teamId}: the caller as who returns it,
+// and the team of the path (by id, or by name within the organization)
+// once the caller's standing in its organization is as need says.
+func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), need orgNeed) (auth.Principal, auth.Org, auth.Team, error) {
+	p, o, err := h.pathOrg(ctx, who, need)
 	if err != nil {
-		return o, auth.Team{}, err
+		return p, o, auth.Team{}, err
 	}
+	n := noteOf(ctx)
 	idOrName := param(ctx, "teamId")
 	t, err := h.r.Auth.GetTeam(edge.Context(ctx), idOrName)
 	if err == nil && t.OrgID == o.ID {
 		n.target = t.Name
-		return o, t, nil
+		return p, o, t, nil
 	}
 	if err != nil && !fault.Is(err, fault.NotFound) {
-		return o, t, err
+		return p, o, t, err
 	}
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
 		ts, next, err := h.r.Auth.ListTeams(edge.Context(ctx), o.ID, pg)
 		if err != nil {
-			return o, auth.Team{}, err
+			return p, o, auth.Team{}, err
 		}
 		for _, t := range ts {
 			if t.Name == idOrName {
 				n.target = t.Name
-				return o, t, nil
+				return p, o, t, nil
 			}
 		}
 		if next == "" {
-			return o, auth.Team{}, notFound("team " + idOrName)
+			return p, o, auth.Team{}, notFound("team " + idOrName)
 		}
 		pg.Cursor = next
 	}
@@ -47,11 +48,7 @@ func (h *Handler) teamFor(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNe
 
 // listTeams: GET /api/v1/organizations/{orgId}/teams.
 func (h *Handler) listTeams(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -62,16 +59,11 @@ func (h *Handler) listTeams(ctx *fasthttp.RequestCtx) error {
 
 // createTeam: POST /api/v1/organizations/{orgId}/teams {"name","description"}.
 func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`
@@ -92,11 +84,7 @@ func (h *Handler) createTeam(ctx *fasthttp.RequestCtx) error {
 
 // getTeam: GET /api/v1/organizations/{orgId}/teams/{teamId}.
 func (h *Handler) getTeam(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needView)
+	_, _, t, err := h.teamFor(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -105,11 +93,7 @@ func (h *Handler) getTeam(ctx *fasthttp.RequestCtx) error {
 
 // deleteTeam: DELETE /api/v1/organizations/{orgId}/teams/{teamId}.
 func (h *Handler) deleteTeam(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needManage)
+	_, _, t, err := h.teamFor(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
@@ -129,11 +113,7 @@ type teamMemberView struct {
 
 // listTeamMembers: GET /api/v1/organizations/{orgId}/teams/{teamId}/members.
 func (h *Handler) listTeamMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needView)
+	_, _, t, err := h.teamFor(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -147,11 +127,7 @@ func (h *Handler) listTeamMembers(ctx *fasthttp.RequestCtx) error {
 // setTeamMember: POST /api/v1/organizations/{orgId}/teams/{teamId}/members
 // {"userId","role"} — the user must be a member of the organization.
 func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, t, err := h.teamFor(ctx, p, needManage)
+	p, o, t, err := h.teamFor(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
@@ -184,11 +160,7 @@ func (h *Handler) setTeamMember(ctx *fasthttp.RequestCtx) error {
 
 // removeTeamMember: DELETE /api/v1/organizations/{orgId}/teams/{teamId}/members/{userId}.
 func (h *Handler) removeTeamMember(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needManage)
+	p, _, t, err := h.teamFor(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
@@ -205,11 +177,7 @@ func (h *Handler) removeTeamMember(ctx *fasthttp.RequestCtx) error {
 
 // listTeamRepos: GET /api/v1/organizations/{orgId}/teams/{teamId}/repositories.
 func (h *Handler) listTeamRepos(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needView)
+	_, _, t, err := h.teamFor(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -238,11 +206,7 @@ func (h *Handler) listTeamRepos(ctx *fasthttp.RequestCtx) error {
 // grantTeamRepo: POST /api/v1/organizations/{orgId}/teams/{teamId}/repositories
 // {"repositoryId"} — what the grant allows follows each member's team role.
 func (h *Handler) grantTeamRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, t, err := h.teamFor(ctx, p, needManage)
+	_, o, t, err := h.teamFor(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
@@ -271,11 +235,7 @@ func (h *Handler) grantTeamRepo(ctx *fasthttp.RequestCtx) error {
 
 // revokeTeamRepo: DELETE /api/v1/organizations/{orgId}/teams/{teamId}/repositories/{repoId}.
 func (h *Handler) revokeTeamRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	_, t, err := h.teamFor(ctx, p, needManage)
+	_, _, t, err := h.teamFor(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
