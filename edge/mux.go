@@ -16,6 +16,7 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
+	"entrepot/auth"
 	"entrepot/hosted/fault"
 )
 
@@ -192,6 +193,10 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			err = conceal(ctx, err, message, m.anonymousReads != nil && !m.anonymousReads())
 		}
 		clearForError(&ctx.Response, StatusOf(err))
+		if d, ok := auth.RetryAfter(err); ok {
+			// A throttled caller is told its own wait, rounded up.
+			RetryAfter(ctx, int((d+time.Second-1)/time.Second))
+		}
 		render(ctx, err)
 	}
 	return func(ctx *fasthttp.RequestCtx) {

@@ -40,7 +40,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -158,10 +157,6 @@ func (h *Handler) adapt(rt route) edge.HandlerFunc {
 			err = edge.WithStatus(fasthttp.StatusUnprocessableEntity, err)
 		case k == fault.Unauthorized:
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="entrepot"`)
-		case k == fault.RateLimited:
-			if d, ok := auth.RetryAfter(err); ok {
-				edge.RetryAfter(ctx, int(d/time.Second))
-			}
 		}
 		return err
 	}

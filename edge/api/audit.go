@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 

@@ -1,13 +1,13 @@
 package api
 
 import (
-	"entrepot/edge"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 

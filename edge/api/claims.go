@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"maps"
 	"slices"
 	"sort"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -150,12 +150,9 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 		}
 	}
 	n.target = protocol + ":" + ns
-	force, err := flag(ctx, "force")
+	force, err := forced(ctx, p, "release")
 	if err != nil {
 		return err
-	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a release")
 	}
 	cl, err := h.r.Catalog.ClaimOf(edge.Context(ctx), protocol, ns)
 	if fault.Is(err, fault.NotFound) || err == nil && cl.OrgID != o.ID {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"net/url"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"entrepot/auth"
 	"entrepot/auth/ldap"
 	"entrepot/auth/oidc"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 

@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 

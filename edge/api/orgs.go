@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -248,12 +248,9 @@ func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	force, err := flag(ctx, "force")
+	force, err := forced(ctx, p, "deletion")
 	if err != nil {
 		return err
-	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a deletion")
 	}
 	pkgs, _, err := h.r.Catalog.ListPackages(edge.Context(ctx), hosted.PackageFilter{OrgID: o.ID}, "", 1)
 	if err != nil {

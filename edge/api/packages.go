@@ -3,13 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"entrepot/edge"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -157,10 +157,16 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	return reply(ctx, fasthttp.StatusOK, page(out, after))
 }
 
-// pathPackage returns the package of the path once p may do action on it.
-// Packages the caller may not read are NotFound, for anonymous callers
-// too: a private name is not revealed.
-func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (hosted.Package, error) {
+// pathPackage is the prologue of the endpoints under
+// /packages/{packageId}: the caller as who returns it, and the package of
+// the path once the caller may do action on it. Packages the caller may
+// not read are NotFound, for anonymous callers too: a private name is not
+// revealed.
+func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), action auth.Action) (hosted.Package, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return hosted.Package{}, err
+	}
 	id := param(ctx, "packageId")
 	protocol, name, ok := strings.Cut(id, ":")
 	if !ok || name == "" || !h.known(protocol) {
@@ -191,11 +197,7 @@ func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action
 
 // getPackage: GET /api/v1/packages/{packageId}.
 func (h *Handler) getPackage(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
-		return err
-	}
-	pk, err := h.pathPackage(ctx, p, auth.Read)
+	pk, err := h.pathPackage(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -207,8 +209,7 @@ func (h *Handler) getPackage(ctx *fasthttp.RequestCtx) error {
 // listVersions: GET /api/v1/packages/{packageId}/versions[?deleted=true]
 // — in the store's order; deleted versions only when asked.
 func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
+	if _, err := h.who(ctx); err != nil { // bad credentials before bad parameters
 		return err
 	}
 	withDeleted, err := flag(ctx, "deleted")
@@ -219,7 +220,7 @@ func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pk, err := h.pathPackage(ctx, p, auth.Read)
+	pk, err := h.pathPackage(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -254,11 +255,7 @@ func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
 // deletePackage: DELETE /api/v1/packages/{packageId} — its versions are
 // kept as tombstones and can never be published again.
 func (h *Handler) deletePackage(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	pk, err := h.pathPackage(ctx, p, auth.Delete)
+	pk, err := h.pathPackage(ctx, h.user, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -270,11 +267,7 @@ func (h *Handler) deletePackage(ctx *fasthttp.RequestCtx) error {
 
 // deleteVersion: DELETE /api/v1/packages/{packageId}/versions/{version}.
 func (h *Handler) deleteVersion(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	pk, err := h.pathPackage(ctx, p, auth.Delete)
+	pk, err := h.pathPackage(ctx, h.user, auth.Delete)
 	if err != nil {
 		return err
 	}

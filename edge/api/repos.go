@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"entrepot/edge"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -22,6 +22,16 @@ func (h *Handler) mayRepo(ctx context.Context, p auth.Principal, ref auth.RepoRe
 		return err
 	}
 	return notFound("repository")
+}
+
+// forced reads ?force=true, which only platform admins may give to
+// force a deletion (what: "deletion", "release") of what holds packages.
+func forced(ctx *fasthttp.RequestCtx, p auth.Principal, what string) (bool, error) {
+	force, err := flag(ctx, "force")
+	if err == nil && force && !p.PlatformAdmin {
+		err = forbidden("only platform administrators may force a " + what)
+	}
+	return force, err
 }
 
 // repoFor is the prologue of the endpoints under
@@ -181,12 +191,9 @@ func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	force, err := flag(ctx, "force")
+	force, err := forced(ctx, p, "deletion")
 	if err != nil {
 		return err
-	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a deletion")
 	}
 	f := hosted.PackageFilter{OrgID: repo.OrgID, Protocol: repo.Protocol}
 	held, err := h.holdsPackages(edge.Context(ctx), f, repo.ID)

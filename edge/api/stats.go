@@ -1,12 +1,12 @@
 package api
 
 import (
-	"entrepot/edge"
 	"sort"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 )
 

@@ -1,10 +1,10 @@
 package api
 
 import (
-	"entrepot/edge"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 

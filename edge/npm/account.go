@@ -63,9 +63,6 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	}
 	t, err := h.r.Auth.Login(auth.WithUserAgent(edge.Context(ctx), string(ctx.UserAgent())), in.Name, in.Password, h.r.ClientIP(ctx))
 	if err != nil {
-		if d, ok := auth.RetryAfter(err); ok {
-			edge.RetryAfter(ctx, int(d/time.Second))
-		}
 		h.r.Record(ctx, "npm.login", in.Name, "", "failure", "")
 		return err
 	}

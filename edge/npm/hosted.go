@@ -578,6 +578,16 @@ func readPackageJSON(r io.Reader, limit int64, n Name, version string) error {
 	return nil
 }
 
+// hostedPath is hostedFor of the package the path names (nameOf).
+func (h *Handler) hostedPath(ctx *fasthttp.RequestCtx, a auth.Action) (Name, edge.Origin, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, edge.Origin{}, err
+	}
+	o, err := h.hostedFor(ctx, n, a)
+	return n, o, err
+}
+
 // hostedFor resolves n for a change: it must be hosted (the mirror is
 // not asked), and the caller must hold action on it.
 func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge.Origin, error) {
@@ -728,11 +738,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 // published again.
 func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.unpublishPackage"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.hostedFor(ctx, n, auth.Delete)
+	n, o, err := h.hostedPath(ctx, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -756,11 +762,7 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 // unpublished if it still is not.
 func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.unpublishTarball"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.hostedFor(ctx, n, auth.Delete)
+	n, o, err := h.hostedPath(ctx, auth.Delete)
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,16 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge
 	return h.r.Resolve(ctx, h.coords(n, a))
 }
 
+// resolvePath is resolve of the package the path names (nameOf).
+func (h *Handler) resolvePath(ctx *fasthttp.RequestCtx, a auth.Action) (Name, edge.Origin, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, edge.Origin{}, err
+	}
+	o, err := h.resolve(ctx, n, a)
+	return n, o, err
+}
+
 // forget drops what this process remembers of n after a change.
 func (h *Handler) forget(n Name) {
 	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
@@ -202,11 +212,7 @@ func (h *Handler) serveVersion(ctx *fasthttp.RequestCtx, n Name, rawSpec string)
 
 // tarball is GET /<name>/-/<file>.
 func (h *Handler) tarball(ctx *fasthttp.RequestCtx) error {
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.resolve(ctx, n, auth.Read)
+	n, o, err := h.resolvePath(ctx, auth.Read)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ import (
 // distTags is GET /-/package/<name>/dist-tags (npm dist-tag ls).
 func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.distTags"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.resolve(ctx, n, auth.Read)
+	n, o, err := h.resolvePath(ctx, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -39,24 +35,26 @@ func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, liveTags(decodeMeta(p.Meta).DistTags, live))
 }
 
-func tagOf(ctx *fasthttp.RequestCtx) (string, error) {
+// namedTag is the package name and the dist-tag of the path.
+func namedTag(ctx *fasthttp.RequestCtx) (Name, string, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, "", err
+	}
 	raw, _ := ctx.UserValue("tag").(string)
 	t, err := url.PathUnescape(raw)
 	if err != nil {
-		return "", fault.Newf("npm.tagOf", fault.Invalid, "invalid tag %q", raw)
+		return n, "", fault.Newf("npm.tagOf", fault.Invalid, "invalid tag %q", raw)
 	}
-	return ParseTag(t)
+	tag, err := ParseTag(t)
+	return n, tag, err
 }
 
 // setDistTag is PUT /-/package/<name>/dist-tags/<tag> with the version as
 // a JSON string (npm dist-tag add). It needs write permission.
 func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.setDistTag"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	tag, err := tagOf(ctx)
+	n, tag, err := namedTag(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,11 +85,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 // rm). "latest" cannot be removed: every package has one.
 func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.removeDistTag"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	tag, err := tagOf(ctx)
+	n, tag, err := namedTag(ctx)
 	if err != nil {
 		return err
 	}
