@@ -604,7 +604,7 @@ func (u *Upload) commit(ctx context.Context, blobs blob.Store) (blob.Info, error
 	if err != nil {
 		return blob.Info{}, fault.Op(op, err)
 	}
-	defer w.Cancel(ctx)
+	defer w.Cancel(context.WithoutCancel(ctx)) // a no-op after Commit; past the deadline too
 	if _, err := io.Copy(w, u.Reader()); err != nil {
 		return blob.Info{}, fault.Op(op, err)
 	}

@@ -309,7 +309,7 @@ func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 		if err != nil {
 			return fault.Op(op, err)
 		}
-		defer mw.Cancel(bg)
+		defer mw.Cancel(context.WithoutCancel(bg)) // past the deadline too
 		mw.Write(d.md)
 		mi, err := mw.Commit(bg)
 		if err != nil {
