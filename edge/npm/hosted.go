@@ -86,16 +86,22 @@ func notFound(op string, n Name, err error) error {
 	return fault.Op(op, err)
 }
 
+// hostedLive reads hosted package n and its live versions.
+func (h *Handler) hostedLive(ctx *fasthttp.RequestCtx, op string, n Name) (hosted.Package, []hosted.Version, error) {
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	if err != nil {
+		return p, nil, notFound(op, n, err)
+	}
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
+	return p, live, fault.Op(op, err)
+}
+
 // hostedVersion answers one version's manifest, by version or dist-tag.
 func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
 	const op = "npm.hostedVersion"
-	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	p, live, err := h.hostedLive(ctx, op, n)
 	if err != nil {
-		return notFound(op, n, err)
-	}
-	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
-	if err != nil {
-		return fault.Op(op, err)
+		return err
 	}
 	if v, ok := liveTags(decodeMeta(p.Meta).DistTags, live)[spec]; ok {
 		spec = v

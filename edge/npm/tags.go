@@ -23,13 +23,9 @@ func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	if !o.Hosted {
 		return h.proxyDistTags(ctx, n)
 	}
-	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	p, live, err := h.hostedLive(ctx, op, n)
 	if err != nil {
-		return notFound(op, n, err)
-	}
-	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
-	if err != nil {
-		return fault.Op(op, err)
+		return err
 	}
 	sortVersions(live)
 	return writeJSON(ctx, fasthttp.StatusOK, liveTags(decodeMeta(p.Meta).DistTags, live))

@@ -605,11 +605,7 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 	if !strings.HasPrefix(what, "owners") {
 		return fault.Newf("rubygems.owners", fault.NotFound, "no route for %s", ctx.Path())
 	}
-	cl, err := h.resolveHosted(ctx, name)
-	if err != nil {
-		return err
-	}
-	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
+	org, err := h.ownerOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -626,15 +622,20 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 // of the organization, managed in Entrepot.
 func (h *Handler) ownersChange(ctx *fasthttp.RequestCtx) error {
 	name := ctx.UserValue("name").(string)
-	cl, err := h.resolveHosted(ctx, name)
-	if err != nil {
-		return err
-	}
-	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
+	org, err := h.ownerOf(ctx, name)
 	if err != nil {
 		return err
 	}
 	return fault.Newf("rubygems.owners", fault.Forbidden, "the owners of %s are the members of the organization %s: manage them in Entrepot", name, org.Name)
+}
+
+// ownerOf is the organization that owns hosted gem name.
+func (h *Handler) ownerOf(ctx *fasthttp.RequestCtx, name string) (auth.Org, error) {
+	cl, err := h.resolveHosted(ctx, name)
+	if err != nil {
+		return auth.Org{}, err
+	}
+	return h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 }
 
 // resolveHosted is resolve for names that only exist hosted.
