@@ -22,22 +22,45 @@ import (
 // it is cancelled when the handler returns.
 //
 // Bytes that stream after the handler returns (ServeBlob's body, read by
-// fasthttp later) must not be read under it: use context.WithoutCancel
-// for those, as for work that outlives the request (fills stay detached
-// under their own timeouts). It is created on first use, so that a
-// request that makes no store call pays nothing. Safe for concurrent use.
+// fasthttp later) must not be read under it: StreamContext is theirs.
+// Registry.Cached waits for a cache fill without its deadline, and the
+// time it waits does not count against it; fills stay detached under
+// their own timeouts. It is created on first use, so that a request that
+// makes no store call pays nothing. Safe for concurrent use.
 func Context(ctx *fasthttp.RequestCtx) context.Context {
-	switch v := ctx.UserValue(contextKey).(type) {
-	case *requestContext:
-		return v
-	case *Mux:
-		rc := &requestContext{id: RequestID(ctx), deadline: time.Now().Add(v.budget(ctx))}
-		rc.principal, rc.known = ctx.UserValue(principalKey).(auth.Principal)
-		ctx.SetUserValue(contextKey, rc)
+	if rc := requestContextOf(ctx); rc != nil {
 		return rc
 	}
 	// Outside a Mux (a handler called directly): no budget of ours.
 	return context.Background()
+}
+
+// StreamContext is the context of a body that fasthttp reads after the
+// handler returns (SetBodyStream), when the request's context has ended:
+// the request's values, bounded by the server's WriteTimeout, the longest
+// a response may take to go out. cancel must run when the stream ends;
+// CancelOnClose ties it to the body's Close, which fasthttp calls.
+func StreamContext(ctx *fasthttp.RequestCtx) (c context.Context, cancel context.CancelFunc) {
+	if rc := requestContextOf(ctx); rc != nil {
+		return context.WithTimeout(&rc.wait, rc.stream)
+	}
+	return context.WithCancel(context.Background())
+}
+
+// requestContextOf is the request's context, made on first use; nil
+// outside a Mux.
+func requestContextOf(ctx *fasthttp.RequestCtx) *requestContext {
+	switch v := ctx.UserValue(contextKey).(type) {
+	case *requestContext:
+		return v
+	case *Mux:
+		rc := &requestContext{id: RequestID(ctx), deadline: time.Now().Add(v.budget(ctx)), stream: v.streamBudget}
+		rc.wait.rc = rc
+		rc.principal, rc.known = ctx.UserValue(principalKey).(auth.Principal)
+		ctx.SetUserValue(contextKey, rc)
+		return rc
+	}
+	return nil
 }
 
 // RequestIDOf is the id of the request ctx belongs to (Context), "" for
@@ -65,10 +88,12 @@ type (
 // context made on the first Done or Err, so that calls that never wait
 // (a warm cache) cost no timer.
 type requestContext struct {
-	id       string
-	deadline time.Time
+	id     string
+	stream time.Duration // StreamContext's bound
+	wait   waitContext   // the values without the deadline (Cached, StreamContext)
 
 	mu        sync.Mutex
+	deadline  time.Time
 	principal auth.Principal
 	known     bool // principal is set
 	inner     context.Context
@@ -76,9 +101,13 @@ type requestContext struct {
 	ended     bool
 }
 
-func (c *requestContext) Deadline() (time.Time, bool) { return c.deadline, true }
-func (c *requestContext) Done() <-chan struct{}       { return c.ctx().Done() }
-func (c *requestContext) Err() error                  { return c.ctx().Err() }
+func (c *requestContext) Deadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline, true
+}
+func (c *requestContext) Done() <-chan struct{} { return c.ctx().Done() }
+func (c *requestContext) Err() error            { return c.ctx().Err() }
 
 func (c *requestContext) Value(key any) any {
 	switch key.(type) {
@@ -95,6 +124,15 @@ func (c *requestContext) Value(key any) any {
 	return nil
 }
 
+// waitContext is a request's values without its deadline or
+// cancellation.
+type waitContext struct{ rc *requestContext }
+
+func (waitContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (waitContext) Done() <-chan struct{}       { return nil }
+func (waitContext) Err() error                  { return nil }
+func (w *waitContext) Value(key any) any        { return w.rc.Value(key) }
+
 func (c *requestContext) ctx() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -105,6 +143,21 @@ func (c *requestContext) ctx() context.Context {
 		}
 	}
 	return c.inner
+}
+
+// extend moves the deadline d later: the request waited that long for
+// work that is not its own (a shared fill). A context already made for
+// Done is replaced; whoever still holds the old one (no call in
+// progress: the request was waiting) sees it cancelled.
+func (c *requestContext) extend(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = c.deadline.Add(d)
+	if c.inner != nil && !c.ended {
+		old := c.cancel
+		c.inner, c.cancel = context.WithDeadline(context.Background(), c.deadline)
+		old()
+	}
 }
 
 // end cancels the context: the handler has returned.

@@ -90,7 +90,7 @@ func New(cfg Config) *Server {
 	def(&cfg.IdleTimeout, 2*time.Minute)
 
 	m := newMux(cfg.Logger, newMetrics(cfg.Registry))
-	m.readBudget, m.uploadBudget = cfg.ReadTimeout, cfg.UploadTimeout
+	m.readBudget, m.uploadBudget, m.streamBudget = cfg.ReadTimeout, cfg.UploadTimeout, cfg.WriteTimeout
 	h := &health{version: cfg.Version, components: cfg.Components, upstreams: cfg.Upstreams}
 	s := &Server{mux: m, health: h, pace: pacing{
 		need:      max(cfg.MinBodyRate, 0) * int64(cfg.MinBodyRateWindow) / int64(time.Second),

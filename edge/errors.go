@@ -148,7 +148,7 @@ func RenderJSON(ctx *fasthttp.RequestCtx, err error) {
 	}
 	id := RequestID(ctx)
 	b, _ := json.Marshal(map[string]body{"error": {
-		Code:      codeOf(fault.KindOf(err)),
+		Code:      ErrorCode(fault.KindOf(err)),
 		Message:   ClientMessage(err, id),
 		RequestID: id,
 	}})
@@ -156,7 +156,8 @@ func RenderJSON(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetBody(b)
 }
 
-func codeOf(k fault.Kind) string {
+// ErrorCode is the code of a JSON error answer of kind k ("not_found").
+func ErrorCode(k fault.Kind) string {
 	switch k {
 	case fault.NotFound:
 		return "not_found"
@@ -166,6 +167,14 @@ func codeOf(k fault.Kind) string {
 		return "rate_limited"
 	}
 	return k.String()
+}
+
+// Challenge sets the WWW-Authenticate challenge of a 401 answer: a
+// renderer calls it with its protocol's scheme; other answers carry none.
+func Challenge(ctx *fasthttp.RequestCtx, challenge string) {
+	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
+		ctx.Response.Header.Set("WWW-Authenticate", challenge)
+	}
 }
 
 // RetryAfter sets Retry-After in seconds, for RateLimited answers.

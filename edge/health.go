@@ -73,6 +73,8 @@ func (h *health) check() ([]byte, bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A short deadline of its own, not the request's: the
+			// report is shared by every caller for healthTTL.
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			st := componentState{Status: "ok", Backend: c.Backend}

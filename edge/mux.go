@@ -15,6 +15,7 @@ import (
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
+	"entrepot/auth"
 	"entrepot/hosted/fault"
 )
 
@@ -51,8 +52,9 @@ type Mux struct {
 	// names (Registry.AnonymousMirrorReads); nil: they may.
 	anonymousReads func() bool
 	// readBudget and uploadBudget are the deadlines of a request's
-	// context (Context), without and with a body.
-	readBudget, uploadBudget time.Duration
+	// context (Context), without and with a body; streamBudget bounds a
+	// body streamed after the handler returns (StreamContext).
+	readBudget, uploadBudget, streamBudget time.Duration
 }
 
 // AnonymousReads tells the mux whether anonymous callers may read
@@ -97,7 +99,7 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
-	mx := &Mux{r: r, log: log, metrics: m, readBudget: time.Minute, uploadBudget: time.Hour}
+	mx := &Mux{r: r, log: log, metrics: m, readBudget: time.Minute, uploadBudget: time.Hour, streamBudget: time.Hour}
 	notFound := Route{Protocol: "edge", Name: "not_found"}
 	r.NotFound = mx.wrap(notFound, "", func(ctx *fasthttp.RequestCtx) error {
 		return fault.Newf("edge", fault.NotFound, "no route for %s %s", ctx.Method(), ctx.Path())
@@ -188,6 +190,10 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 			err = conceal(ctx, err, message, m.anonymousReads != nil && !m.anonymousReads())
 		}
 		clearForError(&ctx.Response, StatusOf(err))
+		if d, ok := auth.RetryAfter(err); ok {
+			// A throttled caller is told its own wait, rounded up.
+			RetryAfter(ctx, int((d+time.Second-1)/time.Second))
+		}
 		render(ctx, err)
 	}
 	return func(ctx *fasthttp.RequestCtx) {
@@ -243,6 +249,8 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		// The request's context has ended: the log line is the
+		// process's, not the request's.
 		if !m.log.Enabled(context.Background(), level) {
 			return
 		}

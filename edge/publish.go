@@ -243,7 +243,7 @@ type Publication struct {
 	// first publish claims Namespaces[0] (publishTo).
 	Namespaces []string
 	// Upstream is ClaimRequest.Upstream, nil for none.
-	Upstream func(ctx context.Context) (bool, error)
+	Upstream func(ctx context.Context, spelling string) (bool, error)
 
 	Principal auth.Principal // the signed-in caller
 	Org       auth.Org       // the organization published to (publishTo)
@@ -619,7 +619,7 @@ func (u *Upload) commit(ctx context.Context, blobs blob.Store) (blob.Info, error
 	if err != nil {
 		return blob.Info{}, fault.Op(op, err)
 	}
-	defer w.Cancel(ctx)
+	defer w.Cancel(context.WithoutCancel(ctx)) // a no-op after Commit; past the deadline too
 	if _, err := io.Copy(w, u.Reader()); err != nil {
 		return blob.Info{}, fault.Op(op, err)
 	}

@@ -389,11 +389,25 @@ type ClaimRequest struct {
 	Namespace string   // normalized, as the protocol compares names
 	Org       auth.Org // from PublishOrg
 	// Upstream reports whether the protocol's upstream serves the
-	// namespace; nil when no upstream is configured. A name the public
+	// namespace under the spelling given; nil when no upstream is
+	// configured. ClaimForPublish asks it about every spelling that is
+	// one name to the claim (hosted.Spellings). A name the public
 	// registry has is never claimed by a publish: that would hide the
 	// public package from every user of this server. An error counts as
 	// "cannot tell", and the claim is refused too.
-	Upstream func(ctx context.Context) (bool, error)
+	Upstream func(ctx context.Context, spelling string) (bool, error)
+}
+
+// onUpstream asks req.Upstream about each spelling of req.Namespace
+// until one is served (true) or one cannot be told (the error).
+func onUpstream(ctx context.Context, req ClaimRequest) (bool, error) {
+	for _, s := range hosted.Spellings(req.Protocol, req.Namespace) {
+		has, err := req.Upstream(ctx, s)
+		if err != nil && !fault.Is(err, fault.NotFound) || has {
+			return has, err
+		}
+	}
+	return false, nil
 }
 
 // ClaimForPublish is the one way a publish takes a namespace: it returns
@@ -427,7 +441,7 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 	}
 	p, repo := a.p, a.repo
 	if req.Upstream != nil {
-		has, err := req.Upstream(bg)
+		has, err := onUpstream(bg, req)
 		switch {
 		case err != nil && !fault.Is(err, fault.NotFound):
 			return hosted.Claim{}, auth.RepoRef{}, fault.WrapMsg(op, fault.Unavailable,

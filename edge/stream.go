@@ -46,7 +46,7 @@ func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 	if etag == "" {
 		etag = `"` + string(b.Digest) + `"`
 	}
-	rctx := context.Background()
+	rctx := Context(ctx)
 
 	var (
 		f    *os.File
@@ -124,12 +124,34 @@ func ServeBlob(ctx *fasthttp.RequestCtx, store blob.Store, b Blob) error {
 		ctx.SetBodyStream(f, int(length))
 		return nil
 	}
-	r, err := store.Open(rctx, b.Digest, offset, length)
+	// fasthttp reads the body after the handler returns, when rctx has
+	// ended: the stream has a context of its own, ended with it.
+	sctx, cancel := StreamContext(ctx)
+	r, err := store.Open(sctx, b.Digest, offset, length)
 	if err != nil {
+		cancel()
 		return fault.Op(op, err)
 	}
-	ctx.SetBodyStream(r, int(length))
+	ctx.SetBodyStream(CancelOnClose(r, cancel), int(length))
 	return nil
+}
+
+// CancelOnClose returns r, whose Close (which fasthttp calls when a body
+// stream ends, sent or not) also runs cancel: the end of a
+// StreamContext.
+func CancelOnClose(r io.ReadCloser, cancel context.CancelFunc) io.ReadCloser {
+	return &cancelOnClose{ReadCloser: r, cancel: cancel}
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // inert reports whether a browser shown ct would display the bytes as

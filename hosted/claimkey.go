@@ -1,34 +1,42 @@
 package hosted
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // The claim layer compares namespaces as the clients do, so that names a
 // client takes for one package are one name for claiming and for
 // resolution: a claim on "acme_gem" holds "Acme-Gem" too, and a request
 // for "com/Acme/..." finds the claim on "com.acme". The rules are data,
 // one entry per protocol, in this one place; the protocol names are those
-// of cmd/entrepot's protocol table.
+// of cmd/entrepot's protocol table. The spellings are those an upstream
+// is asked about before a first publish claims a name (Spellings).
 //
-//	protocol  folded as                                  hierarchy
-//	npm       lowercase                                  -
-//	oci       lowercase                                  -
-//	composer  lowercase                                  -
+//	protocol  folded as                                  hierarchy   upstream spellings
+//	npm       lowercase                                  -           as written, lowercase
+//	oci       lowercase                                  -           as written, lowercase
+//	composer  lowercase                                  -           as written, lowercase
 //	maven     lowercase                                  "." (a groupId holds the groupIds below it)
-//	pypi      PEP 503: lowercase, runs of - _ . as "-"    -
-//	rubygems  lowercase, runs of - _ . as "-"            -
-//	cargo     lowercase, "-" as "_" (as crates.io)       -
+//	                                                                 as written, lowercase
+//	pypi      PEP 503: lowercase, runs of - _ . as "-"    -           folded (the index normalizes, PEP 503)
+//	rubygems  lowercase, runs of - _ . as "-"            -           as written, lowercase, folded to "-", to "_"
+//	cargo     lowercase, "-" as "_" (as crates.io)       -           every "-"/"_" choice, lowercase
 var claimRules = map[string]claimRule{
-	"npm":      {fold: strings.ToLower},
-	"oci":      {fold: strings.ToLower},
-	"composer": {fold: strings.ToLower},
-	"maven":    {fold: strings.ToLower, sep: ".", ownLevels: 2},
-	"pypi":     {fold: foldSeparators},
-	"rubygems": {fold: foldSeparators},
-	"cargo":    {fold: foldCrate},
+	"npm":      {fold: strings.ToLower, spell: spellLower},
+	"oci":      {fold: strings.ToLower, spell: spellLower},
+	"composer": {fold: strings.ToLower, spell: spellLower},
+	"maven":    {fold: strings.ToLower, spell: spellLower, sep: ".", ownLevels: 2},
+	"pypi":     {fold: foldSeparators, spell: spellFolded},
+	"rubygems": {fold: foldSeparators, spell: spellSeparators},
+	"cargo":    {fold: foldCrate, spell: spellCrate},
 }
 
 type claimRule struct {
 	fold func(string) string
+	// spell lists the spellings of a namespace an upstream is asked
+	// about, the namespace as written first.
+	spell func(string) []string
 	// sep separates the levels of a hierarchical namespace, "" for flat
 	// ones: a claim on a level holds every name below it.
 	sep string
@@ -44,7 +52,7 @@ func ruleOf(protocol string) claimRule {
 	if r, ok := claimRules[protocol]; ok {
 		return r
 	}
-	return claimRule{fold: func(s string) string { return s }}
+	return claimRule{fold: func(s string) string { return s }, spell: func(s string) []string { return []string{s} }}
 }
 
 // ClaimKey is the form of namespace under which claims of protocol are
@@ -53,6 +61,75 @@ func ruleOf(protocol string) claimRule {
 // folded, which is every namespace a protocol's parser normalizes.
 func ClaimKey(protocol, namespace string) string {
 	return protocol + ":" + ruleOf(protocol).fold(namespace)
+}
+
+// Spellings lists the spellings of namespace that protocol's clients
+// take for it and an upstream may serve it under: what a first publish
+// asks the upstream about (edge.Registry.ClaimForPublish), so that
+// "Rails_HTML" does not claim, and so hide, the upstream's "rails-html".
+// The likeliest comes first (the namespace as written, where the
+// upstream's paths take it so); the list is short (at most maxSpellings).
+func Spellings(protocol, namespace string) []string {
+	return ruleOf(protocol).spell(namespace)
+}
+
+// maxSpellings bounds Spellings: every spelling of a crate name with up
+// to 4 separators, else the name as written and the two uniform ones.
+const maxSpellings = 16
+
+// spellLower is the namespace as written and lowercased.
+func spellLower(s string) []string { return distinct(s, strings.ToLower(s)) }
+
+// spellFolded is the folded namespace only: a PEP 503 index answers for
+// it whatever the spelling.
+func spellFolded(s string) []string { return []string{foldSeparators(s)} }
+
+// spellSeparators is the namespace as written, lowercased, and with its
+// separators folded to '-' and to '_' (the spellings RubyGems users
+// give one gem).
+func spellSeparators(s string) []string {
+	f := foldSeparators(s)
+	return distinct(s, strings.ToLower(s), f, strings.ReplaceAll(f, "-", "_"))
+}
+
+// spellCrate lists the lowercase names that are the same crate (a
+// sparse index's paths are lowercase), the namespace's own first: every
+// choice of '-' or '_' at each separator, or, for a name with many
+// separators, its own spelling and the two uniform ones.
+func spellCrate(name string) []string {
+	lower := strings.ToLower(name)
+	var seps []int
+	for i := 0; i < len(lower); i++ {
+		if lower[i] == '-' || lower[i] == '_' {
+			seps = append(seps, i)
+		}
+	}
+	if 1<<len(seps) > maxSpellings {
+		return distinct(lower, strings.ReplaceAll(lower, "_", "-"), strings.ReplaceAll(lower, "-", "_"))
+	}
+	out := []string{lower}
+	b := []byte(lower)
+	for mask := 0; mask < 1<<len(seps); mask++ {
+		for j, i := range seps {
+			b[i] = '-'
+			if mask&(1<<j) != 0 {
+				b[i] = '_'
+			}
+		}
+		out = distinct(append(out, string(b))...)
+	}
+	return out
+}
+
+// distinct returns ss without repeats, in order.
+func distinct(ss ...string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // FoldClaim returns namespace as protocol's claims compare it.

@@ -2,6 +2,7 @@ package hosted_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"entrepot/hosted"
@@ -155,5 +156,43 @@ func TestRekeyClaims(t *testing.T) {
 	}
 	if cls, err := c.Claims(ctx, "acme"); err != nil || len(cls) != 1 {
 		t.Fatalf("claims %+v %v", cls, err)
+	}
+}
+
+// TestSpellings: the spellings a first publish asks the upstream about
+// are each one name to the claim (one ClaimKey), the likeliest first,
+// without repeats, and bounded.
+func TestSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		protocol, namespace string
+		want                []string
+	}{
+		{"npm", "left-pad", []string{"left-pad"}},
+		{"npm", "JSONStream", []string{"JSONStream", "jsonstream"}},
+		{"maven", "com.Rival.Mixed", []string{"com.Rival.Mixed", "com.rival.mixed"}},
+		{"composer", "acme", []string{"acme"}},
+		{"pypi", "My_Project", []string{"my-project"}},
+		{"rubygems", "Rails_HTML", []string{"Rails_HTML", "rails_html", "rails-html"}},
+		{"rubygems", "rack", []string{"rack"}},
+		{"cargo", "serde_json", []string{"serde_json", "serde-json"}},
+		{"cargo", "a-b_c", []string{"a-b_c", "a-b-c", "a_b-c", "a_b_c"}},
+		{"cargo", "a-b-c-d-e-f", []string{"a-b-c-d-e-f", "a_b_c_d_e_f"}},
+		{"unknown", "Name", []string{"Name"}},
+	} {
+		got := hosted.Spellings(tc.protocol, tc.namespace)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("hosted.Spellings(%s, %q) = %q, want %q", tc.protocol, tc.namespace, got, tc.want)
+		}
+		for _, s := range got {
+			if hosted.ClaimKey(tc.protocol, s) != hosted.ClaimKey(tc.protocol, tc.namespace) {
+				t.Errorf("%s: %q is not one name with %q", tc.protocol, s, tc.namespace)
+			}
+		}
+		if len(got) > 16 {
+			t.Errorf("%s %q: %d spellings", tc.protocol, tc.namespace, len(got))
+		}
+	}
+	if n := len(hosted.Spellings("cargo", "a-b-c-d-e")); n != 16 {
+		t.Errorf("a crate name with 4 separators has %d spellings, want 16", n)
 	}
 }

@@ -51,6 +51,9 @@ type EdgeOptions struct {
 	// (Twin).
 	Meta  hosted.Store
 	Blobs blob.Store
+	// WrapStore, when set, wraps the metadata store every layer uses
+	// (catalog, auth, cache): a test's recorder of the calls.
+	WrapStore func(hosted.Store) hosted.Store
 }
 
 // StartEdge builds the registry, lets mount register the protocol's
@@ -76,6 +79,10 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		tb.Cleanup(func() { m.Close(context.Background()) })
 		meta = m
 	}
+	var store hosted.Store = meta
+	if opts.WrapStore != nil {
+		store = opts.WrapStore(meta)
+	}
 	if blobs == nil {
 		b, err := fs.New(filepath.Join(dir, "blobs"))
 		if err != nil {
@@ -83,7 +90,7 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 		}
 		blobs = b
 	}
-	svc, err := auth.New(meta, auth.Config{
+	svc, err := auth.New(store, auth.Config{
 		SigningKey: bytes.Repeat([]byte("k"), 32),
 		Password:   auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 	})
@@ -111,9 +118,9 @@ func StartEdge(tb testing.TB, opts EdgeOptions, mount func(r *edge.Registry, m *
 	}
 	log := slog.New(slog.DiscardHandler)
 	r := (&edge.Registry{
-		Catalog:         hosted.NewCatalog(meta),
+		Catalog:         hosted.NewCatalog(store),
 		Blobs:           blobs,
-		Cache:           cache.New(meta, blobs, cache.Options{Logger: log}),
+		Cache:           cache.New(store, blobs, cache.Options{Logger: log}),
 		Auth:            svc,
 		Base:            &edge.BaseURL{},
 		Log:             log,

@@ -40,7 +40,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -161,10 +160,6 @@ func (h *Handler) adapt(rt route) edge.HandlerFunc {
 			err = edge.WithStatus(fasthttp.StatusUnprocessableEntity, err)
 		case k == fault.Unauthorized:
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="entrepot"`)
-		case k == fault.RateLimited:
-			if d, ok := auth.RetryAfter(err); ok {
-				edge.RetryAfter(ctx, int(d/time.Second))
-			}
 		}
 		return err
 	}
@@ -186,10 +181,6 @@ func jsonBody(ctx *fasthttp.RequestCtx) error {
 	return edge.WithStatus(fasthttp.StatusUnsupportedMediaType,
 		fault.Newf("api", fault.Invalid, "the request body must be JSON, sent with Content-Type: application/json (got %q)", ct))
 }
-
-// bg is the context of store calls: a RequestCtx is no cancellation
-// context (DESIGN.md, pitfalls), and every call here is short.
-func bg() context.Context { return context.Background() }
 
 // who returns the caller, anonymous included; bad credentials are
 // Unauthorized.
@@ -372,8 +363,8 @@ func replyPage[T, V any](h *Handler, ctx *fasthttp.RequestCtx, load func(auth.Pa
 func asIs[T any](v T) T { return v }
 
 // username names a user for a view; "" when the user is gone.
-func (h *Handler) username(id string) string {
-	if u, err := h.r.Auth.GetUser(bg(), id); err == nil {
+func (h *Handler) username(ctx context.Context, id string) string {
+	if u, err := h.r.Auth.GetUser(ctx, id); err == nil {
 		return u.Username
 	}
 	return ""
@@ -413,5 +404,5 @@ func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) string { return h.r.ClientI
 // clientCtx is the context of a sign-in: it carries the client's
 // User-Agent, which the session records.
 func clientCtx(ctx *fasthttp.RequestCtx) context.Context {
-	return auth.WithUserAgent(bg(), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
+	return auth.WithUserAgent(edge.Context(ctx), strings.ToValidUTF8(string(ctx.UserAgent()), ""))
 }

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -32,6 +34,17 @@ func noteOf(ctx *fasthttp.RequestCtx) *note {
 	n := &note{}
 	ctx.SetUserValue(noteKey, n)
 	return n
+}
+
+// takenNote returns the request's note when one was taken (pathOrg and
+// teamFor take one once the caller is known), else a note that is
+// recorded nowhere: a request refused before anyone was identified
+// leaves no record.
+func takenNote(ctx *fasthttp.RequestCtx) *note {
+	if n, ok := ctx.UserValue(noteKey).(*note); ok {
+		return n
+	}
+	return &note{}
 }
 
 // audit records the state change a route made, or tried: "success",
@@ -113,20 +126,20 @@ func (h *Handler) auditLog(ctx *fasthttp.RequestCtx) error {
 		f.Actor = a
 		// A username or an email names the user; ids (of users and of
 		// tokens) are taken as they are.
-		if _, err := h.r.Auth.GetUser(bg(), a); fault.Is(err, fault.NotFound) {
-			if u, err := h.r.Auth.UserByLogin(bg(), a); err == nil {
+		if _, err := h.r.Auth.GetUser(edge.Context(ctx), a); fault.Is(err, fault.NotFound) {
+			if u, err := h.r.Auth.UserByLogin(edge.Context(ctx), a); err == nil {
 				f.Actor = u.ID
 			}
 		}
 	}
 	if o := query(ctx, "org"); o != "" {
-		org, err := h.orgFor(p, o, needManage)
+		org, err := h.orgFor(edge.Context(ctx), p, o, needManage)
 		if err != nil {
 			return err
 		}
 		f.Org = org.ID
 	} else if !p.PlatformAdmin {
-		managed, err := h.managedOrgs(p, 2)
+		managed, err := h.managedOrgs(edge.Context(ctx), p, 2)
 		if err != nil {
 			return err
 		}
@@ -139,7 +152,7 @@ func (h *Handler) auditLog(ctx *fasthttp.RequestCtx) error {
 			return invalid("org is required: you manage several organizations")
 		}
 	}
-	entries, next, err := h.r.Audit.Query(bg(), f, pg)
+	entries, next, err := h.r.Audit.Query(edge.Context(ctx), f, pg)
 	if err != nil {
 		return err
 	}
@@ -167,11 +180,11 @@ func timeArg(ctx *fasthttp.RequestCtx, name string, end bool) (time.Time, error)
 
 // managedOrgs returns up to max ids of organizations p owns or
 // administers.
-func (h *Handler) managedOrgs(p auth.Principal, max int) ([]string, error) {
+func (h *Handler) managedOrgs(ctx context.Context, p auth.Principal, max int) ([]string, error) {
 	var out []string
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
-		ms, next, err := h.r.Auth.UserOrgs(bg(), p.UserID, pg)
+		ms, next, err := h.r.Auth.UserOrgs(ctx, p.UserID, pg)
 		if err != nil {
 			return nil, err
 		}

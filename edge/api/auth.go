@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -60,7 +61,7 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		// Name the account in the audit log only when it exists: a login
 		// field may hold anything, a mistyped password included.
-		if u, uerr := h.r.Auth.UserByLogin(bg(), login); uerr == nil {
+		if u, uerr := h.r.Auth.UserByLogin(edge.Context(ctx), login); uerr == nil {
 			n.actor, n.target = u.ID, u.ID
 		} else {
 			n.detail = "unknown account"
@@ -143,7 +144,7 @@ func (h *Handler) refresh(ctx *fasthttp.RequestCtx) error {
 	if tok == "" {
 		return fault.New("api", fault.Unauthorized, "a refresh token is required (body or cookie)")
 	}
-	t, err := h.r.Auth.Refresh(bg(), tok)
+	t, err := h.r.Auth.Refresh(edge.Context(ctx), tok)
 	if err != nil {
 		h.clearCookie(ctx)
 		n.detail = "refresh refused"
@@ -166,7 +167,7 @@ func (h *Handler) logout(ctx *fasthttp.RequestCtx) error {
 		return invalid("logout ends a session: call it with the access token of one")
 	}
 	noteOf(ctx).target = p.SessionID
-	if err := h.r.Auth.Logout(bg(), p.SessionID); err != nil {
+	if err := h.r.Auth.Logout(edge.Context(ctx), p.SessionID); err != nil {
 		return err
 	}
 	h.clearCookie(ctx)
@@ -192,7 +193,7 @@ func (h *Handler) sessions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	list, err := h.r.Auth.ListSessions(bg(), p.UserID)
+	list, err := h.r.Auth.ListSessions(edge.Context(ctx), p.UserID)
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (h *Handler) endSessions(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteOf(ctx).target = p.UserID
-	n, err := h.r.Auth.EndSessions(bg(), p.UserID, "")
+	n, err := h.r.Auth.EndSessions(edge.Context(ctx), p.UserID, "")
 	if err != nil {
 		return err
 	}
@@ -234,7 +235,7 @@ func (h *Handler) endSession(ctx *fasthttp.RequestCtx) error {
 	}
 	id := param(ctx, "sessionId")
 	noteOf(ctx).target = id
-	if err := h.r.Auth.EndSession(bg(), p.UserID, id); err != nil {
+	if err := h.r.Auth.EndSession(edge.Context(ctx), p.UserID, id); err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return notFound("session " + id)
 		}
@@ -261,7 +262,7 @@ func (h *Handler) me(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.r.Auth.GetUser(bg(), p.UserID)
+	u, err := h.r.Auth.GetUser(edge.Context(ctx), p.UserID)
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,7 @@ func (h *Handler) me(ctx *fasthttp.RequestCtx) error {
 	switch {
 	case p.TokenID != "":
 		v.Method = "token"
-		if t, err := h.r.Auth.GetToken(bg(), p.TokenID); err == nil {
+		if t, err := h.r.Auth.GetToken(edge.Context(ctx), p.TokenID); err == nil {
 			v.Token = &t
 		}
 	case p.SessionID != "":
@@ -277,13 +278,13 @@ func (h *Handler) me(ctx *fasthttp.RequestCtx) error {
 	}
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
-		ms, next, err := h.r.Auth.UserOrgs(bg(), p.UserID, pg)
+		ms, next, err := h.r.Auth.UserOrgs(edge.Context(ctx), p.UserID, pg)
 		if err != nil {
 			return err
 		}
 		for _, m := range ms {
 			mv := memberView{OrgID: m.OrgID, UserID: m.UserID, Role: string(m.Role)}
-			if o, err := h.r.Auth.GetOrg(bg(), m.OrgID); err == nil {
+			if o, err := h.r.Auth.GetOrg(edge.Context(ctx), m.OrgID); err == nil {
 				mv.OrgName = o.Name
 			}
 			v.Organizations = append(v.Organizations, mv)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -35,11 +37,7 @@ func claimID(cl hosted.Claim) string { return cl.Protocol + ":" + cl.Namespace }
 // listClaims: GET /api/v1/organizations/{orgId}/claims — the namespaces
 // the organization holds, for its members.
 func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -47,7 +45,7 @@ func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	cls, err := h.r.Catalog.Claims(bg(), o.ID)
+	cls, err := h.r.Catalog.Claims(edge.Context(ctx), o.ID)
 	if err != nil {
 		return err
 	}
@@ -69,16 +67,11 @@ func (h *Handler) listClaims(ctx *fasthttp.RequestCtx) error {
 // publish. 201 with the claim; 200 when the organization holds it
 // already; 409 when another organization does.
 func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req claimRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -96,7 +89,7 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 		return fault.Op("api.createClaim", err)
 	}
 	n.target = req.Protocol + ":" + ns
-	switch cl, err := h.r.Catalog.ClaimOf(bg(), req.Protocol, ns); {
+	switch cl, err := h.r.Catalog.ClaimOf(edge.Context(ctx), req.Protocol, ns); {
 	case err == nil && cl.OrgID == o.ID:
 		n.detail = "held already"
 		return reply(ctx, fasthttp.StatusOK, cl)
@@ -112,11 +105,11 @@ func (h *Handler) createClaim(ctx *fasthttp.RequestCtx) error {
 	if !p.PlatformAdmin {
 		return fault.New("api.createClaim", fault.Forbidden, "only a platform admin can claim a namespace explicitly; publishing claims a name the upstream registry does not have")
 	}
-	repo, err := h.r.HostedRepo(bg(), o.ID, req.Protocol)
+	repo, err := h.r.HostedRepo(edge.Context(ctx), o.ID, req.Protocol)
 	if err != nil {
 		return err
 	}
-	cl, err := h.r.Catalog.Claim(bg(), hosted.Claim{Protocol: req.Protocol, Namespace: ns, OrgID: o.ID, RepoID: repo.ID})
+	cl, err := h.r.Catalog.Claim(edge.Context(ctx), hosted.Claim{Protocol: req.Protocol, Namespace: ns, OrgID: o.ID, RepoID: repo.ID})
 	if fault.Is(err, fault.Conflict) { // a racing claim or publish of another organization
 		return claimedElsewhere(ns)
 	}
@@ -142,16 +135,11 @@ func (h *Handler) claimProtocols() []string {
 // the organization holds packages under it, unless a platform admin
 // forces it, which deletes them.
 func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	protocol, ns := param(ctx, "protocol"), param(ctx, "namespace")
 	// The namespace as the client wrote it ("Foo.Bar") names the claim
 	// its normal form keys ("foo-bar"); a namespace the rule refuses is
@@ -162,21 +150,18 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 		}
 	}
 	n.target = protocol + ":" + ns
-	force, err := flag(ctx, "force")
+	force, err := forced(ctx, p, "release")
 	if err != nil {
 		return err
 	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a release")
-	}
-	cl, err := h.r.Catalog.ClaimOf(bg(), protocol, ns)
+	cl, err := h.r.Catalog.ClaimOf(edge.Context(ctx), protocol, ns)
 	if fault.Is(err, fault.NotFound) || err == nil && cl.OrgID != o.ID {
 		return notFound("claim " + protocol + ":" + ns)
 	}
 	if err != nil {
 		return err
 	}
-	pkgs, err := h.packagesUnder(o.ID, protocol, ns)
+	pkgs, err := h.packagesUnder(edge.Context(ctx), o.ID, protocol, ns)
 	if err != nil {
 		return err
 	}
@@ -185,13 +170,13 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 			return fault.Newf("api", fault.Conflict, "the organization still holds %d package(s) under %s, such as %s: delete them first, or have a platform administrator force the release (?force=true)", len(pkgs), ns, pkgs[0].Name)
 		}
 		for _, pk := range pkgs {
-			if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+			if err := h.r.Catalog.DeletePackage(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 				return err
 			}
 		}
 		n.detail = "forced: packages deleted"
 	}
-	if err := h.r.Catalog.Release(bg(), protocol, ns); err != nil {
+	if err := h.r.Catalog.Release(edge.Context(ctx), protocol, ns); err != nil {
 		return err
 	}
 	h.r.Forget(protocol, ns)
@@ -200,12 +185,12 @@ func (h *Handler) releaseClaim(ctx *fasthttp.RequestCtx) error {
 
 // packagesUnder lists the organization's packages of protocol that the
 // claim on ns holds.
-func (h *Handler) packagesUnder(orgID, protocol, ns string) ([]hosted.Package, error) {
+func (h *Handler) packagesUnder(ctx context.Context, orgID, protocol, ns string) ([]hosted.Package, error) {
 	var out []hosted.Package
 	f := hosted.PackageFilter{OrgID: orgID, Protocol: protocol, Query: ns}
 	after := ""
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(ctx, f, after, h.opts.MaxPage)
 		if err != nil {
 			return nil, err
 		}
@@ -243,13 +228,13 @@ func holds(protocol, ns, name string) bool {
 
 // releaseClaims releases every claim of an organization being deleted,
 // so that its names do not stay hidden from the upstream for good.
-func (h *Handler) releaseClaims(orgID string) (int, error) {
-	cls, err := h.r.Catalog.Claims(bg(), orgID)
+func (h *Handler) releaseClaims(ctx context.Context, orgID string) (int, error) {
+	cls, err := h.r.Catalog.Claims(ctx, orgID)
 	if err != nil {
 		return 0, err
 	}
 	for i, cl := range cls {
-		if err := h.r.Catalog.Release(bg(), cl.Protocol, cl.Namespace); err != nil {
+		if err := h.r.Catalog.Release(ctx, cl.Protocol, cl.Namespace); err != nil {
 			return i, err
 		}
 		h.r.Forget(cl.Protocol, cl.Namespace)

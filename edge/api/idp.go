@@ -11,6 +11,7 @@ import (
 	"entrepot/auth"
 	"entrepot/auth/ldap"
 	"entrepot/auth/oidc"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -54,7 +55,7 @@ func (h *Handler) listProviders(ctx *fasthttp.RequestCtx) error {
 	if _, err := h.admin(ctx); err != nil {
 		return err
 	}
-	ps, err := h.r.Auth.ListProviders(bg())
+	ps, err := h.r.Auth.ListProviders(edge.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (h *Handler) createProvider(ctx *fasthttp.RequestCtx) error {
 	}
 	n := noteOf(ctx)
 	n.detail = req.Type + " " + req.Name
-	p, err := h.r.Auth.CreateProvider(bg(), req.provider(true))
+	p, err := h.r.Auth.CreateProvider(edge.Context(ctx), req.provider(true))
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func (h *Handler) getProvider(ctx *fasthttp.RequestCtx) error {
 	if _, err := h.admin(ctx); err != nil {
 		return err
 	}
-	p, err := h.r.Auth.GetProvider(bg(), param(ctx, "providerId"))
+	p, err := h.r.Auth.GetProvider(edge.Context(ctx), param(ctx, "providerId"))
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func (h *Handler) updateProvider(ctx *fasthttp.RequestCtx) error {
 	}
 	id := param(ctx, "providerId")
 	noteOf(ctx).target = id
-	cur, err := h.r.Auth.GetProvider(bg(), id)
+	cur, err := h.r.Auth.GetProvider(edge.Context(ctx), id)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (h *Handler) updateProvider(ctx *fasthttp.RequestCtx) error {
 	if req.Type == "" {
 		req.Type = cur.Type
 	}
-	p, err := h.r.Auth.UpdateProvider(bg(), id, req.provider(cur.Enabled))
+	p, err := h.r.Auth.UpdateProvider(edge.Context(ctx), id, req.provider(cur.Enabled))
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (h *Handler) deleteProvider(ctx *fasthttp.RequestCtx) error {
 	}
 	id := param(ctx, "providerId")
 	noteOf(ctx).target = id
-	if _, err := h.r.Auth.DisableProvider(bg(), id); err != nil {
+	if _, err := h.r.Auth.DisableProvider(edge.Context(ctx), id); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -148,7 +149,7 @@ func (h *Handler) testProvider(ctx *fasthttp.RequestCtx) error {
 	id := param(ctx, "providerId")
 	n := noteOf(ctx)
 	n.target = id
-	c, cancel := context.WithTimeout(bg(), idpTimeout)
+	c, cancel := context.WithTimeout(edge.Context(ctx), idpTimeout)
 	defer cancel()
 	ok, steps, err := h.r.Auth.TestProvider(c, id)
 	if err != nil {
@@ -174,7 +175,7 @@ type providerView struct {
 // providers: GET /api/v1/auth/providers — the enabled providers, public
 // fields only.
 func (h *Handler) providers(ctx *fasthttp.RequestCtx) error {
-	ps, err := h.r.Auth.ListProviders(bg())
+	ps, err := h.r.Auth.ListProviders(edge.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func (h *Handler) ldapLogin(ctx *fasthttp.RequestCtx) error {
 	if req.Username == "" || req.Password == "" {
 		return invalid("username and password are required")
 	}
-	c, cancel := context.WithTimeout(bg(), idpTimeout)
+	c, cancel := context.WithTimeout(edge.Context(ctx), idpTimeout)
 	defer cancel()
 	res, err := h.r.Auth.SignInLDAP(c, id, req.Username, req.Password, h.clientIP(ctx))
 	if err != nil {
@@ -227,7 +228,7 @@ func (h *Handler) ldapLogin(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	n.actor = res.User.ID
-	n.detail = res.Detail(h.r.Auth.ProviderName(bg(), id))
+	n.detail = res.Detail(h.r.Auth.ProviderName(edge.Context(ctx), id))
 	t, err := h.r.Auth.OpenSession(clientCtx(ctx), res.User.ID, h.clientIP(ctx))
 	if err != nil {
 		return err
@@ -250,7 +251,7 @@ func (h *Handler) callbackURL(ctx *fasthttp.RequestCtx, id string) string {
 // redirect to the provider.
 func (h *Handler) oauthAuthorize(ctx *fasthttp.RequestCtx) error {
 	id := param(ctx, "providerId")
-	c, cancel := context.WithTimeout(bg(), idpTimeout)
+	c, cancel := context.WithTimeout(edge.Context(ctx), idpTimeout)
 	defer cancel()
 	to, sealed, err := h.r.Auth.BeginOIDC(c, id, h.callbackURL(ctx, id))
 	if err != nil {
@@ -298,7 +299,7 @@ func (h *Handler) oauthCallback(ctx *fasthttp.RequestCtx) error {
 		}
 		return fault.New("api.oauthCallback", fault.Unauthorized, msg)
 	}
-	c, cancel := context.WithTimeout(bg(), idpTimeout)
+	c, cancel := context.WithTimeout(edge.Context(ctx), idpTimeout)
 	defer cancel()
 	p, res, err := h.r.Auth.FinishOIDC(c, id, h.callbackURL(ctx, id), query(ctx, "code"), query(ctx, "state"), sealed)
 	if err != nil {

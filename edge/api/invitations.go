@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -34,9 +36,9 @@ type invitationView struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-func (h *Handler) invitationView(o auth.Org, inv auth.Invitation) invitationView {
+func (h *Handler) invitationView(ctx context.Context, o auth.Org, inv auth.Invitation) invitationView {
 	return invitationView{ID: inv.ID, OrgID: inv.OrgID, OrgName: o.Name, Invitee: inv.Invitee, Role: string(inv.Role),
-		InvitedBy: h.username(inv.InvitedBy), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
+		InvitedBy: h.username(ctx, inv.InvitedBy), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
 }
 
 // createInvitation: POST /api/v1/organizations/{orgId}/invitations
@@ -44,16 +46,11 @@ func (h *Handler) invitationView(o auth.Org, inv auth.Invitation) invitationView
 // invite owners. 201 with the invitation whether or not the account
 // exists; 409 while the invitee has one pending here.
 func (h *Handler) createInvitation(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req invitationRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -71,52 +68,44 @@ func (h *Handler) createInvitation(ctx *fasthttp.RequestCtx) error {
 	}
 	n.detail = "role " + string(role)
 	if role == auth.OrgOwner && !p.PlatformAdmin {
-		if m, err := h.r.Auth.OrgMember(bg(), o.ID, p.UserID); err != nil || m.Role != auth.OrgOwner {
+		if m, err := h.r.Auth.OrgMember(edge.Context(ctx), o.ID, p.UserID); err != nil || m.Role != auth.OrgOwner {
 			return forbidden("only owners may invite owners")
 		}
 	}
-	inv, err := h.r.Auth.Invite(bg(), auth.Invitation{OrgID: o.ID, Invitee: invitee, Role: role, InvitedBy: p.UserID})
+	inv, err := h.r.Auth.Invite(edge.Context(ctx), auth.Invitation{OrgID: o.ID, Invitee: invitee, Role: role, InvitedBy: p.UserID})
 	if err != nil {
 		return err
 	}
 	n.target = inv.ID + " " + inv.Invitee
-	return reply(ctx, fasthttp.StatusCreated, h.invitationView(o, inv))
+	return reply(ctx, fasthttp.StatusCreated, h.invitationView(edge.Context(ctx), o, inv))
 }
 
 // listOrgInvitations: GET /api/v1/organizations/{orgId}/invitations — for
 // owners and admins.
 func (h *Handler) listOrgInvitations(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
+	_, o, err := h.pathOrg(ctx, h.user, needManage)
 	if err != nil {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.Invitation, string, error) {
-		return h.r.Auth.OrgInvitations(bg(), o.ID, pg)
-	}, func(inv auth.Invitation) invitationView { return h.invitationView(o, inv) })
+		return h.r.Auth.OrgInvitations(edge.Context(ctx), o.ID, pg)
+	}, func(inv auth.Invitation) invitationView { return h.invitationView(edge.Context(ctx), o, inv) })
 }
 
 // revokeInvitation: DELETE /api/v1/organizations/{orgId}/invitations/{invitationId}.
 func (h *Handler) revokeInvitation(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
+	n := takenNote(ctx)
+	n.target = param(ctx, "invitationId")
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
-	n := noteOf(ctx)
-	n.org, n.target = o.ID, param(ctx, "invitationId")
-	if err != nil {
-		return err
-	}
-	inv, err := h.r.Auth.GetInvitation(bg(), param(ctx, "invitationId"))
+	inv, err := h.r.Auth.GetInvitation(edge.Context(ctx), param(ctx, "invitationId"))
 	if err != nil || inv.OrgID != o.ID {
 		return notFound("invitation " + param(ctx, "invitationId"))
 	}
 	n.target = inv.ID + " " + inv.Invitee
-	if err := h.r.Auth.DeleteInvitation(bg(), inv.ID); err != nil {
+	if err := h.r.Auth.DeleteInvitation(edge.Context(ctx), inv.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -125,24 +114,24 @@ func (h *Handler) revokeInvitation(ctx *fasthttp.RequestCtx) error {
 // myInvitations: GET /api/v1/auth/invitations — the invitations addressed
 // to the caller's username or email.
 func (h *Handler) myInvitations(ctx *fasthttp.RequestCtx) error {
-	u, err := h.account(h.user(ctx))
+	u, err := h.account(ctx, h.user)
 	if err != nil {
 		return err
 	}
-	invs, err := h.r.Auth.InvitationsFor(bg(), u)
+	invs, err := h.r.Auth.InvitationsFor(edge.Context(ctx), u)
 	if err != nil {
 		return err
 	}
 	out := make([]invitationView, 0, len(invs))
 	for _, inv := range invs {
-		o, err := h.r.Auth.GetOrg(bg(), inv.OrgID)
+		o, err := h.r.Auth.GetOrg(edge.Context(ctx), inv.OrgID)
 		if fault.Is(err, fault.NotFound) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
 			return err
 		}
-		out = append(out, h.invitationView(o, inv))
+		out = append(out, h.invitationView(edge.Context(ctx), o, inv))
 	}
 	return reply(ctx, fasthttp.StatusOK, page(out, ""))
 }
@@ -151,11 +140,11 @@ func (h *Handler) myInvitations(ctx *fasthttp.RequestCtx) error {
 // the caller joins the organization with the invitation's role. 404 for an
 // invitation that is not the caller's.
 func (h *Handler) acceptInvitation(ctx *fasthttp.RequestCtx) error {
-	u, err := h.account(h.manager(ctx))
+	u, err := h.account(ctx, h.manager)
 	if err != nil {
 		return err
 	}
-	inv, err := h.r.Auth.AcceptInvitation(bg(), param(ctx, "invitationId"), u)
+	inv, err := h.r.Auth.AcceptInvitation(edge.Context(ctx), param(ctx, "invitationId"), u)
 	n := noteOf(ctx)
 	n.target, n.org = u.ID, inv.OrgID
 	if fault.Is(err, fault.NotFound) {
@@ -165,39 +154,41 @@ func (h *Handler) acceptInvitation(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	n.detail = "invitation " + inv.ID + ", role " + string(inv.Role)
-	o, err := h.r.Auth.GetOrg(bg(), inv.OrgID)
+	o, err := h.r.Auth.GetOrg(edge.Context(ctx), inv.OrgID)
 	if err != nil {
 		return err
 	}
-	m, err := h.r.Auth.OrgMember(bg(), o.ID, u.ID)
+	m, err := h.r.Auth.OrgMember(edge.Context(ctx), o.ID, u.ID)
 	if err != nil {
 		return err
 	}
-	return reply(ctx, fasthttp.StatusOK, h.memberView(o, u.ID, string(m.Role)))
+	return reply(ctx, fasthttp.StatusOK, h.memberView(edge.Context(ctx), o, u.ID, string(m.Role)))
 }
 
 // declineInvitation: DELETE /api/v1/auth/invitations/{invitationId}.
 func (h *Handler) declineInvitation(ctx *fasthttp.RequestCtx) error {
-	u, err := h.account(h.manager(ctx))
+	u, err := h.account(ctx, h.manager)
 	if err != nil {
 		return err
 	}
-	inv, err := h.r.Auth.GetInvitation(bg(), param(ctx, "invitationId"))
+	inv, err := h.r.Auth.GetInvitation(edge.Context(ctx), param(ctx, "invitationId"))
 	if err != nil || !inv.For(u) {
 		return notFound("invitation " + param(ctx, "invitationId"))
 	}
 	n := noteOf(ctx)
 	n.target, n.org = inv.ID+" "+inv.Invitee, inv.OrgID
-	if err := h.r.Auth.DeleteInvitation(bg(), inv.ID); err != nil {
+	if err := h.r.Auth.DeleteInvitation(edge.Context(ctx), inv.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
 }
 
-// account returns the user of a principal h.user or h.manager returned.
-func (h *Handler) account(p auth.Principal, err error) (auth.User, error) {
+// account returns the user of the principal who (h.user or h.manager)
+// returns.
+func (h *Handler) account(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error)) (auth.User, error) {
+	p, err := who(ctx)
 	if err != nil {
 		return auth.User{}, err
 	}
-	return h.r.Auth.GetUser(bg(), p.UserID)
+	return h.r.Auth.GetUser(edge.Context(ctx), p.UserID)
 }

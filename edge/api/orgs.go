@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -23,8 +25,8 @@ const (
 // orgFor resolves idOrName and checks that p may act on it as need says:
 // NotFound when p may not even see it (so that private organizations do
 // not reveal themselves), Forbidden when p sees it but lacks the role.
-func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.Org, error) {
-	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+func (h *Handler) orgFor(ctx context.Context, p auth.Principal, idOrName string, need orgNeed) (auth.Org, error) {
+	o, err := h.r.Auth.GetOrg(ctx, idOrName)
 	if fault.Is(err, fault.NotFound) {
 		return o, notFound("organization " + idOrName) // as for one p may not see
 	}
@@ -37,7 +39,7 @@ func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.
 	if p.PlatformAdmin {
 		return o, nil
 	}
-	m, err := h.r.Auth.OrgMember(bg(), o.ID, p.UserID)
+	m, err := h.r.Auth.OrgMember(ctx, o.ID, p.UserID)
 	if fault.Is(err, fault.NotFound) {
 		return o, notFound("organization " + idOrName)
 	}
@@ -53,6 +55,26 @@ func (h *Handler) orgFor(p auth.Principal, idOrName string, need orgNeed) (auth.
 	return o, nil
 }
 
+// pathOrg is the prologue of the endpoints under
+// /organizations/{orgId}: the caller as who returns it (h.user, h.manager
+// for changes), then orgOfPath.
+func (h *Handler) pathOrg(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), need orgNeed) (auth.Principal, auth.Org, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return p, auth.Org{}, err
+	}
+	o, err := h.orgOfPath(ctx, p, need)
+	return p, o, err
+}
+
+// orgOfPath is the organization of the path ({orgId}) once p may act on
+// it as need says (orgFor), noted for the audit record.
+func (h *Handler) orgOfPath(ctx *fasthttp.RequestCtx, p auth.Principal, need orgNeed) (auth.Org, error) {
+	o, err := h.orgFor(edge.Context(ctx), p, param(ctx, "orgId"), need)
+	noteOf(ctx).org = o.ID
+	return o, err
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -65,21 +87,21 @@ func contains(list []string, s string) bool {
 // userAs is userFor for p: only platform admins look users up by email,
 // so that an email tells anyone else nothing (the answer is NotFound,
 // found or not, and no lookup is made).
-func (h *Handler) userAs(p auth.Principal, idOrLogin string) (auth.User, error) {
+func (h *Handler) userAs(ctx context.Context, p auth.Principal, idOrLogin string) (auth.User, error) {
 	if !p.PlatformAdmin && strings.Contains(idOrLogin, "@") {
 		return auth.User{}, notFound("user " + idOrLogin)
 	}
-	return h.userFor(idOrLogin)
+	return h.userFor(ctx, idOrLogin)
 }
 
 // userFor resolves a user id, or failing that a username or email.
-func (h *Handler) userFor(idOrLogin string) (auth.User, error) {
+func (h *Handler) userFor(ctx context.Context, idOrLogin string) (auth.User, error) {
 	if idOrLogin == "" {
 		return auth.User{}, invalid("userId is required")
 	}
-	u, err := h.r.Auth.GetUser(bg(), idOrLogin)
+	u, err := h.r.Auth.GetUser(ctx, idOrLogin)
 	if fault.Is(err, fault.NotFound) {
-		u, err = h.r.Auth.UserByLogin(bg(), idOrLogin)
+		u, err = h.r.Auth.UserByLogin(ctx, idOrLogin)
 		if fault.Is(err, fault.NotFound) {
 			err = notFound("user " + idOrLogin)
 		}
@@ -115,13 +137,13 @@ func (h *Handler) listOrgs(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	if p.PlatformAdmin {
-		orgs, next, err := h.r.Auth.ListOrgs(bg(), pg)
+		orgs, next, err := h.r.Auth.ListOrgs(edge.Context(ctx), pg)
 		if err != nil {
 			return err
 		}
 		return reply(ctx, fasthttp.StatusOK, page(orgs, next))
 	}
-	ms, next, err := h.r.Auth.UserOrgs(bg(), p.UserID, pg)
+	ms, next, err := h.r.Auth.UserOrgs(edge.Context(ctx), p.UserID, pg)
 	if err != nil {
 		return err
 	}
@@ -130,7 +152,7 @@ func (h *Handler) listOrgs(ctx *fasthttp.RequestCtx) error {
 		if p.Scopes != nil && len(p.Scopes.Organizations) > 0 && !contains(p.Scopes.Organizations, m.OrgID) {
 			continue
 		}
-		o, err := h.r.Auth.GetOrg(bg(), m.OrgID)
+		o, err := h.r.Auth.GetOrg(edge.Context(ctx), m.OrgID)
 		if fault.Is(err, fault.NotFound) {
 			continue // deleted meanwhile
 		}
@@ -164,7 +186,7 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 	if req.Owner != "" {
 		// Anyone but a platform admin names only itself: the answer
 		// tells nothing about whether another account exists.
-		u, err := h.userAs(p, req.Owner)
+		u, err := h.userAs(edge.Context(ctx), p, req.Owner)
 		if (err != nil || u.ID != p.UserID) && !p.PlatformAdmin {
 			return forbidden("only platform administrators may make someone else the owner")
 		}
@@ -173,7 +195,7 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 		}
 		owner = u.ID
 	}
-	o, err := h.r.Auth.CreateOrg(bg(), auth.Org{Name: req.Name, DisplayName: deref(req.DisplayName), Description: deref(req.Description)}, owner)
+	o, err := h.r.Auth.CreateOrg(edge.Context(ctx), auth.Org{Name: req.Name, DisplayName: deref(req.DisplayName), Description: deref(req.Description)}, owner)
 	if err != nil {
 		return err
 	}
@@ -184,11 +206,7 @@ func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
 
 // getOrg: GET /api/v1/organizations/{orgId}.
 func (h *Handler) getOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
@@ -198,13 +216,8 @@ func (h *Handler) getOrg(ctx *fasthttp.RequestCtx) error {
 // updateOrg: PUT /api/v1/organizations/{orgId} {"displayName","description"}.
 // Names never change: they are in clients' URLs.
 func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
-	n := noteOf(ctx)
-	n.target, n.org = o.Name, o.ID
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
+	takenNote(ctx).target = o.Name
 	if err != nil {
 		return err
 	}
@@ -218,7 +231,7 @@ func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
 	if req.Owner != "" {
 		return invalid("owner is set through the members endpoints")
 	}
-	o, err = h.r.Auth.UpdateOrg(bg(), o.ID, req.DisplayName, req.Description)
+	o, err = h.r.Auth.UpdateOrg(edge.Context(ctx), o.ID, req.DisplayName, req.Description)
 	if err != nil {
 		return err
 	}
@@ -229,24 +242,17 @@ func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
 // while it holds packages, unless a platform admin forces it (which
 // deletes the packages too). Its namespace claims are released.
 func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needOwn)
+	n := takenNote(ctx)
+	n.target = o.Name
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needOwn)
-	n := noteOf(ctx)
-	n.target, n.org = o.Name, o.ID
+	force, err := forced(ctx, p, "deletion")
 	if err != nil {
 		return err
 	}
-	force, err := flag(ctx, "force")
-	if err != nil {
-		return err
-	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a deletion")
-	}
-	pkgs, _, err := h.r.Catalog.ListPackages(bg(), hosted.PackageFilter{OrgID: o.ID}, "", 1)
+	pkgs, _, err := h.r.Catalog.ListPackages(edge.Context(ctx), hosted.PackageFilter{OrgID: o.ID}, "", 1)
 	if err != nil {
 		return err
 	}
@@ -254,7 +260,7 @@ func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 		if !force {
 			return fault.New("api", fault.Conflict, "the organization still holds packages: delete them first, or have a platform administrator force the deletion (?force=true)")
 		}
-		if err := h.deletePackages(hosted.PackageFilter{OrgID: o.ID}, ""); err != nil {
+		if err := h.deletePackages(edge.Context(ctx), hosted.PackageFilter{OrgID: o.ID}, ""); err != nil {
 			return err
 		}
 		n.detail = "forced: packages deleted"
@@ -262,14 +268,14 @@ func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 	// Its claims go before it does: a claim left behind would keep its
 	// names from the upstream for good, and a failure here leaves the
 	// organization in place for a retry.
-	released, err := h.releaseClaims(o.ID)
+	released, err := h.releaseClaims(edge.Context(ctx), o.ID)
 	if released > 0 {
 		n.detail = strings.TrimPrefix(n.detail+"; "+strconv.Itoa(released)+" claim(s) released", "; ")
 	}
 	if err != nil {
 		return err
 	}
-	if err := h.r.Auth.DeleteOrg(bg(), o.ID, true); err != nil {
+	if err := h.r.Auth.DeleteOrg(edge.Context(ctx), o.ID, true); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -277,10 +283,10 @@ func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
 
 // deletePackages deletes every package matching f (of repository repoID,
 // when not empty).
-func (h *Handler) deletePackages(f hosted.PackageFilter, repoID string) error {
+func (h *Handler) deletePackages(ctx context.Context, f hosted.PackageFilter, repoID string) error {
 	after := ""
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(ctx, f, after, h.opts.MaxPage)
 		if err != nil {
 			return err
 		}
@@ -288,7 +294,7 @@ func (h *Handler) deletePackages(f hosted.PackageFilter, repoID string) error {
 			if repoID != "" && pk.RepoID != repoID {
 				continue
 			}
-			if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+			if err := h.r.Catalog.DeletePackage(ctx, pk.Protocol, pk.Name); err != nil {
 				return err
 			}
 		}
@@ -315,21 +321,19 @@ type memberRequest struct {
 
 // listMembers: GET /api/v1/organizations/{orgId}/members.
 func (h *Handler) listMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needView)
+	_, o, err := h.pathOrg(ctx, h.user, needView)
 	if err != nil {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.OrgMembership, string, error) {
-		return h.r.Auth.ListOrgMembers(bg(), o.ID, pg)
-	}, func(m auth.OrgMembership) memberView { return h.memberView(o, m.UserID, string(m.Role)) })
+		return h.r.Auth.ListOrgMembers(edge.Context(ctx), o.ID, pg)
+	}, func(m auth.OrgMembership) memberView {
+		return h.memberView(edge.Context(ctx), o, m.UserID, string(m.Role))
+	})
 }
 
-func (h *Handler) memberView(o auth.Org, userID, role string) memberView {
-	return memberView{OrgID: o.ID, OrgName: o.Name, UserID: userID, Username: h.username(userID), Role: role}
+func (h *Handler) memberView(ctx context.Context, o auth.Org, userID, role string) memberView {
+	return memberView{OrgID: o.ID, OrgName: o.Name, UserID: userID, Username: h.username(ctx, userID), Role: role}
 }
 
 // addMember: POST /api/v1/organizations/{orgId}/members {"userId","role"}
@@ -357,16 +361,11 @@ func (h *Handler) updateMember(ctx *fasthttp.RequestCtx) error {
 }
 
 func (h *Handler) setMember(ctx *fasthttp.RequestCtx, adding bool, read func() (user, role string, err error)) error {
-	p, err := h.manager(ctx)
+	p, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	if adding && !p.PlatformAdmin {
 		return forbidden("only platform administrators add members directly: invite the user instead (POST /api/v1/organizations/" + o.Name + "/invitations); they join when they accept")
 	}
@@ -382,32 +381,32 @@ func (h *Handler) setMember(ctx *fasthttp.RequestCtx, adding bool, read func() (
 	}
 	var u auth.User
 	if adding {
-		u, err = h.userFor(userID)
+		u, err = h.userFor(edge.Context(ctx), userID)
 	} else {
-		u, err = h.memberOf(p, o, userID)
+		u, err = h.memberOf(edge.Context(ctx), p, o, userID)
 	}
 	if err != nil {
 		return err
 	}
 	n.target, n.detail = u.ID, "role "+role
-	if err := h.mayChangeOwner(p, o, u.ID, r); err != nil {
+	if err := h.mayChangeOwner(edge.Context(ctx), p, o, u.ID, r); err != nil {
 		return err
 	}
-	if err := h.r.Auth.SetOrgMember(bg(), o.ID, u.ID, r); err != nil {
+	if err := h.r.Auth.SetOrgMember(edge.Context(ctx), o.ID, u.ID, r); err != nil {
 		return err
 	}
-	return reply(ctx, fasthttp.StatusOK, h.memberView(o, u.ID, role))
+	return reply(ctx, fasthttp.StatusOK, h.memberView(edge.Context(ctx), o, u.ID, role))
 }
 
 // memberOf resolves a member of o for p, with one answer for a user who
 // is not a member and one who does not exist.
-func (h *Handler) memberOf(p auth.Principal, o auth.Org, idOrLogin string) (auth.User, error) {
+func (h *Handler) memberOf(ctx context.Context, p auth.Principal, o auth.Org, idOrLogin string) (auth.User, error) {
 	if idOrLogin == "me" {
 		idOrLogin = p.UserID
 	}
-	u, err := h.userAs(p, idOrLogin)
+	u, err := h.userAs(ctx, p, idOrLogin)
 	if err == nil {
-		_, err = h.r.Auth.OrgMember(bg(), o.ID, u.ID)
+		_, err = h.r.Auth.OrgMember(ctx, o.ID, u.ID)
 	}
 	if fault.Is(err, fault.NotFound) {
 		return auth.User{}, notFound("member " + idOrLogin)
@@ -418,8 +417,8 @@ func (h *Handler) memberOf(p auth.Principal, o auth.Org, idOrLogin string) (auth
 // mayChangeOwner checks the rules around owners: only owners (and
 // platform admins) make or unmake owners, and the last owner stays.
 // newRole "" means removal.
-func (h *Handler) mayChangeOwner(p auth.Principal, o auth.Org, userID string, newRole auth.OrgRole) error {
-	cur, err := h.r.Auth.OrgMember(bg(), o.ID, userID)
+func (h *Handler) mayChangeOwner(ctx context.Context, p auth.Principal, o auth.Org, userID string, newRole auth.OrgRole) error {
+	cur, err := h.r.Auth.OrgMember(ctx, o.ID, userID)
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
@@ -428,13 +427,13 @@ func (h *Handler) mayChangeOwner(p auth.Principal, o auth.Org, userID string, ne
 		return nil
 	}
 	if !p.PlatformAdmin {
-		m, err := h.r.Auth.OrgMember(bg(), o.ID, p.UserID)
+		m, err := h.r.Auth.OrgMember(ctx, o.ID, p.UserID)
 		if err != nil || m.Role != auth.OrgOwner {
 			return forbidden("only owners may make or unmake owners")
 		}
 	}
 	if wasOwner && newRole != auth.OrgOwner {
-		owners, err := h.countOwners(o.ID, 2)
+		owners, err := h.countOwners(ctx, o.ID, 2)
 		if err != nil {
 			return err
 		}
@@ -445,11 +444,11 @@ func (h *Handler) mayChangeOwner(p auth.Principal, o auth.Org, userID string, ne
 	return nil
 }
 
-func (h *Handler) countOwners(orgID string, max int) (int, error) {
+func (h *Handler) countOwners(ctx context.Context, orgID string, max int) (int, error) {
 	n := 0
 	pg := auth.Page{Limit: h.opts.MaxPage}
 	for {
-		ms, next, err := h.r.Auth.ListOrgMembers(bg(), orgID, pg)
+		ms, next, err := h.r.Auth.ListOrgMembers(ctx, orgID, pg)
 		if err != nil {
 			return 0, err
 		}
@@ -476,25 +475,23 @@ func (h *Handler) removeMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	need := needManage
-	self, err := h.userAs(p, param(ctx, "userId"))
+	self, err := h.userAs(edge.Context(ctx), p, param(ctx, "userId"))
 	if param(ctx, "userId") == "me" || err == nil && self.ID == p.UserID {
 		need = needView // leaving
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), need)
-	n := noteOf(ctx)
-	n.org = o.ID
+	o, err := h.orgOfPath(ctx, p, need)
 	if err != nil {
 		return err
 	}
-	u, err := h.memberOf(p, o, param(ctx, "userId"))
-	n.target = u.ID
+	u, err := h.memberOf(edge.Context(ctx), p, o, param(ctx, "userId"))
+	noteOf(ctx).target = u.ID
 	if err != nil {
 		return err
 	}
-	if err := h.mayChangeOwner(p, o, u.ID, ""); err != nil {
+	if err := h.mayChangeOwner(edge.Context(ctx), p, o, u.ID, ""); err != nil {
 		return err
 	}
-	if err := h.r.Auth.RemoveOrgMember(bg(), o.ID, u.ID); err != nil {
+	if err := h.r.Auth.RemoveOrgMember(edge.Context(ctx), o.ID, u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)

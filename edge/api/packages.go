@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -72,7 +74,7 @@ type refs struct {
 	seen map[string]auth.RepoRef
 }
 
-func (r *refs) of(p hosted.Package) (auth.RepoRef, error) {
+func (r *refs) of(ctx context.Context, p hosted.Package) (auth.RepoRef, error) {
 	if p.RepoID == "" {
 		return auth.RepoRef{OrgID: p.OrgID, Protocol: p.Protocol}, nil
 	}
@@ -80,7 +82,7 @@ func (r *refs) of(p hosted.Package) (auth.RepoRef, error) {
 		return ref, nil
 	}
 	ref := auth.RepoRef{ID: p.RepoID, OrgID: p.OrgID, Protocol: p.Protocol}
-	repo, err := r.h.r.Auth.GetRepo(bg(), p.RepoID)
+	repo, err := r.h.r.Auth.GetRepo(ctx, p.RepoID)
 	switch {
 	case err == nil:
 		ref = repo.Ref()
@@ -118,7 +120,7 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	// unless it shows the caller a package: then its name is no secret.
 	hidden := false
 	if o := query(ctx, "org"); o != "" {
-		org, err := h.orgFor(p, o, needView)
+		org, err := h.orgFor(edge.Context(ctx), p, o, needView)
 		if fault.Is(err, fault.NotFound) && org.ID != "" {
 			hidden, err = true, nil
 		}
@@ -131,16 +133,16 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	out := []packageView{}
 	after := pg.Cursor
 	for i := 0; i < maxScan; i++ {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, pg.Limit-len(out))
+		pkgs, next, err := h.r.Catalog.ListPackages(edge.Context(ctx), f, after, pg.Limit-len(out))
 		if err != nil {
 			return err
 		}
 		for _, pk := range pkgs {
-			ref, err := rs.of(pk)
+			ref, err := rs.of(edge.Context(ctx), pk)
 			if err != nil {
 				return err
 			}
-			if h.r.Auth.Authorize(bg(), p, ref, auth.Read) == nil {
+			if h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) == nil {
 				out = append(out, viewPackage(pk))
 			}
 		}
@@ -155,16 +157,22 @@ func (h *Handler) listPackages(ctx *fasthttp.RequestCtx) error {
 	return reply(ctx, fasthttp.StatusOK, page(out, after))
 }
 
-// pathPackage returns the package of the path once p may do action on it.
-// Packages the caller may not read are NotFound, for anonymous callers
-// too: a private name is not revealed.
-func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (hosted.Package, error) {
+// pathPackage is the prologue of the endpoints under
+// /packages/{packageId}: the caller as who returns it, and the package of
+// the path once the caller may do action on it. Packages the caller may
+// not read are NotFound, for anonymous callers too: a private name is not
+// revealed.
+func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), action auth.Action) (hosted.Package, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return hosted.Package{}, err
+	}
 	id := param(ctx, "packageId")
 	protocol, name, ok := strings.Cut(id, ":")
 	if !ok || name == "" || !h.known(protocol) {
 		return hosted.Package{}, invalid("a package id is protocol:name (URL-escaped), like npm:%%40acme%%2Fwidget")
 	}
-	pk, err := h.r.Catalog.Package(bg(), protocol, name)
+	pk, err := h.r.Catalog.Package(edge.Context(ctx), protocol, name)
 	if fault.Is(err, fault.NotFound) {
 		return pk, notFound("package " + id)
 	}
@@ -174,12 +182,12 @@ func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action
 	n := noteOf(ctx)
 	n.target, n.org = pk.ID, pk.OrgID
 	rs := refs{h: h}
-	ref, err := rs.of(pk)
+	ref, err := rs.of(edge.Context(ctx), pk)
 	if err != nil {
 		return pk, err
 	}
-	if err := h.mayRepo(p, ref, action); err != nil {
-		if fault.Is(err, fault.NotFound) || p.Anonymous() && h.r.Auth.Authorize(bg(), p, ref, auth.Read) != nil {
+	if err := h.mayRepo(edge.Context(ctx), p, ref, action); err != nil {
+		if fault.Is(err, fault.NotFound) || p.Anonymous() && h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) != nil {
 			return pk, notFound("package " + id)
 		}
 		return pk, err
@@ -189,11 +197,7 @@ func (h *Handler) pathPackage(ctx *fasthttp.RequestCtx, p auth.Principal, action
 
 // getPackage: GET /api/v1/packages/{packageId}.
 func (h *Handler) getPackage(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
-		return err
-	}
-	pk, err := h.pathPackage(ctx, p, auth.Read)
+	pk, err := h.pathPackage(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -205,8 +209,7 @@ func (h *Handler) getPackage(ctx *fasthttp.RequestCtx) error {
 // listVersions: GET /api/v1/packages/{packageId}/versions[?deleted=true]
 // — in the store's order; deleted versions only when asked.
 func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
+	if _, err := h.who(ctx); err != nil { // bad credentials before bad parameters
 		return err
 	}
 	withDeleted, err := flag(ctx, "deleted")
@@ -217,11 +220,11 @@ func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	pk, err := h.pathPackage(ctx, p, auth.Read)
+	pk, err := h.pathPackage(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
-	vs, err := h.r.Catalog.Versions(bg(), pk.Protocol, pk.Name, withDeleted)
+	vs, err := h.r.Catalog.Versions(edge.Context(ctx), pk.Protocol, pk.Name, withDeleted)
 	if err != nil {
 		return err
 	}
@@ -252,15 +255,11 @@ func (h *Handler) listVersions(ctx *fasthttp.RequestCtx) error {
 // deletePackage: DELETE /api/v1/packages/{packageId} — its versions are
 // kept as tombstones and can never be published again.
 func (h *Handler) deletePackage(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
+	pk, err := h.pathPackage(ctx, h.user, auth.Delete)
 	if err != nil {
 		return err
 	}
-	pk, err := h.pathPackage(ctx, p, auth.Delete)
-	if err != nil {
-		return err
-	}
-	if err := h.r.Catalog.DeletePackage(bg(), pk.Protocol, pk.Name); err != nil {
+	if err := h.r.Catalog.DeletePackage(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -268,28 +267,24 @@ func (h *Handler) deletePackage(ctx *fasthttp.RequestCtx) error {
 
 // deleteVersion: DELETE /api/v1/packages/{packageId}/versions/{version}.
 func (h *Handler) deleteVersion(ctx *fasthttp.RequestCtx) error {
-	p, err := h.user(ctx)
-	if err != nil {
-		return err
-	}
-	pk, err := h.pathPackage(ctx, p, auth.Delete)
+	pk, err := h.pathPackage(ctx, h.user, auth.Delete)
 	if err != nil {
 		return err
 	}
 	version := param(ctx, "version")
 	noteOf(ctx).target = pk.ID + "@" + version
-	v, err := h.r.Catalog.Version(bg(), pk.Protocol, pk.Name, version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), pk.Protocol, pk.Name, version)
 	if fault.Is(err, fault.NotFound) || err == nil && v.Deleted {
 		return notFound("version " + version)
 	}
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.DeleteVersion(bg(), pk.Protocol, pk.Name, version); err != nil {
+	if _, err := h.r.Catalog.DeleteVersion(edge.Context(ctx), pk.Protocol, pk.Name, version); err != nil {
 		return err
 	}
 	// A new serial makes the protocols rebuild what they prepared.
-	if _, err := h.r.Catalog.Touch(bg(), pk.Protocol, pk.Name); err != nil {
+	if _, err := h.r.Catalog.Touch(edge.Context(ctx), pk.Protocol, pk.Name); err != nil {
 		return err
 	}
 	return noContent(ctx)

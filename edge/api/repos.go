@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 	"entrepot/hosted/fault"
 )
@@ -11,21 +13,43 @@ import (
 // mayRepo authorizes action on repo for p. A refusal is NotFound when p
 // may not even read the repository, so that private repositories do not
 // reveal themselves; Unauthorized stays for anonymous callers.
-func (h *Handler) mayRepo(p auth.Principal, ref auth.RepoRef, action auth.Action) error {
-	err := h.r.Auth.Authorize(bg(), p, ref, action)
+func (h *Handler) mayRepo(ctx context.Context, p auth.Principal, ref auth.RepoRef, action auth.Action) error {
+	err := h.r.Auth.Authorize(ctx, p, ref, action)
 	if err == nil || !fault.Is(err, fault.Forbidden) {
 		return err
 	}
-	if action != auth.Read && h.r.Auth.Authorize(bg(), p, ref, auth.Read) == nil {
+	if action != auth.Read && h.r.Auth.Authorize(ctx, p, ref, auth.Read) == nil {
 		return err
 	}
 	return notFound("repository")
 }
 
-// repoFor returns the repository of the path once p may do action on it.
-func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (auth.Repository, error) {
+// forced reads ?force=true, which only platform admins may give to
+// force a deletion (what: "deletion", "release") of what holds packages.
+func forced(ctx *fasthttp.RequestCtx, p auth.Principal, what string) (bool, error) {
+	force, err := flag(ctx, "force")
+	if err == nil && force && !p.PlatformAdmin {
+		err = forbidden("only platform administrators may force a " + what)
+	}
+	return force, err
+}
+
+// repoFor is the prologue of the endpoints under
+// /repositories/{repoId}: the caller as who returns it, and the
+// repository of the path once the caller may do action on it.
+func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, who func(*fasthttp.RequestCtx) (auth.Principal, error), action auth.Action) (auth.Principal, auth.Repository, error) {
+	p, err := who(ctx)
+	if err != nil {
+		return p, auth.Repository{}, err
+	}
+	repo, err := h.repoOfPath(ctx, p, action)
+	return p, repo, err
+}
+
+// repoOfPath is the repository of the path once p may do action on it.
+func (h *Handler) repoOfPath(ctx *fasthttp.RequestCtx, p auth.Principal, action auth.Action) (auth.Repository, error) {
 	id := param(ctx, "repoId")
-	repo, err := h.r.Auth.GetRepo(bg(), id)
+	repo, err := h.r.Auth.GetRepo(edge.Context(ctx), id)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return repo, unseen(p, action, "repository "+id)
@@ -34,7 +58,7 @@ func (h *Handler) repoFor(ctx *fasthttp.RequestCtx, p auth.Principal, action aut
 	}
 	n := noteOf(ctx)
 	n.target, n.org = repo.ID, repo.OrgID
-	if err := h.mayRepo(p, repo.Ref(), action); err != nil {
+	if err := h.mayRepo(edge.Context(ctx), p, repo.Ref(), action); err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return repo, notFound("repository " + id)
 		}
@@ -69,7 +93,7 @@ func (h *Handler) listRepos(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	idOrName := param(ctx, "orgId")
-	o, err := h.r.Auth.GetOrg(bg(), idOrName)
+	o, err := h.r.Auth.GetOrg(edge.Context(ctx), idOrName)
 	if err != nil {
 		return err
 	}
@@ -77,20 +101,20 @@ func (h *Handler) listRepos(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	repos, next, err := h.r.Auth.ListRepos(bg(), o.ID, pg)
+	repos, next, err := h.r.Auth.ListRepos(edge.Context(ctx), o.ID, pg)
 	if err != nil {
 		return err
 	}
 	out := make([]auth.Repository, 0, len(repos))
 	for _, repo := range repos {
-		if h.r.Auth.Authorize(bg(), p, repo.Ref(), auth.Read) == nil {
+		if h.r.Auth.Authorize(edge.Context(ctx), p, repo.Ref(), auth.Read) == nil {
 			out = append(out, repo)
 		}
 	}
 	if len(out) == 0 && next == "" && pg.Cursor == "" {
 		// Nothing readable at all: an organization the caller is no part
 		// of is not revealed.
-		if _, err := h.orgFor(p, idOrName, needView); err != nil {
+		if _, err := h.orgFor(edge.Context(ctx), p, idOrName, needView); err != nil {
 			return err
 		}
 	}
@@ -100,16 +124,11 @@ func (h *Handler) listRepos(ctx *fasthttp.RequestCtx) error {
 // createRepo: POST /api/v1/organizations/{orgId}/repositories
 // {"name","protocol","visibility","description"} — private by default.
 func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	_, o, err := h.pathOrg(ctx, h.manager, needManage)
 	if err != nil {
 		return err
 	}
-	o, err := h.orgFor(p, param(ctx, "orgId"), needManage)
 	n := noteOf(ctx)
-	n.org = o.ID
-	if err != nil {
-		return err
-	}
 	var req repoRequest
 	if err := h.decode(ctx, &req); err != nil {
 		return err
@@ -125,7 +144,7 @@ func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
 	if req.Visibility != nil {
 		repo.Visibility = *req.Visibility
 	}
-	repo, err = h.r.Auth.CreateRepo(bg(), repo)
+	repo, err = h.r.Auth.CreateRepo(edge.Context(ctx), repo)
 	if err != nil {
 		return err
 	}
@@ -135,11 +154,7 @@ func (h *Handler) createRepo(ctx *fasthttp.RequestCtx) error {
 
 // getRepo: GET /api/v1/repositories/{repoId}.
 func (h *Handler) getRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.who(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Read)
+	_, repo, err := h.repoFor(ctx, h.who, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -148,11 +163,7 @@ func (h *Handler) getRepo(ctx *fasthttp.RequestCtx) error {
 
 // updateRepo: PUT /api/v1/repositories/{repoId} {"visibility","description"}.
 func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	_, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -166,7 +177,7 @@ func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
 	if req.Visibility != nil {
 		noteOf(ctx).detail = "visibility " + string(*req.Visibility)
 	}
-	repo, err = h.r.Auth.UpdateRepo(bg(), repo.ID, req.Visibility, req.Description)
+	repo, err = h.r.Auth.UpdateRepo(edge.Context(ctx), repo.ID, req.Visibility, req.Description)
 	if err != nil {
 		return err
 	}
@@ -176,23 +187,16 @@ func (h *Handler) updateRepo(ctx *fasthttp.RequestCtx) error {
 // deleteRepo: DELETE /api/v1/repositories/{repoId}[?force=true] — refused
 // while it holds packages, unless a platform admin forces it.
 func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	force, err := forced(ctx, p, "deletion")
 	if err != nil {
 		return err
-	}
-	force, err := flag(ctx, "force")
-	if err != nil {
-		return err
-	}
-	if force && !p.PlatformAdmin {
-		return forbidden("only platform administrators may force a deletion")
 	}
 	f := hosted.PackageFilter{OrgID: repo.OrgID, Protocol: repo.Protocol}
-	held, err := h.holdsPackages(f, repo.ID)
+	held, err := h.holdsPackages(edge.Context(ctx), f, repo.ID)
 	if err != nil {
 		return err
 	}
@@ -200,22 +204,22 @@ func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
 		if !force {
 			return fault.New("api", fault.Conflict, "the repository still holds packages: delete them first, or have a platform administrator force the deletion (?force=true)")
 		}
-		if err := h.deletePackages(f, repo.ID); err != nil {
+		if err := h.deletePackages(edge.Context(ctx), f, repo.ID); err != nil {
 			return err
 		}
 		noteOf(ctx).detail = "forced: packages deleted"
 	}
-	if err := h.r.Auth.DeleteRepo(bg(), repo.ID); err != nil {
+	if err := h.r.Auth.DeleteRepo(edge.Context(ctx), repo.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
 }
 
 // holdsPackages reports whether any package matching f is in repoID.
-func (h *Handler) holdsPackages(f hosted.PackageFilter, repoID string) (bool, error) {
+func (h *Handler) holdsPackages(ctx context.Context, f hosted.PackageFilter, repoID string) (bool, error) {
 	after := ""
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), f, after, h.opts.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(ctx, f, after, h.opts.MaxPage)
 		if err != nil {
 			return false, err
 		}
@@ -242,29 +246,21 @@ type permissionView struct {
 // listRepoPermissions: GET /api/v1/repositories/{repoId}/permissions
 // (those who manage the repository).
 func (h *Handler) listRepoPermissions(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	_, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.RepoPermission, string, error) {
-		return h.r.Auth.ListRepoPermissions(bg(), repo.ID, pg)
+		return h.r.Auth.ListRepoPermissions(edge.Context(ctx), repo.ID, pg)
 	}, func(pm auth.RepoPermission) permissionView {
-		return permissionView{RepoID: pm.RepoID, OrgID: pm.OrgID, UserID: pm.UserID, Username: h.username(pm.UserID), Role: string(pm.Role)}
+		return permissionView{RepoID: pm.RepoID, OrgID: pm.OrgID, UserID: pm.UserID, Username: h.username(edge.Context(ctx), pm.UserID), Role: string(pm.Role)}
 	})
 }
 
 // setRepoPermission: POST /api/v1/repositories/{repoId}/permissions
 // {"userId","role"}.
 func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
@@ -278,13 +274,13 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 	default:
 		return invalid("role must be reader, developer, maintainer or admin")
 	}
-	u, err := h.grantee(p, repo.OrgID, req.UserID)
+	u, err := h.grantee(edge.Context(ctx), p, repo.OrgID, req.UserID)
 	if err != nil {
 		return err
 	}
 	n := noteOf(ctx)
 	n.target, n.detail = repo.ID+"/"+u.ID, "role "+req.Role
-	if err := h.r.Auth.SetRepoPermission(bg(), repo.ID, u.ID, role); err != nil {
+	if err := h.r.Auth.SetRepoPermission(edge.Context(ctx), repo.ID, u.ID, role); err != nil {
 		return err
 	}
 	return reply(ctx, fasthttp.StatusOK, permissionView{RepoID: repo.ID, OrgID: repo.OrgID, UserID: u.ID, Username: u.Username, Role: req.Role})
@@ -292,16 +288,12 @@ func (h *Handler) setRepoPermission(ctx *fasthttp.RequestCtx) error {
 
 // removeRepoPermission: DELETE /api/v1/repositories/{repoId}/permissions/{userId}.
 func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
-	if err != nil {
-		return err
-	}
-	repo, err := h.repoFor(ctx, p, auth.Manage)
+	p, repo, err := h.repoFor(ctx, h.manager, auth.Manage)
 	if err != nil {
 		return err
 	}
 	id := param(ctx, "userId")
-	u, err := h.userAs(p, id)
+	u, err := h.userAs(edge.Context(ctx), p, id)
 	if err != nil {
 		return err
 	}
@@ -309,14 +301,14 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 	// no username shows through (permissions themselves are listed to
 	// whoever may remove them).
 	if !p.PlatformAdmin {
-		if _, err := h.r.Auth.RepoPermissionOf(bg(), repo.ID, u.ID); fault.Is(err, fault.NotFound) {
+		if _, err := h.r.Auth.RepoPermissionOf(edge.Context(ctx), repo.ID, u.ID); fault.Is(err, fault.NotFound) {
 			return notFound("user " + id)
 		} else if err != nil {
 			return err
 		}
 	}
 	noteOf(ctx).target = repo.ID + "/" + u.ID
-	if err := h.r.Auth.RemoveRepoPermission(bg(), repo.ID, u.ID); err != nil {
+	if err := h.r.Auth.RemoveRepoPermission(edge.Context(ctx), repo.ID, u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)
@@ -327,12 +319,12 @@ func (h *Handler) removeRepoPermission(ctx *fasthttp.RequestCtx) error {
 // organization (others join by invitation first, auth/invite.go, so that
 // nobody is granted anything without consent), and a user outside it
 // answers as a missing one, so that no username shows through.
-func (h *Handler) grantee(p auth.Principal, orgID, idOrLogin string) (auth.User, error) {
-	u, err := h.userAs(p, idOrLogin)
+func (h *Handler) grantee(ctx context.Context, p auth.Principal, orgID, idOrLogin string) (auth.User, error) {
+	u, err := h.userAs(ctx, p, idOrLogin)
 	if err != nil || p.PlatformAdmin {
 		return u, err
 	}
-	if _, err := h.r.Auth.OrgMember(bg(), orgID, u.ID); fault.Is(err, fault.NotFound) {
+	if _, err := h.r.Auth.OrgMember(ctx, orgID, u.ID); fault.Is(err, fault.NotFound) {
 		return auth.User{}, notFound("user " + idOrLogin)
 	} else if err != nil {
 		return auth.User{}, err

@@ -53,7 +53,8 @@ func newSettings(r *edge.Registry) *settings {
 		return s
 	}
 	var st Settings
-	_, err := hosted.GetJSON(bg(), r.Catalog.Store(), settingsC, settingsID, &st)
+	// At start-up, before any request: the process's context.
+	_, err := hosted.GetJSON(context.Background(), r.Catalog.Store(), settingsC, settingsID, &st)
 	switch {
 	case err == nil:
 		s.cur = st
@@ -71,21 +72,21 @@ func (s *settings) get() Settings {
 }
 
 // update stores the settings fn makes of the stored ones and applies them.
-func (s *settings) update(fn func(*Settings)) (Settings, error) {
+func (s *settings) update(ctx context.Context, fn func(*Settings)) (Settings, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.r.Catalog.Store()
 	base := s.cur
-	next, err := hosted.Update(bg(), st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
+	next, err := hosted.Update(ctx, st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
 		fn(v)
 		return nil
 	})
 	if fault.Is(err, fault.NotFound) {
 		next = base
 		fn(&next)
-		_, err = hosted.CreateJSON(bg(), st, settingsC, settingsID, nil, next)
+		_, err = hosted.CreateJSON(ctx, st, settingsC, settingsID, nil, next)
 		if fault.Is(err, fault.Conflict) { // another process created it first
-			next, err = hosted.Update(bg(), st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
+			next, err = hosted.Update(ctx, st, settingsC, settingsID, func(v *Settings, _ map[string]string) error {
 				fn(v)
 				return nil
 			})
@@ -152,7 +153,7 @@ func (h *Handler) putSettings(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteOf(ctx).target = "platform settings"
-	st, err := h.settings.update(func(s *Settings) {
+	st, err := h.settings.update(edge.Context(ctx), func(s *Settings) {
 		if req.AnonymousMirrorReads != nil {
 			s.AnonymousMirrorReads = *req.AnonymousMirrorReads
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted"
 )
 
@@ -48,7 +49,7 @@ func (h *Handler) stats(ctx *fasthttp.RequestCtx) error {
 	rs := refs{h: h}
 	after, seen := "", 0
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg(), hosted.PackageFilter{}, after, h.opts.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(edge.Context(ctx), hosted.PackageFilter{}, after, h.opts.MaxPage)
 		if err != nil {
 			return err
 		}
@@ -57,14 +58,14 @@ func (h *Handler) stats(ctx *fasthttp.RequestCtx) error {
 				out.Partial = true
 				break
 			}
-			ref, err := rs.of(pk)
+			ref, err := rs.of(edge.Context(ctx), pk)
 			if err != nil {
 				return err
 			}
-			if h.r.Auth.Authorize(bg(), p, ref, auth.Read) != nil {
+			if h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) != nil {
 				continue
 			}
-			vs, err := h.r.Catalog.Versions(bg(), pk.Protocol, pk.Name, false)
+			vs, err := h.r.Catalog.Versions(edge.Context(ctx), pk.Protocol, pk.Name, false)
 			if err != nil {
 				return err
 			}

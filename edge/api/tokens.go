@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -32,7 +33,7 @@ func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
 	}
 	owner := p.UserID
 	if s := query(ctx, "user"); s != "" {
-		u, err := h.userFor(s)
+		u, err := h.userFor(edge.Context(ctx), s)
 		if err != nil {
 			return err
 		}
@@ -42,7 +43,7 @@ func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
 		owner = u.ID
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.Token, string, error) {
-		return h.r.Auth.ListTokens(bg(), owner, pg)
+		return h.r.Auth.ListTokens(edge.Context(ctx), owner, pg)
 	}, asIs[auth.Token])
 }
 
@@ -62,7 +63,7 @@ func (h *Handler) createToken(ctx *fasthttp.RequestCtx) error {
 	if req.ExpiresAt != nil {
 		nt.ExpiresAt = *req.ExpiresAt
 	}
-	t, secret, err := h.r.Auth.CreateToken(bg(), p.UserID, nt)
+	t, secret, err := h.r.Auth.CreateToken(edge.Context(ctx), p.UserID, nt)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func (h *Handler) revokeToken(ctx *fasthttp.RequestCtx) error {
 	}
 	id := param(ctx, "tokenId")
 	noteOf(ctx).target = id
-	t, err := h.r.Auth.GetToken(bg(), id)
+	t, err := h.r.Auth.GetToken(edge.Context(ctx), id)
 	if fault.Is(err, fault.NotFound) || err == nil && t.OwnerID != p.UserID && !p.PlatformAdmin {
 		return notFound("token " + id)
 	}
@@ -90,7 +91,7 @@ func (h *Handler) revokeToken(ctx *fasthttp.RequestCtx) error {
 	if p.TokenID != "" && p.TokenID != t.ID {
 		return forbidden("an API token may revoke only itself; sign in to manage other tokens")
 	}
-	if err := h.r.Auth.RevokeToken(bg(), t.ID); err != nil {
+	if err := h.r.Auth.RevokeToken(edge.Context(ctx), t.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)

@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
+	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
 
@@ -26,7 +27,7 @@ func (h *Handler) listUsers(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	return replyPage(h, ctx, func(pg auth.Page) ([]auth.User, string, error) {
-		return h.r.Auth.ListUsers(bg(), pg)
+		return h.r.Auth.ListUsers(edge.Context(ctx), pg)
 	}, asIs[auth.User])
 }
 
@@ -48,7 +49,7 @@ func (h *Handler) createUser(ctx *fasthttp.RequestCtx) error {
 		nu.PlatformAdmin = *req.PlatformAdmin
 	}
 	noteOf(ctx).target = nu.Username
-	u, err := h.r.Auth.CreateUser(bg(), nu)
+	u, err := h.r.Auth.CreateUser(edge.Context(ctx), nu)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func (h *Handler) pathUser(ctx *fasthttp.RequestCtx, p auth.Principal) (auth.Use
 	if id == "me" {
 		id = p.UserID
 	}
-	u, err := h.userFor(id)
+	u, err := h.userFor(edge.Context(ctx), id)
 	if err == nil && u.ID != p.UserID && !p.PlatformAdmin {
 		return auth.User{}, notFound("user " + id)
 	}
@@ -115,7 +116,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		if req.CurrentPassword == nil {
 			return invalid("currentPassword is required to change your password")
 		}
-		_, err := h.r.Auth.Authenticate(bg(), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: h.clientIP(ctx)})
+		_, err := h.r.Auth.Authenticate(edge.Context(ctx), auth.Credentials{Kind: auth.PasswordCredentials, Username: u.Username, Secret: *req.CurrentPassword, ClientIP: h.clientIP(ctx)})
 		if fault.Is(err, fault.Unauthorized) {
 			return forbidden("currentPassword is wrong")
 		}
@@ -127,7 +128,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		// An address another account holds must not show through (an
 		// email oracle): the change is answered as one made, and not made.
 		// See README.md, "Email changes".
-		other, err := h.r.Auth.UserByLogin(bg(), strings.TrimSpace(*req.Email))
+		other, err := h.r.Auth.UserByLogin(edge.Context(ctx), strings.TrimSpace(*req.Email))
 		switch {
 		case err == nil && other.ID != u.ID:
 			req.Email = nil
@@ -138,7 +139,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 	}
 	upd := auth.UserUpdate{Email: req.Email, Username: req.Username, DisplayName: req.DisplayName, Active: req.Active, PlatformAdmin: req.PlatformAdmin}
 	if upd != (auth.UserUpdate{}) {
-		if u, err = h.r.Auth.UpdateUser(bg(), u.ID, upd); err != nil {
+		if u, err = h.r.Auth.UpdateUser(edge.Context(ctx), u.ID, upd); err != nil {
 			return err
 		}
 	}
@@ -149,7 +150,7 @@ func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
 		if self {
 			keep = p.SessionID
 		}
-		if err := h.r.Auth.SetPassword(bg(), u.ID, *req.Password, keep); err != nil {
+		if err := h.r.Auth.SetPassword(edge.Context(ctx), u.ID, *req.Password, keep); err != nil {
 			return err
 		}
 		n := noteOf(ctx)
@@ -172,7 +173,7 @@ func (h *Handler) deleteUser(ctx *fasthttp.RequestCtx) error {
 	if u.ID == p.UserID {
 		return fault.New("api", fault.Conflict, "you cannot delete yourself")
 	}
-	if err := h.r.Auth.DeleteUser(bg(), u.ID); err != nil {
+	if err := h.r.Auth.DeleteUser(edge.Context(ctx), u.ID); err != nil {
 		return err
 	}
 	return noContent(ctx)

@@ -7,7 +7,9 @@ import (
 	"compress/gzip"
 	"io"
 	"io/fs"
+	"syscall"
 	"testing"
+	"time"
 
 	"entrepot/hosted/fault"
 )
@@ -240,4 +242,64 @@ func FuzzOpenZip(f *testing.F) {
 			ReadFile(zf, 1<<20)
 		}
 	})
+}
+
+// TestBombsCheap: a 10 KiB archive that expands past its budget is
+// refused within a second of CPU, in each format: the refusal comes from
+// the cap on expanded bytes, not from reading the expansion to its end.
+// The CPU time (the process's, this test running alone) is logged.
+func TestBombsCheap(t *testing.T) {
+	zeros := string(make([]byte, 10<<20))
+	tgz := bomb(t)
+	zb := zipOf(t, entry{name: "a/zeros", body: zeros})
+	for _, c := range []struct {
+		name   string
+		size   int
+		refuse func() error
+	}{
+		{"tar.gz", len(tgz), func() error {
+			tr, err := NewTarGz(bytes.NewReader(tgz), Budget(int64(len(tgz)), 0))
+			if err != nil {
+				return err
+			}
+			return tr.Walk(func(*tar.Header) error { return nil })
+		}},
+		{"gzip", len(tgz), func() error {
+			r, err := Gunzip(bytes.NewReader(tgz), Budget(int64(len(tgz)), 0))
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}},
+		{"zip", len(zb), func() error {
+			_, err := OpenZip(bytes.NewReader(zb), int64(len(zb)), Budget(int64(len(zb)), 0))
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.size > 12<<10 {
+				t.Fatalf("the bomb is %d bytes", c.size)
+			}
+			before := cpuTime(t)
+			err := c.refuse()
+			used := cpuTime(t) - before
+			t.Logf("a %d-byte %s bomb refused after %v of CPU", c.size, c.name, used)
+			if !fault.Is(err, fault.TooLarge) {
+				t.Fatalf("%v, want TooLarge", err)
+			}
+			if used > time.Second {
+				t.Fatalf("refused after %v of CPU, more than a second", used)
+			}
+		})
+	}
+}
+
+// cpuTime is the CPU time the process has used (user and system).
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -16,9 +16,7 @@ import (
 // WWW-Authenticate: Cargo login_url="...". Internal errors show the
 // request id only.
 func (h *Handler) render(ctx *fasthttp.RequestCtx, err error) {
-	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", "Cargo login_url="+strconv.Quote(h.r.Base.For(ctx)+"/"))
-	}
+	edge.Challenge(ctx, "Cargo login_url="+strconv.Quote(h.r.Base.For(ctx)+"/"))
 	type detail struct {
 		Detail string `json:"detail"`
 	}

@@ -17,13 +17,12 @@ import (
 	"entrepot/hosted/fault"
 )
 
-// bg is the context of catalog and store calls: a fasthttp RequestCtx is
-// no cancellation context (see DESIGN.md, pitfalls).
-var bg = context.Background()
-
 // privateTTL bounds how long the answer "are there hosted crates anonymous
 // callers may not read?" is trusted.
 const privateTTL = 10 * time.Second
+
+// privateScanTimeout bounds the scan behind authRequired's answer.
+const privateScanTimeout = 10 * time.Second
 
 // serveIndex answers GET and HEAD under /cargo/index/: config.json, or a
 // crate's index file from the hosted catalog or the upstream.
@@ -88,7 +87,11 @@ func (h *Handler) authRequired() bool {
 		return h.private.Load()
 	}
 	gen := h.privateGn.Load()
-	private := h.hasPrivate()
+	// The answer is shared by every request until privateTTL: the scan
+	// is no one request's, and runs under a bound of its own.
+	sctx, cancel := context.WithTimeout(context.Background(), privateScanTimeout)
+	defer cancel()
+	private := h.hasPrivate(sctx)
 	h.private.Store(private)
 	if h.privateGn.Load() == gen {
 		h.privateAt.Store(time.Now().UnixNano())
@@ -98,11 +101,11 @@ func (h *Handler) authRequired() bool {
 
 // hasPrivate scans the hosted crates' repositories for one that is not
 // public; a failure counts as "yes", the safe answer.
-func (h *Handler) hasPrivate() bool {
+func (h *Handler) hasPrivate(ctx context.Context) bool {
 	seen := map[string]bool{}
 	after := ""
 	for {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg, hosted.PackageFilter{Protocol: Protocol}, after, hosted.MaxPage)
+		pkgs, next, err := h.r.Catalog.ListPackages(ctx, hosted.PackageFilter{Protocol: Protocol}, after, hosted.MaxPage)
 		if err != nil {
 			h.r.Log.Warn("cargo: listing hosted crates", "error", err)
 			return true
@@ -112,7 +115,7 @@ func (h *Handler) hasPrivate() bool {
 				continue
 			}
 			seen[p.RepoID] = true
-			repo, err := h.r.Auth.GetRepo(bg, p.RepoID)
+			repo, err := h.r.Auth.GetRepo(ctx, p.RepoID)
 			if err != nil || repo.Visibility != auth.Public {
 				return true
 			}
@@ -220,7 +223,7 @@ func (c *crateUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Rea
 	c.body, c.crateLen, c.norm = body, crateLen, normalize(c.meta.Name)
 	_, c.vkey, _ = parseVersion(c.meta.Vers)
 	pub.Name, pub.Version = c.meta.Name, c.meta.Vers
-	pub.Namespaces, pub.Upstream = []string{c.norm}, c.h.onUpstream(c.meta.Name)
+	pub.Namespaces, pub.Upstream = []string{c.norm}, c.h.onUpstream()
 	return io.LimitReader(body, crateLen), nil
 }
 
@@ -255,8 +258,8 @@ func (c *crateUpload) validate(pub *edge.Publication) error {
 
 // check refuses what the catalog holds under the name: a colliding
 // spelling, or the version.
-func (c *crateUpload) check(context.Context, *edge.Publication) error {
-	return c.h.existing(c.norm, c.meta, c.vkey)
+func (c *crateUpload) check(ctx context.Context, _ *edge.Publication) error {
+	return c.h.existing(ctx, c.norm, c.meta, c.vkey)
 }
 
 func (c *crateUpload) pkg(*edge.Publication) hosted.Package {
@@ -303,8 +306,8 @@ func (c *crateUpload) respond(ctx *fasthttp.RequestCtx, _ *edge.Publication) err
 // existing is the Conflict a publish of meta meets in the catalog under
 // the crate norm: a name that collides with the crate's own spelling, or
 // a version published already. Any other error is the catalog's.
-func (h *Handler) existing(norm string, meta publishMeta, vkey string) error {
-	pkg, err := h.r.Catalog.Package(bg, Protocol, norm)
+func (h *Handler) existing(ctx context.Context, norm string, meta publishMeta, vkey string) error {
+	pkg, err := h.r.Catalog.Package(ctx, Protocol, norm)
 	if fault.Is(err, fault.NotFound) {
 		return nil
 	}
@@ -314,7 +317,7 @@ func (h *Handler) existing(norm string, meta publishMeta, vkey string) error {
 	if err := sameName(pkg, meta.Name); err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.Version(bg, Protocol, norm, vkey); err == nil {
+	if _, err := h.r.Catalog.Version(ctx, Protocol, norm, vkey); err == nil {
 		return republished(meta)
 	} else if !fault.Is(err, fault.NotFound) {
 		return err
@@ -388,7 +391,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) (err error) {
 		h.r.Record(ctx, action, Protocol+":"+name+"@"+vers, cl.OrgID, outcome, detail)
 	}()
 	norm := normalize(name)
-	_, err = h.r.Catalog.UpdateVersion(bg, Protocol, norm, vkey, func(v *hosted.Version) error {
+	_, err = h.r.Catalog.UpdateVersion(edge.Context(ctx), Protocol, norm, vkey, func(v *hosted.Version) error {
 		if v.Deleted {
 			return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vers, name)
 		}
@@ -401,7 +404,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := h.r.Catalog.Touch(bg, Protocol, norm); err != nil {
+	if _, err := h.r.Catalog.Touch(edge.Context(ctx), Protocol, norm); err != nil {
 		return err
 	}
 	ctx.SetContentType("application/json")

@@ -1,6 +1,7 @@
 package cargo
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -41,12 +42,12 @@ func (h *Handler) listOwners(ctx *fasthttp.RequestCtx) error {
 	users := []owner{}
 	pg := auth.Page{}
 	for {
-		ms, next, err := h.r.Auth.ListOrgMembers(bg, cl.OrgID, pg)
+		ms, next, err := h.r.Auth.ListOrgMembers(edge.Context(ctx), cl.OrgID, pg)
 		if err != nil {
 			return err
 		}
 		for _, m := range ms {
-			u, err := h.r.Auth.GetUser(bg, m.UserID)
+			u, err := h.r.Auth.GetUser(edge.Context(ctx), m.UserID)
 			if fault.Is(err, fault.NotFound) {
 				continue
 			}
@@ -102,7 +103,7 @@ func (h *Handler) changeOwners(ctx *fasthttp.RequestCtx, add bool) (err error) {
 		}
 		h.r.Record(ctx, action, strings.Join(logins, ","), cl.OrgID, outcome, detail)
 	}()
-	if err := h.mayManageOrg(p, cl.OrgID); err != nil {
+	if err := h.mayManageOrg(edge.Context(ctx), p, cl.OrgID); err != nil {
 		return err
 	}
 	raw, err := edge.ReadBody(ctx, 64<<10)
@@ -116,32 +117,32 @@ func (h *Handler) changeOwners(ctx *fasthttp.RequestCtx, add bool) (err error) {
 		return fault.New(op, fault.Invalid, `expected {"users":["login",...]}`)
 	}
 	logins = req.Users
-	org, err := h.r.Auth.GetOrg(bg, cl.OrgID)
+	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 	if err != nil {
 		return err
 	}
 	for _, login := range req.Users {
-		u, err := h.r.Auth.UserByLogin(bg, login)
+		u, err := h.r.Auth.UserByLogin(edge.Context(ctx), login)
 		if fault.Is(err, fault.NotFound) {
 			return fault.Newf(op, fault.NotFound, "could not find user with login `%s`", clip(login))
 		}
 		if err != nil {
 			return err
 		}
-		m, err := h.r.Auth.OrgMember(bg, cl.OrgID, u.ID)
+		m, err := h.r.Auth.OrgMember(edge.Context(ctx), cl.OrgID, u.ID)
 		member := err == nil
 		if err != nil && !fault.Is(err, fault.NotFound) {
 			return err
 		}
 		switch {
 		case add && !member:
-			if err := h.r.Auth.SetOrgMember(bg, cl.OrgID, u.ID, auth.OrgMember); err != nil {
+			if err := h.r.Auth.SetOrgMember(edge.Context(ctx), cl.OrgID, u.ID, auth.OrgMember); err != nil {
 				return err
 			}
 		case !add && member && m.Role == auth.OrgOwner:
 			return fault.Newf(op, fault.Forbidden, "%s is an owner of organization %s: owners are managed in the organization's settings", login, org.Name)
 		case !add && member:
-			if err := h.r.Auth.RemoveOrgMember(bg, cl.OrgID, u.ID); err != nil {
+			if err := h.r.Auth.RemoveOrgMember(edge.Context(ctx), cl.OrgID, u.ID); err != nil {
 				return err
 			}
 		}
@@ -158,7 +159,7 @@ func (h *Handler) changeOwners(ctx *fasthttp.RequestCtx, add bool) (err error) {
 
 // mayManageOrg allows platform admins and the organization's owners and
 // admins signed in with a session.
-func (h *Handler) mayManageOrg(p auth.Principal, orgID string) error {
+func (h *Handler) mayManageOrg(ctx context.Context, p auth.Principal, orgID string) error {
 	const op = "cargo.owners"
 	if p.TokenID != "" {
 		return fault.New(op, fault.Forbidden, "changing a crate's owners changes the members of its organization, which an API token may not do: use a session token (Bearer ...) of an organization owner or admin, or the organization's settings")
@@ -166,7 +167,7 @@ func (h *Handler) mayManageOrg(p auth.Principal, orgID string) error {
 	if p.PlatformAdmin {
 		return nil
 	}
-	m, err := h.r.Auth.OrgMember(bg, orgID, p.UserID)
+	m, err := h.r.Auth.OrgMember(ctx, orgID, p.UserID)
 	if err == nil && (m.Role == auth.OrgOwner || m.Role == auth.OrgAdmin) {
 		return nil
 	}
@@ -203,24 +204,24 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 	allowed := map[string]bool{}
 	after := ""
 	for len(out) < per {
-		pkgs, next, err := h.r.Catalog.ListPackages(bg, hosted.PackageFilter{Protocol: Protocol, Query: q}, after, per)
+		pkgs, next, err := h.r.Catalog.ListPackages(edge.Context(ctx), hosted.PackageFilter{Protocol: Protocol, Query: q}, after, per)
 		if err != nil {
 			return err
 		}
 		for _, pkg := range pkgs {
 			ok, seen := allowed[pkg.RepoID]
 			if !seen {
-				_, ref, claimed, err := h.r.Hosted(bg, Protocol, pkg.Name)
+				_, ref, claimed, err := h.r.Hosted(edge.Context(ctx), Protocol, pkg.Name)
 				if err != nil {
 					return err
 				}
-				ok = claimed && h.r.Auth.Authorize(bg, p, ref, auth.Read) == nil
+				ok = claimed && h.r.Auth.Authorize(edge.Context(ctx), p, ref, auth.Read) == nil
 				allowed[pkg.RepoID] = ok
 			}
 			if !ok || len(out) == per {
 				continue
 			}
-			maxv, err := h.maxVersion(pkg.Name)
+			maxv, err := h.maxVersion(edge.Context(ctx), pkg.Name)
 			if err != nil {
 				return err
 			}
@@ -241,8 +242,8 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 
 // maxVersion is the highest version not yanked (or, all being yanked, the
 // highest), "" without versions.
-func (h *Handler) maxVersion(norm string) (string, error) {
-	vs, err := h.r.Catalog.Versions(bg, Protocol, norm, false)
+func (h *Handler) maxVersion(ctx context.Context, norm string) (string, error) {
+	vs, err := h.r.Catalog.Versions(ctx, Protocol, norm, false)
 	if err != nil {
 		return "", err
 	}

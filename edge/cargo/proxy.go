@@ -28,7 +28,8 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoIndex(name), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "index/"+p), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})})
+	e, err := h.r.Cached(ctx, cache.Request{Key: mirror.CargoIndex(name), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: h.opts.MaxIndexFile})},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "index/"+p) })
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("cargo.upstreamIndex", fault.NotFound, "crate %s not found", name)
 	}
@@ -39,7 +40,7 @@ func (h *Handler) upstreamIndex(ctx context.Context, name string) (cache.Entry, 
 // upstream's bytes as they are: dependency entries are kept, so that
 // resolution is the upstream's.
 func (h *Handler) serveUpstreamIndex(ctx *fasthttp.RequestCtx, name string) error {
-	e, err := h.upstreamIndex(bg, name)
+	e, err := h.upstreamIndex(edge.Context(ctx), name)
 	if err != nil {
 		return err
 	}
@@ -53,8 +54,8 @@ func (h *Handler) serveUpstreamIndex(ctx *fasthttp.RequestCtx, name string) erro
 }
 
 // readBlob reads a small cached blob whole.
-func (h *Handler) readBlob(d blob.Digest, limit int64) ([]byte, error) {
-	rc, err := h.r.Blobs.Open(bg, d, 0, -1)
+func (h *Handler) readBlob(ctx context.Context, d blob.Digest, limit int64) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(ctx, d, 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,8 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{Key: mirror.CargoConfig(), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "config.json"), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})})
+	e, err := h.r.Cached(ctx, cache.Request{Key: mirror.CargoConfig(), TTL: h.r.DocumentTTL(), Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{MaxSize: maxConfig})},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "config.json") })
 	if fault.Is(err, fault.NotFound) {
 		return "", fault.New(op, fault.Upstream, "the upstream index has no config.json: is UPSTREAM_CARGO a sparse index URL?")
 	}
@@ -98,7 +100,7 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 	if t.digest == e.Digest && t.dl != "" {
 		return t.dl, nil
 	}
-	b, err := h.readBlob(e.Digest, maxConfig)
+	b, err := h.readBlob(ctx, e.Digest, maxConfig)
 	if err != nil {
 		return "", err
 	}
@@ -117,14 +119,14 @@ func (h *Handler) upstreamDL(ctx context.Context) (string, error) {
 func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) error {
 	const op = "cargo.downloadUpstream"
 	lower := strings.ToLower(name)
-	idx, err := h.upstreamIndex(bg, lower)
+	idx, err := h.upstreamIndex(edge.Context(ctx), lower)
 	if err != nil {
 		return err
 	}
 	fkey := string(idx.Digest) + "\x00" + vers
 	fv, ok := h.versions.Get(fkey)
 	if !ok {
-		b, err := h.readBlob(idx.Digest, h.opts.MaxIndexFile)
+		b, err := h.readBlob(edge.Context(ctx), idx.Digest, h.opts.MaxIndexFile)
 		if err != nil {
 			return err
 		}
@@ -135,7 +137,7 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 	if !fv.ok || strings.ToLower(iname) != lower {
 		return fault.Newf(op, fault.NotFound, "version %s of crate %s not found", vers, name)
 	}
-	dl, err := h.upstreamDL(bg)
+	dl, err := h.upstreamDL(edge.Context(ctx))
 	if err != nil {
 		return err
 	}
@@ -144,7 +146,8 @@ func (h *Handler) downloadUpstream(ctx *fasthttp.RequestCtx, name, vers string) 
 		return fault.WrapMsg(op, fault.Upstream, "the upstream's dl template gives an invalid URL", err)
 	}
 	want := blob.Digest(blob.SHA256 + ":" + cksum)
-	e, err := h.r.Cache.Get(bg, cache.Request{Key: mirror.CargoCrate(lower, vers, want), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "crates/"+lower+"/"+vers), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})})
+	e, err := h.r.Cached(edge.Context(ctx), cache.Request{Key: mirror.CargoCrate(lower, vers, want), Want: []blob.Digest{want}, Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{})},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "crates/"+lower+"/"+vers) })
 	if err != nil {
 		return err
 	}
@@ -160,64 +163,16 @@ type foundVersion struct {
 // blobDigest is a stored digest string as a blob.Digest.
 func blobDigest(s string) blob.Digest { return blob.Digest(s) }
 
-// onUpstream is the edge.ClaimRequest probe of a first publish of name:
-// whether the upstream index has a crate of that name as crates.io
-// compares names (case-insensitively, '-' and '_' equivalent), through
-// the cache as any index read. nil without an upstream.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// onUpstream is the edge.ClaimRequest probe of a first publish: whether
+// the upstream index has a crate of that spelling (edge.Registry.
+// ClaimForPublish asks about every spelling crates.io takes for one
+// name), through the cache as any index read. nil without an upstream.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
-		for _, n := range spellings(name) {
-			_, err := h.upstreamIndex(ctx, n)
-			if err == nil {
-				return true, nil
-			}
-			if !fault.Is(err, fault.NotFound) {
-				return false, err
-			}
-		}
-		return false, nil
+	return func(ctx context.Context, spelling string) (bool, error) {
+		_, err := h.upstreamIndex(ctx, spelling)
+		return err == nil, err
 	}
-}
-
-// maxSpellings bounds the index files a probe asks for: every spelling of
-// a name with up to 4 separators, else the name as written, all '-' and
-// all '_'.
-const maxSpellings = 16
-
-// spellings lists the lowercase names that are the same crate as name,
-// name's own first: every choice of '-' or '_' at each separator, or, for
-// a name with many separators, its own spelling and the two uniform ones.
-func spellings(name string) []string {
-	lower := strings.ToLower(name)
-	var seps []int
-	for i := 0; i < len(lower); i++ {
-		if lower[i] == '-' || lower[i] == '_' {
-			seps = append(seps, i)
-		}
-	}
-	out := []string{lower}
-	if 1<<len(seps) > maxSpellings {
-		for _, n := range []string{strings.ReplaceAll(lower, "_", "-"), strings.ReplaceAll(lower, "-", "_")} {
-			if n != lower {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
-	b := []byte(lower)
-	for mask := 0; mask < 1<<len(seps); mask++ {
-		for j, i := range seps {
-			b[i] = '-'
-			if mask&(1<<j) != 0 {
-				b[i] = '_'
-			}
-		}
-		if n := string(b); n != lower {
-			out = append(out, n)
-		}
-	}
-	return out
 }

@@ -19,7 +19,6 @@
 package claimtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -112,6 +111,7 @@ type Env struct {
 	Rival    testkit.Rival
 	RivalOrg string // rival's id
 	p        *Protocol
+	calls    *storeCalls
 }
 
 // Run runs every case against a fresh edge serving p.
@@ -127,6 +127,7 @@ func Run(t *testing.T, p Protocol) {
 		{"ClaimedOnPurpose", testClaimedOnPurpose},
 		{"FailedPublishClaimsNothing", testFailedPublish},
 		{"NonMemberRefused", testNonMember},
+		{"StoreCallsCarryTheRequest", testRequestContext},
 	}
 	upstreamCases := map[string]bool{"SquattingRefused": true, "SpellingsRefused": true, "UpstreamCannotTell": true}
 	for _, c := range cases {
@@ -144,12 +145,14 @@ func Run(t *testing.T, p Protocol) {
 func NewEnv(t *testing.T, p Protocol) *Env {
 	t.Helper()
 	up := testkit.NewUpstream(t)
-	e := testkit.StartEdge(t, testkit.EdgeOptions{MetadataTTL: p.MetadataTTL}, func(r *edge.Registry, m *edge.Mux) {
+	calls := &storeCalls{}
+	opts := testkit.EdgeOptions{MetadataTTL: p.MetadataTTL, WrapStore: calls.wrap}
+	e := testkit.StartEdge(t, opts, func(r *edge.Registry, m *edge.Mux) {
 		p.Mount(t, r, m, up)
 		api.New(r, api.Options{Claims: map[string]api.ClaimRule{p.Name: p.Claim}}).Mount(m.Group(api.Prefix))
 	})
-	env := &Env{Edge: e, Up: up, Rival: e.Rival(t, "eve", "rival"), p: &p}
-	org, err := e.Auth.GetOrg(context.Background(), "rival")
+	env := &Env{Edge: e, Up: up, Rival: e.Rival(t, "eve", "rival"), p: &p, calls: calls}
+	org, err := e.Auth.GetOrg(t.Context(), "rival")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +209,7 @@ func (e *Env) readToken() string {
 // a hosted package.
 func (e *Env) unclaimed(t *testing.T, name string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	if cl, err := e.Registry.Catalog.ClaimOf(ctx, e.p.Name, e.namespace(name)); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("%s is claimed (%+v, %v)", e.namespace(name), cl, err)
 	}
@@ -289,7 +292,7 @@ func testFreeNameClaimed(t *testing.T, e *Env) {
 	if st, msg := e.p.Publish(t, e, e.Rival.Token, name, "1.0.0"); st != e.p.Published {
 		t.Fatalf("publish of a free name: %d %q, want %d", st, msg, e.p.Published)
 	}
-	cl, err := e.Registry.Catalog.ClaimOf(context.Background(), e.p.Name, e.namespace(name))
+	cl, err := e.Registry.Catalog.ClaimOf(t.Context(), e.p.Name, e.namespace(name))
 	if err != nil {
 		t.Fatalf("the first publish claimed nothing: %v", err)
 	}
@@ -304,7 +307,7 @@ func testFreeNameClaimed(t *testing.T, e *Env) {
 func testClaimedOnPurpose(t *testing.T, e *Env) {
 	name := e.spell("rival", e.p.Taken)
 	e.p.Serve(e.Up, name, "7.0.0")
-	admin, err := e.Auth.Login(context.Background(), "admin", testkit.AdminPassword, "127.0.0.1")
+	admin, err := e.Auth.Login(t.Context(), "admin", testkit.AdminPassword, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +351,7 @@ func testFailedPublish(t *testing.T, e *Env) {
 					t.Fatalf("%s: %d %q; want 400 saying %q", name, st, msg, bad.Says)
 				}
 				e.unclaimed(t, name)
-				if _, err := e.Auth.RepoByName(context.Background(), e.RivalOrg, e.p.Name, edge.DefaultRepo); !fault.Is(err, fault.NotFound) {
+				if _, err := e.Auth.RepoByName(t.Context(), e.RivalOrg, e.p.Name, edge.DefaultRepo); !fault.Is(err, fault.NotFound) {
 					t.Fatalf("rival has a %s repository after a failed publish (%v)", e.p.Name, err)
 				}
 				e.p.Serve(e.Up, name, "3.0.0")
@@ -363,7 +366,7 @@ func testFailedPublish(t *testing.T, e *Env) {
 // whether or not the upstream has the name, without asking the upstream
 // anything; the organization's own publishes are unaffected.
 func testNonMember(t *testing.T, e *Env) {
-	ctx := context.Background()
+	ctx := t.Context()
 	free, taken := e.spell("acme", e.p.Free), e.spell("acme", e.p.Taken)
 	e.p.Serve(e.Up, taken, "7.0.0")
 	for _, name := range []string{free, taken} {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"entrepot/auth"
 	"entrepot/edge"
 	"entrepot/hosted/fault"
 )
@@ -16,30 +15,13 @@ import (
 // bearer credentials configured for the host.
 func render(ctx *fasthttp.RequestCtx, err error) {
 	id := edge.RequestID(ctx)
-	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="Entrepot Composer repository", charset="UTF-8"`)
-	}
-	if d, ok := auth.RetryAfter(err); ok {
-		edge.RetryAfter(ctx, int(d.Seconds()+0.999))
-	}
+	edge.Challenge(ctx, `Basic realm="Entrepot Composer repository", charset="UTF-8"`)
 	b, _ := json.Marshal(struct {
 		Status    string `json:"status"`
 		Message   string `json:"message"`
 		Code      string `json:"code"`
 		RequestID string `json:"requestId,omitempty"`
-	}{"error", edge.ClientMessage(err, id), codeOf(fault.KindOf(err)), id})
+	}{"error", edge.ClientMessage(err, id), edge.ErrorCode(fault.KindOf(err)), id})
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
-}
-
-func codeOf(k fault.Kind) string {
-	switch k {
-	case fault.NotFound:
-		return "not_found"
-	case fault.TooLarge:
-		return "too_large"
-	case fault.RateLimited:
-		return "rate_limited"
-	}
-	return k.String()
 }

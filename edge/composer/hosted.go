@@ -47,7 +47,7 @@ func lastModified(p hosted.Package) time.Time {
 
 // hostedMetadata answers a p2 document of a hosted package.
 func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) error {
-	c := context.Background()
+	c := edge.Context(ctx)
 	pkg, err := h.r.Catalog.Package(c, Protocol, req.Name)
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf("composer.hostedMetadata", fault.NotFound, "package %s not found", req.Name)
@@ -108,7 +108,7 @@ func renderHosted(name string, vs []hosted.Version, dev bool, base string) ([]by
 // hostedDist serves a hosted version's archive.
 func (h *Handler) hostedDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	const op = "composer.hostedDist"
-	v, err := h.r.Catalog.Version(context.Background(), Protocol, req.Name, req.Version)
+	v, err := h.r.Catalog.Version(edge.Context(ctx), Protocol, req.Name, req.Version)
 	if fault.Is(err, fault.NotFound) || err == nil && (v.Deleted || len(v.Files) == 0) {
 		return fault.Newf(op, fault.NotFound, "%s has no version %s", req.Name, req.Version)
 	}
@@ -160,7 +160,7 @@ func (h *Handler) visible(ctx *fasthttp.RequestCtx, query string) ([]hosted.Pack
 	if err != nil {
 		return nil, err
 	}
-	c := context.Background()
+	c := edge.Context(ctx)
 	pkgs, _, err := h.r.Catalog.ListPackages(c, hosted.PackageFilter{Protocol: Protocol}, "", 0)
 	if err != nil {
 		return nil, err

@@ -90,12 +90,11 @@ func (h *Handler) rootEntry(ctx context.Context) (cache.Entry, error) {
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:    mirror.ComposerRoot(),
-		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "packages.json"),
-		TTL:    h.r.DocumentTTL(),
-		Fetch:  h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
-	})
+	e, err := h.r.Cached(ctx, cache.Request{
+		Key:   mirror.ComposerRoot(),
+		TTL:   h.r.DocumentTTL(),
+		Fetch: h.fetchDocument(root, func(b []byte) error { _, err := parseRoot(b); return err }),
+	}, func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "packages.json") })
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.New("composer.rootEntry", fault.Upstream, "the Composer upstream has no packages.json")
 	}
@@ -129,12 +128,11 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 		file += "~dev"
 	}
 	url := strings.ReplaceAll(tmpl, "%package%", file)
-	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:    mirror.ComposerP2(file),
-		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "p2/"+file+".json"),
-		TTL:    h.r.DocumentTTL(),
-		Fetch:  h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
-	})
+	e, err := h.r.Cached(ctx, cache.Request{
+		Key:   mirror.ComposerP2(file),
+		TTL:   h.r.DocumentTTL(),
+		Fetch: h.fetchDocument(url, func(b []byte) error { _, err := parseP2(b); return err }),
+	}, func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "p2/"+file+".json") })
 	if fault.Is(err, fault.NotFound) {
 		return e, fault.Newf("composer.upstreamDocument", fault.NotFound, "package %s not found", name)
 	}
@@ -144,7 +142,7 @@ func (h *Handler) upstreamDocument(ctx context.Context, name string, dev bool) (
 // mirrorMetadata answers a p2 document of an unclaimed package from the
 // upstream, rewritten for this edge.
 func (h *Handler) mirrorMetadata(ctx *fasthttp.RequestCtx, req metadataReq) error {
-	c := context.Background()
+	c := edge.Context(ctx)
 	e, err := h.upstreamDocument(c, req.Name, req.Dev)
 	if err != nil {
 		return err
@@ -205,7 +203,7 @@ func (h *Handler) upstreamDists(ctx context.Context, name string, e cache.Entry)
 // upstream's metadata gives for that version, verified and kept.
 func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 	const op = "composer.mirrorDist"
-	c := context.Background()
+	c := edge.Context(ctx)
 	e, err := h.upstreamDocument(c, req.Name, IsDev(req.Version))
 	if err != nil {
 		return err
@@ -230,12 +228,11 @@ func (h *Handler) mirrorDist(ctx *fasthttp.RequestCtx, req distReq) error {
 		}
 	}
 	key := mirror.ComposerDist(req.Name, req.Version, req.Ref, req.Type, sha1)
-	entry, err := h.r.Cache.Get(c, cache.Request{
-		Key:    key,
-		Legacy: mirror.LegacyComposerDist(h.up.Base(), req.Name, url, d.Reference, d.Shasum),
-		Want:   want,
-		Fetch:  mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
-	})
+	entry, err := h.r.Cached(c, cache.Request{
+		Key:   key,
+		Want:  want,
+		Fetch: mirror.Artifact(h.up, url, mirror.ArtifactOptions{ContentType: contentTypeOf(d.Type)}),
+	}, func() string { return mirror.LegacyComposerDist(h.up.Base(), req.Name, url, d.Reference, d.Shasum) })
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "the upstream has no dist for %s %s", req.Name, req.Version)
 	}
@@ -295,11 +292,13 @@ func contentTypeOf(typ string) string {
 // available-package-patterns). Any of them makes the claim refused,
 // since it would hide the public packages from every user; an upstream
 // that cannot answer refuses it too, until it can.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+func (h *Handler) onUpstream(name string) func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(ctx context.Context) (bool, error) {
+	// Composer's names are lowercase: the vendor has one spelling, and
+	// the probe is of name.
+	return func(ctx context.Context, _ string) (bool, error) {
 		for _, dev := range []bool{false, true} {
 			_, err := h.upstreamDocument(ctx, name, dev)
 			switch {

@@ -21,9 +21,7 @@ const Realm = "entrepot"
 // never 403 or 404. Internal errors show the request id only.
 func Render(ctx *fasthttp.RequestCtx, err error) {
 	status := ctx.Response.StatusCode()
-	if status == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="`+Realm+`"`)
-	}
+	edge.Challenge(ctx, `Basic realm="`+Realm+`"`)
 	msg := edge.ClientMessage(err, edge.RequestID(ctx))
 	if status >= 400 && status < 500 && status != fasthttp.StatusNotFound {
 		ctx.Response.Header.SetStatusMessage([]byte(http.StatusText(status) + ": " + reasonPhrase(msg)))

@@ -229,7 +229,7 @@ func (h *Handler) putChecksum(ctx *fasthttp.RequestCtx, c Coords, p auth.Princip
 	if !ok {
 		return fault.Newf(op, fault.Invalid, "%s is not a %s checksum", c.FileName()+"."+c.Checksum, c.Checksum)
 	}
-	bctx := context.Background()
+	bctx := edge.Context(ctx)
 	f, v, err := h.hostedFile(bctx, c.Target)
 	if err == nil && !hostedGroup {
 		// Released groupId: its files are not served any more.
@@ -274,7 +274,7 @@ func (h *Handler) putMetadata(ctx *fasthttp.RequestCtx, c Coords) error {
 	switch {
 	case n >= 3 && IsSnapshot(c.Dirs[n-1]) && d.Version != "" && d.ArtifactID == c.Dirs[n-2]:
 		group, artifact, version := strings.Join(c.Dirs[:n-2], "."), c.Dirs[n-2], c.Dirs[n-1]
-		files, err := h.storedFiles(context.Background(), group+":"+artifact)
+		files, err := h.storedFiles(edge.Context(ctx), group+":"+artifact)
 		if err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (h *Handler) putMetadata(ctx *fasthttp.RequestCtx, c Coords) error {
 		// served: builds name hosted plugins by their coordinates.
 	case n >= 2:
 		group, artifact := strings.Join(c.Dirs[:n-1], "."), c.Dirs[n-1]
-		files, err := h.storedFiles(context.Background(), group+":"+artifact)
+		files, err := h.storedFiles(edge.Context(ctx), group+":"+artifact)
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,8 @@ func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Durat
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: key, Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: ttl, Fetch: fetch(u, path)})
+	return h.r.Cached(ctx, cache.Request{Key: key, TTL: ttl, Fetch: fetch(u, path)},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), path) })
 }
 
 // serveProxy answers a read of mirrored content. Artifacts are cached
@@ -40,7 +41,7 @@ func (h *Handler) proxyGet(ctx context.Context, key, path string, ttl time.Durat
 // computed when the file was filled, so they always describe the bytes
 // served.
 func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, c Coords) error {
-	bctx := context.Background()
+	bctx := edge.Context(ctx)
 	switch {
 	case c.Kind == Metadata:
 		e, err := h.proxyGet(bctx, mirror.MavenMetadata(c.Target), c.Target, h.r.DocumentTTL(), h.fetchDocument)
@@ -164,14 +165,17 @@ func (h *Handler) fetchChecksum(u, _ string) cache.Fetch {
 // makes the claim refused, since it would hide the public artifacts from
 // every user. An upstream that cannot answer is an error, and the claim
 // is refused too: it is retried later.
-func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
+func (h *Handler) onUpstream(c Coords) func(context.Context, string) (bool, error) {
 	if h.up == nil || c.Kind != Artifact {
 		return nil
 	}
-	n := len(c.Dirs)
-	group := strings.Join(c.Dirs[:n-2], "/") + "/"
-	meta := strings.Join(c.Dirs[:n-1], "/") + "/" + MetadataFile
-	has := func(ctx context.Context, group, meta string) (bool, error) {
+	artifact := c.Dirs[len(c.Dirs)-2]
+	// ClaimForPublish asks about each spelling of the groupId (a claim
+	// ignores case: "com.Rival.Mixed" must not take, and hide, the
+	// upstream's "com.rival.mixed").
+	return func(ctx context.Context, groupID string) (bool, error) {
+		group := strings.ReplaceAll(groupID, ".", "/") + "/"
+		meta := group + artifact + "/" + MetadataFile
 		// The listing's body is never read: its status is the answer.
 		resp, err := h.upstreamGet(ctx, group, upstream.Request{MaxSize: maxDocument})
 		switch {
@@ -184,25 +188,6 @@ func (h *Handler) onUpstream(c Coords) func(context.Context) (bool, error) {
 			return false, err
 		}
 		_, err = h.proxyGet(ctx, mirror.MavenMetadata(meta), meta, h.r.DocumentTTL(), h.fetchDocument)
-		switch {
-		case err == nil:
-			return true, nil
-		case fault.Is(err, fault.NotFound):
-			return false, nil
-		}
-		return false, err
-	}
-	return func(ctx context.Context) (bool, error) {
-		found, err := has(ctx, group, meta)
-		if found || err != nil {
-			return found, err
-		}
-		// A groupId claims every spelling of itself (hosted.ClaimKey
-		// ignores case): "com.Rival.Mixed" must not take, and hide, the
-		// upstream's "com.rival.mixed".
-		if lg := strings.ToLower(group); lg != group {
-			return has(ctx, lg, lg+c.Dirs[n-2]+"/"+MetadataFile)
-		}
-		return false, nil
+		return err == nil, err
 	}
 }

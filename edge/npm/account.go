@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -60,16 +61,13 @@ func (h *Handler) login(ctx *fasthttp.RequestCtx) error {
 	if in.Name != user || in.Password == "" {
 		return fault.New(op, fault.Invalid, "the body must hold the name of the URL and a password")
 	}
-	t, err := h.r.Auth.Login(auth.WithUserAgent(bg, string(ctx.UserAgent())), in.Name, in.Password, h.r.ClientIP(ctx))
+	t, err := h.r.Auth.Login(auth.WithUserAgent(edge.Context(ctx), string(ctx.UserAgent())), in.Name, in.Password, h.r.ClientIP(ctx))
 	if err != nil {
-		if d, ok := auth.RetryAfter(err); ok {
-			edge.RetryAfter(ctx, int(d/time.Second))
-		}
 		h.r.Record(ctx, "npm.login", in.Name, "", "failure", "")
 		return err
 	}
-	defer h.r.Auth.Logout(bg, t.SessionID)
-	tok, secret, err := h.r.Auth.CreateToken(bg, t.User.ID, auth.NewToken{Name: "npm login", Protocols: []string{Protocol}})
+	defer h.r.Auth.Logout(edge.Context(ctx), t.SessionID)
+	tok, secret, err := h.r.Auth.CreateToken(edge.Context(ctx), t.User.ID, auth.NewToken{Name: "npm login", Protocols: []string{Protocol}})
 	if err != nil {
 		return fault.Op(op, err)
 	}
@@ -95,7 +93,7 @@ func (h *Handler) logout(ctx *fasthttp.RequestCtx) error {
 	if p.TokenID == "" || h.r.PresentedSecret(ctx) != named {
 		return fault.New(op, fault.Forbidden, "only the token in use can be revoked this way")
 	}
-	if err := h.r.Auth.RevokeToken(bg, p.TokenID); err != nil {
+	if err := h.r.Auth.RevokeToken(edge.Context(ctx), p.TokenID); err != nil {
 		return fault.Op(op, err)
 	}
 	h.r.Record(ctx, "token.revoke", p.TokenID, "", "success", "npm logout")
@@ -133,7 +131,7 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 	refs := map[string]auth.RepoRef{}
 	after, scanned := "", 0
 	for scanned < maxSearchScan {
-		page, next, err := h.r.Catalog.ListPackages(bg, hosted.PackageFilter{Protocol: Protocol}, after, hosted.MaxPage)
+		page, next, err := h.r.Catalog.ListPackages(edge.Context(ctx), hosted.PackageFilter{Protocol: Protocol}, after, hosted.MaxPage)
 		if err != nil {
 			return fault.Op(op, err)
 		}
@@ -142,7 +140,7 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 			meta := decodeMeta(pk.Meta)
 			var keywords []string
 			jsonUnmarshal(meta.Fields["keywords"], &keywords)
-			if !matches(terms, pk.Name, pk.Description, keywords) || !h.mayRead(p, pk, refs) {
+			if !matches(terms, pk.Name, pk.Description, keywords) || !h.mayRead(edge.Context(ctx), p, pk, refs) {
 				continue
 			}
 			total++
@@ -181,16 +179,16 @@ func scopeOrUnscoped(n Name) string {
 
 // mayRead reports whether p may read package pk, remembering repository
 // references for the rest of the request.
-func (h *Handler) mayRead(p auth.Principal, pk hosted.Package, refs map[string]auth.RepoRef) bool {
+func (h *Handler) mayRead(ctx context.Context, p auth.Principal, pk hosted.Package, refs map[string]auth.RepoRef) bool {
 	ref, ok := refs[pk.RepoID]
 	if !ok {
 		ref = auth.RepoRef{OrgID: pk.OrgID, Protocol: Protocol}
-		if repo, err := h.r.Auth.GetRepo(bg, pk.RepoID); err == nil {
+		if repo, err := h.r.Auth.GetRepo(ctx, pk.RepoID); err == nil {
 			ref = repo.Ref()
 		}
 		refs[pk.RepoID] = ref
 	}
-	return h.r.Auth.Authorize(bg, p, ref, auth.Read) == nil
+	return h.r.Auth.Authorize(ctx, p, ref, auth.Read) == nil
 }
 
 // matches reports whether every term occurs in the name, the description

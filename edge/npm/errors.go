@@ -14,9 +14,7 @@ import (
 // log in (its "otp" and "ipaddress" variants are not ours to ask for).
 // Internal errors show the request id only.
 func Render(ctx *fasthttp.RequestCtx, err error) {
-	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="entrepot"`)
-	}
+	edge.Challenge(ctx, `Bearer realm="entrepot"`)
 	b, _ := json.Marshal(struct {
 		Error     string `json:"error"`
 		RequestID string `json:"requestId,omitempty"`

@@ -86,16 +86,22 @@ func notFound(op string, n Name, err error) error {
 	return fault.Op(op, err)
 }
 
+// hostedLive reads hosted package n and its live versions.
+func (h *Handler) hostedLive(ctx *fasthttp.RequestCtx, op string, n Name) (hosted.Package, []hosted.Version, error) {
+	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	if err != nil {
+		return p, nil, notFound(op, n, err)
+	}
+	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
+	return p, live, fault.Op(op, err)
+}
+
 // hostedVersion answers one version's manifest, by version or dist-tag.
 func (h *Handler) hostedVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
 	const op = "npm.hostedVersion"
-	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	p, live, err := h.hostedLive(ctx, op, n)
 	if err != nil {
-		return notFound(op, n, err)
-	}
-	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
-	if err != nil {
-		return fault.Op(op, err)
+		return err
 	}
 	if v, ok := liveTags(decodeMeta(p.Meta).DistTags, live)[spec]; ok {
 		spec = v
@@ -402,14 +408,15 @@ const maxDocument = 64 << 20
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
 // first publish of n takes its name: does the upstream registry serve
-// its packument? A scope is an organization's name, created by an
-// administrator, so it is never probed; nor is anything without a mirror.
-func (h *Handler) onUpstream(n Name) func(context.Context) (bool, error) {
+// the packument of that spelling of it? A scope is an organization's
+// name, created by an administrator, so it is never probed; nor is
+// anything without a mirror.
+func (h *Handler) onUpstream(n Name) func(context.Context, string) (bool, error) {
 	if h.up == nil || n.Scope != "" {
 		return nil
 	}
-	return func(context.Context) (bool, error) {
-		if _, err := h.upstreamPackument(n, true); err != nil {
+	return func(ctx context.Context, spelling string) (bool, error) {
+		if _, err := h.upstreamPackument(ctx, Name{Base: spelling}, true); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -577,6 +584,16 @@ func readPackageJSON(r io.Reader, limit int64, n Name, version string) error {
 	return nil
 }
 
+// hostedPath is hostedFor of the package the path names (nameOf).
+func (h *Handler) hostedPath(ctx *fasthttp.RequestCtx, a auth.Action) (Name, edge.Origin, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, edge.Origin{}, err
+	}
+	o, err := h.hostedFor(ctx, n, a)
+	return n, o, err
+}
+
 // hostedFor resolves n for a change: it must be hosted (the mirror is
 // not asked), and the caller must hold action on it.
 func (h *Handler) hostedFor(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge.Origin, error) {
@@ -727,11 +744,7 @@ func (h *Handler) unpublishVersions(ctx *fasthttp.RequestCtx) error {
 // published again.
 func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.unpublishPackage"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.hostedFor(ctx, n, auth.Delete)
+	n, o, err := h.hostedPath(ctx, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -755,11 +768,7 @@ func (h *Handler) unpublishPackage(ctx *fasthttp.RequestCtx) error {
 // unpublished if it still is not.
 func (h *Handler) unpublishTarball(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.unpublishTarball"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.hostedFor(ctx, n, auth.Delete)
+	n, o, err := h.hostedPath(ctx, auth.Delete)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ package npm
 
 import (
 	"bytes"
-	"context"
 	"net/url"
 	"strconv"
 	"time"
@@ -111,15 +110,21 @@ func (h *Handler) resolve(ctx *fasthttp.RequestCtx, n Name, a auth.Action) (edge
 	return h.r.Resolve(ctx, h.coords(n, a))
 }
 
+// resolvePath is resolve of the package the path names (nameOf).
+func (h *Handler) resolvePath(ctx *fasthttp.RequestCtx, a auth.Action) (Name, edge.Origin, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, edge.Origin{}, err
+	}
+	o, err := h.resolve(ctx, n, a)
+	return n, o, err
+}
+
 // forget drops what this process remembers of n after a change.
 func (h *Handler) forget(n Name) {
 	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
 	h.docs.forgetHosted(n.String())
 }
-
-// bg is the context of store calls: a fasthttp.RequestCtx is not
-// cancelled when its client leaves (see DESIGN.md, pitfalls).
-var bg = context.Background()
 
 func must[T any](v T, err error) T {
 	if err != nil {
@@ -210,11 +215,7 @@ func (h *Handler) serveVersion(ctx *fasthttp.RequestCtx, n Name, rawSpec string)
 
 // tarball is GET /<name>/-/<file>.
 func (h *Handler) tarball(ctx *fasthttp.RequestCtx) error {
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.resolve(ctx, n, auth.Read)
+	n, o, err := h.resolvePath(ctx, auth.Read)
 	if err != nil {
 		return err
 	}

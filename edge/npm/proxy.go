@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ const minRefetch = 30 * time.Second
 // upstreamPackument returns the cache entry of n's packument, filling or
 // revalidating it from the upstream as its TTL says, or serving it stale
 // when the upstream fails.
-func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, error) {
+func (h *Handler) upstreamPackument(ctx context.Context, n Name, abbreviated bool) (cache.Entry, error) {
 	const op = "npm.upstreamPackument"
 	u, err := h.up.Resolve(n.Escaped())
 	if err != nil {
@@ -40,10 +41,9 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 	if abbreviated {
 		accept = typeAbbreviated + "; q=1.0, application/json; q=0.8"
 	}
-	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key:    mirror.NPMPackument(n.String(), abbreviated),
-		Legacy: mirror.LegacyNPMPackument(n.String(), abbreviated),
-		TTL:    h.r.DocumentTTL(),
+	e, err := h.r.Cached(ctx, cache.Request{
+		Key: mirror.NPMPackument(n.String(), abbreviated),
+		TTL: h.r.DocumentTTL(),
 		Fetch: mirror.Document(h.up, u, mirror.DocumentOptions{
 			Accept: accept, MaxSize: h.opts.MaxPackument, ContentType: typeFull,
 			Check: func(b []byte, _ *upstream.Response) (map[string]string, error) {
@@ -54,7 +54,7 @@ func (h *Handler) upstreamPackument(n Name, abbreviated bool) (cache.Entry, erro
 				return nil, nil
 			},
 		}),
-	})
+	}, func() string { return mirror.LegacyNPMPackument(n.String(), abbreviated) })
 	return e, upstreamError(op, n, err)
 }
 
@@ -79,8 +79,8 @@ func upstreamError(op string, n Name, err error) error {
 
 // readEntry reads a cached document whole (packuments are parsed to be
 // rewritten).
-func (h *Handler) readEntry(e cache.Entry) ([]byte, error) {
-	rc, err := h.r.Blobs.Open(bg, e.Digest, 0, -1)
+func (h *Handler) readEntry(ctx context.Context, e cache.Entry) ([]byte, error) {
+	rc, err := h.r.Blobs.Open(ctx, e.Digest, 0, -1)
 	if err != nil {
 		return nil, fault.Op("npm.readEntry", err)
 	}
@@ -92,7 +92,7 @@ func (h *Handler) readEntry(e cache.Entry) ([]byte, error) {
 // proxyPackument serves a mirrored packument, rewritten once per fill and
 // base URL.
 func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated bool) error {
-	e, err := h.upstreamPackument(n, abbreviated)
+	e, err := h.upstreamPackument(edge.Context(ctx), n, abbreviated)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 			if d, ok := h.docs.get(key); ok {
 				return d, nil
 			}
-			raw, err := h.readEntry(e)
+			raw, err := h.readEntry(edge.Context(ctx), e)
 			if err != nil {
 				return nil, err
 			}
@@ -136,11 +136,11 @@ func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 // of the mirrored full packument.
 func (h *Handler) proxyVersion(ctx *fasthttp.RequestCtx, n Name, spec string) error {
 	const op = "npm.proxyVersion"
-	e, err := h.upstreamPackument(n, false)
+	e, err := h.upstreamPackument(edge.Context(ctx), n, false)
 	if err != nil {
 		return err
 	}
-	raw, err := h.readEntry(e)
+	raw, err := h.readEntry(edge.Context(ctx), e)
 	if err != nil {
 		return err
 	}
@@ -167,11 +167,11 @@ func (h *Handler) proxyVersion(ctx *fasthttp.RequestCtx, n Name, spec string) er
 
 // proxyDistTags answers a mirrored package's dist-tags.
 func (h *Handler) proxyDistTags(ctx *fasthttp.RequestCtx, n Name) error {
-	e, err := h.upstreamPackument(n, true)
+	e, err := h.upstreamPackument(edge.Context(ctx), n, true)
 	if err != nil {
 		return err
 	}
-	raw, err := h.readEntry(e)
+	raw, err := h.readEntry(edge.Context(ctx), e)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (h *Handler) proxyDistTags(ctx *fasthttp.RequestCtx, n Name) error {
 // tarball asked for with no packument request before it (npm ci from a
 // lockfile) still resolves, and only to a URL the upstream's metadata
 // gave.
-func (h *Handler) distOf(n Name, file string) (Dist, error) {
+func (h *Handler) distOf(ctx context.Context, n Name, file string) (Dist, error) {
 	const op = "npm.distOf"
 	if ix, ok := h.index.Get(n.String()); ok {
 		if d, ok := ix.files[file]; ok {
@@ -200,11 +200,11 @@ func (h *Handler) distOf(n Name, file string) (Dist, error) {
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		e, err := h.upstreamPackument(n, true)
+		e, err := h.upstreamPackument(ctx, n, true)
 		if err != nil {
 			return Dist{}, err
 		}
-		ix, err := h.indexOf(n, e)
+		ix, err := h.indexOf(ctx, n, e)
 		if err != nil {
 			return Dist{}, err
 		}
@@ -215,18 +215,18 @@ func (h *Handler) distOf(n Name, file string) (Dist, error) {
 			return Dist{}, fault.Newf(op, fault.NotFound, "%s has no tarball %s", n, file)
 		}
 		// Published upstream after our copy was filled: ask again, once.
-		if err := h.r.Cache.Invalidate(bg, mirror.NPMPackument(n.String(), true)); err != nil {
+		if err := h.r.Cache.Invalidate(ctx, mirror.NPMPackument(n.String(), true)); err != nil {
 			return Dist{}, fault.Op(op, err)
 		}
 	}
 }
 
 // indexOf reads the tarball index of a cached packument.
-func (h *Handler) indexOf(n Name, e cache.Entry) (*index, error) {
+func (h *Handler) indexOf(ctx context.Context, n Name, e cache.Entry) (*index, error) {
 	if ix, ok := h.index.Get(n.String()); ok && ix.digest == e.Digest {
 		return ix, nil
 	}
-	raw, err := h.readEntry(e)
+	raw, err := h.readEntry(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -249,10 +249,10 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 		return err
 	}
 	key := mirror.NPMTarball(n.String(), file)
-	if e, ok := h.r.Cache.Peek(bg, key); ok && !e.Negative {
+	if e, ok := h.r.Cache.Peek(edge.Context(ctx), key); ok && !e.Negative {
 		return edge.ServeBlob(ctx, h.r.Blobs, edge.Blob{Digest: e.Digest, Immutable: true})
 	}
-	d, err := h.distOf(n, file)
+	d, err := h.distOf(edge.Context(ctx), n, file)
 	if err != nil {
 		return err
 	}
@@ -260,12 +260,11 @@ func (h *Handler) proxyTarball(ctx *fasthttp.RequestCtx, n Name, rawFile string)
 	if len(want) == 0 {
 		return fault.Newf(op, fault.Upstream, "the upstream's metadata gives no digest for %s, so it cannot be verified", file)
 	}
-	e, err := h.r.Cache.Get(bg, cache.Request{
-		Key:    key,
-		Legacy: mirror.LegacyNPMTarball(n.String(), file),
-		Want:   want, // TTL 0: immutable once verified
-		Fetch:  mirror.Artifact(h.up, d.URL, mirror.ArtifactOptions{ContentType: "application/octet-stream"}),
-	})
+	e, err := h.r.Cached(edge.Context(ctx), cache.Request{
+		Key:   key,
+		Want:  want, // TTL 0: immutable once verified
+		Fetch: mirror.Artifact(h.up, d.URL, mirror.ArtifactOptions{ContentType: "application/octet-stream"}),
+	}, func() string { return mirror.LegacyNPMTarball(n.String(), file) })
 	if err != nil {
 		return upstreamError(op, n, err)
 	}

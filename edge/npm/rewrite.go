@@ -62,8 +62,7 @@ func RewritePackument(doc []byte, tarballBase string) ([]byte, map[string]Dist, 
 	const op = "npm.RewritePackument"
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &top); err != nil || top == nil {
-		// JSON null decodes without an error: WrapMsg of a nil error
-		// would be no error at all.
+		// JSON null decodes without an error: errNull tells the log why.
 		return nil, nil, fault.WrapMsg(op, fault.Upstream, "the upstream sent an invalid packument", cmp.Or(err, errNull))
 	}
 	files := map[string]Dist{}

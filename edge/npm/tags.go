@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 
@@ -15,47 +16,41 @@ import (
 // distTags is GET /-/package/<name>/dist-tags (npm dist-tag ls).
 func (h *Handler) distTags(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.distTags"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	o, err := h.resolve(ctx, n, auth.Read)
+	n, o, err := h.resolvePath(ctx, auth.Read)
 	if err != nil {
 		return err
 	}
 	if !o.Hosted {
 		return h.proxyDistTags(ctx, n)
 	}
-	p, err := h.r.Catalog.Package(edge.Context(ctx), Protocol, n.String())
+	p, live, err := h.hostedLive(ctx, op, n)
 	if err != nil {
-		return notFound(op, n, err)
-	}
-	live, err := h.r.Catalog.Versions(edge.Context(ctx), Protocol, n.String(), false)
-	if err != nil {
-		return fault.Op(op, err)
+		return err
 	}
 	sortVersions(live)
 	return writeJSON(ctx, fasthttp.StatusOK, liveTags(decodeMeta(p.Meta).DistTags, live))
 }
 
-func tagOf(ctx *fasthttp.RequestCtx) (string, error) {
+// namedTag is the package name and the dist-tag of the path.
+func namedTag(ctx *fasthttp.RequestCtx) (Name, string, error) {
+	n, err := nameOf(ctx)
+	if err != nil {
+		return n, "", err
+	}
 	raw, _ := ctx.UserValue("tag").(string)
 	t, err := url.PathUnescape(raw)
 	if err != nil {
-		return "", fault.Newf("npm.tagOf", fault.Invalid, "invalid tag %q", raw)
+		return n, "", fault.Newf("npm.tagOf", fault.Invalid, "invalid tag %q", raw)
 	}
-	return ParseTag(t)
+	tag, err := ParseTag(t)
+	return n, tag, err
 }
 
 // setDistTag is PUT /-/package/<name>/dist-tags/<tag> with the version as
 // a JSON string (npm dist-tag add). It needs write permission.
 func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.setDistTag"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	tag, err := tagOf(ctx)
+	n, tag, err := namedTag(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,7 +70,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 	if err != nil || v.Deleted {
 		return fault.Newf(op, fault.NotFound, "version %q of %s not found", version, n)
 	}
-	if err := h.updateTags(n, func(tags map[string]string) { tags[tag] = version }); err != nil {
+	if err := h.updateTags(edge.Context(ctx), n, func(tags map[string]string) { tags[tag] = version }); err != nil {
 		return err
 	}
 	h.r.Record(ctx, "npm.dist-tag.add", n.String()+"@"+version, o.OrgID, "success", tag)
@@ -86,11 +81,7 @@ func (h *Handler) setDistTag(ctx *fasthttp.RequestCtx) error {
 // rm). "latest" cannot be removed: every package has one.
 func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.removeDistTag"
-	n, err := nameOf(ctx)
-	if err != nil {
-		return err
-	}
-	tag, err := tagOf(ctx)
+	n, tag, err := namedTag(ctx)
 	if err != nil {
 		return err
 	}
@@ -102,7 +93,7 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	found := false
-	if err := h.updateTags(n, func(tags map[string]string) { _, found = tags[tag]; delete(tags, tag) }); err != nil {
+	if err := h.updateTags(edge.Context(ctx), n, func(tags map[string]string) { _, found = tags[tag]; delete(tags, tag) }); err != nil {
 		return err
 	}
 	if !found {
@@ -113,8 +104,8 @@ func (h *Handler) removeDistTag(ctx *fasthttp.RequestCtx) error {
 }
 
 // updateTags changes a hosted package's dist-tags through fn.
-func (h *Handler) updateTags(n Name, fn func(map[string]string)) error {
-	_, err := h.r.Catalog.UpdatePackage(bg, Protocol, n.String(), func(p *hosted.Package) error {
+func (h *Handler) updateTags(ctx context.Context, n Name, fn func(map[string]string)) error {
+	_, err := h.r.Catalog.UpdatePackage(ctx, Protocol, n.String(), func(p *hosted.Package) error {
 		m := decodeMeta(p.Meta)
 		fn(m.DistTags)
 		raw, err := json.Marshal(m)

@@ -14,9 +14,7 @@ import (
 // its keyring or netrc for credentials. Internal errors show the request
 // id only.
 func Render(ctx *fasthttp.RequestCtx, err error) {
-	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="entrepot"`)
-	}
+	edge.Challenge(ctx, `Basic realm="entrepot"`)
 	msg := edge.ClientMessage(err, edge.RequestID(ctx))
 	ctx.Response.Header.SetStatusMessage([]byte(reason(msg)))
 	ctx.SetContentType("text/plain; charset=utf-8")

@@ -121,7 +121,7 @@ func hostedPageFile(v hosted.Version, f hosted.File) pageFile {
 // hostedFile streams a hosted file, or its core metadata.
 func (h *Handler) hostedFile(ctx *fasthttp.RequestCtx, t Target) error {
 	const op = "pypi.hostedFile"
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	notFound := fault.Newf(op, fault.NotFound, "file %s not found", t.Filename)
 	ref, err := h.r.Catalog.File(bg, Protocol, t.Filename)
 	if fault.Is(err, fault.NotFound) || (err == nil && (ref.Deleted || ref.Package != t.Project)) {
@@ -255,7 +255,7 @@ func (d *distUpload) coordinates(pub *edge.Publication, body io.Reader) (io.Read
 		return nil, err
 	}
 	pub.Name, pub.Version, pub.File = d.u.project, d.u.version, d.u.dist.Filename
-	pub.Namespaces, pub.Upstream = []string{d.u.project}, d.h.onUpstream(d.u.project)
+	pub.Namespaces, pub.Upstream = []string{d.u.project}, d.h.onUpstream()
 	return content, nil
 }
 
@@ -310,7 +310,7 @@ func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 		if err != nil {
 			return fault.Op(op, err)
 		}
-		defer mw.Cancel(bg)
+		defer mw.Cancel(context.WithoutCancel(bg)) // past the deadline too
 		mw.Write(d.md)
 		mi, err := mw.Commit(bg)
 		if err != nil {
@@ -334,13 +334,13 @@ func (d *distUpload) record(bg context.Context, pub *edge.Publication) error {
 
 // onUpstream is the probe edge.Registry.ClaimForPublish asks before a
 // first upload takes a project name: does the upstream index have a page
-// for it? Nil without a mirror.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// for that spelling of it? Nil without a mirror.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	return func(context.Context) (bool, error) {
-		if _, err := h.upstreamPage(name); err != nil {
+	return func(ctx context.Context, name string) (bool, error) {
+		if _, err := h.upstreamPage(ctx, name); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -499,11 +499,7 @@ func (h *Handler) addFile(ctx context.Context, u checkedUpload, file hosted.File
 func (h *Handler) wheelMetadata(ra io.ReaderAt, size, limit int64, u checkedUpload) ([]byte, error) {
 	const op = "pypi.wheelMetadata"
 	invalid := func(msg string, err error) error {
-		msg = "invalid wheel " + u.dist.Filename + ": " + msg
-		if err == nil { // WrapMsg of nil is nil
-			return fault.New(op, fault.Invalid, msg)
-		}
-		return fault.WrapMsg(op, fault.Invalid, msg, err)
+		return fault.WrapMsg(op, fault.Invalid, "invalid wheel "+u.dist.Filename+": "+msg, err)
 	}
 	zr, err := archive.OpenZip(ra, size, limit)
 	if fault.Is(err, fault.TooLarge) {
@@ -572,7 +568,7 @@ func (h *Handler) yank(on bool) edge.HandlerFunc {
 				}
 			}
 		}
-		bg := context.Background()
+		bg := edge.Context(ctx)
 		_, err = h.r.Catalog.UpdateVersion(bg, Protocol, name, version, func(v *hosted.Version) error {
 			if v.Deleted {
 				return fault.Newf(op, fault.NotFound, "release %s of %s not found", version, name)
@@ -606,7 +602,7 @@ func (h *Handler) deleteRelease(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	bg := context.Background()
+	bg := edge.Context(ctx)
 	target := Protocol + ":" + name + "@" + version
 	v, err := h.r.Catalog.Version(bg, Protocol, name, version)
 	if err == nil && v.Deleted {
@@ -637,7 +633,7 @@ func (h *Handler) deleteProject(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	err = h.r.Catalog.DeletePackage(context.Background(), Protocol, name)
+	err = h.r.Catalog.DeletePackage(edge.Context(ctx), Protocol, name)
 	if err != nil {
 		h.r.Record(ctx, "package.delete", Protocol+":"+name, o.Claim.OrgID, "failure", fault.Message(err))
 		if fault.Is(err, fault.NotFound) {

@@ -102,7 +102,7 @@ func (h *Handler) jsonAPI(ctx *fasthttp.RequestCtx, version string) error {
 			json.Unmarshal(v.Meta, &m)
 			metas[v.Version] = m
 		}
-	} else if p, err = h.upstreamPage(name); err != nil {
+	} else if p, err = h.upstreamPage(edge.Context(ctx), name); err != nil {
 		return err
 	}
 	base := h.mount.For(ctx)

@@ -23,17 +23,15 @@ const acceptUpstream = typeJSON + ", " + typeHTMLv1 + ";q=0.2, " + typeHTML + ";
 // through the cache: fresh for MetadataTTL, then revalidated, served stale
 // while the upstream fails; an upstream 404 is NotFound (and remembered
 // briefly).
-func (h *Handler) upstreamPage(name string) (*page, error) {
+func (h *Handler) upstreamPage(ctx context.Context, name string) (*page, error) {
 	const op = "pypi.upstreamPage"
 	pageURL, err := h.up.Resolve(url.PathEscape(name) + "/")
 	if err != nil {
 		return nil, fault.Op(op, err)
 	}
-	ctx := context.Background()
-	e, err := h.r.Cache.Get(ctx, cache.Request{
-		Key:    mirror.PyPIPage(name),
-		Legacy: mirror.LegacyPyPIPage(h.up.Base(), name),
-		TTL:    h.r.DocumentTTL(),
+	e, err := h.r.Cached(ctx, cache.Request{
+		Key: mirror.PyPIPage(name),
+		TTL: h.r.DocumentTTL(),
 		Fetch: mirror.Document(h.up, pageURL, mirror.DocumentOptions{
 			Accept: acceptUpstream, MaxSize: h.opts.MaxPage,
 			// A page that does not parse is never cached.
@@ -42,7 +40,7 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 				return nil, err
 			},
 		}),
-	})
+	}, func() string { return mirror.LegacyPyPIPage(h.up.Base(), name) })
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.Newf(op, fault.NotFound, "project %s not found", name)
 	}
@@ -74,7 +72,7 @@ func (h *Handler) upstreamPage(name string) (*page, error) {
 // from the upstream and verifying it against the hash its page promised.
 func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 	const op = "pypi.proxyFile"
-	p, err := h.upstreamPage(t.Project)
+	p, err := h.upstreamPage(edge.Context(ctx), t.Project)
 	if err != nil {
 		return err
 	}
@@ -103,13 +101,12 @@ func (h *Handler) proxyFile(ctx *fasthttp.RequestCtx, t Target) error {
 		}
 	}
 	key := mirror.PyPIFile(t.Metadata, t.Project, t.Filename, strong)
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:    key,
-		Legacy: mirror.LegacyPyPIFile(h.up.Base(), t.Metadata, src, strong),
-		TTL:    ttl,
-		Want:   want,
-		Fetch:  mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
-	})
+	e, err := h.r.Cached(edge.Context(ctx), cache.Request{
+		Key:   key,
+		TTL:   ttl,
+		Want:  want,
+		Fetch: mirror.Artifact(h.up, src, mirror.ArtifactOptions{}),
+	}, func() string { return mirror.LegacyPyPIFile(h.up.Base(), t.Metadata, src, strong) })
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf(op, fault.NotFound, "%s not found upstream", strings.TrimPrefix(src, h.up.Base().String()))
 	}

@@ -109,7 +109,7 @@ func (h *Handler) project(ctx *fasthttp.RequestCtx, name string) error {
 	if o.Hosted {
 		p, err = h.hostedPage(edge.Context(ctx), name)
 	} else {
-		p, err = h.upstreamPage(name)
+		p, err = h.upstreamPage(edge.Context(ctx), name)
 	}
 	if err != nil {
 		return err

@@ -13,9 +13,7 @@ import (
 // (user:token@host) or of `bundle config` preemptively, and the
 // challenge tells other tools what to send.
 func render(ctx *fasthttp.RequestCtx, err error) {
-	if ctx.Response.StatusCode() == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="Entrepot RubyGems"`)
-	}
+	edge.Challenge(ctx, `Basic realm="Entrepot RubyGems"`)
 	msg := edge.ClientMessage(err, edge.RequestID(ctx))
 	if fault.Is(err, fault.Unauthorized) && msg == fault.Unauthorized.String() {
 		msg = "authentication required: give an Entrepot API token (GEM_HOST_API_KEY, or user:token in the source URL)"

@@ -143,7 +143,7 @@ func (h *Handler) readable(ctx *fasthttp.RequestCtx) (all, visible []*gemIndex, 
 	if _, err := h.r.Who(ctx); err != nil {
 		return nil, nil, err
 	}
-	all, err = h.hostedGems(context.Background())
+	all, err = h.hostedGems(edge.Context(ctx))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -183,7 +183,7 @@ func (h *Handler) docFor(ctx context.Context, key string, build func() ([]byte, 
 	if err != nil {
 		return doc{}, err
 	}
-	defer w.Cancel(ctx)
+	defer w.Cancel(context.WithoutCancel(ctx)) // even past the deadline
 	if _, err := w.Write(b); err != nil {
 		return doc{}, err
 	}
@@ -244,7 +244,7 @@ type gemUpload struct {
 // name reads the gem's name from its first entry.
 func (g *gemUpload) name(pub *edge.Publication, up *edge.Upload) error {
 	if name := gemName(up.Reader()); name != "" {
-		pub.Name, pub.Namespaces, pub.Upstream = name, []string{name}, g.h.onUpstream(name)
+		pub.Name, pub.Namespaces, pub.Upstream = name, []string{name}, g.h.onUpstream()
 	}
 	return nil
 }
@@ -354,7 +354,7 @@ func (h *Handler) unyank(ctx *fasthttp.RequestCtx) error { return h.setYanked(ct
 // version stay taken.
 func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) error {
 	const op = "rubygems.yank"
-	rctx := context.Background()
+	rctx := edge.Context(ctx)
 	name, key, err := yankParams(ctx)
 	if err != nil {
 		return err
@@ -408,7 +408,7 @@ func (h *Handler) setYanked(ctx *fasthttp.RequestCtx, yanked bool) error {
 
 // hostedInfo serves /info/{name} of a hosted gem.
 func (h *Handler) hostedInfo(ctx *fasthttp.RequestCtx, name string) error {
-	rctx := context.Background()
+	rctx := edge.Context(ctx)
 	g, err := h.index(rctx, name)
 	if fault.Is(err, fault.NotFound) {
 		return fault.Newf("rubygems.info", fault.NotFound, "This rubygem could not be found: %s", name)
@@ -480,7 +480,7 @@ func (h *Handler) hostedGemspec(ctx *fasthttp.RequestCtx, full string) error {
 // dependencies through the compact index.
 func (h *Handler) specs(kind specsKind) edge.HandlerFunc {
 	return func(ctx *fasthttp.RequestCtx) error {
-		rctx := context.Background()
+		rctx := edge.Context(ctx)
 		v, err := h.versionsDoc(ctx)
 		if err != nil {
 			return err
@@ -605,11 +605,7 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 	if !strings.HasPrefix(what, "owners") {
 		return fault.Newf("rubygems.owners", fault.NotFound, "no route for %s", ctx.Path())
 	}
-	cl, err := h.resolveHosted(ctx, name)
-	if err != nil {
-		return err
-	}
-	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
+	org, err := h.ownerOf(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -626,15 +622,20 @@ func (h *Handler) owners(ctx *fasthttp.RequestCtx) error {
 // of the organization, managed in Entrepot.
 func (h *Handler) ownersChange(ctx *fasthttp.RequestCtx) error {
 	name := ctx.UserValue("name").(string)
-	cl, err := h.resolveHosted(ctx, name)
-	if err != nil {
-		return err
-	}
-	org, err := h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
+	org, err := h.ownerOf(ctx, name)
 	if err != nil {
 		return err
 	}
 	return fault.Newf("rubygems.owners", fault.Forbidden, "the owners of %s are the members of the organization %s: manage them in Entrepot", name, org.Name)
+}
+
+// ownerOf is the organization that owns hosted gem name.
+func (h *Handler) ownerOf(ctx *fasthttp.RequestCtx, name string) (auth.Org, error) {
+	cl, err := h.resolveHosted(ctx, name)
+	if err != nil {
+		return auth.Org{}, err
+	}
+	return h.r.Auth.GetOrg(edge.Context(ctx), cl.OrgID)
 }
 
 // resolveHosted is resolve for names that only exist hosted.

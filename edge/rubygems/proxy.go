@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/edge/mirror"
-	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
 	"entrepot/upstream"
@@ -48,7 +46,7 @@ func (h *Handler) info(ctx *fasthttp.RequestCtx) error {
 	if o.Hosted {
 		return h.hostedInfo(ctx, name)
 	}
-	e, err := h.upstreamDoc(context.Background(), "info/"+name)
+	e, err := h.upstreamDoc(edge.Context(ctx), "info/"+name)
 	if err != nil {
 		return err
 	}
@@ -69,7 +67,7 @@ func (h *Handler) gem(ctx *fasthttp.RequestCtx) error {
 	if o.Hosted {
 		return h.hostedGem(ctx, full)
 	}
-	e, err := h.upstreamGem(context.Background(), full, cs)
+	e, err := h.upstreamGem(edge.Context(ctx), full, cs)
 	if err != nil {
 		return err
 	}
@@ -96,11 +94,10 @@ func (h *Handler) gemspec(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	e, err := h.r.Cache.Get(context.Background(), cache.Request{
-		Key:    mirror.RubyGemsGemspec(full),
-		Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz"),
-		Fetch:  fetch,
-	})
+	e, err := h.r.Cached(edge.Context(ctx), cache.Request{Key: mirror.RubyGemsGemspec(full), Fetch: fetch},
+		func() string {
+			return mirror.LegacyHost(Protocol, h.up.Base(), "quick/Marshal.4.8/"+full+".gemspec.rz")
+		})
 	if err != nil {
 		return err
 	}
@@ -154,7 +151,7 @@ func (h *Handler) versionsDoc(ctx *fasthttp.RequestCtx) (doc, error) {
 }
 
 func (h *Handler) mergedDoc(ctx *fasthttp.RequestCtx, path string, build func(up []byte, claimed func(string) bool, visible []*gemIndex) []byte) (doc, error) {
-	rctx := context.Background()
+	rctx := edge.Context(ctx)
 	all, visible, err := h.readable(ctx)
 	if err != nil {
 		return doc{}, err
@@ -216,7 +213,8 @@ func (h *Handler) upstreamDoc(ctx context.Context, path string) (cache.Entry, er
 	if err != nil {
 		return cache.Entry{}, err
 	}
-	return h.r.Cache.Get(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), Legacy: mirror.LegacyHost(Protocol, h.up.Base(), path), TTL: h.r.DocumentTTL(), Fetch: fetch})
+	return h.r.Cached(ctx, cache.Request{Key: mirror.RubyGemsIndex(path), TTL: h.r.DocumentTTL(), Fetch: fetch},
+		func() string { return mirror.LegacyHost(Protocol, h.up.Base(), path) })
 }
 
 // upstreamGem fills a .gem from the upstream, verified against the
@@ -240,12 +238,11 @@ func (h *Handler) upstreamGem(ctx context.Context, full string, cs []coord) (cac
 			return cache.Entry{}, err
 		}
 		want := blob.Digest("sha256:" + sum)
-		return h.r.Cache.Get(ctx, cache.Request{
-			Key:    mirror.RubyGemsGem(full, want),
-			Legacy: mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem"),
-			Want:   []blob.Digest{want},
-			Fetch:  mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
-		})
+		return h.r.Cached(ctx, cache.Request{
+			Key:   mirror.RubyGemsGem(full, want),
+			Want:  []blob.Digest{want},
+			Fetch: mirror.Artifact(h.up, u, mirror.ArtifactOptions{}),
+		}, func() string { return mirror.LegacyHost(Protocol, h.up.Base(), "gems/"+full+".gem") })
 	}
 	return cache.Entry{}, fault.Newf(op, fault.NotFound, "%s.gem is not in the upstream's index", full)
 }
@@ -314,34 +311,16 @@ func names(cs []coord) []string {
 	return out
 }
 
-// onUpstream is the edge.ClaimRequest probe of a first push of name:
-// whether the upstream serves /info/{spelling}, read through the cache as
-// any info file, for each spelling that is one gem name to the claim
-// (hosted.ClaimKey): the name as pushed, lowercased, and with its
-// separators folded to '-' and to '_'. Asking only for the name as pushed
-// would let "Rails_HTML" claim, and so hide, the upstream's "rails-html".
-// nil without an upstream.
-func (h *Handler) onUpstream(name string) func(context.Context) (bool, error) {
+// onUpstream is the edge.ClaimRequest probe of a first push: whether the
+// upstream serves /info/{spelling}, read through the cache as any info
+// file (edge.Registry.ClaimForPublish asks it about each spelling that
+// is one gem name to the claim). nil without an upstream.
+func (h *Handler) onUpstream() func(context.Context, string) (bool, error) {
 	if h.up == nil {
 		return nil
 	}
-	folded := hosted.FoldClaim(Protocol, name)
-	spellings := []string{name}
-	for _, s := range []string{strings.ToLower(name), folded, strings.ReplaceAll(folded, "-", "_")} {
-		if !slices.Contains(spellings, s) {
-			spellings = append(spellings, s)
-		}
-	}
-	return func(ctx context.Context) (bool, error) {
-		for _, s := range spellings {
-			_, err := h.upstreamDoc(ctx, "info/"+s)
-			if err == nil {
-				return true, nil
-			}
-			if !fault.Is(err, fault.NotFound) {
-				return false, err
-			}
-		}
-		return false, nil
+	return func(ctx context.Context, spelling string) (bool, error) {
+		_, err := h.upstreamDoc(ctx, "info/"+spelling)
+		return err == nil, err
 	}
 }

@@ -90,11 +90,11 @@ func Wrap(op string, k Kind, err error) error {
 	return &Error{Op: op, Kind: k, Err: err}
 }
 
-// WrapMsg is Wrap with a client-facing message.
+// WrapMsg is Wrap with a client-facing message. A message states a
+// failure, so a nil err gives the error New would, never nil: a caller
+// that words a refusal after a check that found no error (JSON null
+// decodes without one) still refuses.
 func WrapMsg(op string, k Kind, msg string, err error) error {
-	if err == nil {
-		return nil
-	}
 	return &Error{Op: op, Kind: k, Msg: msg, Err: err}
 }
 
