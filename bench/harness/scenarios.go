@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
 type scenario struct {
@@ -133,8 +135,8 @@ func (b *bench) npmFixture() (*npmFixture, error) {
 	if b.o.Smoke {
 		size = 16 << 10
 	}
-	f := &npmFixture{name: "@bench/pkg", version: "1.0.0", tgz: npmTarball("@bench/pkg", "1.0.0", size)}
-	body := npmPublishBody(b.base+"/npm", f.name, f.version, f.tgz)
+	f := &npmFixture{name: "@bench/pkg", version: "1.0.0", tgz: cluster.NPMTarball("@bench/pkg", "1.0.0", size)}
+	body := cluster.NPMPublishBody(b.base+"/npm", f.name, f.version, "", f.tgz)
 	req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(f.name), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+b.admin)
@@ -337,7 +339,7 @@ func (u *slowUpstream) tarball(name string) []byte {
 	if v, ok := u.tgz.Load(name); ok {
 		return v.([]byte)
 	}
-	t := npmTarball(name, "1.0.0", 64<<10)
+	t := cluster.NPMTarball(name, "1.0.0", 64<<10)
 	v, _ := u.tgz.LoadOrStore(name, t)
 	return v.([]byte)
 }
@@ -451,7 +453,7 @@ func (b *bench) publish(ctx context.Context) error {
 	stamp := time.Now().UnixNano() % 1e9
 	if err := run("npm publish (4 KiB)", func(i int) error {
 		name := fmt.Sprintf("@bench/p%d-%d", stamp, i)
-		body := npmPublishBody(b.base+"/npm", name, "1.0.0", npmTarball(name, "1.0.0", 4<<10))
+		body := cluster.NPMPublishBody(b.base+"/npm", name, "1.0.0", "", cluster.NPMTarball(name, "1.0.0", 4<<10))
 		req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(name), bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+b.admin)
