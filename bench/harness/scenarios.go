@@ -38,6 +38,7 @@ var scenarios = []scenario{
 	{name: "stampede", about: "cold stampede: N concurrent requests of one uncached tarball behind a slow upstream", run: (*bench).stampede},
 	{name: "publish", about: "npm publish and OCI push of small artifacts", run: (*bench).publish},
 	{name: "mix", about: "the requests of an npm ci of a lockfile and of a container pull, replayed concurrently", run: (*bench).mix},
+	{name: "scale", about: "1, 2 and 3 edges on the given MongoDB and S3 behind nginx: hot reads per edge count, publish-to-visible latency across edges, upstream requests of a stampede spread over them", run: (*bench).scale},
 }
 
 func scenarioNames() []string {
@@ -136,11 +137,7 @@ func (b *bench) npmFixture() (*npmFixture, error) {
 		size = 16 << 10
 	}
 	f := &npmFixture{name: "@bench/pkg", version: "1.0.0", tgz: cluster.NPMTarball("@bench/pkg", "1.0.0", size)}
-	body := cluster.NPMPublishBody(b.base+"/npm", f.name, f.version, "", f.tgz)
-	req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(f.name), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+b.admin)
-	if err := do(req, nil); err != nil {
+	if err := npmPut(b.base, b.admin, f.name, f.version, f.tgz); err != nil {
 		return nil, err
 	}
 	if err := b.makePublic(); err != nil {
@@ -452,12 +449,7 @@ func (b *bench) publish(ctx context.Context) error {
 	}
 	stamp := time.Now().UnixNano() % 1e9
 	if err := run("npm publish (4 KiB)", func(i int) error {
-		name := fmt.Sprintf("@bench/p%d-%d", stamp, i)
-		body := cluster.NPMPublishBody(b.base+"/npm", name, "1.0.0", "", cluster.NPMTarball(name, "1.0.0", 4<<10))
-		req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(name), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+b.admin)
-		return do(req, nil)
+		return npmPublish(b.base, b.admin, fmt.Sprintf("@bench/p%d-%d", stamp, i), "1.0.0", 4<<10)
 	}); err != nil {
 		return err
 	}
