@@ -3,6 +3,7 @@ package scaleout_test
 import (
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,18 +33,18 @@ func TestPropagation(t *testing.T) {
 			}
 		}
 		act()
-		ok := true
+		var late atomic.Bool
 		onEdges(f, 0, func(i int, _ *testkit.Server) {
 			e := f.c.Edge(t, i)
 			d, done := until(func() bool { return after(e) })
 			if !done {
 				t.Errorf("%s on edge 0: edge %d still acts on the old state after %s", kind, i, d.Round(time.Millisecond))
-				ok = false
+				late.Store(true)
 				return
 			}
 			lat.add(kind, d)
 		})
-		return ok
+		return !late.Load()
 	}
 	me := func(token string) func(e *testkit.Server) int {
 		return func(e *testkit.Server) int { st, _ := e.API("GET", "/auth/me", token, nil, nil); return st }
