@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"entrepot/deploy/testkit/cluster"
@@ -117,7 +116,10 @@ func (b *bench) scaleRun(ctx context.Context, st cluster.Store, n int) error {
 			return err
 		}
 	}
-	return b.scaleStampede(c, edges)
+	// Stampede's tarballs are "stampede-*": the slow ones.
+	b.coldStampede(fmt.Sprintf("scale: cold stampede (%d) spread over %s", b.o.Stampede, edges), fmt.Sprintf("stampede-scale%d", n),
+		func(i int) string { return c.Edges[i%n].URL })
+	return nil
 }
 
 // scaleVisible publishes on the first edge and polls every other edge
@@ -177,40 +179,6 @@ func visibleAfter(u, token, version string, since time.Time, limit time.Duration
 		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Since(since), false
-}
-
-// scaleStampede sends the stampede's requests for one cold tarball,
-// spread evenly over the edges, and counts what the upstream was asked.
-func (b *bench) scaleStampede(c *cluster.Cluster, edges string) error {
-	name := fmt.Sprintf("stampede-scale-%d-%d", len(c.Edges), time.Now().UnixNano()%1e6)
-	want := b.up.tarball(name)
-	path := "/" + name + "/-/" + name + "-1.0.0.tgz"
-	n := b.o.Stampede
-	var ok, bad atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body, err := get(c.Edges[i%len(c.Edges)].URL+"/npm"+path, nil)
-			if err == nil && bytes.Equal(body, want) {
-				ok.Add(1)
-			} else {
-				bad.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	hits := b.up.count(path)
-	b.rep.add(Row{
-		Scenario: fmt.Sprintf("scale: cold stampede (%d) spread over %s", n, edges), Target: "entrepot",
-		Result: Result{Requests: int64(n), Errors: bad.Load(), Elapsed: elapsed, Tool: "built-in"},
-		Note:   fmt.Sprintf("upstream requests %d (must be 1); %d of %d responses byte-identical; all served in %s behind a %s upstream", hits, ok.Load(), n, elapsed.Round(time.Millisecond), b.up.delay),
-	})
-	fmt.Fprintf(b.log, "   stampede over %s: upstream requests %d, %d/%d correct, %s\n", edges, hits, ok.Load(), n, elapsed.Round(time.Millisecond))
-	return nil
 }
 
 // npmPublish publishes one version of name, of about size bytes, at base

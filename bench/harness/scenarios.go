@@ -379,39 +379,47 @@ func (u *slowUpstream) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *bench) stampede(ctx context.Context) error {
-	name := fmt.Sprintf("stampede-%d", time.Now().UnixNano()%1e6)
+	hits, bad := b.coldStampede(fmt.Sprintf("cold stampede (%d)", b.o.Stampede), "stampede", func(int) string { return b.base })
+	if hits != 1 || bad != 0 {
+		return fmt.Errorf("stampede: %d upstream requests, %d bad responses", hits, bad)
+	}
+	return nil
+}
+
+// coldStampede sends the -stampede count of concurrent requests for one
+// uncached tarball of the slow upstream, the i-th to base(i), records the
+// row of scenario and returns the upstream's request count and the
+// number of answers that were not its bytes.
+func (b *bench) coldStampede(scenario, label string, base func(i int) string) (hits, bad int64) {
+	name := fmt.Sprintf("%s-%d", label, time.Now().UnixNano()%1e6)
 	want := b.up.tarball(name)
-	path := "/" + name + "/-/" + name + "-1.0.0.tgz"
-	u := b.base + "/npm" + path
+	path := "/npm/" + name + "/-/" + name + "-1.0.0.tgz"
 	n := b.o.Stampede
-	var ok, bad atomic.Int64
+	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := get(u, nil)
+			body, err := get(base(i)+path, nil)
 			if err == nil && bytes.Equal(body, want) {
 				ok.Add(1)
 			} else {
-				bad.Add(1)
+				failed.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	hits := b.up.count(path)
+	hits = b.up.count(strings.TrimPrefix(path, "/npm"))
 	b.rep.add(Row{
-		Scenario: fmt.Sprintf("cold stampede (%d)", n), Target: "entrepot",
-		Result: Result{Requests: int64(n), Errors: bad.Load(), Elapsed: elapsed, Tool: "built-in"},
+		Scenario: scenario, Target: "entrepot",
+		Result: Result{Requests: int64(n), Errors: failed.Load(), Elapsed: elapsed, Tool: "built-in"},
 		Note:   fmt.Sprintf("upstream requests %d (must be 1); %d of %d responses byte-identical and verified (%s each); all served in %s behind a %s upstream", hits, ok.Load(), n, human(float64(len(want))), elapsed.Round(time.Millisecond), b.up.delay),
 	})
 	fmt.Fprintf(b.log, "   upstream requests %d, %d/%d correct, %s\n", hits, ok.Load(), n, elapsed.Round(time.Millisecond))
-	if hits != 1 || bad.Load() != 0 {
-		return fmt.Errorf("stampede: %d upstream requests, %d bad responses", hits, bad.Load())
-	}
-	return nil
+	return hits, failed.Load()
 }
 
 func (b *bench) publish(ctx context.Context) error {

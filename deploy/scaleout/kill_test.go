@@ -59,6 +59,16 @@ func TestKillEdgeMidUpload(t *testing.T) {
 		mu.Unlock()
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
+	status := func(req *http.Request) int {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
 	for range 3 {
 		wg.Add(1)
 		go func() {
@@ -66,14 +76,7 @@ func TestKillEdgeMidUpload(t *testing.T) {
 			for !stop.Load() {
 				start := time.Now()
 				req, _ := http.NewRequest("GET", f.c.URL+"/npm/"+url.PathEscape(steady), nil)
-				req.Header.Set("Authorization", "Bearer "+f.token)
-				st := 0
-				if resp, err := client.Do(req); err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					st = resp.StatusCode
-				}
-				record(start, "read", st, 200)
+				record(start, "read", status(req), 200)
 				time.Sleep(10 * time.Millisecond)
 			}
 		}()
@@ -87,13 +90,7 @@ func TestKillEdgeMidUpload(t *testing.T) {
 			body := cluster.NPMPublishBody(f.npmURL, steady, v, "", cluster.NPMTarball(steady, v, 4<<10))
 			req, _ := http.NewRequest("PUT", f.c.URL+"/npm/"+url.PathEscape(steady), strings.NewReader(string(body)))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+f.token)
-			st := 0
-			if resp, err := client.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				st = resp.StatusCode
-			}
+			st := status(req)
 			record(start, "publish", st, 200, 201)
 			if st == 200 || st == 201 {
 				version.Store(int64(i))
