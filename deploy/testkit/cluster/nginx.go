@@ -89,6 +89,15 @@ func (c NginxConfig) Render() string {
 	return b.String()
 }
 
+// NginxBinary is nginx on PATH, else /usr/sbin/nginx (where Debian puts
+// it, and not on every user's PATH).
+func NginxBinary() string {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	return "/usr/sbin/nginx"
+}
+
 // Nginx is a running balancer.
 type Nginx struct {
 	Conf string // the configuration file's path
@@ -106,10 +115,7 @@ type Nginx struct {
 func StartNginx(ctx context.Context, c NginxConfig) (*Nginx, error) {
 	bin := c.Binary
 	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("nginx"); err != nil {
-			bin = "/usr/sbin/nginx"
-		}
+		bin = NginxBinary()
 	}
 	if err := os.MkdirAll(filepath.Join(c.Dir, "tmp"), 0o700); err != nil {
 		return nil, err
