@@ -2,9 +2,12 @@ package scaleout_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +20,12 @@ import (
 // TestCrossEdgeStampede sends 60 concurrent misses of one file, 20 to each
 // edge directly, behind a slow upstream that counts what it is asked: the
 // cluster makes one upstream request, as one edge alone does, and every
-// answer is the upstream's bytes. Once for a packument (metadata), once
-// for a tarball (an immutable artifact).
+// answer is the upstream's bytes. For an npm packument (metadata), an npm
+// tarball and a PyPI file (immutable artifacts): the lease is the shared
+// cache layer's, not a protocol's.
 func TestCrossEdgeStampede(t *testing.T) {
 	up := testkit.NewUpstream(t)
-	f := newFixture(t, "UPSTREAM_NPM="+up.URL+"/")
+	f := newFixture(t, "UPSTREAM_NPM="+up.URL+"/", "UPSTREAM_PYPI="+up.URL+"/simple/")
 	const n, delay = 60, 1500 * time.Millisecond
 
 	tgz := cluster.NPMTarball("cold", "1.0.0", 256<<10)
@@ -39,6 +43,11 @@ func TestCrossEdgeStampede(t *testing.T) {
 	slow := func(r *testkit.Route) { r.Delay = delay }
 	up.Handle("/cold", doc, slow, func(r *testkit.Route) { r.ContentType = "application/json" })
 	up.Handle("/cold/-/cold-1.0.0.tgz", tgz, slow)
+	whl := make([]byte, 256<<10)
+	rand.Read(whl)
+	up.Handle("/simple/cold/", []byte(fmt.Sprintf(`{"meta":{"api-version":"1.1"},"name":"cold","files":[{"filename":"cold-1.0-py3-none-any.whl","url":"../../files/cold-1.0-py3-none-any.whl","hashes":{"sha256":"%x"}}]}`, sha256.Sum256(whl))),
+		func(r *testkit.Route) { r.ContentType = "application/vnd.pypi.simple.v1+json" })
+	up.Handle("/files/cold-1.0-py3-none-any.whl", whl, slow)
 
 	// miss sends n GETs of path at once, spread evenly over the edges,
 	// and returns the upstream's count for upPath and how many answers
@@ -76,5 +85,8 @@ func TestCrossEdgeStampede(t *testing.T) {
 	})
 	t.Run("tarball", func(t *testing.T) {
 		miss(t, "/npm/cold/-/cold-1.0.0.tgz", "/cold/-/cold-1.0.0.tgz", func(st int, b []byte) bool { return st == 200 && bytes.Equal(b, tgz) })
+	})
+	t.Run("pypi file", func(t *testing.T) {
+		miss(t, "/pypi/files/cold/cold-1.0-py3-none-any.whl", "/files/cold-1.0-py3-none-any.whl", func(st int, b []byte) bool { return st == 200 && bytes.Equal(b, whl) })
 	})
 }
