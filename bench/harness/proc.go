@@ -34,7 +34,7 @@ type lockedLog struct {
 func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() < 1<<20 {
+	if l.b.Len() < logLimit {
 		l.b.Write(p)
 	}
 	return len(p), nil
@@ -46,10 +46,14 @@ func (l *lockedLog) String() string {
 	return l.b.String()
 }
 
+// logLimit is how much of a server's output the harness keeps for error
+// messages.
+const logLimit = 1 << 20
+
 // startEntrepot runs `<bin> serve` on a free loopback port with env on top
 // of the harness's own and returns it with its base URL once it listens.
 func startEntrepot(bin string, env []string) (*process, string, error) {
-	e := &cluster.Edge{Binary: bin, Env: env}
+	e := &cluster.Edge{Binary: bin, Env: env, LogLimit: logLimit}
 	if err := e.Start(); err != nil {
 		return nil, "", err
 	}

@@ -68,7 +68,7 @@ func (b *bench) scaleRun(ctx context.Context, st cluster.Store, n int) error {
 	}
 	c, err := cluster.Start(ctx, cluster.Config{
 		Binary: b.o.Binary, Edges: n, Dir: dir, Store: st,
-		Env: []string{"UPSTREAM_NPM=" + b.up.URL + "/"},
+		Env: []string{"UPSTREAM_NPM=" + b.up.URL + "/"}, LogLimit: logLimit,
 	})
 	if err != nil {
 		return err

@@ -62,8 +62,3 @@ func StartCluster(t testing.TB, n int, env ...string) *Cluster {
 func (c *Cluster) Edge(t testing.TB, i int) *Server {
 	return &Server{t: t, Edge: c.Cluster.Edges[i]}
 }
-
-// With returns the balancer bound to t, for use in a subtest.
-func (c *Cluster) With(t testing.TB) *Server {
-	return &Server{t: t, Edge: c.LB.Edge}
-}

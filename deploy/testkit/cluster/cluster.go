@@ -69,6 +69,8 @@ type Config struct {
 	// AccessLog makes nginx write DIR/nginx/access.log with the edge that
 	// answered each request; benchmarks leave it off.
 	AccessLog bool
+	// LogLimit is each Edge's LogLimit.
+	LogLimit int
 }
 
 // Cluster is a running set of edges behind a balancer.
@@ -128,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return c, err
 		}
 		env := append(append([]string{"DATA_DIR=" + dir, "PORT=" + strconv.Itoa(ports[i+1])}, shared...), cfg.Env...)
-		c.Edges = append(c.Edges, &Edge{Binary: cfg.Binary, DataDir: dir, Env: env})
+		c.Edges = append(c.Edges, &Edge{Binary: cfg.Binary, DataDir: dir, Env: env, LogLimit: cfg.LogLimit})
 	}
 	if err := c.Edges[0].Start(); err != nil {
 		return c, fmt.Errorf("edge 0: %w", err)

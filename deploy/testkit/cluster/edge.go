@@ -26,6 +26,9 @@ type Edge struct {
 	URL     string   // "http://127.0.0.1:PORT", set by Start
 	DataDir string   // informational: the DATA_DIR the caller put in Env
 	Env     []string // KEY=VALUE settings on top of this process's environment and the defaults
+	// LogLimit caps what Log keeps, in bytes (0: everything): under load
+	// the access log grows by megabytes a second.
+	LogLimit int
 
 	mu   sync.Mutex
 	log  strings.Builder
@@ -65,7 +68,9 @@ func (e *Edge) Start() error {
 		for sc.Scan() {
 			line := sc.Text()
 			e.mu.Lock()
-			e.log.WriteString(line + "\n")
+			if e.LogLimit == 0 || e.log.Len() < e.LogLimit {
+				e.log.WriteString(line + "\n")
+			}
 			e.mu.Unlock()
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
