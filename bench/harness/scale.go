@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,7 +30,7 @@ func (b *bench) scaleStore() (cluster.Store, bool) {
 		return cluster.Store{
 			MongoURL: set["MONGODB_URL"], S3Endpoint: set["S3_ENDPOINT"],
 			S3AccessKey: set["S3_ACCESS_KEY"], S3SecretKey: set["S3_SECRET_KEY"],
-			S3Bucket: set["S3_BUCKET"], S3Region: cmp.Or(set["S3_REGION"], "us-east-1"),
+			S3Bucket: set["S3_BUCKET"], S3Region: set["S3_REGION"],
 		}, true
 	}
 	return cluster.StoreFromEnv(os.Getenv)

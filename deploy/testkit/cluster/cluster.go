@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,6 +40,17 @@ func StoreFromEnv(getenv func(string) string) (s Store, ok bool) {
 	return s, s.MongoURL != "" && s.S3Endpoint != ""
 }
 
+// Env is the settings of an edge on database and key prefix (STORAGE_PATH)
+// of s.
+func (s Store) Env(database, prefix string) []string {
+	return []string{
+		"MONGODB_URL=" + s.MongoURL, "MONGODB_DB=" + database,
+		"S3_ENDPOINT=" + s.S3Endpoint, "S3_BUCKET=" + s.S3Bucket, "S3_REGION=" + cmp.Or(s.S3Region, "us-east-1"),
+		"S3_ACCESS_KEY=" + s.S3AccessKey, "S3_SECRET_KEY=" + s.S3SecretKey,
+		"S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=" + prefix,
+	}
+}
+
 // Secrets are what every edge must be given identically: sessions signed
 // by one edge are checked by another, provider secrets sealed by one are
 // opened by another, and the first edge to start creates the admin.
@@ -51,6 +63,15 @@ type Secrets struct {
 // NewSecrets draws fresh random secrets.
 func NewSecrets() Secrets {
 	return Secrets{JWTSecret: randHex(32), AuthEncryptionKey: randHex(32), AdminPassword: "cluster-" + randHex(12)}
+}
+
+// Env is the settings that carry s (ADMIN_PASSWORD only when set).
+func (s Secrets) Env() []string {
+	env := []string{"JWT_SECRET=" + s.JWTSecret, "AUTH_ENCRYPTION_KEY=" + s.AuthEncryptionKey}
+	if s.AdminPassword != "" {
+		env = append(env, "ADMIN_PASSWORD="+s.AdminPassword)
+	}
+	return env
 }
 
 // Config is what Start runs.
@@ -111,19 +132,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	st := cfg.Store
-	shared := []string{
-		// What must be shared: the database and the bucket ...
-		"MONGODB_URL=" + st.MongoURL, "MONGODB_DB=" + c.Database,
-		"S3_ENDPOINT=" + st.S3Endpoint, "S3_BUCKET=" + st.S3Bucket, "S3_REGION=" + st.S3Region,
-		"S3_ACCESS_KEY=" + st.S3AccessKey, "S3_SECRET_KEY=" + st.S3SecretKey,
-		"S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=" + c.Prefix,
-		// ... the secrets ...
-		"JWT_SECRET=" + c.Secrets.JWTSecret, "AUTH_ENCRYPTION_KEY=" + c.Secrets.AuthEncryptionKey,
-		"ADMIN_PASSWORD=" + c.Secrets.AdminPassword,
-		// ... and the public address, which is the balancer's.
-		"PUBLIC_URL=" + c.URL, "TRUSTED_PROXIES=127.0.0.1",
-	}
+	// What must be shared: the database and the bucket, the secrets, and
+	// the public address, which is the balancer's.
+	shared := append(append(cfg.Store.Env(c.Database, c.Prefix), c.Secrets.Env()...),
+		"PUBLIC_URL="+c.URL, "TRUSTED_PROXIES=127.0.0.1")
 	for i := range cfg.Edges {
 		dir := filepath.Join(cfg.Dir, fmt.Sprintf("edge%d", i))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
