@@ -148,7 +148,7 @@ func (b *bench) start(ctx context.Context) error {
 		"ADMIN_PASSWORD=" + adminPassword,
 		"UPSTREAM_NPM=" + b.up.URL + "/",
 	}, b.o.Env...)
-	srv, base, err := startEntrepot(ctx, b.o.Binary, env)
+	srv, base, err := startEntrepot(b.o.Binary, env)
 	if err != nil {
 		return err
 	}

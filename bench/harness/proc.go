@@ -1,9 +1,7 @@
 package harness
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +11,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
-// process is a server the harness started: Entrepot or a reference.
+// process is a server the harness started: Entrepot (edge) or a
+// reference (cmd).
 type process struct {
 	name string
+	edge *cluster.Edge
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  lockedLog
@@ -32,7 +34,7 @@ type lockedLog struct {
 func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() < 1<<20 {
+	if l.b.Len() < logLimit {
 		l.b.Write(p)
 	}
 	return len(p), nil
@@ -44,47 +46,18 @@ func (l *lockedLog) String() string {
 	return l.b.String()
 }
 
+// logLimit is how much of a server's output the harness keeps for error
+// messages.
+const logLimit = 1 << 20
+
 // startEntrepot runs `<bin> serve` on a free loopback port with env on top
 // of the harness's own and returns it with its base URL once it listens.
-func startEntrepot(ctx context.Context, bin string, env []string) (*process, string, error) {
-	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT=0", "LOG_FORMAT=json", "LOG_LEVEL=info")
-	cmd.Env = append(cmd.Env, env...)
-	p := &process{name: "entrepot", cmd: cmd, done: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
+func startEntrepot(bin string, env []string) (*process, string, error) {
+	e := &cluster.Edge{Binary: bin, Env: env, LogLimit: logLimit}
+	if err := e.Start(); err != nil {
 		return nil, "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.log.Write([]byte(line + "\n"))
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				select {
-				case addr <- rec.Addr:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		return p, "http://" + a, nil
-	case <-p.done:
-		return nil, "", fmt.Errorf("entrepot exited before listening:\n%s", p.logText())
-	case <-time.After(60 * time.Second):
-		p.stop()
-		return nil, "", fmt.Errorf("entrepot did not listen within 60s:\n%s", p.logText())
-	}
+	return &process{name: "entrepot", edge: e}, e.URL, nil
 }
 
 // startCommand runs a reference server and waits until url answers.
@@ -119,6 +92,10 @@ func startCommand(ctx context.Context, name, url string, argv []string, env []st
 func (p *process) logText() string { return p.log.String() }
 
 func (p *process) stop() {
+	if p != nil && p.edge != nil {
+		p.edge.Stop()
+		return
+	}
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
@@ -139,7 +116,12 @@ type usage struct {
 }
 
 func (p *process) usage() usage {
-	if p == nil || p.cmd.Process == nil {
+	switch {
+	case p == nil:
+		return usage{}
+	case p.edge != nil:
+		return procUsage(p.edge.Pid())
+	case p.cmd.Process == nil:
 		return usage{}
 	}
 	return procUsage(p.cmd.Process.Pid)

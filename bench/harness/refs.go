@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
 func freePort() (int, error) {
@@ -124,7 +126,7 @@ listen: 127.0.0.1:%d
 		return err
 	}
 	defer p.stop()
-	body := npmPublishBody(base, f.name, f.version, f.tgz)
+	body := cluster.NPMPublishBody(base, f.name, f.version, "", f.tgz)
 	req, _ := http.NewRequest("PUT", base+"/"+strings.Replace(f.name, "/", "%2f", 1), strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	if err := do(req, nil); err != nil {

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
 type scenario struct {
@@ -36,6 +38,7 @@ var scenarios = []scenario{
 	{name: "stampede", about: "cold stampede: N concurrent requests of one uncached tarball behind a slow upstream", run: (*bench).stampede},
 	{name: "publish", about: "npm publish and OCI push of small artifacts", run: (*bench).publish},
 	{name: "mix", about: "the requests of an npm ci of a lockfile and of a container pull, replayed concurrently", run: (*bench).mix},
+	{name: "scale", about: "1, 2 and 3 edges on the given MongoDB and S3 behind nginx: hot reads per edge count, publish-to-visible latency across edges, upstream requests of a stampede spread over them", run: (*bench).scale},
 }
 
 func scenarioNames() []string {
@@ -133,12 +136,8 @@ func (b *bench) npmFixture() (*npmFixture, error) {
 	if b.o.Smoke {
 		size = 16 << 10
 	}
-	f := &npmFixture{name: "@bench/pkg", version: "1.0.0", tgz: npmTarball("@bench/pkg", "1.0.0", size)}
-	body := npmPublishBody(b.base+"/npm", f.name, f.version, f.tgz)
-	req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(f.name), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+b.admin)
-	if err := do(req, nil); err != nil {
+	f := &npmFixture{name: "@bench/pkg", version: "1.0.0", tgz: cluster.NPMTarball("@bench/pkg", "1.0.0", size)}
+	if err := npmPut(b.base, b.admin, f.name, f.version, f.tgz); err != nil {
 		return nil, err
 	}
 	if err := b.makePublic(); err != nil {
@@ -337,7 +336,7 @@ func (u *slowUpstream) tarball(name string) []byte {
 	if v, ok := u.tgz.Load(name); ok {
 		return v.([]byte)
 	}
-	t := npmTarball(name, "1.0.0", 64<<10)
+	t := cluster.NPMTarball(name, "1.0.0", 64<<10)
 	v, _ := u.tgz.LoadOrStore(name, t)
 	return v.([]byte)
 }
@@ -380,39 +379,47 @@ func (u *slowUpstream) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *bench) stampede(ctx context.Context) error {
-	name := fmt.Sprintf("stampede-%d", time.Now().UnixNano()%1e6)
+	hits, bad := b.coldStampede(fmt.Sprintf("cold stampede (%d)", b.o.Stampede), "stampede", func(int) string { return b.base })
+	if hits != 1 || bad != 0 {
+		return fmt.Errorf("stampede: %d upstream requests, %d bad responses", hits, bad)
+	}
+	return nil
+}
+
+// coldStampede sends the -stampede count of concurrent requests for one
+// uncached tarball of the slow upstream, the i-th to base(i), records the
+// row of scenario and returns the upstream's request count and the
+// number of answers that were not its bytes.
+func (b *bench) coldStampede(scenario, label string, base func(i int) string) (hits, bad int64) {
+	name := fmt.Sprintf("%s-%d", label, time.Now().UnixNano()%1e6)
 	want := b.up.tarball(name)
-	path := "/" + name + "/-/" + name + "-1.0.0.tgz"
-	u := b.base + "/npm" + path
+	path := "/npm/" + name + "/-/" + name + "-1.0.0.tgz"
 	n := b.o.Stampede
-	var ok, bad atomic.Int64
+	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := get(u, nil)
+			body, err := get(base(i)+path, nil)
 			if err == nil && bytes.Equal(body, want) {
 				ok.Add(1)
 			} else {
-				bad.Add(1)
+				failed.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	hits := b.up.count(path)
+	hits = b.up.count(strings.TrimPrefix(path, "/npm"))
 	b.rep.add(Row{
-		Scenario: fmt.Sprintf("cold stampede (%d)", n), Target: "entrepot",
-		Result: Result{Requests: int64(n), Errors: bad.Load(), Elapsed: elapsed, Tool: "built-in"},
+		Scenario: scenario, Target: "entrepot",
+		Result: Result{Requests: int64(n), Errors: failed.Load(), Elapsed: elapsed, Tool: "built-in"},
 		Note:   fmt.Sprintf("upstream requests %d (must be 1); %d of %d responses byte-identical and verified (%s each); all served in %s behind a %s upstream", hits, ok.Load(), n, human(float64(len(want))), elapsed.Round(time.Millisecond), b.up.delay),
 	})
 	fmt.Fprintf(b.log, "   upstream requests %d, %d/%d correct, %s\n", hits, ok.Load(), n, elapsed.Round(time.Millisecond))
-	if hits != 1 || bad.Load() != 0 {
-		return fmt.Errorf("stampede: %d upstream requests, %d bad responses", hits, bad.Load())
-	}
-	return nil
+	return hits, failed.Load()
 }
 
 func (b *bench) publish(ctx context.Context) error {
@@ -450,12 +457,7 @@ func (b *bench) publish(ctx context.Context) error {
 	}
 	stamp := time.Now().UnixNano() % 1e9
 	if err := run("npm publish (4 KiB)", func(i int) error {
-		name := fmt.Sprintf("@bench/p%d-%d", stamp, i)
-		body := npmPublishBody(b.base+"/npm", name, "1.0.0", npmTarball(name, "1.0.0", 4<<10))
-		req, _ := http.NewRequest("PUT", b.base+"/npm/"+url.PathEscape(name), bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+b.admin)
-		return do(req, nil)
+		return npmPublish(b.base, b.admin, fmt.Sprintf("@bench/p%d-%d", stamp, i), "1.0.0", 4<<10)
 	}); err != nil {
 		return err
 	}

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs (builds from pinned Go module versions) the two real servers the
 # storage tests need: FerretDB (MongoDB wire protocol, SQLite backend) and MinIO
-# (S3 API). Binaries are cached OUTSIDE the repository, in
+# (S3 API); checks that nginx, the scale-out tests' balancer, is there
+# (installing the distribution's nginx-light when it is not). Binaries are cached OUTSIDE the repository, in
 #   ${ENTREPOT_TEST_CACHE:-$HOME/.cache/entrepot-test}/bin
 # and reused on later runs (a warm run only checks and prints what it reused).
 #
 # Usage: deploy/testenv/install.sh
-# Prints the binaries' paths on stdout as "ferretdb: <path>" and "minio: <path>"
-# (logs go to stderr).
+# Prints the binaries' paths on stdout as "ferretdb: <path>", "minio: <path>",
+# "staticcheck: <path>" and "nginx: <path>" (logs go to stderr).
 set -euo pipefail
 
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
@@ -138,11 +139,31 @@ install_staticcheck() {
 	log "built staticcheck $STATICCHECK_VERSION: $STATICCHECK_BIN ($(elapsed "$t"))"
 }
 
+# install_nginx: the round-robin balancer in front of the edges in
+# deploy/scaleout and `entrepot bench scale`; a distribution package, so
+# apt installs it (idempotently: nothing happens when it is there).
+install_nginx() {
+	local t
+	t=$(now)
+	NGINX_BIN=$(command -v nginx 2>/dev/null || true)
+	[[ -z $NGINX_BIN && -x /usr/sbin/nginx ]] && NGINX_BIN=/usr/sbin/nginx
+	if [[ -z $NGINX_BIN ]]; then
+		# shellcheck source=lib.sh
+		source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+		apt_install nginx-light
+		NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+	fi
+	"$NGINX_BIN" -v >"$WORK/check.out" 2>&1 || die "nginx does not run: $(cat "$WORK/check.out")"
+	log "nginx: $(cat "$WORK/check.out") at $NGINX_BIN ($(elapsed "$t"))"
+}
+
 install_ferretdb
 install_minio
 install_staticcheck
+install_nginx
 
 log "done in $(elapsed "$T0"); cache: $CACHE"
 echo "ferretdb: $FERRETDB_BIN"
 echo "minio: $MINIO_BIN"
 echo "staticcheck: $STATICCHECK_BIN"
+echo "nginx: $NGINX_BIN"

@@ -20,6 +20,9 @@ step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 step "install test servers and linters"
 tools=$(bash "$here/install.sh")
 staticcheck=$(printf '%s\n' "$tools" | sed -n 's/^staticcheck: //p')
+# The scale-out tests' balancer (deploy/scaleout) looks nginx up on PATH.
+nginx=$(printf '%s\n' "$tools" | sed -n 's/^nginx: //p')
+export PATH="$(dirname "$nginx"):$PATH"
 
 step "install package-manager clients"
 # One script per protocol; each is idempotent and pinned.

@@ -19,10 +19,11 @@ type Memory struct {
 // what tests bound to show that a request is not held in memory.
 func (s *Server) Memory(t testing.TB) Memory {
 	t.Helper()
-	if s.cmd == nil || s.cmd.Process == nil {
+	pid := s.Pid()
+	if pid == 0 {
 		t.Fatal("the server is not running")
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func (s *Server) Memory(t testing.TB) Memory {
 		}
 	}
 	if m.RSS == 0 || m.Peak == 0 {
-		t.Fatalf("no VmRSS/VmHWM in /proc/%d/status", s.cmd.Process.Pid)
+		t.Fatalf("no VmRSS/VmHWM in /proc/%d/status", pid)
 	}
 	return m
 }

@@ -4,6 +4,8 @@
 //   - server.go, api.go: the real entrepot binary on a free loopback port
 //     with a temporary data directory (Start), and its management API
 //     (organizations, users, members, tokens: OrgMember, Token, ...);
+//   - cluster.go: three edges on the test MongoDB and S3 behind an nginx
+//     round-robin balancer (StartCluster; the processes: package cluster);
 //   - inprocess.go: an edge inside the test process over the embedded
 //     stores, the protocol's handler mounted by the test (StartEdge);
 //   - upstream.go: a programmable fake upstream that misbehaves on demand;
@@ -15,9 +17,7 @@
 package testkit
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,9 +26,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
 // Binary returns the path of the entrepot binary under test: $ENTREPOT_BIN
@@ -66,17 +67,12 @@ var (
 	buildErr  error
 )
 
-// Server is a running entrepot process.
+// Server is a running entrepot process (a cluster.Edge) bound to a test:
+// its failures fail the test.
 type Server struct {
-	URL     string // http://127.0.0.1:PORT
-	DataDir string
-	Env     []string
+	*cluster.Edge
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  strings.Builder
-	done chan struct{}
+	t testing.TB
 }
 
 // Start runs `entrepot serve` on a free loopback port with a fresh data
@@ -84,13 +80,17 @@ type Server struct {
 // KEY=VALUE settings. The server is stopped when the test ends.
 func Start(t testing.TB, env ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, DataDir: t.TempDir()}
+	dir := t.TempDir()
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "DATA_DIR="); ok {
-			s.DataDir = v
+			dir = v
 		}
 	}
-	s.Env = append([]string{"DATA_DIR=" + s.DataDir}, env...)
+	s := &Server{t: t, Edge: &cluster.Edge{
+		Binary:  Binary(t),
+		DataDir: dir,
+		Env:     append([]string{"ADMIN_PASSWORD=" + AdminPassword, "DATA_DIR=" + dir}, env...),
+	}}
 	s.start()
 	t.Cleanup(func() { s.Stop() })
 	return s
@@ -106,52 +106,10 @@ func (s *Server) Restart() {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command(Binary(s.t), "serve")
-	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT=0", "LOG_FORMAT=json", "LOG_LEVEL=info", "ADMIN_PASSWORD="+AdminPassword)
-	cmd.Env = append(cmd.Env, s.Env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
+	if err := s.Edge.Start(); err != nil {
 		s.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	addr := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			s.log.WriteString(line + "\n")
-			s.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				select {
-				case addr <- rec.Addr:
-				default:
-				}
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		s.URL = "http://" + a
-	case <-s.done:
-		s.t.Fatalf("entrepot exited before listening:\n%s", s.Log())
-	case <-time.After(30 * time.Second):
-		s.Kill()
-		s.t.Fatalf("entrepot did not listen within 30s:\n%s", s.Log())
 	}
 }
-
-// Host is the server's "127.0.0.1:<port>", as clients name a registry
-// (a Docker reference, a credentials key, a Host header).
-func (s *Server) Host() string { return strings.TrimPrefix(s.URL, "http://") }
 
 // Log returns what the server wrote to stderr so far.
 //
@@ -159,41 +117,14 @@ func (s *Server) Host() string { return strings.TrimPrefix(s.URL, "http://") }
 // first waits past one batch: what the server did before the call is in
 // the answer, for checks that a line is there and checks that it is not.
 func (s *Server) Log() string {
-	if s.cmd != nil {
+	if s.Running() {
 		time.Sleep(logSettle)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
+	return s.Edge.Log()
 }
 
 // logSettle is longer than the server's log batching interval.
 const logSettle = 250 * time.Millisecond
-
-// Stop sends SIGTERM and waits for the process to exit.
-func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-}
-
-// Kill sends SIGKILL, as a crash would, and waits for the process to die.
-func (s *Server) Kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
-}
 
 // Get fetches path and returns the status and body.
 func (s *Server) Get(path string) (int, []byte) {

@@ -1,4 +1,7 @@
-package harness
+package cluster
+
+// The npm package and publish document that `entrepot bench` and the
+// scale-out tests send to an edge.
 
 import (
 	"archive/tar"
@@ -13,9 +16,9 @@ import (
 	"math/rand/v2"
 )
 
-// npmTarball builds a package tarball of about size bytes (random content,
+// NPMTarball builds a package tarball of about size bytes (random content,
 // so gzip cannot shrink it) with a package.json for name@version.
-func npmTarball(name, version string, size int) []byte {
+func NPMTarball(name, version string, size int) []byte {
 	var buf bytes.Buffer
 	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
@@ -33,8 +36,13 @@ func npmTarball(name, version string, size int) []byte {
 	return buf.Bytes()
 }
 
-// npmPublishBody is the document `npm publish` PUTs for one version.
-func npmPublishBody(base, name, version string, tgz []byte) []byte {
+// NPMPublishBody is the document `npm publish` PUTs for one version of
+// name, tagged tag ("latest" when ""), whose tarball is tgz; base is the
+// registry's npm URL, for the tarball's dist URL.
+func NPMPublishBody(base, name, version, tag string, tgz []byte) []byte {
+	if tag == "" {
+		tag = "latest"
+	}
 	s1 := sha1.Sum(tgz)
 	s5 := sha512.Sum512(tgz)
 	basename := name
@@ -45,7 +53,7 @@ func npmPublishBody(base, name, version string, tgz []byte) []byte {
 	doc := map[string]any{
 		"_id":       name,
 		"name":      name,
-		"dist-tags": map[string]string{"latest": version},
+		"dist-tags": map[string]string{tag: version},
 		"versions": map[string]any{version: map[string]any{
 			"name": name, "version": version, "_id": name + "@" + version,
 			"dist": map[string]any{
