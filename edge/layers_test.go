@@ -12,9 +12,7 @@ import (
 )
 
 // protocolPackages are the folders of the protocol packages below edge.
-// OCI's is not yet among them: its access.go still checks credentials
-// itself, which the OCI part of the request-path issue removes.
-var protocolPackages = []string{"npm", "pypi", "cargo", "maven", "composer", "rubygems"}
+var protocolPackages = []string{"npm", "pypi", "cargo", "maven", "composer", "rubygems", "oci"}
 
 // TestProtocolsLeaveSharedWork reads the protocol packages' sources and
 // holds them to what the pipeline owns (DESIGN.md, "The request path as

@@ -133,6 +133,24 @@ func (r *Registry) WhoRegistry(ctx *fasthttp.RequestCtx, service string) (p auth
 	return p, nil, false, err
 }
 
+// SignIn authenticates a login and secret a protocol received in its
+// body rather than in the Authorization header (the OAuth2 password grant
+// of OCI's POST /v2/token): a secret with the API token prefix is a token,
+// anything else a password. The principal becomes the request's caller,
+// as Who's would.
+func (r *Registry) SignIn(ctx *fasthttp.RequestCtx, login, secret string) (auth.Principal, error) {
+	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: login, Secret: secret, ClientIP: r.ClientIP(ctx)}
+	if strings.HasPrefix(secret, auth.TokenPrefix) {
+		c.Kind = auth.TokenCredentials
+	}
+	p, err := r.Auth.Authenticate(Context(ctx), c)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	r.Assume(ctx, p)
+	return p, nil
+}
+
 // HasCredentials reports whether the request carries an Authorization
 // header at all, valid or not.
 func (r *Registry) HasCredentials(ctx *fasthttp.RequestCtx) bool {

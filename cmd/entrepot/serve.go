@@ -270,9 +270,11 @@ func (f sweepFunc) Sweep(cutoff time.Time) (int, error) { return f(cutoff) }
 
 // sweepTemp removes what interrupted writes (of what) left behind: at
 // start-up, every temp file older than keep (with keep 0, all of them:
-// the metadata store's lock makes this process the data directory's only
-// writer, so every temp file now is a crash's leftover), then, until ctx
-// ends, files older than a day (or keep, if longer).
+// with the embedded store, its file lock makes this process the data
+// directory's only writer; with S3, a live writer never uses its spool
+// file's name again, so even a directory wrongly shared by two edges loses
+// only crash leftovers, see s3.Store.Sweep), then, until ctx ends, files
+// older than a day (or keep, if longer).
 func sweepTemp(ctx context.Context, s sweeper, keep time.Duration, what string, log *slog.Logger) {
 	if n, err := s.Sweep(time.Now().Add(-keep)); err != nil {
 		log.Warn("sweep temp files", "of", what, "error", err)

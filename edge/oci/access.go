@@ -308,15 +308,9 @@ func (h *Handler) formLogin(ctx *fasthttp.RequestCtx, body *fasthttp.Args) error
 	if string(body.Peek("grant_type")) != "password" {
 		return nil
 	}
-	c := auth.Credentials{Kind: auth.PasswordCredentials, Username: string(body.Peek("username")), Secret: string(body.Peek("password")), ClientIP: h.r.ClientIP(ctx)}
-	if strings.HasPrefix(c.Secret, auth.TokenPrefix) {
-		c.Kind = auth.TokenCredentials
-	}
-	p, err := h.r.Auth.Authenticate(edge.Context(ctx), c)
-	if err != nil {
+	if _, err := h.r.SignIn(ctx, string(body.Peek("username")), string(body.Peek("password"))); err != nil {
 		return withCode(codeUnauthorized, fault.Op(op, err))
 	}
-	h.r.Assume(ctx, p)
 	return nil
 }
 
