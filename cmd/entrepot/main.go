@@ -16,14 +16,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 
 	"entrepot/bench/harness"
 )
-
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -89,18 +85,3 @@ Commands:
 `
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "entrepot %s\n", version)
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	fmt.Fprintf(w, "go: %s\n", bi.GoVersion)
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH", "-race":
-			fmt.Fprintf(w, "%s: %s\n", s.Key, s.Value)
-		}
-	}
-}

@@ -1,0 +1,132 @@
+// Package deploy_test checks what deploy/ ships to operators: the release
+// build, the installer, the systemd unit, the container image and the
+// compose file.
+package deploy_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"debug/elf"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"entrepot/deploy/testkit"
+)
+
+// release runs deploy/release.sh (what `make release` runs) for platforms
+// into a fresh directory and returns it.
+func release(t *testing.T, platforms string) string {
+	t.Helper()
+	testkit.RequireTool(t, "git")
+	dist := t.TempDir()
+	start := time.Now()
+	testkit.MustRun(t, "..", append(os.Environ(), "PLATFORMS="+platforms, "DIST="+dist), "bash", "deploy/release.sh")
+	t.Logf("release %s: %s", platforms, time.Since(start).Round(time.Millisecond))
+	return dist
+}
+
+// TestReleaseReproducible builds the linux/amd64 release twice (the
+// other platforms go through the same lines with another GOOS/GOARCH;
+// building them here would cost minutes of a cold cache) and wants the
+// same bytes: archive and SHA256SUMS. The archive holds a static binary
+// stamped with the commit and its date, and its entries have a fixed
+// order, owner and mtime.
+func TestReleaseReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release twice")
+	}
+	a, b := release(t, "linux/amd64"), release(t, "linux/amd64")
+	sumsA, err := os.ReadFile(filepath.Join(a, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumsB, _ := os.ReadFile(filepath.Join(b, "SHA256SUMS"))
+	if !bytes.Equal(sumsA, sumsB) {
+		t.Fatalf("two builds of one commit differ:\n%s\n%s", sumsA, sumsB)
+	}
+	fields := strings.Fields(string(sumsA))
+	if len(fields) != 2 || !strings.HasSuffix(fields[1], "-linux-amd64.tar.gz") {
+		t.Fatalf("SHA256SUMS = %q, want one archive", sumsA)
+	}
+	archive := filepath.Join(a, fields[1])
+	check := testkit.MustRun(t, a, nil, "sha256sum", "-c", "SHA256SUMS")
+	if !strings.Contains(check, "OK") {
+		t.Fatalf("sha256sum -c: %s", check)
+	}
+	rawB, _ := os.ReadFile(filepath.Join(b, fields[1]))
+	rawA, _ := os.ReadFile(archive)
+	if !bytes.Equal(rawA, rawB) {
+		t.Fatal("archives differ although SHA256SUMS agree")
+	}
+
+	commit := strings.TrimSpace(testkit.MustRun(t, "..", nil, "git", "rev-parse", "HEAD"))
+	epoch := strings.TrimSpace(testkit.MustRun(t, "..", nil, "git", "log", "-1", "--format=%ct"))
+	bin := filepath.Join(t.TempDir(), "entrepot")
+	var names []string
+	zr, err := gzip.NewReader(bytes.NewReader(rawA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
+			t.Errorf("%s: owner %d/%d %q/%q, want 0/0 numeric", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
+		}
+		if got := h.ModTime.Unix(); strconv.FormatInt(got, 10) != epoch {
+			t.Errorf("%s: mtime %d, want the commit's %s", h.Name, got, epoch)
+		}
+		if strings.HasSuffix(h.Name, "/entrepot") {
+			body, _ := io.ReadAll(tr)
+			if err := os.WriteFile(bin, body, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !isSorted(names) {
+		t.Errorf("archive entries not in name order: %q", names)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("no linux binary in the archive (%q): %v", names, err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the binary is dynamically linked (has an ELF interpreter)")
+		}
+	}
+	f.Close()
+	out := testkit.MustRun(t, "", nil, bin, "version")
+	sec, err := strconv.ParseInt(epoch, 10, 64)
+	if err != nil {
+		t.Fatalf("commit time %q: %v", epoch, err)
+	}
+	date := time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	for _, want := range []string{"commit: " + commit, "date: " + date, "linux/amd64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("entrepot version = %q, want %q in it", out, want)
+		}
+	}
+}
+
+func isSorted(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] > s[i] {
+			return false
+		}
+	}
+	return true
+}
