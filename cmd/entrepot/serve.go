@@ -172,12 +172,16 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if err := sdNotify(getenv("NOTIFY_SOCKET"), "READY=1"); err != nil {
+		log.Warn("sd_notify", "error", err)
+	}
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sdNotify(getenv("NOTIFY_SOCKET"), "STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
