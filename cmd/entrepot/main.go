@@ -5,6 +5,8 @@
 //	entrepot serve [flags]    run the registry (entrepot serve --help lists every setting)
 //	entrepot blob put|get|stat  admin helper on the configured blob store
 //	entrepot cache purge [--protocol P]  forget the mirror's cached content
+//	entrepot backup DIR | --verify [DIR]  online backup; check every referenced blob
+//	entrepot restore DIR [--force]  a backup into an empty data directory
 //	entrepot version          print version and build information
 package main
 
@@ -63,6 +65,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "backup", "restore":
+		cmd := backupCmd
+		if args[0] == "restore" {
+			cmd = restoreCmd
+		}
+		if err := cmd(args[1:], getenv, stdout); err != nil {
+			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -80,6 +92,8 @@ Commands:
   serve     run the registry (entrepot serve --help lists every setting)
   blob      put, get or stat a blob of the configured store (admin helper)
   cache     purge [--protocol P]: forget the mirror's cached content (after switching registries)
+  backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
+  restore   DIR [--force]: a backup into an empty data directory
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
 `

@@ -54,6 +54,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer meta.Close(context.Background())
+	defer listenBackups(ctx, cfg.DataDir, meta, log)()
 
 	if cfg.MongoURL == "" {
 		gen, err := ensureSecrets(cfg)

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"entrepot/deploy/testkit"
+)
+
+// TestBackupRestore publishes with npm (the real client), Maven and PyPI,
+// backs up while the server serves a stream of reads, verifies the
+// backup, restores it into a fresh data directory (refused into a
+// non-empty one), starts a server on it and installs with npm there; the
+// Maven and PyPI files come back byte for byte, and alice's password
+// still signs her in.
+func TestBackupRestore(t *testing.T) {
+	npm := testkit.RequireTool(t, "npm")
+	s, auth := hostedFixtures(t)
+	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm"}, nil, nil)
+
+	home := t.TempDir()
+	npmEnv := append(testkit.Env([]string{"npm_config_", "NPM_CONFIG_", "HOME="}), "HOME="+home, "NO_UPDATE_NOTIFIER=1")
+	rc := func(srv *testkit.Server) string {
+		p := filepath.Join(t.TempDir(), "npmrc")
+		os.WriteFile(p, []byte("registry="+srv.URL+"/npm/\n//"+srv.Host()+"/npm/:_authToken="+token+"\n"), 0o600)
+		return p
+	}
+	runNPM := func(dir, rc string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(npm, append(args, "--userconfig", rc, "--cache", t.TempDir(), "--no-audit", "--no-fund", "--update-notifier=false")...)
+		cmd.Dir, cmd.Env = dir, npmEnv
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	pkg := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(pkg, "package.json"), `{"name":"@acme/kept","version":"1.0.0","main":"index.js"}`)
+	testkit.WriteFile(t, filepath.Join(pkg, "index.js"), `module.exports = "kept";`)
+	runNPM(pkg, rc(s), "publish")
+
+	files := map[string][]byte{}
+	for _, p := range []string{"/maven2/com/acme/lib/1.0/lib-1.0.pom", "/pypi/files/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl"} {
+		resp, body := testkit.Request(t, "GET", s.URL+p, nil, "Authorization", auth)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", p, resp.StatusCode)
+		}
+		files[p] = body
+	}
+
+	// Back up under load: the server keeps answering meanwhile.
+	var reads, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if code, _ := s.Get("/npm/@acme%2fkept"); code != 200 && code != 401 {
+					failed.Add(1)
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	backup := filepath.Join(t.TempDir(), "backup")
+	out, errOut, code := entrepot(t, nil, []string{"DATA_DIR=" + s.DataDir}, "backup", backup)
+	close(stop)
+	wg.Wait()
+	if code != 0 || !strings.Contains(out, "from the running server") {
+		t.Fatalf("backup: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("%s(%d reads served meanwhile, %d failed)", out, reads.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Errorf("%d reads failed during the backup", failed.Load())
+	}
+	for _, env := range [][]string{{"DATA_DIR=" + s.DataDir}, nil} {
+		args := []string{"backup", "--verify"}
+		if env == nil {
+			args = append(args, backup)
+		}
+		if out, errOut, code := entrepot(t, nil, env, args...); code != 0 || !strings.Contains(out, "referenced blobs present") {
+			t.Fatalf("%s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+
+	// A non-empty data directory is refused; a fresh one takes it.
+	if _, errOut, code := entrepot(t, nil, []string{"DATA_DIR=" + s.DataDir}, "restore", backup); code == 0 || !strings.Contains(errOut, "not empty") {
+		t.Fatalf("restore into the live data directory: exit %d %s", code, errOut)
+	}
+	fresh := t.TempDir()
+	if out, errOut, code := entrepot(t, nil, []string{"DATA_DIR=" + fresh}, "restore", backup); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, out, errOut)
+	}
+	s.Stop()
+	r := testkit.Start(t, "DATA_DIR="+fresh)
+	r.Login(t, "alice", alicePassword)
+	app := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(app, "package.json"), `{"name":"app","version":"1.0.0"}`)
+	runNPM(app, rc(r), "install", "@acme/kept@1.0.0")
+	if b, err := os.ReadFile(filepath.Join(app, "node_modules/@acme/kept/index.js")); err != nil || !bytes.Contains(b, []byte("kept")) {
+		t.Fatalf("npm installed %q (%v) from the restored server", b, err)
+	}
+	for p, want := range files {
+		resp, body := testkit.Request(t, "GET", r.URL+p, nil, "Authorization", auth)
+		if resp.StatusCode != 200 || !bytes.Equal(body, want) {
+			t.Errorf("%s from the restored server: %d, %d bytes, want %d", p, resp.StatusCode, len(body), len(want))
+		}
+	}
+
+	// --verify finds a corrupt blob of the backup.
+	var victim string
+	filepath.WalkDir(filepath.Join(backup, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && victim == "" {
+			victim = p
+		}
+		return nil
+	})
+	os.Chmod(victim, 0o600)
+	if err := os.WriteFile(victim, []byte("rot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := entrepot(t, nil, nil, "backup", "--verify", backup); code == 0 || !strings.Contains(out, "BAD sha256:") {
+		t.Fatalf("verify of a corrupt backup: exit %d\n%s", code, out)
+	}
+}
