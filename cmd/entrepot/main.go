@@ -7,6 +7,7 @@
 //	entrepot cache purge [--protocol P]  forget the mirror's cached content
 //	entrepot backup DIR | --verify [DIR]  online backup; check every referenced blob
 //	entrepot restore DIR [--force]  a backup into an empty data directory
+//	entrepot healthcheck      0 if the local server's /healthz answers 200
 //	entrepot version          print version and build information
 package main
 
@@ -75,6 +76,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "healthcheck":
+		if err := healthcheck(getenv, stdout); err != nil {
+			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+			return 1
+		}
+		return 0
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -94,6 +101,7 @@ Commands:
   cache     purge [--protocol P]: forget the mirror's cached content (after switching registries)
   backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
   restore   DIR [--force]: a backup into an empty data directory
+  healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
 `

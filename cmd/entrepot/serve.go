@@ -34,6 +34,11 @@ import (
 const sweepEvery = time.Hour
 
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	args, removeData, err := ephemeral(args, stderr)
+	if err != nil {
+		return err
+	}
+	defer removeData()
 	cfg, err := loadConfig(args, getenv, stdout)
 	if err != nil {
 		return err
