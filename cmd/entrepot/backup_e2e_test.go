@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,16 +17,16 @@ import (
 	"entrepot/deploy/testkit"
 )
 
-// TestBackupRestore publishes with npm (the real client), Maven and PyPI,
-// backs up while the server serves a stream of reads, verifies the
-// backup, restores it into a fresh data directory (refused into a
-// non-empty one), starts a server on it and installs with npm there; the
-// Maven and PyPI files come back byte for byte, and alice's password
-// still signs her in.
+// TestBackupRestore publishes with npm (the real client), Maven, PyPI,
+// Composer and OCI (over their HTTP APIs), backs up while the server
+// serves a stream of reads, verifies the backup, restores it into a fresh
+// data directory (refused into a non-empty one), starts a server on it and
+// installs there with npm, composer and skopeo; the Maven and PyPI files
+// come back byte for byte, and alice's password still signs her in.
 func TestBackupRestore(t *testing.T) {
 	npm := testkit.RequireTool(t, "npm")
 	s, auth := hostedFixtures(t)
-	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm"}, nil, nil)
+	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci"}, nil, nil)
 
 	home := t.TempDir()
 	npmEnv := append(testkit.Env([]string{"npm_config_", "NPM_CONFIG_", "HOME="}), "HOME="+home, "NO_UPDATE_NOTIFIER=1")
@@ -47,6 +49,14 @@ func TestBackupRestore(t *testing.T) {
 	testkit.WriteFile(t, filepath.Join(pkg, "package.json"), `{"name":"@acme/kept","version":"1.0.0","main":"index.js"}`)
 	testkit.WriteFile(t, filepath.Join(pkg, "index.js"), `module.exports = "kept";`)
 	runNPM(pkg, rc(s), "publish")
+	composerZip := testkit.Zip(t, map[string]string{
+		"composer.json": `{"name":"acme/kept","type":"library","license":"MIT","autoload":{"psr-4":{"Acme\\Kept\\":"src/"}}}`,
+		"src/Kept.php":  "<?php\nnamespace Acme\\Kept;\nclass Kept {}\n",
+	})
+	if resp, b := testkit.Request(t, "PUT", s.URL+"/composer/packages/acme/kept?version=1.0.0", composerZip, "Authorization", "Bearer "+token); resp.StatusCode != 201 {
+		t.Fatalf("composer publish: %d %s", resp.StatusCode, b)
+	}
+	ociPush(t, s, testkit.Basic("alice", token), "acme/app", "1.0")
 
 	files := map[string][]byte{}
 	for _, p := range []string{"/maven2/com/acme/lib/1.0/lib-1.0.pom", "/pypi/files/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl"} {
@@ -116,6 +126,18 @@ func TestBackupRestore(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(app, "node_modules/@acme/kept/index.js")); err != nil || !bytes.Contains(b, []byte("kept")) {
 		t.Fatalf("npm installed %q (%v) from the restored server", b, err)
 	}
+	composer := testkit.RequireTool(t, "composer")
+	testkit.RequireTool(t, "unzip")
+	proj := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(proj, "composer.json"), `{"name":"test/app","repositories":[{"packagist.org":false},{"type":"composer","url":"`+r.URL+`/composer"}],"config":{"secure-http":false},"require":{"acme/kept":"1.0.0"}}`)
+	testkit.MustRun(t, proj, testkit.Env(nil, "COMPOSER_HOME="+t.TempDir(), "COMPOSER_CACHE_DIR="+t.TempDir(), "COMPOSER_ALLOW_SUPERUSER=1",
+		"COMPOSER_AUTH="+`{"bearer":{"`+r.Host()+`":"`+token+`"}}`), composer, "install", "--no-interaction", "--no-progress")
+	if _, err := os.Stat(filepath.Join(proj, "vendor/acme/kept/src/Kept.php")); err != nil {
+		t.Fatalf("composer did not install acme/kept from the restored server: %v", err)
+	}
+	skopeo := testkit.RequireTool(t, "skopeo")
+	testkit.MustRun(t, "", nil, skopeo, "copy", "--src-tls-verify=false", "--src-creds", "alice:"+token,
+		"docker://"+r.Host()+"/acme/app:1.0", "dir:"+filepath.Join(t.TempDir(), "image"))
 	for p, want := range files {
 		resp, body := testkit.Request(t, "GET", r.URL+p, nil, "Authorization", auth)
 		if resp.StatusCode != 200 || !bytes.Equal(body, want) {
@@ -169,5 +191,27 @@ func TestBackupVerifyMongoS3(t *testing.T) {
 	}
 	if _, errOut, code := entrepot(t, nil, env, "backup", t.TempDir()); code == 0 || !strings.Contains(errOut, "mongodump") {
 		t.Fatalf("backup DIR on MongoDB: exit %d %s", code, errOut)
+	}
+}
+
+// ociPush pushes a one-layer image to repo:tag over the registry API.
+func ociPush(t *testing.T, s *testkit.Server, auth, repo, tag string) {
+	t.Helper()
+	blobRef := func(mediaType string, b []byte) string {
+		sum := sha256.Sum256(b)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		resp, body := testkit.Request(t, "POST", s.URL+"/v2/"+repo+"/blobs/uploads/?digest="+d, b, "Authorization", auth, "Content-Type", "application/octet-stream")
+		if resp.StatusCode != 201 {
+			t.Fatalf("oci blob push: %d %s", resp.StatusCode, body)
+		}
+		return fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d}`, mediaType, d, len(b))
+	}
+	layer := testkit.Zip(t, map[string]string{"kept": "kept"}) // any bytes: a layer is opaque to the registry
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":` +
+		blobRef("application/vnd.oci.image.config.v1+json", []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)) +
+		`,"layers":[` + blobRef("application/vnd.oci.image.layer.v1.tar+gzip", layer) + `]}`
+	resp, body := testkit.Request(t, "PUT", s.URL+"/v2/"+repo+"/manifests/"+tag, []byte(manifest), "Authorization", auth, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	if resp.StatusCode != 201 {
+		t.Fatalf("oci manifest push: %d %s", resp.StatusCode, body)
 	}
 }
