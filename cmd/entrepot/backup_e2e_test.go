@@ -18,15 +18,15 @@ import (
 )
 
 // TestBackupRestore publishes with npm (the real client), Maven, PyPI,
-// Composer and OCI (over their HTTP APIs), backs up while the server
+// Composer and OCI (over their HTTP APIs) and RubyGems (gem push), backs up while the server
 // serves a stream of reads, verifies the backup, restores it into a fresh
 // data directory (refused into a non-empty one), starts a server on it and
-// installs there with npm, composer and skopeo; the Maven and PyPI files
+// installs there with npm, composer, gem and skopeo; the Maven and PyPI files
 // come back byte for byte, and alice's password still signs her in.
 func TestBackupRestore(t *testing.T) {
 	npm := testkit.RequireTool(t, "npm")
 	s, auth := hostedFixtures(t)
-	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci"}, nil, nil)
+	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci", "rubygems"}, nil, nil)
 
 	home := t.TempDir()
 	npmEnv := append(testkit.Env([]string{"npm_config_", "NPM_CONFIG_", "HOME="}), "HOME="+home, "NO_UPDATE_NOTIFIER=1")
@@ -57,6 +57,17 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("composer publish: %d %s", resp.StatusCode, b)
 	}
 	ociPush(t, s, testkit.Basic("alice", token), "acme/app", "1.0")
+	gemBin := testkit.RequireTool(t, "gem")
+	gemSrc := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(gemSrc, "lib/keptgem.rb"), "module Keptgem; end\n")
+	testkit.WriteFile(t, filepath.Join(gemSrc, "keptgem.gemspec"), `Gem::Specification.new do |s|
+  s.name = "keptgem"; s.version = "1.0.0"; s.summary = "kept"; s.authors = ["Test"]; s.license = "MIT"; s.files = ["lib/keptgem.rb"]
+end
+`)
+	rubyHome := t.TempDir()
+	rubyEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + rubyHome, "GEM_HOME=" + filepath.Join(rubyHome, "gems"), "GEM_PATH=" + filepath.Join(rubyHome, "gems"), "LANG=C.UTF-8", "GEM_HOST_API_KEY=" + token}
+	testkit.MustRun(t, gemSrc, rubyEnv, gemBin, "build", "keptgem.gemspec")
+	testkit.MustRun(t, gemSrc, rubyEnv, gemBin, "push", "keptgem-1.0.0.gem", "--host", s.URL+"/rubygems")
 
 	files := map[string][]byte{}
 	for _, p := range []string{"/maven2/com/acme/lib/1.0/lib-1.0.pom", "/pypi/files/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl"} {
@@ -134,6 +145,10 @@ func TestBackupRestore(t *testing.T) {
 		"COMPOSER_AUTH="+`{"bearer":{"`+r.Host()+`":"`+token+`"}}`), composer, "install", "--no-interaction", "--no-progress")
 	if _, err := os.Stat(filepath.Join(proj, "vendor/acme/kept/src/Kept.php")); err != nil {
 		t.Fatalf("composer did not install acme/kept from the restored server: %v", err)
+	}
+	rubySource := strings.Replace(r.URL, "http://", "http://alice:"+token+"@", 1) + "/rubygems/"
+	if out := testkit.MustRun(t, "", rubyEnv, gemBin, "install", "keptgem", "--no-document", "--clear-sources", "--source", rubySource); !strings.Contains(out, "Successfully installed keptgem-1.0.0") {
+		t.Fatalf("gem install from the restored server:\n%s", out)
 	}
 	skopeo := testkit.RequireTool(t, "skopeo")
 	testkit.MustRun(t, "", nil, skopeo, "copy", "--src-tls-verify=false", "--src-creds", "alice:"+token,
