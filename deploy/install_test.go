@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -258,25 +257,12 @@ func repack(t *testing.T, dist, v string, tamper bool) string {
 		t.Fatalf("release archives: %q", archives)
 	}
 	raw, _ := os.ReadFile(archives[0])
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
 	old := strings.TrimSuffix(filepath.Base(archives[0]), ".tar.gz")
 	name := "entrepot-" + v + "-linux-amd64"
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
+	eachEntry(t, raw, func(h *tar.Header, body []byte) {
 		if strings.HasSuffix(h.Name, "/entrepot") {
 			body = append(body, v...)
 		}
@@ -284,7 +270,7 @@ func repack(t *testing.T, dist, v string, tamper bool) string {
 		h.Size = int64(len(body))
 		tw.WriteHeader(h)
 		tw.Write(body)
-	}
+	})
 	tw.Close()
 	zw.Close()
 	dir := t.TempDir()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make release`: cross-compiles entrepot for every platform of PLATFORMS
-# into DIST as entrepot-VERSION-OS-ARCH.tar.gz, with SHA256SUMS beside
-# them. Reproducible: the binaries are static (no cgo), built with
+# into DIST as entrepot-VERSION-OS-ARCH.tar.gz, with install.sh and
+# SHA256SUMS beside them. Reproducible: the binaries are static (no cgo), built with
 # -trimpath and without the VCS stamp (what it would add is given by the
 # flags below instead, so a build from a source archive stamps the same),
 # dated by the commit (SOURCE_DATE_EPOCH), and the archives have a fixed
@@ -37,13 +37,16 @@ for p in $PLATFORMS; do
 		-o "$work/$name/entrepot" ./cmd/entrepot
 	cp README.md "$work/$name/"
 	mkdir -p "$work/$name/deploy/systemd"
-	cp deploy/install.sh "$work/$name/deploy/" 2>/dev/null || true
-	cp deploy/systemd/entrepot.service "$work/$name/deploy/systemd/" 2>/dev/null || true
+	cp deploy/install.sh "$work/$name/deploy/"
+	cp deploy/systemd/entrepot.service "$work/$name/deploy/systemd/"
 	find "$work/$name" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	tar -C "$work" --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
 		--mode='u+rwX,go+rX,go-w' --format=gnu -cf - "$name" | gzip -9n >"$DIST/$name.tar.gz"
 	archives+=("$name.tar.gz")
 	echo "$DIST/$name.tar.gz"
 done
-(cd "$DIST" && sha256sum "${archives[@]}" >SHA256SUMS)
+# The installer beside the archives, for `curl -fsSL .../install.sh | sh -s -- --from ...`.
+cp deploy/install.sh "$DIST/install.sh"
+touch -d "@$SOURCE_DATE_EPOCH" "$DIST/install.sh"
+(cd "$DIST" && sha256sum "${archives[@]}" install.sh >SHA256SUMS)
 echo "$DIST/SHA256SUMS"

@@ -81,8 +81,8 @@ func TestReleaseReproducible(t *testing.T) {
 		t.Fatalf("two builds of one commit differ:\n%s\n%s", sumsA, sumsB)
 	}
 	fields := strings.Fields(string(sumsA))
-	if len(fields) != 2 || !strings.HasSuffix(fields[1], "-linux-amd64.tar.gz") {
-		t.Fatalf("SHA256SUMS = %q, want one archive", sumsA)
+	if len(fields) != 4 || !strings.HasSuffix(fields[1], "-linux-amd64.tar.gz") || fields[3] != "install.sh" {
+		t.Fatalf("SHA256SUMS = %q, want the archive and install.sh", sumsA)
 	}
 	archive := filepath.Join(a, fields[1])
 	check := testkit.MustRun(t, a, nil, "sha256sum", "-c", "SHA256SUMS")
@@ -99,19 +99,7 @@ func TestReleaseReproducible(t *testing.T) {
 	epoch := strings.TrimSpace(testkit.MustRun(t, "..", nil, "git", "log", "-1", "--format=%ct"))
 	bin := filepath.Join(t.TempDir(), "entrepot")
 	var names []string
-	zr, err := gzip.NewReader(bytes.NewReader(rawA))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, rawA, func(h *tar.Header, body []byte) {
 		names = append(names, h.Name)
 		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: owner %d/%d %q/%q, want 0/0 numeric", h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
@@ -120,12 +108,11 @@ func TestReleaseReproducible(t *testing.T) {
 			t.Errorf("%s: mtime %d, want the commit's %s", h.Name, got, epoch)
 		}
 		if strings.HasSuffix(h.Name, "/entrepot") {
-			body, _ := io.ReadAll(tr)
 			if err := os.WriteFile(bin, body, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
-	}
+	})
 	if !isSorted(names) {
 		t.Errorf("archive entries not in name order: %q", names)
 	}
@@ -149,6 +136,30 @@ func TestReleaseReproducible(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("entrepot version = %q, want %q in it", out, want)
 		}
+	}
+}
+
+// eachEntry calls fn with every entry of the tar.gz archive and its body.
+func eachEntry(t *testing.T, archive []byte, fn func(h *tar.Header, body []byte)) {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, body)
 	}
 }
 

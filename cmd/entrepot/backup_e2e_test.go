@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -186,21 +185,13 @@ func TestBackupVerifyMongoS3(t *testing.T) {
 	if mongoURL == "" || s3URL == "" {
 		t.Skip("ENTREPOT_TEST_MONGODB_URL and ENTREPOT_TEST_S3_ENDPOINT are set by `make test`")
 	}
-	db := make([]byte, 6)
-	rand.Read(db)
-	env := []string{
-		"MONGODB_URL=" + mongoURL, "MONGODB_DB=bk_" + hex.EncodeToString(db),
-		"S3_ENDPOINT=" + s3URL, "S3_BUCKET=" + os.Getenv("ENTREPOT_TEST_S3_BUCKET"),
-		"S3_ACCESS_KEY=" + os.Getenv("ENTREPOT_TEST_S3_ACCESS_KEY"), "S3_SECRET_KEY=" + os.Getenv("ENTREPOT_TEST_S3_SECRET_KEY"),
-		"S3_REGION=" + os.Getenv("ENTREPOT_TEST_S3_REGION"), "S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=bk-" + hex.EncodeToString(db),
-		"JWT_SECRET=" + strongSecret, "AUTH_ENCRYPTION_KEY=" + strongSecret,
-	}
+	env := mongoS3Env("bk")
 	hostedFixtures(t, env...)
 	out, errOut, code := entrepot(t, nil, env, "backup", "--verify")
 	if code != 0 || !strings.Contains(out, "2 referenced blobs present") {
 		t.Fatalf("backup --verify: exit %d\n%s%s", code, out, errOut)
 	}
-	out, errOut, code = entrepot(t, nil, append(env, "STORAGE_PATH=elsewhere-"+hex.EncodeToString(db)), "backup", "--verify")
+	out, errOut, code = entrepot(t, nil, append(env, "STORAGE_PATH=elsewhere"+randomHex(6)), "backup", "--verify")
 	if code == 0 || strings.Count(out, "BAD sha256:") != 2 || !strings.Contains(errOut, "2 of 2") {
 		t.Fatalf("backup --verify on an empty prefix: exit %d\n%s%s", code, out, errOut)
 	}

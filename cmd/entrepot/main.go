@@ -66,22 +66,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
-	case "backup", "restore":
-		cmd := backupCmd
-		if args[0] == "restore" {
-			cmd = restoreCmd
-		}
-		if err := cmd(args[1:], getenv, stdout); err != nil {
-			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
-			return 1
-		}
-		return 0
+	case "backup":
+		return exitCode(stderr, backupCmd(args[1:], getenv, stdout))
+	case "restore":
+		return exitCode(stderr, restoreCmd(args[1:], getenv, stdout))
 	case "healthcheck":
-		if err := healthcheck(getenv, stdout); err != nil {
-			fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
-			return 1
-		}
-		return 0
+		return exitCode(stderr, healthcheck(getenv, stdout))
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -107,3 +97,12 @@ Commands:
 `
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// exitCode prints err, if any, as one line and returns the exit status.
+func exitCode(stderr io.Writer, err error) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	return 0
+}
