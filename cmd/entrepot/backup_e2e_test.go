@@ -17,15 +17,16 @@ import (
 )
 
 // TestBackupRestore publishes with npm (the real client), Maven, PyPI,
-// Composer and OCI (over their HTTP APIs) and RubyGems (gem push), backs up while the server
+// Composer and OCI (over their HTTP APIs), RubyGems and Cargo (gem push,
+// cargo publish), backs up while the server
 // serves a stream of reads, verifies the backup, restores it into a fresh
 // data directory (refused into a non-empty one), starts a server on it and
-// installs there with npm, composer, gem and skopeo; the Maven and PyPI files
+// installs there with npm, composer, gem, cargo and skopeo; the Maven and PyPI files
 // come back byte for byte, and alice's password still signs her in.
 func TestBackupRestore(t *testing.T) {
 	npm := testkit.RequireTool(t, "npm")
 	s, auth := hostedFixtures(t)
-	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci", "rubygems"}, nil, nil)
+	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci", "rubygems", "cargo"}, nil, nil)
 
 	home := t.TempDir()
 	npmEnv := append(testkit.Env([]string{"npm_config_", "NPM_CONFIG_", "HOME="}), "HOME="+home, "NO_UPDATE_NOTIFIER=1")
@@ -67,6 +68,17 @@ end
 	rubyEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + rubyHome, "GEM_HOME=" + filepath.Join(rubyHome, "gems"), "GEM_PATH=" + filepath.Join(rubyHome, "gems"), "LANG=C.UTF-8", "GEM_HOST_API_KEY=" + token}
 	testkit.MustRun(t, gemSrc, rubyEnv, gemBin, "build", "keptgem.gemspec")
 	testkit.MustRun(t, gemSrc, rubyEnv, gemBin, "push", "keptgem-1.0.0.gem", "--host", s.URL+"/rubygems")
+	cargo := testkit.RequireTool(t, "cargo")
+	cargoRun := func(srv *testkit.Server, dir string, args ...string) {
+		t.Helper()
+		home := t.TempDir()
+		testkit.WriteFile(t, filepath.Join(home, "config.toml"), "[net]\nretry = 1\n[registries.entrepot]\nindex = \"sparse+"+srv.URL+"/cargo/index/\"\n[registry]\nglobal-credential-providers = [\"cargo:token\"]\n")
+		testkit.MustRun(t, dir, testkit.Env([]string{"CARGO_"}, "CARGO_HOME="+home, "CARGO_TERM_COLOR=never", "CARGO_REGISTRIES_ENTREPOT_TOKEN="+token, "CARGO_TARGET_DIR="+filepath.Join(dir, "target")), cargo, args...)
+	}
+	crate := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(crate, "Cargo.toml"), "[package]\nname = \"kept-crate\"\nversion = \"0.1.0\"\nedition = \"2021\"\ndescription = \"kept\"\nlicense = \"MIT\"\n")
+	testkit.WriteFile(t, filepath.Join(crate, "src/lib.rs"), "pub fn kept() {}\n")
+	cargoRun(s, crate, "publish", "--registry", "entrepot", "--allow-dirty", "--no-verify")
 
 	files := map[string][]byte{}
 	for _, p := range []string{"/maven2/com/acme/lib/1.0/lib-1.0.pom", "/pypi/files/demo-pkg/demo_pkg-1.0.0-py3-none-any.whl"} {
@@ -149,6 +161,10 @@ end
 	if out := testkit.MustRun(t, "", rubyEnv, gemBin, "install", "keptgem", "--no-document", "--clear-sources", "--source", rubySource); !strings.Contains(out, "Successfully installed keptgem-1.0.0") {
 		t.Fatalf("gem install from the restored server:\n%s", out)
 	}
+	user := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(user, "Cargo.toml"), "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nkept-crate = { version = \"0.1\", registry = \"entrepot\" }\n")
+	testkit.WriteFile(t, filepath.Join(user, "src/lib.rs"), "")
+	cargoRun(r, user, "fetch") // downloads the crate and checks it against the index's checksum
 	skopeo := testkit.RequireTool(t, "skopeo")
 	testkit.MustRun(t, "", nil, skopeo, "copy", "--src-tls-verify=false", "--src-creds", "alice:"+token,
 		"docker://"+r.Host()+"/acme/app:1.0", "dir:"+filepath.Join(t.TempDir(), "image"))
