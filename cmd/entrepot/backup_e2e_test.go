@@ -16,17 +16,17 @@ import (
 	"entrepot/deploy/testkit"
 )
 
-// TestBackupRestore publishes with npm (the real client), Maven, PyPI,
-// Composer and OCI (over their HTTP APIs), RubyGems and Cargo (gem push,
-// cargo publish), backs up while the server
-// serves a stream of reads, verifies the backup, restores it into a fresh
-// data directory (refused into a non-empty one), starts a server on it and
-// installs there with npm, composer, gem, cargo and skopeo; the Maven and PyPI files
-// come back byte for byte, and alice's password still signs her in.
+// TestBackupRestore publishes in every protocol — npm, RubyGems and
+// Cargo with their clients, Maven, PyPI, Composer and OCI over their HTTP
+// APIs — backs up while the server serves a stream of reads, verifies the
+// backup, restores it into a fresh data directory (refused into a
+// non-empty one), starts a server on it and installs there with npm,
+// composer, gem, cargo, pip (download) and skopeo; the Maven and PyPI
+// files come back byte for byte, and alice's password still signs her in.
 func TestBackupRestore(t *testing.T) {
 	npm := testkit.RequireTool(t, "npm")
 	s, auth := hostedFixtures(t)
-	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci", "rubygems", "cargo"}, nil, nil)
+	token := s.Token(t, s.Login(t, "alice", alicePassword), []string{"npm", "composer", "oci", "rubygems", "cargo", "pypi"}, nil, nil)
 
 	home := t.TempDir()
 	npmEnv := append(testkit.Env([]string{"npm_config_", "NPM_CONFIG_", "HOME="}), "HOME="+home, "NO_UPDATE_NOTIFIER=1")
@@ -165,6 +165,14 @@ end
 	testkit.WriteFile(t, filepath.Join(user, "Cargo.toml"), "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nkept-crate = { version = \"0.1\", registry = \"entrepot\" }\n")
 	testkit.WriteFile(t, filepath.Join(user, "src/lib.rs"), "")
 	cargoRun(r, user, "fetch") // downloads the crate and checks it against the index's checksum
+	if _, err := os.Stat("/usr/bin/python3"); err == nil { // Debian's, with pip (as edge/pypi's tests use)
+		dl := t.TempDir()
+		testkit.MustRun(t, "", testkit.Env([]string{"PIP_"}), "/usr/bin/python3", "-m", "pip", "download", "--no-cache-dir", "--no-deps", "-d", dl,
+			"--index-url", strings.Replace(r.URL, "http://", "http://__token__:"+token+"@", 1)+"/pypi/simple/", "demo-pkg==1.0.0")
+		if _, err := os.Stat(filepath.Join(dl, "demo_pkg-1.0.0-py3-none-any.whl")); err != nil {
+			t.Fatalf("pip did not download the wheel from the restored server: %v", err)
+		}
+	}
 	skopeo := testkit.RequireTool(t, "skopeo")
 	testkit.MustRun(t, "", nil, skopeo, "copy", "--src-tls-verify=false", "--src-creds", "alice:"+token,
 		"docker://"+r.Host()+"/acme/app:1.0", "dir:"+filepath.Join(t.TempDir(), "image"))
