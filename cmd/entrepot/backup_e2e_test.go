@@ -164,8 +164,10 @@ end
 	user := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(user, "Cargo.toml"), "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nkept-crate = { version = \"0.1\", registry = \"entrepot\" }\n")
 	testkit.WriteFile(t, filepath.Join(user, "src/lib.rs"), "")
-	cargoRun(r, user, "fetch")                             // downloads the crate and checks it against the index's checksum
-	if _, err := os.Stat("/usr/bin/python3"); err == nil { // Debian's, with pip (as edge/pypi's tests use)
+	// cargo fetch downloads the crate and checks it against the index's checksum.
+	cargoRun(r, user, "fetch")
+	// Debian's python3 has pip (edge/pypi's tests use it too).
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		dl := t.TempDir()
 		testkit.MustRun(t, "", testkit.Env([]string{"PIP_"}), "/usr/bin/python3", "-m", "pip", "download", "--no-cache-dir", "--no-deps", "-d", dl,
 			"--index-url", strings.Replace(r.URL, "http://", "http://__token__:"+token+"@", 1)+"/pypi/simple/", "demo-pkg==1.0.0")
