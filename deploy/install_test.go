@@ -126,7 +126,7 @@ func TestInstall(t *testing.T) {
 	f.WriteString("LOG_LEVEL=debug\n")
 	f.Close()
 	envBefore, _ := os.ReadFile(envPath)
-	next := repack(t, dist, "v99.0.0", false)
+	next := repack(t, root, "v99.0.0", false)
 	mustInstall(t, root, "--from", next, "--version", "v99.0.0", "--setup-service")
 	if got, _ := os.ReadFile(bin); !bytes.HasSuffix(got, []byte("v99.0.0")) {
 		t.Fatal("the upgrade did not replace the binary")
@@ -140,7 +140,7 @@ func TestInstall(t *testing.T) {
 
 	// A corrupt download is refused and leaves the installation alone.
 	before = snapshot(t, root)
-	bad := repack(t, dist, "v100.0.0", true)
+	bad := repack(t, root, "v100.0.0", true)
 	out, err = installer(t, root, "--from", bad, "--version", "v100.0.0")
 	if err == nil || !strings.Contains(out, "SHA-256") {
 		t.Fatalf("a tampered archive: err %v, output %s; want a checksum refusal", err, out)
@@ -246,31 +246,28 @@ func readEnv(t *testing.T, path string) map[string]string {
 	return env
 }
 
-// repack makes a release directory of version v from dist's linux/amd64
-// archive, its binary marked with v at the end (an ELF file runs with
-// bytes appended) so that an install of it is an upgrade; with tamper its
-// SHA256SUMS line is wrong.
-func repack(t *testing.T, dist, v string, tamper bool) string {
+// repack makes a release directory of version v from the installation
+// under root (reading the installed files spares inflating the release:
+// slow under the race detector), its binary marked with v at the end (an
+// ELF file runs with bytes appended) so that an install of it is an
+// upgrade; with tamper its SHA256SUMS line is wrong.
+func repack(t *testing.T, root, v string, tamper bool) string {
 	t.Helper()
-	archives, _ := filepath.Glob(filepath.Join(dist, "*-linux-amd64.tar.gz"))
-	if len(archives) != 1 {
-		t.Fatalf("release archives: %q", archives)
-	}
-	raw, _ := os.ReadFile(archives[0])
-	old := strings.TrimSuffix(filepath.Base(archives[0]), ".tar.gz")
 	name := "entrepot-" + v + "-linux-amd64"
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.NoCompression)
 	tw := tar.NewWriter(zw)
-	eachEntry(t, raw, func(h *tar.Header, body []byte) {
-		if strings.HasSuffix(h.Name, "/entrepot") {
+	for src, dst := range map[string]string{"entrepot": "entrepot", "README.md": "README.md", "entrepot.service": "deploy/systemd/entrepot.service"} {
+		body, err := os.ReadFile(filepath.Join(root, "opt/entrepot", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src == "entrepot" {
 			body = append(body, v...)
 		}
-		h.Name = name + strings.TrimPrefix(h.Name, old)
-		h.Size = int64(len(body))
-		tw.WriteHeader(h)
+		tw.WriteHeader(&tar.Header{Name: name + "/" + dst, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg})
 		tw.Write(body)
-	})
+	}
 	tw.Close()
 	zw.Close()
 	dir := t.TempDir()
