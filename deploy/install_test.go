@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,9 +111,11 @@ func TestInstall(t *testing.T) {
 	unit := filepath.Join(root, "etc/systemd/system/entrepot.service")
 	verifyUnit(t, unit, bin)
 
-	// Again: nothing changes, not even an mtime.
+	// Again, from a web server this time: nothing changes, not even an mtime.
+	web := httptest.NewServer(http.FileServer(http.Dir(dist)))
+	defer web.Close()
 	before := snapshot(t, root)
-	mustInstall(t, root, "--from", dist, "--setup-service")
+	mustInstall(t, root, "--from", web.URL+"/", "--setup-service")
 	if after := snapshot(t, root); after != before {
 		t.Fatalf("a second install changed the tree:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
