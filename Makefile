@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` and `make test`.
 export GOTOOLCHAIN := local
 
-.PHONY: run test build vet bench ui ui-test
+.PHONY: run test build vet bench ui ui-test release
 
 run:
 	go run ./cmd/entrepot serve
@@ -14,6 +14,12 @@ build:
 
 vet:
 	go vet ./...
+
+# Release archives for linux and macOS on amd64 and arm64, with SHA256SUMS,
+# into dist/ (reproducible: see deploy/release.sh; PLATFORMS, VERSION and
+# DIST may be overridden).
+release:
+	bash deploy/release.sh
 
 # The dashboard (admin-ui): rebuild the embedded assets from admin-ui/web
 # with the dependencies pinned by its package-lock.json; ui-test runs its

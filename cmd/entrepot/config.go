@@ -441,7 +441,7 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 }
 
 func usage(out io.Writer, ss []setting) {
-	fmt.Fprintf(out, "Usage: entrepot serve [flags]\n\nEvery setting is read from its environment variable; a flag overrides it.\n\n")
+	fmt.Fprintf(out, "Usage: entrepot serve [--ephemeral] [flags]\n\nEvery setting is read from its environment variable; a flag overrides it.\n--ephemeral uses a temporary data directory, printed at start and deleted on exit.\n\n")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tFLAG\tDEFAULT\tMEANING")
 	for _, s := range ss {

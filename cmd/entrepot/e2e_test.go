@@ -220,20 +220,26 @@ func TestBadConfigOneLine(t *testing.T) {
 	}
 }
 
+// mongoS3Env is the environment of a server on the test command's
+// FerretDB and MinIO, in a database and key prefix of its own (named
+// after what, and random).
+func mongoS3Env(what string) []string {
+	id := randomHex(6)
+	return []string{
+		"MONGODB_URL=" + os.Getenv("ENTREPOT_TEST_MONGODB_URL"), "MONGODB_DB=" + what + "_" + id,
+		"S3_ENDPOINT=" + os.Getenv("ENTREPOT_TEST_S3_ENDPOINT"), "S3_BUCKET=" + os.Getenv("ENTREPOT_TEST_S3_BUCKET"),
+		"S3_ACCESS_KEY=" + os.Getenv("ENTREPOT_TEST_S3_ACCESS_KEY"), "S3_SECRET_KEY=" + os.Getenv("ENTREPOT_TEST_S3_SECRET_KEY"),
+		"S3_REGION=" + os.Getenv("ENTREPOT_TEST_S3_REGION"), "S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=" + what + "-" + id,
+		"JWT_SECRET=" + strongSecret, "AUTH_ENCRYPTION_KEY=" + strongSecret,
+	}
+}
+
 func TestServeMongoS3(t *testing.T) {
 	mongoURL, s3URL := os.Getenv("ENTREPOT_TEST_MONGODB_URL"), os.Getenv("ENTREPOT_TEST_S3_ENDPOINT")
 	if mongoURL == "" || s3URL == "" {
 		t.Skip("ENTREPOT_TEST_MONGODB_URL and ENTREPOT_TEST_S3_ENDPOINT are set by `make test`")
 	}
-	db := make([]byte, 6)
-	rand.Read(db)
-	s := testkit.Start(t,
-		"MONGODB_URL="+mongoURL, "MONGODB_DB=e2e_"+hex.EncodeToString(db),
-		"S3_ENDPOINT="+s3URL, "S3_BUCKET="+os.Getenv("ENTREPOT_TEST_S3_BUCKET"),
-		"S3_ACCESS_KEY="+os.Getenv("ENTREPOT_TEST_S3_ACCESS_KEY"), "S3_SECRET_KEY="+os.Getenv("ENTREPOT_TEST_S3_SECRET_KEY"),
-		"S3_REGION="+os.Getenv("ENTREPOT_TEST_S3_REGION"), "S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=e2e-"+hex.EncodeToString(db),
-		"JWT_SECRET="+strongSecret, "AUTH_ENCRYPTION_KEY="+strongSecret,
-	)
+	s := testkit.Start(t, mongoS3Env("e2e")...)
 	code, h := getHealth(t, s, "/healthz")
 	if code != 200 || h.Components["metadata"].Backend != "mongodb" || h.Components["blobs"].Backend != "s3" {
 		t.Fatalf("%d %+v", code, h)

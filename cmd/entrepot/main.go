@@ -5,6 +5,9 @@
 //	entrepot serve [flags]    run the registry (entrepot serve --help lists every setting)
 //	entrepot blob put|get|stat  admin helper on the configured blob store
 //	entrepot cache purge [--protocol P]  forget the mirror's cached content
+//	entrepot backup DIR | --verify [DIR]  online backup; check every referenced blob
+//	entrepot restore DIR [--force]  a backup into an empty data directory
+//	entrepot healthcheck      0 if the local server's /healthz answers 200
 //	entrepot version          print version and build information
 package main
 
@@ -16,14 +19,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 
 	"entrepot/bench/harness"
 )
-
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -67,6 +66,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "backup":
+		return exitCode(stderr, backupCmd(args[1:], getenv, stdout))
+	case "restore":
+		return exitCode(stderr, restoreCmd(args[1:], getenv, stdout))
+	case "healthcheck":
+		return exitCode(stderr, healthcheck(getenv, stdout))
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -84,23 +89,20 @@ Commands:
   serve     run the registry (entrepot serve --help lists every setting)
   blob      put, get or stat a blob of the configured store (admin helper)
   cache     purge [--protocol P]: forget the mirror's cached content (after switching registries)
+  backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
+  restore   DIR [--force]: a backup into an empty data directory
+  healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
 `
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "entrepot %s\n", version)
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
+// exitCode prints err, if any, as one line and returns the exit status.
+func exitCode(stderr io.Writer, err error) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "entrepot: %s\n", oneLine(err.Error()))
+		return 1
 	}
-	fmt.Fprintf(w, "go: %s\n", bi.GoVersion)
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH", "-race":
-			fmt.Fprintf(w, "%s: %s\n", s.Key, s.Value)
-		}
-	}
+	return 0
 }

@@ -35,6 +35,11 @@ import (
 const sweepEvery = time.Hour
 
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	args, removeData, err := ephemeral(args, stderr)
+	if err != nil {
+		return err
+	}
+	defer removeData()
 	cfg, err := loadConfig(args, getenv, stdout)
 	if err != nil {
 		return err
@@ -55,6 +60,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer meta.Close(context.Background())
+	defer listenBackups(ctx, cfg.DataDir, meta, log)()
 
 	if cfg.MongoURL == "" {
 		gen, err := ensureSecrets(cfg)
@@ -185,12 +191,16 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if err := sdNotify(getenv("NOTIFY_SOCKET"), "READY=1"); err != nil {
+		log.Warn("sd_notify", "error", err)
+	}
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sdNotify(getenv("NOTIFY_SOCKET"), "STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
