@@ -61,6 +61,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, 
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the usage: asked for, so not a failure
+		}
 		return err
 	}
 	if *scen != "" {

@@ -293,12 +293,8 @@ func (b *bench) ociBlob(ctx context.Context) error {
 		if err := b.measure(ctx, name, "entrepot", b.srv, Load{URLs: []string{u}, Header: map[string]string{"Authorization": "Bearer " + token}, Concurrency: conc}, int64(size)); err != nil {
 			return err
 		}
-		// Peak RSS is a high-water mark: what it gained from before the
-		// push to after the pulls is what pushing and pulling this blob
-		// cost in memory at most.
 		pulled := b.srv.usage()
-		b.rep.note(name, fmt.Sprintf("server peak RSS %s before the push, %s after it, %s after the pulls: growth %s",
-			human(float64(base.PeakRSS)), human(float64(pushed.PeakRSS)), human(float64(pulled.PeakRSS)), human(float64(pulled.PeakRSS-base.RSS))))
+		b.rep.note(name, rssNote(base, pushed, pulled))
 		if b.o.References {
 			if err := b.staticConc(ctx, name, map[string][]byte{"blob": data}, conc); err != nil {
 				return err
@@ -397,12 +393,15 @@ func (b *bench) coldStampede(scenario, label string, base func(i int) string) (h
 	n := b.o.Stampede
 	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
+	lat := make([]time.Duration, n)
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			t0 := time.Now()
 			body, err := get(base(i)+path, nil)
+			lat[i] = time.Since(t0)
 			if err == nil && bytes.Equal(body, want) {
 				ok.Add(1)
 			} else {
@@ -415,7 +414,7 @@ func (b *bench) coldStampede(scenario, label string, base func(i int) string) (h
 	hits = b.up.count(strings.TrimPrefix(path, "/npm"))
 	b.rep.add(Row{
 		Scenario: scenario, Target: "entrepot",
-		Result: Result{Requests: int64(n), Errors: failed.Load(), Elapsed: elapsed, Tool: "built-in"},
+		Result: summarize(lat, int64(n), failed.Load(), ok.Load()*int64(len(want)), elapsed),
 		Note:   fmt.Sprintf("upstream requests %d (must be 1); %d of %d responses byte-identical and verified (%s each); all served in %s behind a %s upstream", hits, ok.Load(), n, human(float64(len(want))), elapsed.Round(time.Millisecond), b.up.delay),
 	})
 	fmt.Fprintf(b.log, "   upstream requests %d, %d/%d correct, %s\n", hits, ok.Load(), n, elapsed.Round(time.Millisecond))
@@ -506,4 +505,22 @@ func writeFiles(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// rssNote says what pushing and pulling one blob cost in memory. Every
+// figure, the growth included, comes from the same kind of sample: the
+// resident set (VmRSS) at each point, whose difference is the growth. The
+// high-water mark (VmHWM) is the process's whole life, an earlier
+// scenario's peak included, so it is given once, apart, and never
+// subtracted from a current figure.
+func rssNote(base, pushed, pulled usage) string {
+	return fmt.Sprintf("server RSS %s before the push, %s after it, %s after the pulls: growth %s (peak RSS of the process so far %s)",
+		human(float64(base.RSS)), human(float64(pushed.RSS)), human(float64(pulled.RSS)), signedHuman(pulled.RSS-base.RSS), human(float64(pulled.PeakRSS)))
+}
+
+func signedHuman(n int64) string {
+	if n < 0 {
+		return "-" + human(float64(-n))
+	}
+	return human(float64(n))
 }
