@@ -51,7 +51,7 @@ func runLoad(ctx context.Context, self string, l Load) (Result, error) {
 	if wrk, err := exec.LookPath("wrk"); err == nil {
 		return runWrk(ctx, wrk, l)
 	}
-	args := []string{"load", "-c", strconv.Itoa(l.Concurrency), "-d", l.Duration.String()}
+	args := []string{"bench", "load", "-c", strconv.Itoa(l.Concurrency), "-d", l.Duration.String()}
 	for k, v := range l.Header {
 		args = append(args, "-H", k+": "+v)
 	}

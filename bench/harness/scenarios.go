@@ -38,6 +38,9 @@ var scenarios = []scenario{
 	{name: "stampede", about: "cold stampede: N concurrent requests of one uncached tarball behind a slow upstream", run: (*bench).stampede},
 	{name: "publish", about: "npm publish and OCI push of small artifacts", run: (*bench).publish},
 	{name: "mix", about: "the requests of an npm ci of a lockfile and of a container pull, replayed concurrently", run: (*bench).mix},
+	{name: "packument-sizes", about: "hot abbreviated packuments of about 2, 20 and 60 KB, anonymous and with a token, against nginx and a bare fasthttp handler serving the same bytes", skipSmoke: true, run: (*bench).packumentSizes},
+	{name: "memory", about: "the server's RSS after warming 15 large packuments, full and abbreviated, at CACHE_MEMORY of 64 and 256 MiB", skipSmoke: true, run: (*bench).memory},
+	{name: "install", about: "pnpm and npm install of a generated 400-package tree, warm client store, no lockfile, through Entrepot and through Verdaccio", skipSmoke: true, run: (*bench).install},
 	{name: "scale", about: "1, 2 and 3 edges on the given MongoDB and S3 behind nginx: hot reads per edge count, publish-to-visible latency across edges, upstream requests of a stampede spread over them", run: (*bench).scale},
 }
 
@@ -315,7 +318,13 @@ type slowUpstream struct {
 	hits  sync.Map // path → *atomic.Int64
 	delay time.Duration
 	tgz   sync.Map // name → []byte
+	files sync.Map // path → [2][]byte: generated documents and tarballs, served as they are
 }
+
+// put makes the upstream answer path with data (a generated tarball, or a
+// full packument), and with abbrev, when given, to a request for the
+// abbreviated packument, as a real npm registry does.
+func (u *slowUpstream) put(path string, data, abbrev []byte) { u.files.Store(path, [2][]byte{data, abbrev}) }
 
 func newSlowUpstream() *slowUpstream {
 	u := &slowUpstream{delay: 2 * time.Second}
@@ -340,6 +349,20 @@ func (u *slowUpstream) tarball(name string) []byte {
 func (u *slowUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	v, _ := u.hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+	if v, ok := u.files.Load(r.URL.Path); ok {
+		f := v.([2][]byte)
+		switch {
+		case strings.HasSuffix(r.URL.Path, ".tgz"):
+			w.Header().Set("Content-Type", "application/octet-stream")
+		case f[1] != nil && strings.Contains(r.Header.Get("Accept"), abbreviated):
+			w.Header().Set("Content-Type", abbreviated)
+			f[0] = f[1]
+		default:
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.Write(f[0])
+		return
+	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	if name, file, ok := strings.Cut(p, "/-/"); ok {
 		if file != name+"-1.0.0.tgz" {
