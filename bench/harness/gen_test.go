@@ -17,7 +17,9 @@ func TestGeneratedSizes(t *testing.T) {
 	var full, abbrev int
 	for _, kib := range memoryDocs {
 		f, a := memoryDoc(0, kib).render("http://127.0.0.1:1")
-		var doc struct{ Versions map[string]struct{ Dist struct{ Tarball string } } }
+		var doc struct {
+			Versions map[string]struct{ Dist struct{ Tarball string } }
+		}
 		if err := json.Unmarshal(a, &doc); err != nil || len(doc.Versions) == 0 {
 			t.Fatalf("abbreviated document: %v", err)
 		}

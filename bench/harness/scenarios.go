@@ -324,7 +324,9 @@ type slowUpstream struct {
 // put makes the upstream answer path with data (a generated tarball, or a
 // full packument), and with abbrev, when given, to a request for the
 // abbreviated packument, as a real npm registry does.
-func (u *slowUpstream) put(path string, data, abbrev []byte) { u.files.Store(path, [2][]byte{data, abbrev}) }
+func (u *slowUpstream) put(path string, data, abbrev []byte) {
+	u.files.Store(path, [2][]byte{data, abbrev})
+}
 
 func newSlowUpstream() *slowUpstream {
 	u := &slowUpstream{delay: 2 * time.Second}
