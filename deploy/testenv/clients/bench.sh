@@ -2,8 +2,8 @@
 # What `entrepot bench` measures against: wrk (the load generator; on two
 # cores only wrk and bombardier saturate nginx), nginx (the static-file
 # ceiling), Verdaccio 6 (the npm reference), pnpm (the install scenario).
-# The distribution registry
-# (the OCI reference) comes with clients/oci.sh. Pinned and idempotent.
+# The distribution registry (the OCI reference) comes with clients/oci.sh.
+# Pinned and idempotent.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
