@@ -353,16 +353,15 @@ func (u *slowUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	v.(*atomic.Int64).Add(1)
 	if v, ok := u.files.Load(r.URL.Path); ok {
 		f := v.([2][]byte)
+		body, ctype := f[0], "application/json"
 		switch {
 		case strings.HasSuffix(r.URL.Path, ".tgz"):
-			w.Header().Set("Content-Type", "application/octet-stream")
+			ctype = "application/octet-stream"
 		case f[1] != nil && strings.Contains(r.Header.Get("Accept"), abbreviated):
-			w.Header().Set("Content-Type", abbreviated)
-			f[0] = f[1]
-		default:
-			w.Header().Set("Content-Type", "application/json")
+			body, ctype = f[1], abbreviated
 		}
-		w.Write(f[0])
+		w.Header().Set("Content-Type", ctype)
+		w.Write(body)
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
