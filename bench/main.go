@@ -16,7 +16,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bin := os.Getenv("ENTREPOT_BIN")
-	if bin == "" && !(len(os.Args) > 1 && os.Args[1] == "load") {
+	if bin == "" && !helperVerb(os.Args[1:]) {
 		dir, err := os.MkdirTemp("", "entrepot-bench-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -32,4 +32,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// helperVerb says whether args run one of the harness's helper processes
+// (`bench load`, `bench serve-bytes`), which need no binary built.
+func helperVerb(args []string) bool {
+	if len(args) > 0 && args[0] == "bench" {
+		args = args[1:]
+	}
+	return len(args) > 0 && (args[0] == "load" || args[0] == "serve-bytes")
 }

@@ -40,8 +40,19 @@ type Options struct {
 
 // Main parses args (the flags after `bench`) and runs.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, self string) error {
-	if len(args) > 0 && args[0] == "load" {
-		return LoadMain(args[1:], stdout)
+	// The harness runs itself as `<self> bench load` and `<self> bench
+	// serve-bytes`, which is right for both `entrepot` and `go run ./bench`
+	// (whose first argument is then "bench").
+	if len(args) > 0 && args[0] == "bench" {
+		args = args[1:]
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "load":
+			return LoadMain(args[1:], stdout)
+		case "serve-bytes":
+			return ServeBytes(args[1:])
+		}
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,6 +72,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, 
 		return nil
 	})
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the usage: asked for, so not a failure
+		}
 		return err
 	}
 	if *scen != "" {

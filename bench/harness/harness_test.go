@@ -72,3 +72,45 @@ func TestReportRatios(t *testing.T) {
 		t.Error("HTML report should have charts and no script")
 	}
 }
+
+func TestHelpSucceeds(t *testing.T) {
+	var out, errw strings.Builder
+	for _, arg := range []string{"-h", "--help"} {
+		if err := Main(t.Context(), []string{arg}, &out, &errw, "", ""); err != nil {
+			t.Fatalf("bench %s: %v", arg, err)
+		}
+	}
+	if !strings.Contains(errw.String(), "-scenarios") {
+		t.Fatalf("usage not printed: %q", errw.String())
+	}
+	if err := Main(t.Context(), []string{"-nosuchflag"}, &out, &errw, "", ""); err == nil {
+		t.Fatal("an unknown flag succeeded")
+	}
+}
+
+func TestRSSNoteOneKindOfSample(t *testing.T) {
+	base := usage{RSS: 30 << 20, PeakRSS: 67 << 20}
+	pushed := usage{RSS: 40 << 20, PeakRSS: 67 << 20}
+	pulled := usage{RSS: 42 << 20, PeakRSS: 67 << 20}
+	got := rssNote(base, pushed, pulled)
+	want := "server RSS 30.0 MiB before the push, 40.0 MiB after it, 42.0 MiB after the pulls: growth 12.0 MiB (peak RSS of the process so far 67.0 MiB)"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if got := rssNote(pulled, pulled, base); !strings.Contains(got, "growth -12.0 MiB") {
+		t.Fatalf("shrinking: %s", got)
+	}
+}
+
+func TestStampedeRowHasFigures(t *testing.T) {
+	lat := []time.Duration{3 * time.Second, time.Second, 2 * time.Second, 2 * time.Second}
+	r := summarize(lat, 4, 0, 4<<10, 2*time.Second)
+	if r.RPS != 2 || r.Throughput != 2<<10 || r.P50 != 2*time.Second || r.P99 != 3*time.Second || r.Max != 3*time.Second {
+		t.Fatalf("got %+v", r)
+	}
+	rep := newReport(Options{})
+	rep.add(Row{Scenario: "cold stampede (4)", Target: "entrepot", Result: r})
+	if md := rep.Markdown(); !strings.Contains(md, "| cold stampede (4) | entrepot | 2 | 2.0 KiB/s | 2s | 3s | 3s | 0 |") {
+		t.Fatalf("stampede row lacks its figures:\n%s", md)
+	}
+}

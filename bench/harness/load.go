@@ -51,7 +51,7 @@ func runLoad(ctx context.Context, self string, l Load) (Result, error) {
 	if wrk, err := exec.LookPath("wrk"); err == nil {
 		return runWrk(ctx, wrk, l)
 	}
-	args := []string{"load", "-c", strconv.Itoa(l.Concurrency), "-d", l.Duration.String()}
+	args := []string{"bench", "load", "-c", strconv.Itoa(l.Concurrency), "-d", l.Duration.String()}
 	for k, v := range l.Header {
 		args = append(args, "-H", k+": "+v)
 	}
@@ -260,7 +260,13 @@ func generate(l Load) Result {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return summarize(lat, requests.Load(), errs.Load(), bytesRead.Load(), time.Since(start))
+}
+
+// summarize turns per-request latencies into a Result: the built-in
+// generator and the one-shot scenarios (the cold stampede) report the
+// same figures the same way.
+func summarize(lat []time.Duration, requests, errs, bytesRead int64, elapsed time.Duration) Result {
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -268,9 +274,11 @@ func generate(l Load) Result {
 		}
 		return lat[int(math.Min(float64(len(lat)-1), p*float64(len(lat))))]
 	}
-	r := Result{Requests: requests.Load(), Errors: errs.Load(), Elapsed: elapsed, Tool: "built-in"}
-	r.RPS = float64(r.Requests) / elapsed.Seconds()
-	r.Throughput = float64(bytesRead.Load()) / elapsed.Seconds()
+	r := Result{Requests: requests, Errors: errs, Elapsed: elapsed, Tool: "built-in"}
+	if elapsed > 0 {
+		r.RPS = float64(r.Requests) / elapsed.Seconds()
+		r.Throughput = float64(bytesRead) / elapsed.Seconds()
+	}
 	r.P50, r.P99 = pct(0.50), pct(0.99)
 	if len(lat) > 0 {
 		r.Max = lat[len(lat)-1]

@@ -93,35 +93,7 @@ func (b *bench) staticConc(ctx context.Context, scenario string, files map[strin
 // verdaccio measures Verdaccio 6 serving the same package, when it was
 // installed into the test cache (deploy/testenv/clients/bench.sh).
 func (b *bench) verdaccio(ctx context.Context, f *npmFixture) error {
-	bin := filepath.Join(cacheDir(), "verdaccio", "node_modules", ".bin", "verdaccio")
-	if _, err := os.Stat(bin); err != nil {
-		return errors.New("not installed, no Verdaccio reference")
-	}
-	dir, err := os.MkdirTemp(b.work, "verdaccio-")
-	if err != nil {
-		return err
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	conf := fmt.Sprintf(`storage: %s/storage
-auth:
-  htpasswd:
-    file: %s/htpasswd
-    max_users: -1
-packages:
-  '**':
-    access: $all
-    publish: $anonymous $all
-log: { type: stdout, format: pretty, level: error }
-listen: 127.0.0.1:%d
-`, dir, dir, port)
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(conf), 0o644); err != nil {
-		return err
-	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	p, err := startCommand(ctx, "verdaccio", base+"/-/ping", []string{bin, "--config", filepath.Join(dir, "config.yaml")}, nil)
+	p, base, err := b.startVerdaccio(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -181,4 +153,47 @@ func cacheDir() string {
 	}
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "entrepot-test")
+}
+
+// startVerdaccio runs Verdaccio 6 from the test cache
+// (deploy/testenv/clients/bench.sh) on a free port, proxying every
+// package to uplink when it is not "", and returns it with its URL.
+func (b *bench) startVerdaccio(ctx context.Context, uplink string) (*process, string, error) {
+	bin := filepath.Join(cacheDir(), "verdaccio", "node_modules", ".bin", "verdaccio")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, "", errors.New("not installed, no Verdaccio reference")
+	}
+	dir, err := os.MkdirTemp(b.work, "verdaccio-")
+	if err != nil {
+		return nil, "", err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	uplinks, proxy := "", ""
+	if uplink != "" {
+		// maxage: the metadata stays fresh for the whole run, as
+		// Entrepot's cache does; what is measured is the hot path.
+		uplinks = fmt.Sprintf("uplinks:\n  up:\n    url: %s\n    maxage: 60m\n    timeout: 60s\n", uplink)
+		proxy = "    proxy: up\n"
+	}
+	conf := fmt.Sprintf(`storage: %s/storage
+auth:
+  htpasswd:
+    file: %s/htpasswd
+    max_users: -1
+%spackages:
+  '**':
+    access: $all
+    publish: $anonymous $all
+%slog: { type: stdout, format: pretty, level: error }
+listen: 127.0.0.1:%d
+`, dir, dir, uplinks, proxy, port)
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(conf), 0o644); err != nil {
+		return nil, "", err
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	p, err := startCommand(ctx, "verdaccio", base+"/-/ping", []string{bin, "--config", filepath.Join(dir, "config.yaml")}, nil)
+	return p, base, err
 }

@@ -74,7 +74,7 @@ func (r *Report) ratios(row Row) string {
 		return ""
 	}
 	var out []string
-	for _, ref := range []string{"nginx", "verdaccio", "distribution"} {
+	for _, ref := range []string{"nginx", "fasthttp", "verdaccio", "distribution"} {
 		if rr, ok := r.reference(row.Scenario, ref); ok {
 			a, b := row.Result.RPS, rr.Result.RPS
 			if bulk(row) {

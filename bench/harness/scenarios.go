@@ -38,6 +38,9 @@ var scenarios = []scenario{
 	{name: "stampede", about: "cold stampede: N concurrent requests of one uncached tarball behind a slow upstream", run: (*bench).stampede},
 	{name: "publish", about: "npm publish and OCI push of small artifacts", run: (*bench).publish},
 	{name: "mix", about: "the requests of an npm ci of a lockfile and of a container pull, replayed concurrently", run: (*bench).mix},
+	{name: "packument-sizes", about: "hot abbreviated packuments of about 2, 20 and 60 KB, anonymous and with a token, against nginx and a bare fasthttp handler serving the same bytes", skipSmoke: true, run: (*bench).packumentSizes},
+	{name: "memory", about: "the server's RSS after warming 15 large packuments, full and abbreviated, at CACHE_MEMORY of 64 and 256 MiB", skipSmoke: true, run: (*bench).memory},
+	{name: "install", about: "pnpm and npm install of a generated 400-package tree, warm client store, no lockfile, through Entrepot and through Verdaccio", skipSmoke: true, run: (*bench).install},
 	{name: "scale", about: "1, 2 and 3 edges on the given MongoDB and S3 behind nginx: hot reads per edge count, publish-to-visible latency across edges, upstream requests of a stampede spread over them", run: (*bench).scale},
 }
 
@@ -293,12 +296,8 @@ func (b *bench) ociBlob(ctx context.Context) error {
 		if err := b.measure(ctx, name, "entrepot", b.srv, Load{URLs: []string{u}, Header: map[string]string{"Authorization": "Bearer " + token}, Concurrency: conc}, int64(size)); err != nil {
 			return err
 		}
-		// Peak RSS is a high-water mark: what it gained from before the
-		// push to after the pulls is what pushing and pulling this blob
-		// cost in memory at most.
 		pulled := b.srv.usage()
-		b.rep.note(name, fmt.Sprintf("server peak RSS %s before the push, %s after it, %s after the pulls: growth %s",
-			human(float64(base.PeakRSS)), human(float64(pushed.PeakRSS)), human(float64(pulled.PeakRSS)), human(float64(pulled.PeakRSS-base.RSS))))
+		b.rep.note(name, rssNote(base, pushed, pulled))
 		if b.o.References {
 			if err := b.staticConc(ctx, name, map[string][]byte{"blob": data}, conc); err != nil {
 				return err
@@ -319,6 +318,14 @@ type slowUpstream struct {
 	hits  sync.Map // path → *atomic.Int64
 	delay time.Duration
 	tgz   sync.Map // name → []byte
+	files sync.Map // path → [2][]byte: generated documents and tarballs, served as they are
+}
+
+// put makes the upstream answer path with data (a generated tarball, or a
+// full packument), and with abbrev, when given, to a request for the
+// abbreviated packument, as a real npm registry does.
+func (u *slowUpstream) put(path string, data, abbrev []byte) {
+	u.files.Store(path, [2][]byte{data, abbrev})
 }
 
 func newSlowUpstream() *slowUpstream {
@@ -344,6 +351,19 @@ func (u *slowUpstream) tarball(name string) []byte {
 func (u *slowUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	v, _ := u.hits.LoadOrStore(r.URL.Path, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+	if v, ok := u.files.Load(r.URL.Path); ok {
+		f := v.([2][]byte)
+		body, ctype := f[0], "application/json"
+		switch {
+		case strings.HasSuffix(r.URL.Path, ".tgz"):
+			ctype = "application/octet-stream"
+		case f[1] != nil && strings.Contains(r.Header.Get("Accept"), abbreviated):
+			body, ctype = f[1], abbreviated
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Write(body)
+		return
+	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	if name, file, ok := strings.Cut(p, "/-/"); ok {
 		if file != name+"-1.0.0.tgz" {
@@ -397,12 +417,15 @@ func (b *bench) coldStampede(scenario, label string, base func(i int) string) (h
 	n := b.o.Stampede
 	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
+	lat := make([]time.Duration, n)
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			t0 := time.Now()
 			body, err := get(base(i)+path, nil)
+			lat[i] = time.Since(t0)
 			if err == nil && bytes.Equal(body, want) {
 				ok.Add(1)
 			} else {
@@ -415,7 +438,7 @@ func (b *bench) coldStampede(scenario, label string, base func(i int) string) (h
 	hits = b.up.count(strings.TrimPrefix(path, "/npm"))
 	b.rep.add(Row{
 		Scenario: scenario, Target: "entrepot",
-		Result: Result{Requests: int64(n), Errors: failed.Load(), Elapsed: elapsed, Tool: "built-in"},
+		Result: summarize(lat, int64(n), failed.Load(), ok.Load()*int64(len(want)), elapsed),
 		Note:   fmt.Sprintf("upstream requests %d (must be 1); %d of %d responses byte-identical and verified (%s each); all served in %s behind a %s upstream", hits, ok.Load(), n, human(float64(len(want))), elapsed.Round(time.Millisecond), b.up.delay),
 	})
 	fmt.Fprintf(b.log, "   upstream requests %d, %d/%d correct, %s\n", hits, ok.Load(), n, elapsed.Round(time.Millisecond))
@@ -506,4 +529,22 @@ func writeFiles(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// rssNote says what pushing and pulling one blob cost in memory. Every
+// figure, the growth included, comes from the same kind of sample: the
+// resident set (VmRSS) at each point, whose difference is the growth. The
+// high-water mark (VmHWM) is the process's whole life, an earlier
+// scenario's peak included, so it is given once, apart, and never
+// subtracted from a current figure.
+func rssNote(base, pushed, pulled usage) string {
+	return fmt.Sprintf("server RSS %s before the push, %s after it, %s after the pulls: growth %s (peak RSS of the process so far %s)",
+		human(float64(base.RSS)), human(float64(pushed.RSS)), human(float64(pulled.RSS)), signedHuman(pulled.RSS-base.RSS), human(float64(pulled.PeakRSS)))
+}
+
+func signedHuman(n int64) string {
+	if n < 0 {
+		return "-" + human(float64(-n))
+	}
+	return human(float64(n))
 }

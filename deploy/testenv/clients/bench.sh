@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `entrepot bench` measures against: wrk (the load generator; on two
 # cores only wrk and bombardier saturate nginx), nginx (the static-file
-# ceiling), Verdaccio 6 (the npm reference). The distribution registry
-# (the OCI reference) comes with clients/oci.sh. Pinned and idempotent.
+# ceiling), Verdaccio 6 (the npm reference), pnpm (the install scenario).
+# The distribution registry (the OCI reference) comes with clients/oci.sh.
+# Pinned and idempotent.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -15,3 +16,5 @@ if [ ! -f "$dir/package.json" ] || ! grep -q overrides "$dir/package.json"; then
 	rm -f "$dir/.installed"
 fi
 npm_install verdaccio verdaccio@6.8.0
+# pnpm, for the install scenario (the npm CLI comes with clients/npm.sh).
+npm_install pnpm pnpm@9.15.9
