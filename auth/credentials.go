@@ -170,8 +170,9 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, e
 	} else {
 		key = s.credKey(c.Kind, c.Username, c.Secret)
 	}
-	if e, ok := s.creds.get(key); ok && e.gen == gen {
-		return s.stillGood(ctx, op, e.p, e.noted)
+	now := time.Now() // read once: the clock is a measurable part of a cached answer
+	if e, ok := s.creds.getAt(key, now); ok && e.gen == gen {
+		return s.stillGood(ctx, op, e.p, e.noted, now)
 	}
 	var (
 		p     Principal
@@ -192,15 +193,15 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (Principal, e
 	e := credEntry{p: p, gen: gen, noted: new(atomic.Int64)}
 	s.creds.add(key, e, until)
 	if p.TokenID != "" {
-		s.tokenUsed(p.TokenID, e.noted)
+		s.tokenUsed(p.TokenID, e.noted, time.Now())
 	}
 	return p, nil
 }
 
 // stillGood re-checks what a cached credential cannot vouch for by itself:
 // the session of a JWT, the use of a token (noted is the cache entry's
-// note of its last use, for tokenUsed).
-func (s *Service) stillGood(ctx context.Context, op string, p Principal, noted *atomic.Int64) (Principal, error) {
+// note of its last use, and now the time, for tokenUsed).
+func (s *Service) stillGood(ctx context.Context, op string, p Principal, noted *atomic.Int64, now time.Time) (Principal, error) {
 	if p.SessionID != "" {
 		live, err := s.sessionLive(ctx, p.SessionID, p.UserID)
 		if err != nil {
@@ -211,7 +212,7 @@ func (s *Service) stillGood(ctx context.Context, op string, p Principal, noted *
 		}
 	}
 	if p.TokenID != "" {
-		s.tokenUsed(p.TokenID, noted)
+		s.tokenUsed(p.TokenID, noted, now)
 	}
 	return p, nil
 }
@@ -328,7 +329,7 @@ func (s *Service) current(ctx context.Context, op string, p Principal) (Principa
 	}
 	q := e.p
 	q.SessionID, q.password = p.SessionID, ""
-	return s.stillGood(ctx, op, q, e.noted)
+	return s.stillGood(ctx, op, q, e.noted, time.Now())
 }
 
 func (s *Service) authPassword(ctx context.Context, op string, c Credentials) (Principal, error) {
