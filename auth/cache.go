@@ -28,9 +28,12 @@ func newTTLCache[K comparable, V any](size int, ttl time.Duration) *ttlCache[K, 
 }
 
 // get returns the value under k if it has not expired.
-func (t *ttlCache[K, V]) get(k K) (V, bool) {
+func (t *ttlCache[K, V]) get(k K) (V, bool) { return t.getAt(k, time.Now()) }
+
+// getAt is get at now, for a hot path that reads the clock once.
+func (t *ttlCache[K, V]) getAt(k K, now time.Time) (V, bool) {
 	e, ok := t.c.Get(k)
-	if !ok || !time.Now().Before(e.until) {
+	if !ok || !now.Before(e.until) {
 		var zero V
 		return zero, false
 	}

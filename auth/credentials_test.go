@@ -24,6 +24,7 @@ func TestParseCredentials(t *testing.T) {
 		{"basic user token", "Basic " + b64("alice:"+tok), Credentials{Kind: TokenCredentials, Username: "alice", Secret: tok}},
 		{"basic __token__", "Basic " + b64("__token__:"+tok), Credentials{Kind: TokenCredentials, Username: "__token__", Secret: tok}},
 		{"basic token as user", "Basic " + b64(tok+":"), Credentials{Kind: TokenCredentials, Secret: tok}},
+		{"basic longer than the stack buffer", "Basic " + b64("alice:"+strings.Repeat("p", 400)), Credentials{Kind: PasswordCredentials, Username: "alice", Secret: strings.Repeat("p", 400)}},
 		{"basic unpadded", "Basic " + strings.TrimRight(b64("al:pw123456"), "="), Credentials{Kind: PasswordCredentials, Username: "al", Secret: "pw123456"}},
 		{"raw token (cargo, gem)", tok, Credentials{Kind: TokenCredentials, Secret: tok}},
 		{"raw __token__", "__token__:" + tok, Credentials{Kind: TokenCredentials, Username: "__token__", Secret: tok}},

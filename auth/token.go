@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"entrepot/hosted"
@@ -192,9 +193,18 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	return fault.Op("auth.RevokeToken", err)
 }
 
-// tokenUsed notes that token id was used now; FlushTokenUse writes it.
-func (s *Service) tokenUsed(id string) {
-	now := time.Now()
+// tokenUsed notes that token id was used at now; FlushTokenUse writes it.
+// noted, when not nil, is the cached credential's note of its last use:
+// a token in continuous use is noted once a second rather than on every
+// request, which keeps the hot path off usedMu (that every core would
+// take in turn); last-used times are kept to the second.
+func (s *Service) tokenUsed(id string, noted *atomic.Int64, now time.Time) {
+	if noted != nil {
+		last := noted.Load()
+		if now.UnixNano()-last < int64(time.Second) || !noted.CompareAndSwap(last, now.UnixNano()) {
+			return
+		}
+	}
 	s.usedMu.Lock()
 	s.used[id] = now
 	s.usedMu.Unlock()

@@ -171,12 +171,36 @@ func (c *requestContext) end() {
 }
 
 // setPrincipal records the request's caller for PrincipalOf.
-func setPrincipal(ctx *fasthttp.RequestCtx, p auth.Principal) {
+//
+// It reports false outside a Mux, where there is no request context: the
+// caller then keeps p as a user value. Inside one, the request context is
+// the one place p is kept, which spares boxing it into a user value on
+// every authenticated request.
+func setPrincipal(ctx *fasthttp.RequestCtx, p auth.Principal) bool {
+	rc := requestContextOf(ctx)
+	if rc == nil {
+		return false
+	}
+	rc.mu.Lock()
+	rc.principal, rc.known = p, true
+	rc.mu.Unlock()
+	return true
+}
+
+// principalOf is the request's caller once Who or Assume set it: from the
+// request context, or the user value Who sets for the anonymous caller
+// (a zero Principal boxes without allocating) and Assume outside a Mux.
+func principalOf(ctx *fasthttp.RequestCtx) (auth.Principal, bool) {
 	if rc, ok := ctx.UserValue(contextKey).(*requestContext); ok {
 		rc.mu.Lock()
-		rc.principal, rc.known = p, true
+		p, known := rc.principal, rc.known
 		rc.mu.Unlock()
+		if known {
+			return p, true
+		}
 	}
+	p, ok := ctx.UserValue(principalKey).(auth.Principal)
+	return p, ok
 }
 
 // endContext cancels the request's context, if it made one.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"entrepot/auth"
 	"entrepot/hosted/fault"
 )
 
@@ -110,7 +109,7 @@ func conceal(ctx *fasthttp.RequestCtx, err error, message string, closed bool) e
 	case anonymous && (closed || !read):
 		return fault.New("edge", fault.Unauthorized, authRequired)
 	}
-	if p, _ := ctx.UserValue(principalKey).(auth.Principal); p.PlatformAdmin {
+	if p, _ := principalOf(ctx); p.PlatformAdmin {
 		return err
 	}
 	switch {

@@ -96,7 +96,7 @@ const principalKey = "edge.principal"
 // of it. No credentials is the anonymous principal, not an error; bad
 // credentials are Unauthorized.
 func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
-	if p, ok := ctx.UserValue(principalKey).(auth.Principal); ok {
+	if p, ok := principalOf(ctx); ok {
 		return p, nil
 	}
 	c := presented(ctx)
@@ -104,7 +104,9 @@ func (r *Registry) Who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 		ctx.SetUserValue(principalKey, auth.Principal{})
 		return auth.Principal{}, nil
 	}
-	c.ClientIP = r.ClientIP(ctx)
+	if c.Kind == auth.PasswordCredentials {
+		c.ClientIP = r.ClientIP(ctx) // throttles password guessing; tokens and JWTs need none
+	}
 	p, err := r.Auth.Authenticate(Context(ctx), c)
 	if err != nil {
 		return auth.Principal{}, err
@@ -374,8 +376,9 @@ func (r *Registry) HostedRepo(ctx context.Context, orgID, protocol string) (auth
 // authenticated the request by means of its own (OCI registry tokens):
 // Who, May and Record then use it.
 func (r *Registry) Assume(ctx *fasthttp.RequestCtx, p auth.Principal) {
-	ctx.SetUserValue(principalKey, p)
-	setPrincipal(ctx, p)
+	if !setPrincipal(ctx, p) {
+		ctx.SetUserValue(principalKey, p)
+	}
 }
 
 // ClientIP is the client's address, through the trusted proxies
@@ -387,7 +390,7 @@ func (r *Registry) Record(ctx *fasthttp.RequestCtx, action, target, orgID, outco
 	if r.Audit == nil {
 		return
 	}
-	p, _ := ctx.UserValue(principalKey).(auth.Principal)
+	p, _ := principalOf(ctx)
 	r.Audit.Record(auth.Entry{
 		ActorUserID:  p.UserID,
 		ActorTokenID: p.TokenID,

@@ -157,16 +157,58 @@ func (h *Handler) proxyBlob(ctx *fasthttp.RequestCtx, t target, c Coord) error {
 		return err
 	}
 	scope := pullScope(t.upName)
+	key, legacy := mirrorkit.OCIBlob(c.Digest), mirrorkit.LegacyOCIBlob(m.prefix, c.Digest)
+	if ctx.IsHead() && !h.cached(ctx, key, legacy) {
+		return h.headUpstreamBlob(ctx, m, u, scope, c.Digest)
+	}
 	// A layer's fill may take longer than a read's budget: the wait keeps
 	// the request's values, and the cache's own bound (WaitTimeout).
 	e, err := h.r.Cache.Get(context.WithoutCancel(edge.Context(ctx)), cache.Request{
-		Key: mirrorkit.OCIBlob(c.Digest), Legacy: mirrorkit.LegacyOCIBlob(m.prefix, c.Digest), Want: []blob.Digest{c.Digest},
+		Key: key, Legacy: legacy, Want: []blob.Digest{c.Digest},
 		Fetch: mirrorkit.Artifact(m.scoped(scope), u, mirrorkit.ArtifactOptions{MaxSize: h.opts.MaxBlobSize, ContentType: "application/octet-stream"}),
 	})
 	if err != nil {
 		return upstreamError(codeBlobUnknown, err)
 	}
 	return h.serveBlob(ctx, c.Digest, e.Digest)
+}
+
+// cached reports whether the blob under key (or its legacy key, which
+// the next Get adopts) is stored: a HEAD is then answered from the store.
+func (h *Handler) cached(ctx *fasthttp.RequestCtx, key, legacy string) bool {
+	stored := func(e cache.Entry, ok bool) bool { return ok && !e.Negative && e.Digest != "" }
+	bg := edge.Context(ctx)
+	return stored(h.r.Cache.Peek(bg, key)) || stored(h.r.Cache.Peek(bg, legacy))
+}
+
+// headUpstreamBlob answers a HEAD of a blob not cached yet with the
+// upstream's HEAD: a client checking whether it has a layer must not make
+// the mirror pull the whole layer. Nothing is cached; a later GET fills.
+// The upstream's Docker-Content-Digest, when it sends one, must be the
+// digest asked for.
+func (h *Handler) headUpstreamBlob(ctx *fasthttp.RequestCtx, m *mirror, u, scope string, d blob.Digest) error {
+	const op = "oci.headBlob"
+	resp, err := m.up.Get(edge.Context(ctx), u, scope, upstream.Request{Method: fasthttp.MethodHead})
+	if err != nil {
+		return upstreamError(codeBlobUnknown, err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != string(d) {
+		return upstreamError(codeBlobUnknown, fault.Newf(op, fault.Upstream, "upstream answered digest %q for %s", clip(got), d))
+	}
+	if resp.ContentLength < 0 {
+		return upstreamError(codeBlobUnknown, fault.Newf(op, fault.Upstream, "upstream sent no length for %s", d))
+	}
+	if h.opts.MaxBlobSize > 0 && resp.ContentLength > h.opts.MaxBlobSize {
+		return withCode(codeBlobUnknown, fault.Newf(op, fault.TooLarge, "blob %s is %d bytes, more than %d", d, resp.ContentLength, h.opts.MaxBlobSize))
+	}
+	hd := &ctx.Response.Header
+	hd.Set("Docker-Content-Digest", string(d))
+	hd.Set("ETag", `"`+string(d)+`"`)
+	hd.SetContentType("application/octet-stream")
+	hd.SetContentLength(int(resp.ContentLength))
+	ctx.Response.SkipBody = true
+	return nil
 }
 
 // proxyTags serves a mirrored tags list, cached for the metadata TTL, the

@@ -25,6 +25,7 @@ type fakeRegistry struct {
 	tokens  atomic.Int32
 	down    atomic.Bool
 	gate    chan struct{} // when set, blob GETs wait for it
+	sent    atomic.Int64  // body bytes written
 }
 
 func newFakeRegistry(t *testing.T) *fakeRegistry {
@@ -84,7 +85,8 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", itoa(len(b)))
 		return
 	}
-	w.Write(b)
+	n, _ := w.Write(b)
+	f.sent.Add(int64(n))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
