@@ -74,8 +74,10 @@ type failState struct {
 var throttleC = hosted.Collection{Name: "auth_throttle", Index: []string{"expires"}}
 
 const (
-	// throttleStoreTimeout bounds each store call of a shared Throttle.
-	throttleStoreTimeout = 2 * time.Second
+	// throttleStoreTimeout bounds a shared Throttle's whole update of one
+	// key, retries included: guesses sent in parallel all contend for one
+	// record, and each must still be counted on a loaded store.
+	throttleStoreTimeout = 5 * time.Second
 	// maxThrottleTries bounds a failure's compare-and-swap loop; every turn
 	// means another attempt counted a failure of the same key meanwhile
 	// (guesses sent in parallel), and each turn lets one writer through.
@@ -437,8 +439,9 @@ func (t *Throttle) upsert(key string, fn func(failState) (failState, time.Time))
 		if !fault.Is(err, fault.Conflict) && !fault.Is(err, fault.NotFound) {
 			return failState{}, fault.Op(op, err)
 		}
-		// Spread the losers out, so that the next turn is not the same race.
-		time.Sleep(rand.N(time.Millisecond))
+		// Spread the losers out, more widely each turn, so that the next
+		// turn is not the same race (exponential backoff with full jitter).
+		time.Sleep(rand.N(min(time.Millisecond<<try, 50*time.Millisecond)))
 	}
 	return failState{}, fault.Wrap(op, fault.Conflict, err)
 }

@@ -138,13 +138,18 @@ func (s *Store) lockRevision(ctx context.Context, op string, c *mongo.Collection
 // writeContext returns the context a holder writes under: one that ends
 // lockMargin before the lock expires, so that the write cannot land after
 // another writer has taken the next attempt. It fails when that moment is
-// past already.
+// past already. The caller's own deadline and cancellation do not cut it:
+// a write cut short without an answer may still land, so its lock must be
+// left to expire, and every other writer of the record would wait for
+// that (a burst of short-deadline writers on one record, such as guesses
+// counted by the shared login throttle, then loses most of its writes).
+// Once the lock is held, finishing the write is the cheapest way out.
 func (l *heldLock) writeContext(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
 	end := l.exp.Add(-lockMargin)
 	if !time.Now().Before(end) {
 		return nil, nil, fault.Newf(op, fault.Unavailable, "lock on %s %q expired before the write", l.coll, l.id)
 	}
-	wctx, cancel := context.WithDeadline(ctx, end)
+	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	return wctx, cancel, nil
 }
 
