@@ -120,6 +120,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if !cfg.UpstreamCache {
 		expiry = 0
 	}
+	budget, err := edge.NewBudget(cfg.CacheMemory, filepath.Join(cfg.DataDir, "prepared"))
+	if err != nil {
+		return &ConfigError{Var: "DATA_DIR", Err: fmt.Errorf("prepared documents: %w", err)}
+	}
 	registry := (&edge.Registry{
 		Catalog:         hosted.NewCatalog(meta).WithChanges(feed),
 		Blobs:           blobs,
@@ -133,6 +137,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MaxUpload:       cfg.MaxUpload,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 		Changes:         feed,
+		Budget:          budget,
 	}).Init()
 	feed.Subscribe(authSvc.Changed)
 	feed.Subscribe(registry.Changed) // and through it every protocol's caches (Registry.OnChange)
