@@ -23,6 +23,11 @@ type Budget struct {
 	c *otter.Cache[shelfKey, weighed]
 	// dir holds prepared files; "" keeps every document in memory.
 	dir string
+	// linger is how long an evicted document's file outlives its entry:
+	// a request that found the entry just before opens the file just
+	// after, and an open file survives its removal.
+	linger time.Duration
+	max    uint64
 }
 
 type shelfKey struct{ shelf, key string }
@@ -45,7 +50,7 @@ func NewBudget(bytes int64, dir string) (*Budget, error) {
 	if bytes <= 0 {
 		bytes = DefaultCacheMemory
 	}
-	b := &Budget{dir: dir}
+	b := &Budget{dir: dir, linger: 10 * time.Second, max: uint64(bytes)}
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
@@ -61,7 +66,7 @@ func NewBudget(bytes int64, dir string) (*Budget, error) {
 		},
 		OnDeletion: func(e otter.DeletionEvent[shelfKey, weighed]) {
 			if d, ok := e.Value.v.(*Document); ok {
-				d.release()
+				d.release(b.linger)
 			}
 		},
 	})
@@ -114,7 +119,17 @@ func (s *Shelf[V]) Add(key string, v V) {
 	if s.ttl > 0 {
 		e.until = time.Now().Add(s.ttl).UnixNano()
 	}
-	s.b.c.Set(shelfKey{s.name, key}, e)
+	k := shelfKey{s.name, key}
+	if uint64(e.w)+entryOverhead > s.b.max {
+		// Heavier than the whole budget: it would only push everything
+		// else out before being evicted itself.
+		s.b.c.Invalidate(k)
+		if d, ok := any(v).(*Document); ok {
+			d.release(s.b.linger)
+		}
+		return
+	}
+	s.b.c.Set(k, e)
 }
 
 // Remove forgets key.
@@ -152,13 +167,8 @@ func (b *Budget) prepare(tag string, body []byte) string {
 	return f.Name()
 }
 
-// releaseDelay is how long an evicted document's file outlives its entry:
-// a request that found the entry just before opens the file just after,
-// and an open file survives its removal.
-const releaseDelay = 10 * time.Second
-
-func removeLater(paths ...string) {
-	time.AfterFunc(releaseDelay, func() {
+func removeLater(after time.Duration, paths ...string) {
+	time.AfterFunc(after, func() {
 		for _, p := range paths {
 			if p != "" {
 				os.Remove(p) // gone already is as good

@@ -85,11 +85,11 @@ func (d *Document) Weight() int {
 	return len(d.body) + len(d.gz) + (d.size+d.gzSize)/fileWeight + len(d.etag) + len(d.gzETag) + len(d.file) + len(d.gzFile) + 256
 }
 
-// release removes d's prepared files, a little later (a request may have
+// release removes d's prepared files, after linger (a request may have
 // found d just before).
-func (d *Document) release() {
+func (d *Document) release(linger time.Duration) {
 	if d.file != "" || d.gzFile != "" {
-		removeLater(d.file, d.gzFile)
+		removeLater(linger, d.file, d.gzFile)
 	}
 }
 
@@ -204,7 +204,7 @@ func (d *Document) serve(ctx *fasthttp.RequestCtx, lazy bool) {
 		f, err := os.Open(file)
 		if err != nil {
 			// Removed under us: only after the document left the budget
-			// and releaseDelay passed, so this request is very late.
+			// and its linger passed, so this request is very late.
 			h.Del("ETag")
 			h.Del("Cache-Control")
 			ctx.Error("prepared document gone, retry", fasthttp.StatusServiceUnavailable)
