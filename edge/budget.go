@@ -28,6 +28,12 @@ type Budget struct {
 	// after, and an open file survives its removal.
 	linger time.Duration
 	max    uint64
+	// fileMin is the body size from which a document goes to a prepared
+	// file: a 64th of the budget, so that no one document takes a large
+	// part of it. Not lower: measured on 2 cores with wrk, an 18 KB and a
+	// 59 KB packument sent from a file by sendfile (open, sendfile, close
+	// per request) ran at 0.3–0.4× the same bytes from memory.
+	fileMin int
 }
 
 type shelfKey struct{ shelf, key string }
@@ -50,7 +56,7 @@ func NewBudget(bytes int64, dir string) (*Budget, error) {
 	if bytes <= 0 {
 		bytes = DefaultCacheMemory
 	}
-	b := &Budget{dir: dir, linger: 10 * time.Second, max: uint64(bytes)}
+	b := &Budget{dir: dir, linger: 10 * time.Second, max: uint64(bytes), fileMin: int(max(bytes/64, sendfileMin))}
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err

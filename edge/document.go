@@ -51,8 +51,8 @@ type Document struct {
 }
 
 // sendfileMin is the body size from which fasthttp sends an *os.File by
-// sendfile (its maxSmallFileSize) instead of copying it: from there a
-// prepared file is both lighter and faster than memory.
+// sendfile (its maxSmallFileSize) instead of copying it: a prepared file
+// smaller than that would be copied, so it is never made.
 const sendfileMin = 8 << 10
 
 // fileWeight is the part of a prepared file's size that its document
@@ -61,18 +61,19 @@ const sendfileMin = 8 << 10
 const fileWeight = 8
 
 // NewDocument is NewDocument for a document held on b: a body (or gzip
-// variant) above the sendfile threshold goes to a prepared file, which
-// leaves by sendfile, and only the document's header stays in memory. The
+// variant) above b's file threshold (a 64th of the budget, and never
+// below the sendfile threshold) goes to a prepared file, which leaves by
+// sendfile, and only the document's header stays in memory. The
 // file is removed when the document leaves b (a document made here must
 // be added to a Shelf of b, or its files live until the next start).
 func (b *Budget) NewDocument(body []byte, o DocOptions) *Document {
 	d := NewDocument(body, o)
-	if len(d.body) > sendfileMin {
+	if len(d.body) > b.fileMin {
 		if d.file = b.prepare("d", d.body); d.file != "" {
 			d.size, d.body = len(d.body), nil
 		}
 	}
-	if len(d.gz) > sendfileMin {
+	if len(d.gz) > b.fileMin {
 		if d.gzFile = b.prepare("z", d.gz); d.gzFile != "" {
 			d.gzSize, d.gz = len(d.gz), nil
 		}
