@@ -119,13 +119,6 @@ func (h *Handler) forget(n Name) {
 	h.docs.forgetHosted(n.String())
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 func itoa(u uint64) string { return strconv.FormatUint(u, 10) }
 
 // packument is GET /<name>: resolve, check read once, answer from the
