@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,54 @@ type Document struct {
 	etag, gzETag string
 	vary         string
 	o            DocOptions
+	// file, gzFile name the prepared files that hold a body too large to
+	// be worth memory (Budget.NewDocument); size, gzSize are their lengths.
+	file, gzFile string
+	size, gzSize int
+}
+
+// sendfileMin is the body size from which fasthttp sends an *os.File by
+// sendfile (its maxSmallFileSize) instead of copying it: a prepared file
+// smaller than that would be copied, so it is never made.
+const sendfileMin = 8 << 10
+
+// fileWeight is the part of a prepared file's size that its document
+// weighs in the budget: the file costs no memory, but the budget bounds
+// the disk too, at fileWeight × CACHE_MEMORY.
+const fileWeight = 8
+
+// NewDocument is NewDocument for a document held on b: a body (or gzip
+// variant) above b's file threshold (a 64th of the budget, and never
+// below the sendfile threshold) goes to a prepared file, which leaves by
+// sendfile, and only the document's header stays in memory. The
+// file is removed when the document leaves b (a document made here must
+// be added to a Shelf of b, or its files live until the next start).
+func (b *Budget) NewDocument(body []byte, o DocOptions) *Document {
+	d := NewDocument(body, o)
+	if len(d.body) > b.fileMin {
+		if d.file = b.prepare("d", d.body); d.file != "" {
+			d.size, d.body = len(d.body), nil
+		}
+	}
+	if len(d.gz) > b.fileMin {
+		if d.gzFile = b.prepare("z", d.gz); d.gzFile != "" {
+			d.gzSize, d.gz = len(d.gz), nil
+		}
+	}
+	return d
+}
+
+// Weight is what d costs the budget, in bytes.
+func (d *Document) Weight() int {
+	return len(d.body) + len(d.gz) + (d.size+d.gzSize)/fileWeight + len(d.etag) + len(d.gzETag) + len(d.file) + len(d.gzFile) + 256
+}
+
+// release removes d's prepared files, after linger (a request may have
+// found d just before).
+func (d *Document) release(linger time.Duration) {
+	if d.file != "" || d.gzFile != "" {
+		removeLater(linger, d.file, d.gzFile)
+	}
 }
 
 // NewDocument prepares body for serving: its tags and its gzip variant
@@ -117,7 +166,7 @@ func (d *Document) Serve(ctx *fasthttp.RequestCtx) { d.serve(ctx, false) }
 func (d *Document) serve(ctx *fasthttp.RequestCtx, lazy bool) {
 	h := &ctx.Response.Header
 	body, etag := d.body, d.etag
-	gz := acceptsGzip(ctx.Request.Header.Peek("Accept-Encoding")) && (d.gz != nil || lazy && !d.o.NoGzip && len(d.body) >= lazyGzipMin)
+	gz := acceptsGzip(ctx.Request.Header.Peek("Accept-Encoding")) && (d.gz != nil || d.gzFile != "" || lazy && !d.o.NoGzip && len(d.body) >= lazyGzipMin)
 	if gz {
 		etag = d.gzETag
 	}
@@ -135,17 +184,34 @@ func (d *Document) serve(ctx *fasthttp.RequestCtx, lazy bool) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
+	file, size := d.file, d.size
 	if gz {
-		body = d.gz
-		if body == nil {
+		body, file, size = d.gz, d.gzFile, d.gzSize
+		if body == nil && file == "" {
 			body = compress(d.body, gzip.BestSpeed)
 		}
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.SetContentType(d.o.ContentType)
+	if file == "" {
+		size = len(body)
+	}
 	if ctx.IsHead() {
-		h.SetContentLength(len(body))
+		h.SetContentLength(size)
 		ctx.Response.SkipBody = true
+		return
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			// Removed under us: only after the document left the budget
+			// and its linger passed, so this request is very late.
+			h.Del("ETag")
+			h.Del("Cache-Control")
+			ctx.Error("prepared document gone, retry", fasthttp.StatusServiceUnavailable)
+			return
+		}
+		ctx.Response.SetBodyStream(f, size) // fasthttp closes f; an *os.File leaves by sendfile
 		return
 	}
 	ctx.Response.SetBodyRaw(body)

@@ -55,6 +55,10 @@ type Registry struct {
 	// alone, and Notify hands changes to Changed directly.
 	Changes hosted.Notifier
 
+	// Budget is the one byte budget of the protocols' document caches
+	// (CACHE_MEMORY); nil = DefaultCacheMemory, all in memory.
+	Budget *Budget
+
 	subsMu sync.Mutex
 	subs   []func(hosted.Change) // OnChange's
 
@@ -84,6 +88,9 @@ func (r *Registry) Init() *Registry {
 	r.claims = expirable.NewLRU[string, claimEntry](65536, nil, claimTTL)
 	r.orgs = expirable.NewLRU[string, orgEntry](16384, nil, claimTTL)
 	r.anonMirror.Store(r.AnonymousMirror)
+	if r.Budget == nil {
+		r.Budget, _ = NewBudget(0, "") // errs only on a folder
+	}
 	if r.Log == nil {
 		r.Log = slog.Default()
 	}

@@ -24,11 +24,13 @@ type Config struct {
 	PublicURL      string // "" = derived from each request
 	TrustedProxies []netip.Prefix
 
-	DataDir   string
-	MongoURL  string
-	MongoDB   string
-	S3        S3Config
-	StorePath string
+	DataDir string
+	// CacheMemory is CACHE_MEMORY, in bytes.
+	CacheMemory int64
+	MongoURL    string
+	MongoDB     string
+	S3          S3Config
+	StorePath   string
 
 	JWTSecret         string
 	AuthEncryptionKey string
@@ -236,6 +238,14 @@ func settings() []setting {
 				return errors.New("must be a number of MiB from 1 to 1048576")
 			}
 			c.MaxUpload = n << 20
+			return nil
+		}},
+		{env: "CACHE_MEMORY", def: "256", help: "memory for the caches of prepared metadata documents (all protocols together), in MiB, or with a unit (512KiB, 64MiB, 1GiB); larger documents are kept as prepared files in DATA_DIR/prepared, up to 8 times this on disk", parse: func(c *Config, v string) error {
+			n, err := parseSize(v)
+			if err != nil || n < 1<<20 {
+				return errors.New("must be a size of at least 1 MiB, like 256 (MiB) or 1GiB")
+			}
+			c.CacheMemory = n
 			return nil
 		}},
 		{env: "SHUTDOWN_TIMEOUT", def: "30s", help: "how long SIGTERM waits for in-flight requests", parse: func(c *Config, v string) error {
@@ -452,4 +462,24 @@ func usage(out io.Writer, ss []setting) {
 		fmt.Fprintf(tw, "%s\t--%s\t%s\t%s\n", s.env, flagName(s.env), def, s.help)
 	}
 	tw.Flush()
+}
+
+// parseSize reads a size in MiB ("256") or with a binary unit ("64MiB",
+// "512KiB", "1GiB").
+func parseSize(v string) (int64, error) {
+	unit := int64(1 << 20)
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if rest, ok := strings.CutSuffix(v, u.s); ok {
+			v, unit = strings.TrimSpace(rest), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<50/unit {
+		return 0, errors.New("not a size")
+	}
+	return n * unit, nil
 }

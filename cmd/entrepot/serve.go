@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -126,6 +127,18 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if !cfg.UpstreamCache {
 		expiry = 0
 	}
+	// The caches stay within CACHE_MEMORY, but a large document's fill
+	// and rewrite are transient garbage that the collector, left at its
+	// default pace, keeps as RSS long after: a soft memory limit a little
+	// above the budget makes it return that memory (GOMEMLIMIT, when set,
+	// is the operator's word).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.CacheMemory + memoryHeadroom)
+	}
+	budget, err := edge.NewBudget(cfg.CacheMemory, filepath.Join(cfg.DataDir, "prepared"))
+	if err != nil {
+		return &ConfigError{Var: "DATA_DIR", Err: fmt.Errorf("prepared documents: %w", err)}
+	}
 	registry := (&edge.Registry{
 		Catalog:         hosted.NewCatalog(meta).WithChanges(feed),
 		Blobs:           blobs,
@@ -139,6 +152,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MaxUpload:       cfg.MaxUpload,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 		Changes:         feed,
+		Budget:          budget,
 	}).Init()
 	feed.Subscribe(authSvc.Changed)
 	feed.Subscribe(registry.Changed) // and through it every protocol's caches (Registry.OnChange)
@@ -329,3 +343,8 @@ func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, e
 	}
 	return out, nil
 }
+
+// memoryHeadroom is what the process may hold besides its caches before
+// the collector works harder: connections' buffers, fills in flight, the
+// runtime itself.
+const memoryHeadroom = 48 << 20

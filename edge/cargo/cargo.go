@@ -44,9 +44,6 @@ type Options struct {
 	// MaxIndexFile caps an upstream index file (default 64 MiB): it is
 	// read whole to find a version's checksum.
 	MaxIndexFile int64
-	// Indexes is how many rendered hosted index files are held in memory
-	// (default 4096).
-	Indexes int
 }
 
 // Handler serves the cargo protocols. It is safe for concurrent use.
@@ -59,7 +56,7 @@ type Handler struct {
 
 	// index holds rendered hosted index files by normalized name, valid
 	// while the package's serial is unchanged.
-	index *expirable.LRU[string, renderedIndex]
+	index *edge.Shelf[renderedIndex]
 
 	// private remembers, briefly, whether hosted crates exist that
 	// anonymous callers may not read: then the index asks every caller to
@@ -81,14 +78,11 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	if opts.MaxIndexFile <= 0 {
 		opts.MaxIndexFile = 64 << 20
 	}
-	if opts.Indexes <= 0 {
-		opts.Indexes = 4096
-	}
 	h := &Handler{
 		r:        r,
 		up:       up,
 		opts:     opts,
-		index:    expirable.NewLRU[string, renderedIndex](opts.Indexes, nil, time.Hour),
+		index:    edge.NewShelf(r.Budget, "cargo.index", time.Hour, func(ri renderedIndex) int { return len(ri.id) + len(ri.body) }),
 		versions: expirable.NewLRU[string, foundVersion](16384, nil, time.Hour),
 	}
 	r.OnChange(h.changed)

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
@@ -56,10 +55,10 @@ type Handler struct {
 	// docs holds rendered p2 documents: hosted ones keyed by package
 	// serial, mirrored ones by the upstream document's digest, both with
 	// the base URL they were written for.
-	docs *expirable.LRU[string, []byte]
+	docs *edge.Shelf[[]byte]
 	// parsed holds upstream documents parsed for dist look-ups and the
 	// upstream's metadata-url, keyed by blob digest.
-	parsed *expirable.LRU[string, any]
+	parsed *edge.Shelf[any]
 
 	downloads sync.Map // name → *atomic.Int64, notify-batch counts since start
 }
@@ -83,8 +82,8 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		r:      r,
 		up:     up,
 		opts:   opts,
-		docs:   expirable.NewLRU[string, []byte](512, nil, 10*time.Minute),
-		parsed: expirable.NewLRU[string, any](512, nil, 10*time.Minute),
+		docs:   edge.NewShelf(r.Budget, "composer.docs", 10*time.Minute, func(b []byte) int { return len(b) }),
+		parsed: edge.NewShelf(r.Budget, "composer.parsed", 10*time.Minute, parsedWeight),
 	}
 	return h
 }
@@ -145,4 +144,16 @@ func (h *Handler) dist(ctx *fasthttp.RequestCtx) error {
 // (edge.ServeDocument: validators, 304, gzip).
 func writeJSON(ctx *fasthttp.RequestCtx, doc []byte, lastModified time.Time) {
 	edge.ServeDocument(ctx, doc, edge.DocOptions{ContentType: "application/json", LastModified: lastModified})
+}
+
+// parsedWeight is about what a parsed upstream document holds in memory:
+// a metadata-url template, or the dists of a package's versions.
+func parsedWeight(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v)
+	case map[string]dist:
+		return 64 + 256*len(v)
+	}
+	return 256
 }

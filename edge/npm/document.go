@@ -3,7 +3,6 @@ package npm
 import (
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"entrepot/edge"
@@ -18,9 +17,10 @@ const (
 
 // newDocument prepares a packument for serving: its tags and gzip
 // variant are built once, then every request is served from them
-// (edge.Document). Packuments differ by Accept (abbreviated or full).
-func newDocument(body []byte, contentType, cacheControl string) *edge.Document {
-	return edge.NewDocument(body, edge.DocOptions{ContentType: contentType, CacheControl: cacheControl, Vary: "Accept"})
+// (edge.Document), a large one from prepared files on the budget.
+// Packuments differ by Accept (abbreviated or full).
+func (d *documents) newDocument(body []byte, contentType, cacheControl string) *edge.Document {
+	return d.budget.NewDocument(body, edge.DocOptions{ContentType: contentType, CacheControl: cacheControl, Vary: "Accept"})
 }
 
 // documents holds prepared documents by key, and for hosted packages the
@@ -31,15 +31,19 @@ func newDocument(body []byte, contentType, cacheControl string) *edge.Document {
 // changes.go), forgets the stamp at once; serialTTL bounds a stamp read
 // just before a change that the change's forgetting ran ahead of.
 type documents struct {
-	lru     *lru.Cache[string, *edge.Document]
+	budget  *edge.Budget
+	docs    *edge.Shelf[*edge.Document]
 	serials *expirable.LRU[string, hosted.Stamp]
 }
 
 const serialTTL = time.Second
 
-func newDocuments(n int) *documents {
-	l, _ := lru.New[string, *edge.Document](n) // errs only on n <= 0
-	return &documents{lru: l, serials: expirable.NewLRU[string, hosted.Stamp](65536, nil, serialTTL)}
+func newDocuments(b *edge.Budget) *documents {
+	return &documents{
+		budget:  b,
+		docs:    edge.NewShelf(b, "npm.docs", 0, (*edge.Document).Weight),
+		serials: expirable.NewLRU[string, hosted.Stamp](65536, nil, serialTTL),
+	}
 }
 
 // docKey names a prepared document: its form, the package, what its
@@ -49,8 +53,8 @@ func docKey(form, name, source, base string) string {
 	return form + "\x00" + name + "\x00" + source + "\x00" + base
 }
 
-func (d *documents) get(key string) (*edge.Document, bool) { return d.lru.Get(key) }
-func (d *documents) add(key string, doc *edge.Document)    { d.lru.Add(key, doc) }
+func (d *documents) get(key string) (*edge.Document, bool) { return d.docs.Get(key) }
+func (d *documents) add(key string, doc *edge.Document)    { d.docs.Add(key, doc) }
 
 func (d *documents) stamp(n Name) (hosted.Stamp, bool) { return d.serials.Get(n.String()) }
 func (d *documents) setStamp(n Name, s hosted.Stamp)   { d.serials.Add(n.String(), s) }

@@ -70,7 +70,7 @@ func (h *Handler) hostedDocument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 	if err != nil {
 		return nil, err
 	}
-	d := newDocument(body, ct, "no-cache")
+	d := h.docs.newDocument(body, ct, "no-cache")
 	// Keyed by the stamp read with the package: a change since then has
 	// another stamp and builds its own document.
 	h.docs.add(docKey(form, n.String(), "s"+pkg.Stamp().String(), base), d)

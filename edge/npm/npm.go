@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
@@ -42,9 +41,6 @@ const Protocol = "npm"
 
 // Options tune a Handler. The zero value is usable.
 type Options struct {
-	// Documents is how many prepared packument bodies are held in memory
-	// (default 2048).
-	Documents int
 	// MaxPackument caps an upstream packument (default 256 MiB): it is
 	// parsed in memory to be rewritten.
 	MaxPackument int64
@@ -63,7 +59,7 @@ type Handler struct {
 	// within the TTL without one.
 	files *expirable.LRU[string, blob.Digest]
 	// index holds what mirrored packuments promise about their tarballs.
-	index *lru.Cache[string, *index]
+	index *edge.Shelf[*index]
 	// prep makes one preparation of a cold mirrored document.
 	prep singleflight.Group
 }
@@ -71,9 +67,6 @@ type Handler struct {
 // New returns the npm handler over r. up is the upstream registry's
 // client, nil when no mirror is configured (UPSTREAM_NPM unset).
 func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
-	if opts.Documents <= 0 {
-		opts.Documents = 2048
-	}
 	if opts.MaxPackument <= 0 {
 		opts.MaxPackument = 256 << 20
 	}
@@ -81,9 +74,9 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		r:     r,
 		up:    up,
 		opts:  opts,
-		docs:  newDocuments(opts.Documents),
+		docs:  newDocuments(r.Budget),
 		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
-		index: must(lru.New[string, *index](opts.Documents)),
+		index: edge.NewShelf(r.Budget, "npm.index", 0, (*index).weight),
 	}
 	r.OnChange(h.changed)
 	return h
@@ -124,13 +117,6 @@ func (h *Handler) resolvePath(ctx *fasthttp.RequestCtx, a auth.Action) (Name, ed
 func (h *Handler) forget(n Name) {
 	h.r.Forget(Protocol, n.String(), n.ScopeNamespace())
 	h.docs.forgetHosted(n.String())
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func itoa(u uint64) string { return strconv.FormatUint(u, 10) }

@@ -23,6 +23,10 @@ type index struct {
 	files  map[string]Dist
 }
 
+// weight is about what ix holds in memory: a map entry, a file name and
+// a Dist per file.
+func (ix *index) weight() int { return 64 + 256*len(ix.files) }
+
 // minRefetch bounds how often a tarball missing from a cached packument
 // makes the packument be fetched again (a version published upstream
 // since the fill).
@@ -116,7 +120,7 @@ func (h *Handler) proxyPackument(ctx *fasthttp.RequestCtx, n Name, abbreviated b
 			if err != nil {
 				return nil, err
 			}
-			d := newDocument(out, ct, "public, max-age=300")
+			d := h.docs.newDocument(out, ct, "public, max-age=300")
 			h.docs.add(key, d)
 			if abbreviated {
 				h.index.Add(n.String(), &index{digest: e.Digest, files: files})

@@ -22,7 +22,6 @@
 package pypi
 
 import (
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/valyala/fasthttp"
 
 	"entrepot/auth"
@@ -41,9 +40,6 @@ type Options struct {
 	MaxPage int64
 	// MaxMetadata caps a wheel's METADATA file (default 8 MiB).
 	MaxMetadata int64
-	// Pages is how many parsed upstream pages, and how many built hosted
-	// pages, are held in memory (default 1024 each).
-	Pages int
 }
 
 // Handler serves the PyPI protocols. It is safe for concurrent use.
@@ -57,10 +53,10 @@ type Handler struct {
 	mount  edge.Mounted
 	// pages holds parsed upstream pages by the digest of the cached bytes,
 	// so that a hot page is not parsed again.
-	pages *lru.Cache[string, *page]
+	pages *edge.Shelf[*page]
 	// built holds hosted pages by project name, valid while the
 	// package's serial is the page's. Pages are never changed once built.
-	built *lru.Cache[string, *page]
+	built *edge.Shelf[*page]
 }
 
 // New returns the PyPI handler over r. up is the upstream simple index's
@@ -72,12 +68,9 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 	if opts.MaxMetadata <= 0 {
 		opts.MaxMetadata = 8 << 20
 	}
-	if opts.Pages <= 0 {
-		opts.Pages = 1024
-	}
-	pages, _ := lru.New[string, *page](opts.Pages)
-	built, _ := lru.New[string, *page](opts.Pages)
-	return &Handler{r: r, up: up, opts: opts, pages: pages, built: built}
+	return &Handler{r: r, up: up, opts: opts,
+		pages: edge.NewShelf(r.Budget, "pypi.pages", 0, (*page).weight),
+		built: edge.NewShelf(r.Budget, "pypi.built", 0, (*page).weight)}
 }
 
 // resolve is the request's one decision and permission check on a

@@ -38,6 +38,10 @@ type page struct {
 	stamp  hosted.Stamp // of a hosted project's page: what it was built from
 }
 
+// weight is about what p holds in memory: its files' names, URLs and
+// hashes.
+func (p *page) weight() int { return 64 + len(p.Name) + 256*len(p.Files) }
+
 // pageFile is one file of a project page.
 type pageFile struct {
 	Filename string
