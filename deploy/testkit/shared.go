@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+
+	"entrepot/deploy/testkit/cluster"
 )
 
 // SharedStores returns the settings of a Start under which edges share a
@@ -16,24 +18,14 @@ import (
 // the test when the environment has no such servers.
 func SharedStores(t testing.TB) []string {
 	t.Helper()
-	mongoURL, s3URL := os.Getenv("ENTREPOT_TEST_MONGODB_URL"), os.Getenv("ENTREPOT_TEST_S3_ENDPOINT")
-	if mongoURL == "" || s3URL == "" {
+	store, ok := cluster.StoreFromEnv(os.Getenv)
+	if !ok {
 		t.Skip("ENTREPOT_TEST_MONGODB_URL and ENTREPOT_TEST_S3_ENDPOINT are unset: no MongoDB and S3 to share (deploy/testenv/start.sh starts FerretDB and MinIO)")
 	}
 	id := make([]byte, 6)
 	rand.Read(id)
-	secret := make([]byte, 32)
-	rand.Read(secret)
 	name := hex.EncodeToString(id)
-	region := os.Getenv("ENTREPOT_TEST_S3_REGION")
-	if region == "" {
-		region = "us-east-1"
-	}
-	return []string{
-		"MONGODB_URL=" + mongoURL, "MONGODB_DB=shared_" + name,
-		"S3_ENDPOINT=" + s3URL, "S3_BUCKET=" + os.Getenv("ENTREPOT_TEST_S3_BUCKET"), "S3_REGION=" + region,
-		"S3_ACCESS_KEY=" + os.Getenv("ENTREPOT_TEST_S3_ACCESS_KEY"), "S3_SECRET_KEY=" + os.Getenv("ENTREPOT_TEST_S3_SECRET_KEY"),
-		"S3_FORCE_PATH_STYLE=true", "STORAGE_PATH=shared-" + name,
-		"JWT_SECRET=" + hex.EncodeToString(secret), "AUTH_ENCRYPTION_KEY=" + hex.EncodeToString(secret),
-	}
+	secrets := cluster.NewSecrets()
+	secrets.AdminPassword = "" // the caller's Start sets the admin
+	return append(store.Env("shared_"+name, "shared-"+name), secrets.Env()...)
 }

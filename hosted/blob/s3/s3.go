@@ -368,7 +368,12 @@ func (s *Store) Delete(ctx context.Context, d blob.Digest) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
+	return s.deleteKey(ctx, op, key)
+}
+
+// deleteKey removes the object key; a missing object is no error.
+func (s *Store) deleteKey(ctx context.Context, op, key string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
 	if err != nil && !fault.Is(classify(op, err), fault.NotFound) {
 		return classify(op, err)
 	}

@@ -84,11 +84,7 @@ func (s *Store) DeleteScratch(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil && !fault.Is(classify(op, err), fault.NotFound) {
-		return classify(op, err)
-	}
-	return nil
+	return s.deleteKey(ctx, op, key)
 }
 
 // ListScratch implements blob.Scratch with ListObjectsV2.
