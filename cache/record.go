@@ -121,3 +121,20 @@ func Purge(ctx context.Context, meta hosted.Store, prefix string) (int, error) {
 		after = next
 	}
 }
+
+// MarkBlobs reports the blob of every cache record in meta (a
+// hosted.BlobMarker for the garbage collector and fsck); negative records
+// have none. The references are Mirrored: fsck --repair drops a record
+// whose blob is missing or damaged, and the next request fills it again.
+func MarkBlobs(ctx context.Context, meta hosted.Store, mark func(hosted.BlobRef)) error {
+	return hosted.Scan(ctx, meta, records, func(r hosted.Record) error {
+		var e Entry
+		if err := json.Unmarshal(r.Data, &e); err != nil {
+			return fault.Wrap("cache.MarkBlobs", fault.Internal, err)
+		}
+		if e.Digest != "" && !e.Negative {
+			mark(hosted.BlobRef{Digest: string(e.Digest), Size: e.Size, Collection: records, ID: r.ID, Mirrored: true})
+		}
+		return nil
+	})
+}

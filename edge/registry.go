@@ -61,6 +61,7 @@ type Registry struct {
 
 	subsMu sync.Mutex
 	subs   []func(hosted.Change) // OnChange's
+	marks  []hosted.BlobMarker   // OnMark's
 
 	claims *expirable.LRU[string, claimEntry]
 	orgs   *expirable.LRU[string, orgEntry] // by name, for Locate's organization-owned namespaces

@@ -51,6 +51,10 @@ type Config struct {
 	MaxUpload       int64
 	// ChangeFeedInterval is how often the change feed is read.
 	ChangeFeedInterval time.Duration
+	// GCInterval is how often the blob garbage collector runs (0: never);
+	// GCGrace how old an unreferenced blob must be to be swept.
+	GCInterval time.Duration
+	GCGrace    time.Duration
 
 	// Abuse limits of the edge server and the upstream guard.
 	MaxConnsPerIP          int
@@ -262,6 +266,22 @@ func settings() []setting {
 				return errors.New("must be a duration from 10ms to 10s, like 200ms")
 			}
 			c.ChangeFeedInterval = d
+			return nil
+		}},
+		{env: "GC_INTERVAL", def: "24h", help: "how often the blob garbage collector runs in the background, one edge at a time (0 = never; `entrepot gc` runs it once)", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > 0 && d < time.Minute {
+				return errors.New("must be 0 or a duration of at least 1m, like 24h")
+			}
+			c.GCInterval = d
+			return nil
+		}},
+		{env: "GC_GRACE", def: "24h", help: "how old an unreferenced blob must be before the garbage collector deletes it: longer than the slowest upload or fill, and than an hour", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return errors.New("must be a duration of at least 1s, like 24h")
+			}
+			c.GCGrace = d
 			return nil
 		}},
 	}

@@ -5,6 +5,8 @@
 //	entrepot serve [flags]    run the registry (entrepot serve --help lists every setting)
 //	entrepot blob put|get|stat  admin helper on the configured blob store
 //	entrepot cache purge [--protocol P]  forget the mirror's cached content
+//	entrepot gc [--dry-run]   reclaim the blobs nothing references (hosted/gc)
+//	entrepot fsck [--repair]  check every referenced blob and the records' agreement
 //	entrepot backup DIR | --verify [DIR]  online backup; check every referenced blob
 //	entrepot restore DIR [--force]  a backup into an empty data directory
 //	entrepot healthcheck      0 if the local server's /healthz answers 200
@@ -66,6 +68,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 1
 		}
 		return 0
+	case "gc":
+		return exitCode(stderr, gcCmd(args[1:], getenv, stdout))
+	case "fsck":
+		return exitCode(stderr, fsckCmd(args[1:], getenv, stdout))
 	case "backup":
 		return exitCode(stderr, backupCmd(args[1:], getenv, stdout))
 	case "restore":
@@ -89,6 +95,8 @@ Commands:
   serve     run the registry (entrepot serve --help lists every setting)
   blob      put, get or stat a blob of the configured store (admin helper)
   cache     purge [--protocol P]: forget the mirror's cached content (after switching registries)
+  gc        [--dry-run] [--json]: delete the blobs nothing references, older than GC_GRACE
+  fsck      [--repair] [--quick] [--json]: check referenced blobs (size, digest) and records; --repair drops dangling records and mirrored copies to refetch
   backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
   restore   DIR [--force]: a backup into an empty data directory
   healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)

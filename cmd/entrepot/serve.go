@@ -195,6 +195,16 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	mount(srv.Mux(), registry, byName)
 	feedDone := make(chan struct{})
 	go func() { feed.Run(ctx); close(feedDone) }()
+	// The collector keeps also the blobs of this edge's prepared documents
+	// (registry's markers); its LastRun is the dashboard's "last GC run".
+	collector := newCollector(cfg, meta, blobs, log, registry)
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		if cfg.GCInterval > 0 {
+			collector.RunEvery(ctx, cfg.GCInterval)
+		}
+	}()
 
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -225,6 +235,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	<-auditDone
 	<-tokensDone
 	<-feedDone
+	<-gcDone
 	log.Info("stopped")
 	return nil
 }

@@ -18,12 +18,14 @@
 package rubygems
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"entrepot/edge"
+	"entrepot/hosted"
 	"entrepot/upstream"
 )
 
@@ -73,7 +75,20 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		byName: map[string]*gemIndex{},
 	}
 	r.OnChange(h.onChange)
+	r.OnMark(hosted.MarkFunc(h.markDocs))
 	return h
+}
+
+// markDocs reports the blobs of the prepared documents in memory, which
+// no record names, to this edge's garbage collector. An entry lives an
+// hour at most (docs' expiry), and its blob's time is refreshed when it
+// is added (docFor commits it): a collector of another edge, whose grace
+// period is longer than that hour, keeps it too.
+func (h *Handler) markDocs(ctx context.Context, mark func(hosted.BlobRef)) error {
+	for _, d := range h.docs.Values() {
+		mark(hosted.BlobRef{Digest: string(d.digest), Size: d.size, ID: "rubygems prepared document"})
+	}
+	return nil
 }
 
 // Mount registers the routes under /rubygems.

@@ -242,3 +242,18 @@ func CheckRange(op string, size, offset, length int64) (int64, error) {
 	}
 	return length, nil
 }
+
+// Lister is an optional Store capability, found by type assertion: it
+// enumerates the committed blobs, for the garbage collector and fsck.
+//
+// A collector deletes only blobs whose ModTime is older than its grace
+// period, so every Store that has a Lister keeps this promise: a Commit
+// (or a PromoteScratch) that finds its blob there already refreshes that
+// blob's ModTime, so that bytes a writer has just been handed back are
+// never older than the grace period when their record is written.
+type Lister interface {
+	// List calls fn with every committed blob, in no particular order,
+	// until fn returns false. Blobs committed or deleted meanwhile may or
+	// may not be seen. Errors are Unavailable, or ctx's.
+	List(ctx context.Context, fn func(Info) bool) error
+}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"entrepot/hosted/blob"
 	"entrepot/hosted/fault"
@@ -43,6 +44,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeleteIdempotent", testDeleteIdempotent},
 		{"Large", testLarge},
 		{"Ping", testPing},
+		{"List", testList},
+		{"CommitRefreshes", testCommitRefreshes},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -254,6 +257,53 @@ func testCommitExisting(t *testing.T, ctx context.Context, s blob.Store) {
 	}
 	if got := read(t, ctx, s, sha(b), 0, -1); !bytes.Equal(got, b) {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// testList: a Lister sees every committed blob with its size, and no
+// write in progress.
+func testList(t *testing.T, ctx context.Context, s blob.Store) {
+	l, ok := s.(blob.Lister)
+	if !ok {
+		t.Skip("not a blob.Lister")
+	}
+	a, b := Put(t, ctx, s, []byte("one")), Put(t, ctx, s, []byte("two, longer"))
+	w, err := s.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cancel(ctx)
+	w.Write([]byte("in progress"))
+	got := map[blob.Digest]int64{}
+	if err := l.List(ctx, func(i blob.Info) bool { got[i.Digest] = i.Size; return true }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[blob.Digest]int64{a.Digest: a.Size, b.Digest: b.Size}
+	if len(got) != len(want) || got[a.Digest] != a.Size || got[b.Digest] != b.Size {
+		t.Fatalf("List saw %v, want %v", got, want)
+	}
+}
+
+// testCommitRefreshes: a Commit that finds its blob there already makes
+// the blob's ModTime new, so a collector's grace period counts from it.
+func testCommitRefreshes(t *testing.T, ctx context.Context, s blob.Store) {
+	if _, ok := s.(blob.Lister); !ok {
+		t.Skip("not a blob.Lister")
+	}
+	b := []byte("refreshed")
+	Put(t, ctx, s, b)
+	first, err := s.Stat(ctx, sha(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // S3 keeps whole seconds
+	Put(t, ctx, s, b)
+	again, err := s.Stat(ctx, sha(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.ModTime.After(first.ModTime) {
+		t.Fatalf("ModTime %v after a second Commit, was %v", again.ModTime, first.ModTime)
 	}
 }
 

@@ -175,6 +175,46 @@ func (s *Store) Sweep(cutoff time.Time) (int, error) {
 	return n, nil
 }
 
+// List implements blob.Lister: it walks sha256/, skipping what is not a
+// blob's file.
+func (s *Store) List(ctx context.Context, fn func(blob.Info) bool) error {
+	const op = "fs.List"
+	root := filepath.Join(s.root, "sha256")
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		return fault.Wrap(op, fault.Unavailable, err)
+	}
+	for _, dir := range dirs {
+		if !dir.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, dir.Name()))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fault.Wrap(op, fault.Unavailable, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return fault.Wrap(op, fault.Unavailable, err)
+			}
+			d := blob.Digest(blob.SHA256 + ":" + e.Name())
+			if _, err := s.path(op, d); err != nil || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			if !fn(blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
 type writer struct {
 	s    *Store
 	f    *os.File
@@ -217,8 +257,8 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 	}
 	info := blob.Info{Digest: d, Size: w.v.Size()}
 	final, _ := w.s.path(op, d)
-	if fi, err := os.Stat(final); err == nil && fi.Size() == info.Size {
-		info.ModTime = fi.ModTime()
+	if fi, err := os.Stat(final); err == nil && fi.Size() == info.Size && touch(final) == nil {
+		info.ModTime = time.Now()
 		return info, nil // an identical blob is there already
 	}
 	if err := w.f.Sync(); err != nil {
@@ -242,6 +282,15 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 	info.ModTime = time.Now()
 	w.done = true
 	return info, nil
+}
+
+// touch refreshes an existing blob's modification time, so that a
+// collector's grace period counts from the Commit that found it there
+// (blob.Lister). It fails when the file is gone, for instance swept just
+// before: the caller then writes its own copy.
+func touch(path string) error {
+	now := time.Now()
+	return os.Chtimes(path, now, now)
 }
 
 // syncDir makes a rename durable; failure only costs durability across a
@@ -268,4 +317,5 @@ func (w *writer) Cancel(ctx context.Context) error {
 var (
 	_ blob.Store      = (*Store)(nil)
 	_ blob.FileOpener = (*Store)(nil)
+	_ blob.Lister     = (*Store)(nil)
 )

@@ -163,14 +163,19 @@ func (s *Store) PromoteScratch(ctx context.Context, name string, d blob.Digest) 
 		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
 	}
 	info := blob.Info{Digest: d, Size: fi.Size()}
-	if have, err := os.Stat(final); err == nil && have.Size() == info.Size {
-		info.ModTime = have.ModTime()
+	if have, err := os.Stat(final); err == nil && have.Size() == info.Size && touch(final) == nil {
+		info.ModTime = time.Now()
 		return info, s.DeleteScratch(ctx, name) // an identical blob is there already
 	}
 	if err := os.Chmod(src, 0o440); err != nil {
 		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
+	}
+	// A rename keeps the object's (older) time: refresh it first, for the
+	// collector's grace period.
+	if err := touch(src); err != nil {
 		return blob.Info{}, fault.Wrap(op, fault.Unavailable, err)
 	}
 	if err := os.Rename(src, final); err != nil {

@@ -361,6 +361,46 @@ func (s *Store) Sweep(cutoff time.Time) (int, error) {
 	return n, nil
 }
 
+// touch refreshes the LastModified of the existing object key with a
+// server-side copy onto itself, so that a collector's grace period counts
+// from the Commit that found it there (blob.Lister). An object over 5 GiB,
+// which one copy cannot take, fails: the caller uploads its own copy.
+func (s *Store) touch(ctx context.Context, op, key string, size int64) error {
+	if size > maxCopySize {
+		return fault.New(op, fault.Unavailable, "too large to refresh with a copy")
+	}
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket: &s.bucket, Key: &key, CopySource: aws.String(s.bucket + "/" + key),
+		ContentType: aws.String("application/octet-stream"), MetadataDirective: types.MetadataDirectiveReplace,
+	})
+	return classify(op, err)
+}
+
+// List implements blob.Lister with ListObjectsV2 under <prefix>/sha256/.
+func (s *Store) List(ctx context.Context, fn func(blob.Info) bool) error {
+	const op = "blob.s3.List"
+	root := s.prefix + "/sha256/"
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(root)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classify(op, err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			h := k[strings.LastIndexByte(k, '/')+1:]
+			d := blob.Digest(blob.SHA256 + ":" + h)
+			if _, err := s.keyOf(op, d); err != nil || s.key(h) != k {
+				continue
+			}
+			if !fn(blob.Info{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
 // Delete removes the blob with DeleteObject; a missing blob is no error.
 func (s *Store) Delete(ctx context.Context, d blob.Digest) error {
 	const op = "blob.s3.Delete"
@@ -543,8 +583,12 @@ func (w *writer) Commit(ctx context.Context) (blob.Info, error) {
 	}
 	key := w.s.key(d.Hex())
 	info, err := w.s.head(ctx, op, key, d)
-	if err == nil {
+	if err == nil && w.s.touch(ctx, op, key, info.Size) == nil {
+		info.ModTime = time.Now().UTC()
 		return info, nil
+	}
+	if err == nil {
+		err = fault.New(op, fault.NotFound, "blob gone while refreshed: upload it")
 	}
 	if !fault.Is(err, fault.NotFound) {
 		return blob.Info{}, err
@@ -626,6 +670,7 @@ func statusOf(err error) int {
 var (
 	_ blob.Store     = (*Store)(nil)
 	_ blob.Writer    = (*writer)(nil)
+	_ blob.Lister    = (*Store)(nil)
 	_ slog.LogValuer = Config{}
 	_ fmt.Stringer   = Config{}
 )

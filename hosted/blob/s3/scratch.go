@@ -142,6 +142,8 @@ func (s *Store) PromoteScratch(ctx context.Context, name string, d blob.Digest) 
 		info = blob.Info{Digest: d, Size: size, ModTime: time.Now().UTC()}
 	} else if err != nil {
 		return blob.Info{}, err
+	} else if err := s.touch(ctx, op, key, info.Size); err != nil {
+		return blob.Info{}, err
 	}
 	return info, s.DeleteScratch(ctx, name)
 }
