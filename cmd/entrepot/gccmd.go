@@ -51,7 +51,7 @@ func recordCheckers(meta hosted.Store) []hosted.RecordChecker {
 // newCollector returns the garbage collector of cfg's stores, keeping
 // also what extra marks.
 func newCollector(cfg *Config, meta hosted.Store, blobs blob.Store, log *slog.Logger, extra ...hosted.BlobMarker) *gc.Collector {
-	return gc.New(meta, blobs, append(blobMarkers(meta), extra...), gc.Options{Grace: cfg.GCGrace, Logger: log})
+	return gc.New(meta, blobs, append(blobMarkers(meta), extra...), gc.Options{Grace: cfg.GCGrace, Local: cfg.MongoURL == "", Logger: log})
 }
 
 // gcCmd is `entrepot gc [--dry-run] [--json]`: one garbage collection of

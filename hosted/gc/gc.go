@@ -81,7 +81,12 @@ type Options struct {
 	// LeaseTTL is the lifetime of the collector's lease between renewals
 	// (lease.Table's default when 0).
 	LeaseTTL time.Duration
-	Logger   *slog.Logger
+	// Local says that this process is the store's only one (the embedded
+	// store, whose file it locks): runs need no lease then, and a run
+	// killed midway does not make the next one wait for its lease to
+	// lapse.
+	Local  bool
+	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -129,15 +134,17 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 	if c.list == nil {
 		return Report{}, fault.New(op, fault.Invalid, "the blob store cannot list its blobs")
 	}
-	l, err := c.leases.Acquire(ctx, leaseKey)
-	if err != nil {
-		return Report{}, fault.Op(op, err)
+	if !c.opts.Local {
+		l, err := c.leases.Acquire(ctx, leaseKey)
+		if err != nil {
+			return Report{}, fault.Op(op, err)
+		}
+		stop := l.Keep(ctx)
+		defer func() {
+			stop()
+			l.Release(context.WithoutCancel(ctx))
+		}()
 	}
-	stop := l.Keep(ctx)
-	defer func() {
-		stop()
-		l.Release(context.WithoutCancel(ctx))
-	}()
 
 	now := c.opts.Now()
 	cutoff := now.Add(-c.opts.Grace)
@@ -146,7 +153,7 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 	// is not a candidate, and one listed old but referenced before the
 	// marks end is marked.
 	candidates, young := map[string]int64{}, map[string]bool{}
-	err = c.list.List(ctx, func(i blob.Info) bool {
+	err := c.list.List(ctx, func(i blob.Info) bool {
 		rep.Blobs++
 		rep.Bytes += i.Size
 		if i.ModTime.Before(cutoff) {
