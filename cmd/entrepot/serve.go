@@ -159,7 +159,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	// An upload spooled by a publish lives as long as its request, at most
 	// the upload timeout: one older than that was left by a crash. (OCI's
 	// upload sessions, also under SpoolDir, are swept by their handler.)
-	sweepTemp(ctx, sweepFunc(registry.SweepSpool), edge.DefaultUploadTimeout, "interrupted publishes", log)
+	// With the embedded store, whose file this process locks, nothing else
+	// writes under DATA_DIR: every spooled upload there is a crash's.
+	spoolKeep := edge.DefaultUploadTimeout
+	if cfg.MongoURL == "" {
+		spoolKeep = 0
+	}
+	sweepTemp(ctx, sweepFunc(registry.SweepSpool), spoolKeep, "interrupted publishes", log)
 	// Claims written before names were folded move to their folded key,
 	// so that every spelling of a claimed name keeps resolving hosted.
 	if n, err := registry.Catalog.RekeyClaims(ctx); err != nil {
