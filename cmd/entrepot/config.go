@@ -270,8 +270,8 @@ func settings() []setting {
 		}},
 		{env: "GC_INTERVAL", def: "24h", help: "how often the blob garbage collector runs in the background, one edge at a time (0 = never; `entrepot gc` runs it once)", parse: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > 0 && d < time.Minute {
-				return errors.New("must be 0 or a duration of at least 1m, like 24h")
+			if err != nil || d < 0 || d > 0 && d < time.Second {
+				return errors.New("must be 0 or a duration of at least 1s, like 24h")
 			}
 			c.GCInterval = d
 			return nil
