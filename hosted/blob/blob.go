@@ -257,3 +257,13 @@ type Lister interface {
 	// may not be seen. Errors are Unavailable, or ctx's.
 	List(ctx context.Context, fn func(Info) bool) error
 }
+
+// UploadSweeper is an optional Store capability: a backend whose writes
+// can outlive a crashed writer outside the blob space (S3's multipart
+// uploads, which a SIGKILL leaves unaborted, and which the bucket keeps
+// and bills) removes those begun before cutoff, and says how many. A
+// backend that cannot list them (MinIO lists multipart uploads of one
+// exact key only) finds none; MinIO expires them itself.
+type UploadSweeper interface {
+	SweepUploads(ctx context.Context, cutoff time.Time) (int, error)
+}

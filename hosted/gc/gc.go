@@ -8,7 +8,9 @@
 //     (the catalog's versions, the cache records, OCI's manifests, links
 //     and upload sessions, prepared documents held in memory);
 //  3. sweep: each candidate nobody marked is looked at again and deleted
-//     if it is still older than the grace period.
+//     if it is still older than the grace period; uploads a crashed writer
+//     left in the backend (S3 multipart uploads) older than that period
+//     are aborted (blob.UploadSweeper).
 //
 // The grace period is what makes this safe while serving, with no lock
 // between writers and the collector: every writer commits its blob before
@@ -71,6 +73,10 @@ type Report struct {
 	FreedBytes int64 `json:"freedBytes"`
 	// Failed counts deletions that failed; the blobs stay for the next run.
 	Failed int64 `json:"failed,omitempty"`
+	// AbortedUploads counts the uploads crashed writers left in the
+	// backend (S3 multipart uploads) older than the grace period, which
+	// the run aborted.
+	AbortedUploads int64 `json:"abortedUploads,omitempty"`
 }
 
 // Options configure a Collector. The zero value is usable.
@@ -205,6 +211,13 @@ func (c *Collector) Run(ctx context.Context, dryRun bool) (Report, error) {
 		}
 		rep.Freed++
 		rep.FreedBytes += size
+	}
+	if us, ok := c.blobs.(blob.UploadSweeper); ok && !dryRun {
+		n, err := us.SweepUploads(ctx, cutoff)
+		rep.AbortedUploads = int64(n)
+		if err != nil {
+			c.opts.Logger.Warn("gc: stale uploads not all aborted", "error", err)
+		}
 	}
 	rep.Finished = c.opts.Now().UTC()
 	if !dryRun {

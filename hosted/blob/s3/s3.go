@@ -401,6 +401,35 @@ func (s *Store) List(ctx context.Context, fn func(blob.Info) bool) error {
 	return nil
 }
 
+// SweepUploads implements blob.UploadSweeper: it aborts the multipart
+// uploads under the store's prefix initiated before cutoff, which only a
+// writer that died mid-upload leaves (a live one aborts its own).
+func (s *Store) SweepUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	const op = "blob.s3.SweepUploads"
+	n := 0
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: aws.String(s.prefix + "/")}
+	for {
+		out, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return n, classify(op, err)
+		}
+		for _, u := range out.Uploads {
+			if !aws.ToTime(u.Initiated).Before(cutoff) {
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: u.Key, UploadId: u.UploadId})
+			if err != nil && !fault.Is(classify(op, err), fault.NotFound) {
+				return n, classify(op, err)
+			}
+			n++
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return n, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
 // Delete removes the blob with DeleteObject; a missing blob is no error.
 func (s *Store) Delete(ctx context.Context, d blob.Digest) error {
 	const op = "blob.s3.Delete"
@@ -668,9 +697,10 @@ func statusOf(err error) int {
 }
 
 var (
-	_ blob.Store     = (*Store)(nil)
-	_ blob.Writer    = (*writer)(nil)
-	_ blob.Lister    = (*Store)(nil)
-	_ slog.LogValuer = Config{}
-	_ fmt.Stringer   = Config{}
+	_ blob.Store         = (*Store)(nil)
+	_ blob.Writer        = (*writer)(nil)
+	_ blob.Lister        = (*Store)(nil)
+	_ blob.UploadSweeper = (*Store)(nil)
+	_ slog.LogValuer     = Config{}
+	_ fmt.Stringer       = Config{}
 )

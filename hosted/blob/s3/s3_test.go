@@ -341,3 +341,29 @@ func TestSweepAfterCrash(t *testing.T) {
 		t.Fatalf("spool files left behind: %v", spool)
 	}
 }
+
+// TestSweepUploads: a multipart upload a crashed writer left behind is
+// aborted once it is older than the cutoff, and not before.
+func TestSweepUploads(t *testing.T) {
+	s := newStore(t, testPartSize)
+	ctx := context.Background()
+	key := s.key(strings.Repeat("ab", 32))
+	if _, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SweepUploads(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("sweep of a young upload: %d, %v", n, err)
+	}
+	if out, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: aws.String(s.prefix + "/")}); err == nil && len(out.Uploads) == 0 {
+		// MinIO lists multipart uploads of one exact key only, and expires
+		// stale ones itself (its api stale_uploads_expiry, 24 h).
+		t.Skip("this S3 server does not list multipart uploads by prefix (MinIO): it expires stale ones itself")
+	}
+	if n, err := s.SweepUploads(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("sweep of an old upload: %d, %v", n, err)
+	}
+	out, err := s.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: aws.String(s.prefix + "/")})
+	if err != nil || len(out.Uploads) != 0 {
+		t.Fatalf("uploads left: %v, %v", out.Uploads, err)
+	}
+}
