@@ -175,6 +175,10 @@ if [ ! -e "$envfile" ]; then
 	PORT=3000
 	# PUBLIC_URL=https://registry.example.com
 	SHUTDOWN_TIMEOUT=30s
+	# Blob garbage collection: how often, and how old unreferenced blobs
+	# must be before they go (README: Storage lifecycle).
+	# GC_INTERVAL=24h
+	# GC_GRACE=24h
 	JWT_SECRET=$(hex 32)
 	AUTH_ENCRYPTION_KEY=$(hex 32)
 	# The password of the platform admin "admin", used on the first start.
