@@ -20,6 +20,10 @@ type BlobRef struct {
 	// Mirrored marks a cache record: a copy of upstream bytes, which
 	// fsck --repair may drop so that the next request fetches it again.
 	Mirrored bool
+	// Pending marks a reference to a blob that may not exist yet (an
+	// upload session's chunk, which becomes that blob when it ends): the
+	// collector keeps such a blob, fsck does not ask for it.
+	Pending bool
 }
 
 // Source names the record that holds r, for reports.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,3 +135,83 @@ func TestCrashGC(t *testing.T) {
 }
 
 func mrand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
+
+// TestGCWhileServing runs the background collector every second on
+// MongoDB + S3 (FerretDB and MinIO) while npm and OCI publishes go on,
+// with the server killed twice in the middle, and garbage put beside:
+// every answered publish stays served byte for byte, the garbage goes,
+// and fsck finds every referenced blob whole.
+func TestGCWhileServing(t *testing.T) {
+	if os.Getenv("ENTREPOT_TEST_MONGODB_URL") == "" || os.Getenv("ENTREPOT_TEST_S3_ENDPOINT") == "" {
+		t.Skip("ENTREPOT_TEST_MONGODB_URL and ENTREPOT_TEST_S3_ENDPOINT are set by `make test`")
+	}
+	crashRuns(t)
+	env := append(mongoS3Env("gcserve"), "GC_GRACE=3s", "GC_INTERVAL=1s")
+	s := testkit.Start(t, env...)
+	token := s.Token(t, s.OrgMember(t, "acme", "alice", alicePassword, "admin"), []string{"npm", "oci"}, nil, nil)
+	c := &crashEnv{t: t, s: s, token: token, auth: testkit.Basic("alice", token)}
+	env = append(env, "DATA_DIR="+s.DataDir)
+	var junk []string
+	for range 5 {
+		out, errOut, code := entrepot(t, strings.NewReader(crand.Text()), env, "blob", "put")
+		if code != 0 {
+			t.Fatalf("blob put: %d %s", code, errOut)
+		}
+		junk = append(junk, strings.Fields(out)[0])
+	}
+	protos := crashProtos()
+	npm, oci := protos[0], protos[len(protos)-1]
+	var answered []string
+	for i := 0; i < 40; i++ {
+		v := crashVersion(i)
+		for _, p := range []crashProto{npm, oci} {
+			if st := p.publish(c, v); !ok(st) {
+				t.Fatalf("%s publish %s: %d", p.name, v, st)
+			}
+		}
+		answered = append(answered, v)
+		time.Sleep(100 * time.Millisecond)
+		if i == 13 || i == 27 {
+			s.Kill()
+			if err := s.Edge.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Past the grace period one collection more frees the garbage, by
+	// this process or, when an edge holds the lease, by it.
+	time.Sleep(3500 * time.Millisecond)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, errOut, code := entrepot(t, nil, env, "gc")
+		if code == 0 {
+			t.Logf("%s", out)
+			break
+		}
+		if !strings.Contains(errOut, "another collector") || time.Now().After(deadline) {
+			t.Fatalf("gc beside the server: exit %d\n%s%s", code, out, errOut)
+		}
+		time.Sleep(time.Second)
+	}
+	for _, d := range junk {
+		if _, _, code := entrepot(t, nil, env, "blob", "stat", d); code == 0 {
+			t.Errorf("garbage blob %s survived", d)
+		}
+	}
+	for _, v := range answered {
+		for _, p := range []crashProto{npm, oci} {
+			path, want := p.artifact(c, v)
+			if code, body := c.try("GET", path, nil); code != 200 || !bytes.Equal(body, want) {
+				t.Fatalf("%s answers %d (%d bytes) after collections", path, code, len(body))
+			}
+			if !p.listed(c, v) {
+				t.Fatalf("%s %s not listed", p.name, v)
+			}
+		}
+	}
+	s.Stop()
+	crashFsck(t, s.DataDir, env)
+	if n := leftovers(s.DataDir); len(n) > 0 {
+		t.Fatalf("files left behind: %v", n)
+	}
+}

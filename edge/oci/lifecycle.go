@@ -37,7 +37,7 @@ func MarkBlobs(ctx context.Context, meta hosted.Store, mark func(hosted.BlobRef)
 	}
 	return hosted.Scan(ctx, meta, uploadsC, func(r hosted.Record) error {
 		for _, d := range hosted.Digests(r.Data) {
-			mark(hosted.BlobRef{Digest: d, Size: -1, Collection: uploadsC, ID: r.ID})
+			mark(hosted.BlobRef{Digest: d, Size: -1, Collection: uploadsC, ID: r.ID, Pending: true})
 		}
 		return nil
 	})

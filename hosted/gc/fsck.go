@@ -58,6 +58,9 @@ func Check(ctx context.Context, meta hosted.Store, blobs blob.Store, opts CheckO
 	refs := map[string][]hosted.BlobRef{}
 	for _, m := range opts.Markers {
 		err := m.MarkBlobs(ctx, func(r hosted.BlobRef) {
+			if r.Pending {
+				return
+			}
 			rep.References++
 			refs[r.Digest] = append(refs[r.Digest], r)
 		})
