@@ -114,3 +114,20 @@ func TestStampedeRowHasFigures(t *testing.T) {
 		t.Fatalf("stampede row lacks its figures:\n%s", md)
 	}
 }
+
+// TestCacheMemoryEnvHasUnit: a bare CACHE_MEMORY number is MiB, so the
+// memory scenario must name its unit or it runs without a budget.
+func TestCacheMemoryEnvHasUnit(t *testing.T) {
+	for _, c := range []struct {
+		budget int64
+		want   string
+	}{
+		{64 << 20, "CACHE_MEMORY=64MiB"},
+		{256 << 20, "CACHE_MEMORY=256MiB"},
+		{1536 << 10, "CACHE_MEMORY=1536KiB"},
+	} {
+		if got := cacheMemoryEnv(c.budget); got != c.want {
+			t.Errorf("cacheMemoryEnv(%d) = %q, want %q", c.budget, got, c.want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 )
 
@@ -44,7 +43,7 @@ func (b *bench) memoryAt(ctx context.Context, budget int64, docs []string) error
 		"DATA_DIR=" + filepath.Join(b.work, fmt.Sprintf("memory-%d", budget>>20)),
 		"ADMIN_PASSWORD=" + adminPassword,
 		"UPSTREAM_NPM=" + b.up.URL + "/",
-		"CACHE_MEMORY=" + strconv.FormatInt(budget, 10),
+		cacheMemoryEnv(budget),
 	}, b.o.Env...)
 	srv, base, err := startEntrepot(b.o.Binary, env)
 	if err != nil {
@@ -96,4 +95,14 @@ func (b *bench) memoryAt(ctx context.Context, budget int64, docs []string) error
 // full: one version is about 2.3 KB full and 330 B abbreviated.
 func memoryDoc(i, kib int) genDoc {
 	return genDoc{name: fmt.Sprintf("memory-%d", i), versions: max(1, kib<<10/2260), deps: 3, pad: 1900}
+}
+
+// cacheMemoryEnv is the CACHE_MEMORY setting for budget bytes, with its
+// unit: a bare number is read as MiB, so 67108864 would be 64 TiB and the
+// scenario would measure a server without a budget.
+func cacheMemoryEnv(budget int64) string {
+	if budget%(1<<20) == 0 {
+		return fmt.Sprintf("CACHE_MEMORY=%dMiB", budget>>20)
+	}
+	return fmt.Sprintf("CACHE_MEMORY=%dKiB", budget>>10)
 }
