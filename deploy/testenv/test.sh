@@ -86,6 +86,11 @@ if [ $status -eq 0 ]; then
 	fi
 fi
 
+step "fuzz (every Fuzz target, FUZZTIME=${FUZZTIME:-1s} each, corpus in testdata/fuzz)"
+if [ $status -eq 0 ]; then
+	bash "$here/fuzz.sh" "${pkgs[@]}" || status=1
+fi
+
 step "memory benchmarks (1 GiB through each blob store)"
 if [ $status -eq 0 ]; then
 	go test -run '^$' -bench 'Heap1GiB' -benchtime 1x ./hosted/blob/... | grep -E 'Benchmark|^ok|FAIL' || status=1
