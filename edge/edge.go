@@ -109,13 +109,21 @@ func New(cfg Config) *Server {
 
 	upload := fasthttp.RequestConfig{ReadTimeout: cfg.UploadTimeout}
 	anonymous := fasthttp.RequestConfig{ReadTimeout: cfg.AnonymousUploadTimeout}
-	handler := m.r.Handler
+	// The root paths (RootPaths) are installed after New, when every
+	// protocol is mounted: route reads m.root per request.
+	route := func(ctx *fasthttp.RequestCtx) {
+		if m.root != nil {
+			m.root.rewrite(ctx)
+		}
+		m.r.Handler(ctx)
+	}
+	handler := route
 	if s.pace.need > 0 {
 		handler = func(ctx *fasthttp.RequestCtx) {
 			if hasBody(&ctx.Request.Header) {
 				ctx.SetUserValue(pacingKey, &s.pace)
 			}
-			m.r.Handler(ctx)
+			route(ctx)
 		}
 	}
 	s.srv = &fasthttp.Server{

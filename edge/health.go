@@ -28,6 +28,10 @@ type Component struct {
 	Backend  string // "bbolt", "mongodb", "filesystem", "s3"
 	Pinger   Pinger
 	Required bool
+	// Aliases are further names the component is reported under: those
+	// of the registry Entrepot replaces ("mongodb", "s3"), whose
+	// monitors read them, whatever the backend is.
+	Aliases []string
 }
 
 type componentState struct {
@@ -84,6 +88,9 @@ func (h *health) check() ([]byte, bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			rep.Components[c.Name] = st
+			for _, a := range c.Aliases {
+				rep.Components[a] = st
+			}
 			if st.Status != "ok" && c.Required {
 				healthy = false
 			}
@@ -107,6 +114,9 @@ func (h *health) check() ([]byte, bool) {
 	if !healthy {
 		rep.Status = "down"
 	}
+	// "registry": the service itself, as the replaced registry's health
+	// document names it.
+	rep.Components["registry"] = componentState{Status: map[bool]string{true: "ok", false: "down"}[healthy]}
 	h.body, _ = json.Marshal(rep)
 	h.at, h.healthy = time.Now(), healthy
 	return h.body, healthy

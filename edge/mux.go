@@ -55,6 +55,10 @@ type Mux struct {
 	// context (Context), without and with a body; streamBudget bounds a
 	// body streamed after the handler returns (StreamContext).
 	readBudget, uploadBudget, streamBudget time.Duration
+	// rootSegments are the first segments of the routes registered, and
+	// root the root paths (RootPaths), nil when none are served.
+	rootSegments []string
+	root         *rootPaths
 }
 
 // AnonymousReads tells the mux whether anonymous callers may read
@@ -120,6 +124,7 @@ func newMux(log *slog.Logger, m *metrics) *Mux {
 // Handle registers h for method and path (fasthttp/router syntax:
 // {name}, {name?}, {name:*}).
 func (m *Mux) Handle(method, path string, rt Route, h HandlerFunc) {
+	m.noteRoute(path)
 	m.r.Handle(method, path, m.wrap(rt, path, h))
 }
 

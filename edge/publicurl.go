@@ -60,11 +60,29 @@ func (b *BaseURL) Mount(prefix string) Mounted {
 
 // For returns the mount point's URL for a request, without a trailing
 // slash ("https://registry.example.com/npm").
+//
+// A request that came in at the root (RootPaths) gets the root's URL
+// ("https://registry.example.com"): links keep the form the client used.
 func (m Mounted) For(ctx *fasthttp.RequestCtx) string {
+	if atRoot(ctx, m.prefix) {
+		if m.base.Fixed != "" {
+			return m.base.Fixed
+		}
+		return m.base.For(ctx)
+	}
 	if m.fixed != "" {
 		return m.fixed
 	}
 	return m.base.For(ctx) + m.prefix
+}
+
+// Path is the mount point's path for a request ("/npm"), "" for one that
+// came in at the root: for a Location on the same host.
+func (m Mounted) Path(ctx *fasthttp.RequestCtx) string {
+	if atRoot(ctx, m.prefix) {
+		return ""
+	}
+	return m.prefix
 }
 
 func (b *BaseURL) trusted(ctx *fasthttp.RequestCtx) bool {

@@ -36,6 +36,7 @@ type Config struct {
 	AuthEncryptionKey string
 
 	UpstreamCache       bool
+	RootPaths           bool // serve the protocols at the root too (compat.go)
 	UpstreamCacheExpiry time.Duration
 	UpstreamTimeout     time.Duration     // one attempt, until the response headers
 	Upstreams           map[string]string // protocol → base URL, only those configured
@@ -204,6 +205,11 @@ func settings() []setting {
 			}
 			c.AdminPassword = v
 			return nil
+		}},
+		{env: "ROOT_PATHS", def: "true", help: "serve npm, PyPI, Composer, RubyGems and Cargo at the root too, as the registry Entrepot replaces does (false: under their prefixes only)", parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.RootPaths = b
+			return boolErr(err)
 		}},
 		{env: "ENABLE_UPSTREAM_CACHE", def: "true", help: "cache upstream metadata for UPSTREAM_CACHE_EXPIRY (false: revalidate on every request)", parse: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,6 +62,18 @@ func TestProtocolTableIsTheSource(t *testing.T) {
 	}).Init()
 	srv := edge.New(edge.Config{Logger: log})
 	mount(srv.Mux(), r, nil)
+	// Every first segment npm does not take at the root is listed in the
+	// README, where users read which npm names are served under /npm/
+	// only.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seg := range srv.Mux().RootPaths(rootFallback, rootRules...) {
+		if !strings.Contains(string(readme), "`"+seg+"`") {
+			t.Errorf("README's root paths do not list `%s`", seg)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

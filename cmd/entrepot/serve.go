@@ -186,8 +186,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		Logger:   log,
 		Registry: reg,
 		Components: []edge.Component{
-			{Name: "metadata", Backend: metaBackend, Pinger: meta, Required: true},
-			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true},
+			{Name: "metadata", Backend: metaBackend, Pinger: meta, Required: true, Aliases: []string{"mongodb"}},
+			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true, Aliases: []string{"s3"}},
 		},
 		Upstreams: health,
 
@@ -199,6 +199,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	mount(srv.Mux(), registry, byName)
+	if cfg.RootPaths {
+		srv.Mux().RootPaths(rootFallback, rootRules...)
+	}
 	feedDone := make(chan struct{})
 	go func() { feed.Run(ctx); close(feedDone) }()
 	// The collector keeps also the blobs of this edge's prepared documents

@@ -22,6 +22,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/hosted/fault"
 	"entrepot/upstream"
 )
 
@@ -122,6 +123,25 @@ func (h *Handler) metadata(ctx *fasthttp.RequestCtx) error {
 		return h.hostedMetadata(ctx, req)
 	}
 	return h.mirrorMetadata(ctx, req)
+}
+
+// provider answers Composer 1's p/VENDOR/PACKAGE.json for a hosted
+// package. A mirrored one is Composer 2's only: the upstreams Entrepot
+// mirrors serve Composer 1's files from provider listings this edge does
+// not keep.
+func (h *Handler) provider(ctx *fasthttp.RequestCtx) error {
+	req, err := parseProvider(param(ctx, "vendor"), param(ctx, "file"))
+	if err != nil {
+		return err
+	}
+	o, err := h.resolve(ctx, vendorOf(req.Name))
+	if err != nil {
+		return err
+	}
+	if !o.Hosted {
+		return fault.Newf("composer.provider", fault.NotFound, "%s is mirrored: its metadata is served to Composer 2 (p2/), Composer 1's provider files are served for hosted packages only", req.Name)
+	}
+	return h.hostedMetadata(ctx, req)
 }
 
 // dist answers a dist archive request.

@@ -60,14 +60,20 @@ func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 		return nil
 	}
 	base := h.mount.For(ctx)
-	key := fmt.Sprintf("hosted\x00%s\x00%s\x00%t\x00%s", req.Name, pkg.Stamp(), req.Dev, base)
+	key := fmt.Sprintf("hosted\x00%s\x00%s\x00%t\x00%t\x00%s", req.Name, pkg.Stamp(), req.Dev, req.Provider, base)
 	doc, ok := h.docs.Get(key)
 	if !ok {
 		vs, err := h.r.Catalog.Versions(c, Protocol, req.Name, false)
 		if err != nil {
 			return err
 		}
-		if doc, err = renderHosted(req.Name, vs, req.Dev, base); err != nil {
+		render := renderHosted
+		if req.Provider {
+			render = func(name string, vs []hosted.Version, _ bool, base string) ([]byte, error) {
+				return renderProvider(name, vs, base)
+			}
+		}
+		if doc, err = render(req.Name, vs, req.Dev, base); err != nil {
 			return fault.Wrap("composer.hostedMetadata", fault.Internal, err)
 		}
 		h.docs.Add(key, doc)
@@ -80,7 +86,37 @@ func (h *Handler) hostedMetadata(ctx *fasthttp.RequestCtx, req metadataReq) erro
 // versions (or, with dev, its branches), newest first, each with a dist
 // on the edge at base, minified.
 func renderHosted(name string, vs []hosted.Version, dev bool, base string) ([]byte, error) {
-	vs = slices.DeleteFunc(slices.Clone(vs), func(v hosted.Version) bool { return v.Deleted || IsDev(v.Version) != dev })
+	out, err := hostedVersions(name, vs, func(v hosted.Version) bool { return IsDev(v.Version) == dev }, base)
+	if err != nil {
+		return nil, err
+	}
+	doc := &p2{names: []string{name}, versions: map[string][]object{name: out}}
+	return doc.render()
+}
+
+// renderProvider writes Composer 1's provider file of a hosted package:
+// {"packages": {NAME: {VERSION: version}}}, every version, tagged and
+// development, whole (Composer 1 knows no minified form).
+func renderProvider(name string, vs []hosted.Version, base string) ([]byte, error) {
+	out, err := hostedVersions(name, vs, func(hosted.Version) bool { return true }, base)
+	if err != nil {
+		return nil, err
+	}
+	byVersion := object{}
+	for _, o := range out {
+		v, _ := o.str("version")
+		j, _ := o.MarshalJSON()
+		byVersion.set(v, j)
+	}
+	versions, _ := byVersion.MarshalJSON()
+	packages, _ := object{{name, versions}}.MarshalJSON()
+	return object{{"packages", packages}}.MarshalJSON()
+}
+
+// hostedVersions are the live versions of a hosted package that keep
+// takes, newest first, each with a dist on the edge at base.
+func hostedVersions(name string, vs []hosted.Version, keep func(hosted.Version) bool, base string) ([]object, error) {
+	vs = slices.DeleteFunc(slices.Clone(vs), func(v hosted.Version) bool { return v.Deleted || !keep(v) })
 	slices.SortFunc(vs, func(a, b hosted.Version) int { return compareVersions(b.Version, a.Version) })
 	out := make([]object, 0, len(vs))
 	for _, v := range vs {
@@ -101,8 +137,7 @@ func renderHosted(name string, vs []hosted.Version, dev bool, base string) ([]by
 		}
 		out = append(out, o)
 	}
-	doc := &p2{names: []string{name}, versions: map[string][]object{name: out}}
-	return doc.render()
+	return out, nil
 }
 
 // hostedDist serves a hosted version's archive.
@@ -127,6 +162,9 @@ func (h *Handler) root(ctx *fasthttp.RequestCtx) error {
 	base := h.mount.For(ctx)
 	doc := object{{"packages", json.RawMessage("[]")}}
 	doc.setString("metadata-url", base+"/p2/%package%.json")
+	// Composer 1 reads the provider files of the packages a listing
+	// names; Composer 2 reads metadata-url and ignores this.
+	doc.setString("providers-url", base+"/p/%package%.json")
 	doc.setString("notify-batch", base+"/downloads")
 	doc.setString("search", base+"/search.json?q=%query%&type=%type%")
 	if h.up == nil {

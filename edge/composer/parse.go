@@ -37,6 +37,9 @@ func vendorOf(name string) string {
 type metadataReq struct {
 	Name string
 	Dev  bool
+	// Provider: Composer 1's provider file (p/VENDOR/PACKAGE.json, or
+	// PACKAGE$HASH.json), every version, not minified.
+	Provider bool
 }
 
 // parseMetadata reads the two path parameters of a p2 request.
@@ -51,6 +54,22 @@ func parseMetadata(vendor, file string) (metadataReq, error) {
 		return metadataReq{}, fault.Op("composer.parseMetadata", asNotFound(err))
 	}
 	return metadataReq{Name: name, Dev: dev}, nil
+}
+
+// parseProvider reads the two path parameters of a Composer 1 provider
+// file request: PACKAGE.json or PACKAGE$SHA256.json (the hash names a
+// revision; the current one is served whatever it says).
+func parseProvider(vendor, file string) (metadataReq, error) {
+	base, ok := strings.CutSuffix(file, ".json")
+	if !ok {
+		return metadataReq{}, fault.Newf("composer.parseProvider", fault.NotFound, "no such provider file %q", truncate(file, 120))
+	}
+	base, _, _ = strings.Cut(base, "$")
+	name, err := parseName(vendor, base)
+	if err != nil {
+		return metadataReq{}, fault.Op("composer.parseProvider", asNotFound(err))
+	}
+	return metadataReq{Name: name, Provider: true}, nil
 }
 
 // distReq is a request for a dist archive:

@@ -40,11 +40,11 @@ func TestParseMetadata(t *testing.T) {
 		want         metadataReq
 		ok           bool
 	}{
-		{"acme", "lib.json", metadataReq{"acme/lib", false}, true},
-		{"acme", "lib~dev.json", metadataReq{"acme/lib", true}, true},
+		{"acme", "lib.json", metadataReq{Name: "acme/lib"}, true},
+		{"acme", "lib~dev.json", metadataReq{Name: "acme/lib", Dev: true}, true},
 		{"acme", "lib", metadataReq{}, false},
 		{"acme", "lib~dev~dev.json", metadataReq{}, false},
-		{"acme", "LIB.json", metadataReq{"acme/lib", false}, true},
+		{"acme", "LIB.json", metadataReq{Name: "acme/lib"}, true},
 		{"acme", ".json", metadataReq{}, false},
 	} {
 		got, err := parseMetadata(c.vendor, c.file)
@@ -53,6 +53,31 @@ func TestParseMetadata(t *testing.T) {
 		}
 		if err != nil && !fault.Is(err, fault.NotFound) {
 			t.Errorf("parseMetadata(%q, %q) kind %v, want NotFound", c.vendor, c.file, fault.KindOf(err))
+		}
+	}
+}
+
+func TestParseProvider(t *testing.T) {
+	for _, c := range []struct {
+		vendor, file string
+		want         string // "" for refused
+	}{
+		{"acme", "lib.json", "acme/lib"},
+		{"acme", "lib$0123abcd.json", "acme/lib"},
+		{"Acme", "Lib$.json", "acme/lib"},
+		{"acme", "lib", ""},
+		{"acme", "$abc.json", ""},
+		{"acme", "li b.json", ""},
+	} {
+		got, err := parseProvider(c.vendor, c.file)
+		if c.want == "" {
+			if err == nil || !fault.Is(err, fault.NotFound) {
+				t.Errorf("parseProvider(%q, %q) = %+v, %v; want NotFound", c.vendor, c.file, got, err)
+			}
+			continue
+		}
+		if err != nil || got != (metadataReq{Name: c.want, Provider: true}) {
+			t.Errorf("parseProvider(%q, %q) = %+v, %v", c.vendor, c.file, got, err)
 		}
 	}
 }

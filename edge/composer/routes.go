@@ -14,6 +14,9 @@ func (h *Handler) Mount(g *edge.Group) {
 		// GET /composer/p2/{vendor}/{package}.json and {package}~dev.json:
 		// a package's tagged and development versions, minified.
 		g.Handle(m, "/p2/{vendor}/{file}", rt("p2"), h.metadata)
+		// GET /composer/p/{vendor}/{package}.json (or {package}$hash.json):
+		// Composer 1's provider file, for hosted packages.
+		g.Handle(m, "/p/{vendor}/{file}", rt("p"), h.provider)
 		// GET /composer/dist/{vendor}/{package}/{ref}/{version}.{type}: a
 		// version's dist archive, hosted or mirrored.
 		g.Handle(m, "/dist/{vendor}/{package}/{ref}/{file:*}", rt("dist"), h.dist)

@@ -49,8 +49,7 @@ type Handler struct {
 	opts Options
 	// mount is the mount point: its path (Location headers) and public
 	// URL (links in pages), set by Mount.
-	prefix string
-	mount  edge.Mounted
+	mount edge.Mounted
 	// pages holds parsed upstream pages by the digest of the cached bytes,
 	// so that a hot page is not parsed again.
 	pages *edge.Shelf[*page]

@@ -5,7 +5,7 @@ import "entrepot/edge"
 // Mount registers the PyPI routes on g, which the caller mounts at /pypi.
 func (h *Handler) Mount(g *edge.Group) {
 	g.ConcealReads(Protocol, h.up == nil)
-	h.prefix, h.mount = g.Prefix(), h.r.Base.Mount(g.Prefix())
+	h.mount = h.r.Base.Mount(g.Prefix())
 	rt := func(name string) edge.Route { return edge.Route{Protocol: Protocol, Name: name, Render: Render} }
 
 	// GET /pypi/simple/: the projects the caller may read (PEP 503/691);

@@ -88,7 +88,7 @@ func (h *Handler) simple(ctx *fasthttp.RequestCtx) error {
 		ctx.Response.Header.Set("Vary", "Accept")
 		// A path-only Location: right behind any proxy, and clients
 		// resolve it against the URL they asked for.
-		ctx.Response.Header.Set("Location", h.prefix+"/simple/"+url.PathEscape(name)+"/")
+		ctx.Response.Header.Set("Location", h.mount.Path(ctx)+"/simple/"+url.PathEscape(name)+"/")
 		ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
 		return nil
 	}
