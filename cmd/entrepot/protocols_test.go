@@ -60,7 +60,7 @@ func TestProtocolTableIsTheSource(t *testing.T) {
 		Auth: svc, Base: &edge.BaseURL{}, Log: log, MaxUpload: 1 << 20, SpoolDir: filepath.Join(dir, "spool"),
 	}).Init()
 	srv := edge.New(edge.Config{Logger: log})
-	mount(srv.Mux(), r, nil)
+	mount(srv.Mux(), r, nil, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
