@@ -69,7 +69,9 @@ func TestCleanupSnapshots(t *testing.T) {
 		t.Fatalf("jars of builds 1 and 2: %v in %+v", oldJars, vs)
 	}
 
-	var repos struct{ Items []struct{ ID, Protocol string } }
+	var repos struct {
+		Items []struct{ ID, Protocol string }
+	}
 	s.API("GET", "/organizations/acme/repositories", bearer, nil, &repos)
 	id := ""
 	for _, r := range repos.Items {
