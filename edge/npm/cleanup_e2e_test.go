@@ -171,3 +171,43 @@ func TestE2ECleanupPolicy(t *testing.T) {
 		t.Fatalf("run without a policy: %d %s", st, raw)
 	}
 }
+
+// TestE2ECleanupSchedule: with CLEANUP_INTERVAL set, the server applies a
+// policy by itself.
+func TestE2ECleanupSchedule(t *testing.T) {
+	npm := newNPM(t)
+	e := newHostedEnv(t, "CLEANUP_INTERVAL=1s")
+	rc := npmrc(t, e.s, e.full)
+	cache := t.TempDir()
+	dir := project(t, map[string]any{"name": "@acme/nightly", "version": "1.0.0"})
+	npm.must(t, dir, rc, cache, "publish")
+	for _, v := range []string{"1.1.0-nightly.1", "1.1.0-nightly.2", "1.1.0-nightly.3"} {
+		writeVersion(t, dir, v)
+		npm.must(t, dir, rc, cache, "publish", "--tag", "nightly")
+		time.Sleep(10 * time.Millisecond)
+	}
+	var repos struct {
+		Items []struct{ ID, Protocol string }
+	}
+	e.s.API("GET", "/organizations/acme/repositories", e.owner, nil, &repos)
+	for _, r := range repos.Items {
+		if r.Protocol == "npm" {
+			if st, raw := e.s.API("PUT", "/repositories/"+r.ID+"/cleanup", e.owner, map[string]any{"keep": 1}, nil); st != http.StatusOK {
+				t.Fatalf("set policy: %d %s", st, raw)
+			}
+		}
+	}
+	// nightly.3 holds the tag; of nightly.1 and .2, keep 1 keeps .2.
+	want := []string{"1.0.0", "1.1.0-nightly.2", "1.1.0-nightly.3"}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out := npm.must(t, dir, rc, t.TempDir(), "view", "@acme/nightly", "versions", "--json")
+		var vs []string
+		json.Unmarshal([]byte(out[strings.Index(out, "["):]), &vs)
+		if slices.Equal(vs, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versions %v, want %v once the schedule ran", vs, want)
+		}
+	}
+}
