@@ -448,7 +448,6 @@ type soaker struct {
 // pkg is the name of slot i's package of generation g.
 func pkg(i, g int) string { return fmt.Sprintf("@soak/pkg-%d-%d", i, g) }
 
-
 func (s *soaker) record(d time.Duration, failed bool) {
 	s.mu.Lock()
 	s.lat = append(s.lat, d)
