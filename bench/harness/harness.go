@@ -52,6 +52,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, binary, 
 			return LoadMain(args[1:], stdout)
 		case "serve-bytes":
 			return ServeBytes(args[1:])
+		case "soak":
+			return SoakMain(ctx, args[1:], stdout, stderr, binary)
 		}
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)

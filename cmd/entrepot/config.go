@@ -56,6 +56,9 @@ type Config struct {
 	// GCGrace how old an unreferenced blob must be to be swept.
 	GCInterval time.Duration
 	GCGrace    time.Duration
+	// CleanupInterval is how often the repositories' cleanup policies
+	// are applied (0: never; POST .../cleanup/run applies one at once).
+	CleanupInterval time.Duration
 
 	// Abuse limits of the edge server and the upstream guard.
 	MaxConnsPerIP          int
@@ -288,6 +291,14 @@ func settings() []setting {
 				return errors.New("must be a duration of at least 1s, like 24h")
 			}
 			c.GCGrace = d
+			return nil
+		}},
+		{env: "CLEANUP_INTERVAL", def: "1h", help: "how often the repositories' cleanup policies (PUT /api/v1/repositories/{repoId}/cleanup) delete old pre-releases, SNAPSHOT builds and untagged manifests, one edge at a time (0 = never)", parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > 0 && d < time.Second {
+				return errors.New("must be 0 or a duration of at least 1s, like 1h")
+			}
+			c.CleanupInterval = d
 			return nil
 		}},
 	}

@@ -4,6 +4,7 @@ import (
 	adminui "entrepot/admin-ui"
 	"entrepot/edge"
 	"entrepot/edge/api"
+	"entrepot/hosted/cleanup"
 	"entrepot/upstream"
 )
 
@@ -11,10 +12,13 @@ import (
 // the table on mux, explicitly: the set of protocols is closed, so there
 // is no registry of modules to discover. ups holds the configured
 // upstream clients, named by protocol ("npm", "pypi", ...,
-// "oci/<prefix>").
-func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client) {
+// "oci/<prefix>"); cl applies the cleanup policies the API sets (nil:
+// none).
+func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client, cl *cleanup.Runner) {
 	adminui.New(adminui.Options{}).Mount(mux.Group(""))
-	api.New(r, apiOptions()).Mount(mux.Group(api.Prefix))
+	o := apiOptions()
+	o.Cleanup = cl
+	api.New(r, o).Mount(mux.Group(api.Prefix))
 	for _, p := range protocols {
 		if p.mount != nil {
 			p.mount(r, ups, mux.Group(p.prefix))

@@ -198,7 +198,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		MaxBody:                cfg.MaxUpload,
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
-	mount(srv.Mux(), registry, byName)
+	cleaner := newCleanup(cfg, registry, auditor, log)
+	mount(srv.Mux(), registry, byName, cleaner)
 	if cfg.RootPaths {
 		srv.Mux().RootPaths(rootFallback, rootRules...)
 	}
@@ -212,6 +213,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		defer close(gcDone)
 		if cfg.GCInterval > 0 {
 			collector.RunEvery(ctx, cfg.GCInterval)
+		}
+	}()
+	cleanupDone := make(chan struct{})
+	go func() {
+		defer close(cleanupDone)
+		if cfg.CleanupInterval > 0 {
+			cleaner.RunEvery(ctx, cfg.CleanupInterval)
 		}
 	}()
 
@@ -245,6 +253,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	<-tokensDone
 	<-feedDone
 	<-gcDone
+	<-cleanupDone
 	log.Info("stopped")
 	return nil
 }

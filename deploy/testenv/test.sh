@@ -2,8 +2,10 @@
 # The one test command (`make test` runs it, and .ci/run runs `make test`):
 # installs what the tests need (idempotently, cached outside the
 # repository), starts the real servers on loopback ports, builds the
-# binary, runs every Go test with the race detector, runs the memory
-# benchmarks, stops what it started and prints how many tests ran.
+# binary, runs every Go test with the race detector, every fuzz target
+# for FUZZTIME (fuzz.sh), the memory benchmarks, the bench smoke run and a
+# short soak (SOAK_DURATION, default 25s, which fails only on leaks),
+# stops what it started and prints how many tests ran.
 #
 # Usage: deploy/testenv/test.sh [go test package patterns; default ./...]
 set -euo pipefail
@@ -100,6 +102,12 @@ step "bench harness smoke run (proves it runs; asserts no number)"
 if [ $status -eq 0 ]; then
 	go run ./bench -smoke >"$run/bench.log" 2>&1 || { status=1; cat "$run/bench.log"; }
 	grep -E '^\| ' "$run/bench.log" || true
+fi
+
+step "soak (${SOAK_DURATION:-25s}: fails only on goroutines or open files that leak)"
+if [ $status -eq 0 ]; then
+	"$ENTREPOT_BIN" bench soak -d "${SOAK_DURATION:-25s}" -sample 1s >"$run/soak.log" 2>&1 || { status=1; cat "$run/soak.log"; }
+	grep -E '^\*\*(Flat|Not flat)|^\| (goroutines|open files|RSS|p50|p99|blobs) ' "$run/soak.log" || true
 fi
 
 passed=$(grep -cE '^\s*--- PASS' "$run/test.log" || true)

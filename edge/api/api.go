@@ -46,6 +46,7 @@ import (
 	"entrepot/auth"
 	"entrepot/edge"
 	"entrepot/hosted"
+	"entrepot/hosted/cleanup"
 	"entrepot/hosted/fault"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// may name (the OpenAPI document's enums), and what GET /protocols
 	// tells the dashboard.
 	Protocols []Protocol
+	// Cleanup keeps and applies the repositories' cleanup policies
+	// (/repositories/{repoId}/cleanup); nil answers those routes 503.
+	Cleanup *cleanup.Runner
 }
 
 // Protocol is one package protocol as the API tells it (GET /protocols).

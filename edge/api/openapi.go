@@ -120,6 +120,7 @@ func parameters(names []string) obj {
 		"limit":    q("limit", "page size", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
 		"cursor":   q("cursor", "nextCursor of the previous page", str),
 		"force":    q("force", "delete what it still holds (platform admins)", obj{"type": "boolean"}),
+		"dryRun":   q("dryRun", "list what would be deleted, delete nothing", obj{"type": "boolean"}),
 		"q":        q("q", "name prefix", str),
 		"protocol": q("protocol", "one protocol", obj{"type": "string", "enum": names}),
 		"org":      q("org", "organization id or name", str),
@@ -219,6 +220,22 @@ func schemas(names []string) obj {
 		}),
 		"RepositoryRequest": o(nil, obj{
 			"name": str, "protocol": protocol, "visibility": enum("private", "public"), "description": str,
+		}),
+		"CleanupPolicyRequest": o([]string{"keep"}, obj{"keep": obj{"type": "integer", "minimum": 0, "maximum": 10000,
+			"description": "how many of each series' newest disposable versions stay: an npm package's pre-releases no dist-tag names, each Maven SNAPSHOT's timestamped builds, an OCI repository's untagged manifests (neither listed by an index nor referrers)"}}),
+		"CleanupPolicy": o([]string{"repoId", "orgId", "protocol", "keep", "updatedAt"}, obj{
+			"repoId": str, "orgId": str, "protocol": protocol, "keep": integer, "updatedAt": tm, "updatedBy": str,
+			"lastRun": ref("CleanupReport"),
+		}),
+		"CleanupReport": o([]string{"repoId", "started", "finished", "keep", "packages", "count", "bytes", "deleted"}, obj{
+			"repoId": str, "started": tm, "finished": tm, "dryRun": boolean, "keep": integer,
+			"packages": obj{"type": "integer", "description": "packages looked at"},
+			"count":    obj{"type": "integer", "description": "versions deleted (or, in a dry run, that would be)"},
+			"bytes":    obj{"type": "integer", "description": "their files' bytes, which the garbage collector reclaims after GC_GRACE"},
+			"failed":   obj{"type": "integer", "description": "packages whose cleanup failed (retried next run)"},
+			"deleted": obj{"type": "array", "description": "the versions (a stored lastRun lists the first 100)", "items": o([]string{"protocol", "package", "version", "bytes"}, obj{
+				"protocol": str, "package": str, "version": obj{"type": "string", "description": "npm version, Maven SNAPSHOT/file, OCI manifest digest"}, "bytes": integer,
+			})},
 		}),
 		"Permission": o([]string{"repoId", "userId", "role"}, obj{
 			"repoId": str, "orgId": str, "userId": str, "username": str, "role": enum("reader", "developer", "maintainer", "admin"),

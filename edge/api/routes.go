@@ -159,6 +159,17 @@ func (h *Handler) table() []route {
 		{method: "DELETE", path: "/repositories/{repoId}/permissions/{userId}", name: "remove_repo_permission", tag: "repositories", h: h.removeRepoPermission, audit: "repo.permission.remove",
 			summary: "Remove a user's direct role on a repository"},
 
+		// Cleanup policies (cleanup.go): keep the newest N pre-releases,
+		// SNAPSHOT builds or untagged manifests of each series.
+		{method: "GET", path: "/repositories/{repoId}/cleanup", name: "get_cleanup", tag: "repositories", h: h.getCleanup,
+			summary: "Get a repository's cleanup policy and what its last run deleted", out: "CleanupPolicy"},
+		{method: "PUT", path: "/repositories/{repoId}/cleanup", name: "put_cleanup", tag: "repositories", h: h.putCleanup, audit: "repo.cleanup.set",
+			summary: "Set a repository's cleanup policy: every CLEANUP_INTERVAL, each series keeps its newest keep npm pre-releases, Maven SNAPSHOT builds or OCI untagged manifests, and the rest are deleted (audited as cleanup.delete)", in: "CleanupPolicyRequest", out: "CleanupPolicy"},
+		{method: "DELETE", path: "/repositories/{repoId}/cleanup", name: "delete_cleanup", tag: "repositories", h: h.deleteCleanup, audit: "repo.cleanup.delete",
+			summary: "Remove a repository's cleanup policy"},
+		{method: "POST", path: "/repositories/{repoId}/cleanup/run", name: "run_cleanup", tag: "repositories", h: h.runCleanup, audit: "repo.cleanup.run", query: []string{"dryRun"},
+			summary: "Apply a repository's cleanup policy now; with dryRun=true only list what it would delete (409 while another run is under way)", out: "CleanupReport"},
+
 		// Hosted packages. A package id is protocol:name, URL-escaped.
 		{method: "GET", path: "/packages", name: "list_packages", tag: "packages", h: h.listPackages, public: true, query: []string{"q", "protocol", "org", "limit", "cursor"},
 			summary: "Search the hosted packages the caller may read", out: "Package", list: true},

@@ -288,27 +288,38 @@ func (h *Handler) deleteManifest(ctx *fasthttp.RequestCtx, c Coord) error {
 		if _, err := h.manifest(bg, c.Name, c.Digest); err != nil {
 			return withCode(codeManifestUnknown, err)
 		}
-		var doomed []string
-		err := h.eachRecord(bg, tagsC, "repo", c.Name, "", func(r hosted.Record) bool {
-			if tg, err := decode[tagRec](r); err == nil && tg.Digest == c.Digest {
-				doomed = append(doomed, r.ID)
-			}
-			return true
-		})
-		if err != nil {
+		if err := removeManifest(bg, h.store(), c.Name, c.Digest); err != nil {
 			return err
-		}
-		for _, id := range doomed {
-			if err := h.store().Delete(bg, tagsC, id); err != nil {
-				return fault.Op(op, err)
-			}
-		}
-		if err := h.store().Delete(bg, manifestsC, manifestID(c.Name, c.Digest)); err != nil {
-			return fault.Op(op, err)
 		}
 	}
 	h.r.Record(ctx, "oci.manifest.delete", c.Name+"/"+c.Reference(), t.ref.OrgID, "success", "")
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	return nil
+}
+
+// removeManifest deletes repo's manifest d and the tags naming it: the
+// one way a manifest goes (a client's DELETE, a cleanup policy). Its
+// blobs stay for the collector.
+func removeManifest(ctx context.Context, s hosted.Store, repo string, d blob.Digest) error {
+	const op = "oci.removeManifest"
+	var doomed []string
+	err := eachRecord(ctx, s, tagsC, "repo", repo, "", func(r hosted.Record) bool {
+		if tg, err := decode[tagRec](r); err == nil && tg.Digest == d {
+			doomed = append(doomed, r.ID)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range doomed {
+		if err := s.Delete(ctx, tagsC, id); err != nil && !fault.Is(err, fault.NotFound) {
+			return fault.Op(op, err)
+		}
+	}
+	if err := s.Delete(ctx, manifestsC, manifestID(repo, d)); err != nil {
+		return fault.Op(op, err)
+	}
 	return nil
 }
 

@@ -133,9 +133,14 @@ func (h *Handler) setTag(ctx context.Context, repo, tag string, d blob.Digest) e
 // eachRecord calls fn for every record of c whose key equals value (every
 // record when key and value are ""), in order, until fn returns false.
 func (h *Handler) eachRecord(ctx context.Context, c hosted.Collection, key, value, after string, fn func(hosted.Record) bool) error {
+	return eachRecord(ctx, h.store(), c, key, value, after, fn)
+}
+
+// eachRecord is Handler.eachRecord over the store s.
+func eachRecord(ctx context.Context, s hosted.Store, c hosted.Collection, key, value, after string, fn func(hosted.Record) bool) error {
 	q := hosted.Query{Key: key, Prefix: value, Exact: key != "", After: after}
 	for {
-		recs, next, err := h.store().Query(ctx, c, q)
+		recs, next, err := s.Query(ctx, c, q)
 		if err != nil {
 			return fault.Op("oci.eachRecord", err)
 		}
