@@ -78,6 +78,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitCode(stderr, restoreCmd(args[1:], getenv, stdout))
 	case "healthcheck":
 		return exitCode(stderr, healthcheck(getenv, stdout))
+	case "migrate":
+		return exitCode(stderr, migrateCmd(args[1:], getenv, stdout))
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -99,6 +101,7 @@ Commands:
   fsck      [--repair] [--quick] [--json]: check referenced blobs (size, digest) and records; --repair drops dangling records and mirrored copies to refetch
   backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
   restore   DIR [--force]: a backup into an empty data directory
+  migrate   --from URL --from-token T [--to URL] [--token T] [--protocols npm,pypi,rubygems]: re-publish an old registry's hosted packages here, read through its protocols
   healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information
