@@ -42,7 +42,11 @@ import (
 //     goroutines and open files across the run stays within a margin.
 //
 // RSS and latency are reported with their slopes, not judged: the Go
-// heap and the machine's load move them for reasons other than leaks.
+// heap (which grows to the caches' budget), the embedded store's mmap
+// (which grows with its file: every deleted version keeps its record, and
+// every change is audited) and the machine's load move them for reasons
+// other than leaks. RSS is shown with its file-backed part and the store
+// file's size, to tell these apart.
 
 // soakOptions configure a soak.
 type soakOptions struct {
@@ -98,6 +102,8 @@ func SoakMain(ctx context.Context, args []string, stdout, stderr io.Writer, bina
 type soakSample struct {
 	At         time.Duration // since the load began
 	RSS        int64
+	RSSFile    int64 // of RSS, file-backed pages: the embedded store's mmap, mostly
+	Store      int64 // bytes of the embedded store's file, which records grow
 	FDs        int
 	Goroutines int
 	Blobs      int // files in the blob store: flat when the collector keeps up
@@ -175,9 +181,10 @@ func (r *soakReport) flat() bool { return len(r.leaks()) == 0 }
 func (r *soakReport) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Soak: %s, %d clients, sampled every %s (%s)\n\n", r.o.Duration, r.o.Concurrency, r.o.Sample, machine())
-	b.WriteString("| t | RSS MiB | open files | goroutines | blobs | req/s | errors | p50 | p99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| t | RSS MiB | of it file-backed | store file MiB | open files | goroutines | blobs | req/s | errors | p50 | p99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	row := func(label string, s soakSample, rps string) {
-		fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %d | %s | %d | %s | %s |\n", label, float64(s.RSS)/(1<<20), s.FDs, s.Goroutines, s.Blobs, rps, s.Errors, fmtDur(s.P50), fmtDur(s.P99))
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %d | %d | %d | %s | %d | %s | %s |\n", label, float64(s.RSS)/(1<<20), float64(s.RSSFile)/(1<<20), float64(s.Store)/(1<<20),
+			s.FDs, s.Goroutines, s.Blobs, rps, s.Errors, fmtDur(s.P50), fmtDur(s.P99))
 	}
 	row("before", r.base, "-")
 	for _, s := range r.samples {
@@ -192,6 +199,8 @@ func (r *soakReport) markdown() string {
 		{"goroutines", func(s soakSample) float64 { return float64(s.Goroutines) }},
 		{"open files", func(s soakSample) float64 { return float64(s.FDs) }},
 		{"RSS MiB", func(s soakSample) float64 { return float64(s.RSS) / (1 << 20) }},
+		{"RSS anonymous MiB", func(s soakSample) float64 { return float64(s.RSS-s.RSSFile) / (1 << 20) }},
+		{"store file MiB", func(s soakSample) float64 { return float64(s.Store) / (1 << 20) }},
 		{"blobs", func(s soakSample) float64 { return float64(s.Blobs) }},
 		{"p50 ms", func(s soakSample) float64 { return float64(s.P50) / 1e6 }},
 		{"p99 ms", func(s soakSample) float64 { return float64(s.P99) / 1e6 }},
@@ -400,7 +409,7 @@ func runSoak(ctx context.Context, binary string, o soakOptions, log io.Writer) (
 		sm := s.sample(pid)
 		rep.idle.Goroutines = min(rep.idle.Goroutines, sm.Goroutines)
 		rep.idle.FDs = min(rep.idle.FDs, sm.FDs)
-		rep.idle.RSS, rep.idle.Blobs = sm.RSS, sm.Blobs
+		rep.idle.RSS, rep.idle.RSSFile, rep.idle.Store, rep.idle.Blobs = sm.RSS, sm.RSSFile, sm.Store, sm.Blobs
 		if rep.idle.Goroutines-rep.base.Goroutines <= goroutineMargin/2 && rep.idle.FDs-rep.base.FDs <= fdMargin/2 {
 			break
 		}
@@ -460,7 +469,10 @@ func (s *soaker) record(d time.Duration, failed bool) {
 // sample reads the server's counts and takes the sample's latencies.
 func (s *soaker) sample(pid int) soakSample {
 	u := procUsage(pid)
-	sm := soakSample{RSS: u.RSS, FDs: openFiles(pid), Goroutines: s.goroutines(), Blobs: countFiles(s.blobDir)}
+	sm := soakSample{RSS: u.RSS, RSSFile: rssFile(pid), FDs: openFiles(pid), Goroutines: s.goroutines(), Blobs: countFiles(s.blobDir)}
+	if fi, err := os.Stat(filepath.Join(filepath.Dir(s.blobDir), "entrepot.db")); err == nil {
+		sm.Store = fi.Size()
+	}
 	s.mu.Lock()
 	lat, errs := s.lat, s.errs
 	s.lat, s.errs = nil, 0
@@ -486,6 +498,21 @@ func (s *soaker) goroutines() int {
 		}
 	}
 	return -1
+}
+
+// rssFile reads RssFile of pid's status, in bytes (0 without /proc).
+func rssFile(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
 }
 
 // countFiles counts the files under dir.
