@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 
@@ -24,16 +25,18 @@ type RootRule struct {
 	// Segments are first path segments taken whole: /simple/... is
 	// Prefix+/simple/....
 	Segments []string
-	// Match, when set, takes other root paths: it returns the path under
-	// Prefix, and false for a path it does not take. Tried before
-	// Segments and before Fallback.
-	Match func(path string) (under string, ok bool)
+	// Match, when set, takes other root paths whose first segment is
+	// MatchSegment: it returns the path under Prefix, and false for a
+	// path it does not take. Tried before Segments and before Fallback.
+	MatchSegment string
+	Match        func(path string) (under string, ok bool)
 }
 
 // rootPaths is the Mux's set of RootRules.
 type rootPaths struct {
 	rules    []RootRule
 	segments map[string]int // first segment → index in rules
+	matched  map[string]bool
 	// fallback is the mount point of every other root path whose first
 	// segment no route and no rule holds (npm's names), "" for none.
 	fallback string
@@ -52,11 +55,14 @@ const rootKey = "edge.root"
 // serving; it returns the first segments fallback does not take, sorted,
 // for documentation.
 func (m *Mux) RootPaths(fallback string, rules ...RootRule) []string {
-	rp := &rootPaths{rules: rules, segments: map[string]int{}, fallback: fallback, reserved: map[string]bool{}}
+	rp := &rootPaths{rules: rules, segments: map[string]int{}, matched: map[string]bool{}, fallback: fallback, reserved: map[string]bool{}}
 	for _, seg := range m.rootSegments {
 		rp.reserved[seg] = true
 	}
 	for i, r := range rules {
+		if r.Match != nil {
+			rp.matched[r.MatchSegment] = true
+		}
 		for _, s := range r.Segments {
 			rp.segments[s] = i
 			rp.reserved[s] = true
@@ -89,34 +95,44 @@ func (m *Mux) noteRoute(path string) {
 }
 
 // rewrite maps a root request onto its mount point, before routing.
+// A request in the prefixed form costs two map lookups and allocates
+// nothing.
 func (rp *rootPaths) rewrite(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
+	raw := ctx.Path()
+	seg := raw[min(1, len(raw)):]
+	if i := bytes.IndexByte(seg, '/'); i >= 0 {
+		seg = seg[:i]
+	}
 	prefix, under := "", ""
-	for _, r := range rp.rules {
-		if r.Match == nil {
-			continue
-		}
-		if u, ok := r.Match(path); ok {
-			prefix, under = r.Prefix, u
-			break
+	if rp.matched[string(seg)] {
+		path := string(raw)
+		for _, r := range rp.rules {
+			if r.Match == nil || r.MatchSegment != string(seg) {
+				continue
+			}
+			if u, ok := r.Match(path); ok {
+				prefix, under = r.Prefix, u
+				break
+			}
 		}
 	}
 	if prefix == "" {
-		seg := firstSegment(path)
-		if i, ok := rp.segments[seg]; ok {
-			prefix, under = rp.rules[i].Prefix, path
-		} else if rp.fallback != "" && seg != "" && !rp.reserved[seg] {
-			prefix, under = rp.fallback, path
+		if i, ok := rp.segments[string(seg)]; ok {
+			prefix = rp.rules[i].Prefix
+		} else if rp.fallback != "" && len(seg) > 0 && !rp.reserved[string(seg)] {
+			prefix = rp.fallback
 		} else {
 			return
 		}
 	}
 	// The original path keeps its escapes (an npm scope's %2f): the
 	// router sees what it would have seen for the prefixed form.
-	orig := string(ctx.Request.URI().PathOriginal())
-	if under == path && strings.HasPrefix(orig, "/") {
+	if orig := string(ctx.Request.URI().PathOriginal()); under == "" && strings.HasPrefix(orig, "/") {
 		ctx.Request.URI().SetPath(prefix + orig)
 	} else {
+		if under == "" {
+			under = string(raw)
+		}
 		ctx.Request.URI().SetPath(prefix + under)
 	}
 	ctx.SetUserValue(rootKey, prefix)

@@ -26,15 +26,15 @@ var rootRules = []edge.RootRule{
 	// search, downloads) and the sparse index at /api/v1/crates/index/.
 	// These and /api/v1/gems are the only /api/v1 paths that are not the
 	// management API.
-	{Prefix: "/cargo", Match: cargoRoot},
+	{Prefix: "/cargo", MatchSegment: "api", Match: cargoRoot},
 	// RubyGems: the push and yank API, and what gem and Bundler read.
-	{Prefix: "/rubygems", Match: rubygemsAPI, Segments: []string{
+	{Prefix: "/rubygems", MatchSegment: "api", Match: rubygemsAPI, Segments: []string{
 		"gems", "info", "names", "versions", "quick",
 		"specs.4.8.gz", "latest_specs.4.8.gz", "prerelease_specs.4.8.gz",
 	}},
 	// PyPI: the simple index and its files, and the JSON API at
 	// /pypi/<project>/json (uploads to /pypi/ are PyPI's own path).
-	{Prefix: "/pypi", Match: pypiJSON, Segments: []string{"simple", "files"}},
+	{Prefix: "/pypi", MatchSegment: "pypi", Match: pypiJSON, Segments: []string{"simple", "files"}},
 	// Composer: the repository root, Composer 2's and Composer 1's
 	// metadata, dists, search, download notifications and publishing.
 	{Prefix: "/composer", Segments: []string{"packages.json", "p2", "p", "dist", "search.json", "downloads", "packages"}},
