@@ -54,6 +54,7 @@ type soakOptions struct {
 	Concurrency int
 	Sample      time.Duration
 	Env         []string
+	Keep        bool // leave the data directory for inspection (entrepot gc --dry-run, fsck)
 }
 
 // Leak margins: counts may move this much (or this share of their mean)
@@ -71,6 +72,7 @@ func SoakMain(ctx context.Context, args []string, stdout, stderr io.Writer, bina
 	var o soakOptions
 	fs.DurationVar(&o.Duration, "d", 10*time.Minute, "how long the load runs")
 	fs.IntVar(&o.Concurrency, "c", 8, "concurrent clients")
+	fs.BoolVar(&o.Keep, "keep", false, "leave the server's data directory behind, for entrepot gc --dry-run and fsck")
 	fs.DurationVar(&o.Sample, "sample", 0, "sampling interval (default: the duration / 60, from 1s to 10s)")
 	fs.Func("e", "a `KEY=VALUE` setting for the Entrepot under test (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -318,7 +320,11 @@ func runSoak(ctx context.Context, binary string, o soakOptions, log io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	if o.Keep {
+		defer fmt.Fprintf(log, "soak: data directory kept: %s\n", filepath.Join(work, "data"))
+	} else {
+		defer os.RemoveAll(work)
+	}
 	up := newFaultyUpstream()
 	defer up.Close()
 	env := append([]string{
@@ -420,8 +426,10 @@ func runSoak(ctx context.Context, binary string, o soakOptions, log io.Writer) (
 
 // soakOps are the operations, weighted by soakWeights.
 var (
-	soakOps     = []string{"mirror packument", "mirror tarball", "hosted packument", "hosted tarball", "publish", "delete"}
-	soakWeights = []int{30, 25, 20, 10, 8, 7}
+	soakOps = []string{"mirror packument", "mirror tarball", "hosted packument", "hosted tarball", "publish", "delete"}
+	// Deletions outnumber publishes a little, so that a package's live
+	// versions hover around soakKeep instead of drifting up.
+	soakWeights = []int{30, 25, 20, 10, 7, 8}
 )
 
 func pick(rng *rand.Rand) int {
@@ -603,6 +611,13 @@ func (s *soaker) publish(i int) error {
 		return s.put(i, g, v)
 	}
 	if err := s.put(i, g+1, 0); err != nil {
+		// The next publish of the slot tries again: a slot that never
+		// rotated would grow for the rest of the run.
+		s.mu.Lock()
+		if s.gen[i] == g {
+			s.next[i] = soakGeneration
+		}
+		s.mu.Unlock()
 		return err
 	}
 	s.mu.Lock()
