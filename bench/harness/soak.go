@@ -352,7 +352,7 @@ func runSoak(ctx context.Context, binary string, o soakOptions, log io.Writer) (
 	if err := b.api("POST", "/tokens", login.AccessToken, map[string]any{"name": "soak", "protocols": []string{"npm"}}, &tok); err != nil {
 		return nil, err
 	}
-	s := &soaker{base: base, token: tok.Token, up: up, blobDir: filepath.Join(work, "data", "blobs"), versions: make([][]int, soakPackages), next: make([]int, soakPackages), gen: make([]int, soakPackages)}
+	s := &soaker{base: base, token: tok.Token, up: up, blobDir: filepath.Join(work, "data", "blobs"), versions: make([][]int, soakPackages), next: make([]int, soakPackages), gen: make([]int, soakPackages), slots: make([]sync.RWMutex, soakPackages)}
 	for i := range soakPackages {
 		if err := s.publish(i); err != nil {
 			return nil, fmt.Errorf("first publish: %w", err)
@@ -455,9 +455,10 @@ type soaker struct {
 	blobDir     string
 
 	mu       sync.Mutex
-	versions [][]int // per slot, the live patch versions, oldest first
-	next     []int   // per slot, the next patch version
-	gen      []int   // per slot, the generation: its package's name
+	versions [][]int        // per slot, the live patch versions, oldest first
+	next     []int          // per slot, the next patch version
+	gen      []int          // per slot, the generation: its package's name
+	slots    []sync.RWMutex // per slot: publishes hold it shared, a package's deletion alone
 	lat      []time.Duration
 	errs     int
 }
@@ -623,11 +624,25 @@ func (s *soaker) publish(i int) error {
 	s.mu.Lock()
 	s.gen[i], s.next[i], s.versions[i] = g+1, 1, []int{0}
 	s.mu.Unlock()
+	// Publishes of the old package still under way finish first: one
+	// landing after the deletion would make the package anew, and it would
+	// stay for the rest of the run.
+	s.slots[i].Lock()
+	defer s.slots[i].Unlock()
 	return s.deletePackage(pkg(i, g))
 }
 
-// put publishes version 1.0.v of slot i's package of generation g.
+// put publishes version 1.0.v of slot i's package of generation g,
+// unless the slot has moved past g.
 func (s *soaker) put(i, g, v int) error {
+	s.slots[i].RLock()
+	defer s.slots[i].RUnlock()
+	s.mu.Lock()
+	moved := s.gen[i] > g
+	s.mu.Unlock()
+	if moved {
+		return nil
+	}
 	name := pkg(i, g)
 	version := fmt.Sprintf("1.0.%d", v)
 	body := cluster.NPMPublishBody(s.base+"/npm", name, version, "", cluster.NPMTarball(name, version, 8<<10))
