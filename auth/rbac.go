@@ -67,8 +67,9 @@ type RepoRef struct {
 }
 
 // Scopes are an API token's restrictions. An empty list places no
-// restriction on its axis; a token never carries Manage, so management
-// always needs a session. Organization scopes restrict organization
+// restriction on its axis; a token carries Manage only when it names its
+// organizations (a management token, Token.Manages), and then on their
+// repositories only. Organization scopes restrict organization
 // repositories only: unclaimed (proxied) content has no organization.
 type Scopes struct {
 	Protocols     []string
@@ -84,7 +85,12 @@ func (sc *Scopes) expired(now time.Time) bool {
 
 // permits reports whether the scopes cover action a on r.
 func (sc *Scopes) permits(r RepoRef, a Action) bool {
-	if a&sc.Actions&^Manage != a {
+	if a&sc.Actions != a {
+		return false
+	}
+	// Manage is for a management token's own organizations only, never
+	// for unclaimed content nor for a token naming no organization.
+	if a&Manage != 0 && (r.OrgID == "" || len(sc.Organizations) == 0) {
 		return false
 	}
 	if len(sc.Protocols) > 0 && !slices.Contains(sc.Protocols, r.Protocol) {

@@ -31,7 +31,9 @@ func (s *Service) knownProtocol(protocol string) bool {
 // Token is an API token as listed: everything but the secret, which exists
 // in clear only in CreateToken's answer and is stored as its sha256.
 // Empty Protocols, Actions or Organizations mean no restriction on that
-// axis; a zero ExpiresAt means no expiry.
+// axis; a zero ExpiresAt means no expiry. A token whose Actions hold
+// "manage" (a management token) always names its Organizations: it
+// manages those through the management API, and nothing else.
 type Token struct {
 	ID            string    `json:"id"`
 	OwnerID       string    `json:"ownerId"`
@@ -55,15 +57,23 @@ func (t Token) Scopes() *Scopes {
 	if len(t.Actions) == 0 {
 		sc.Actions = Read | Write | Delete
 	}
+	if sc.Actions&Manage != 0 {
+		// Managing an organization's repositories is more than using
+		// them, as a repository admin role is.
+		sc.Actions = allActions
+	}
 	return sc
 }
+
+// Manages reports whether t is a management token.
+func (t Token) Manages() bool { return slices.Contains(t.Actions, "manage") }
 
 // NewToken describes a token to create. Organizations may name
 // organizations by id or by name; they are stored as ids.
 type NewToken struct {
 	Name          string
 	Protocols     []string
-	Actions       []string // of read, write, delete
+	Actions       []string // of read, write, delete, manage
 	Organizations []string
 	ExpiresAt     time.Time
 }
@@ -93,8 +103,11 @@ func wellFormedToken(token string) bool {
 // CreateToken creates an API token for ownerID and returns it with its
 // clear secret, which is never shown again. Invalid for an unknown
 // protocol or action, an unknown organization, an empty or long name or a
-// past expiry; NotFound when the owner does not exist. Scopes only narrow:
-// the token never grants more than its owner has at the time of use.
+// past expiry, or a manage action without organizations; Forbidden for a
+// manage action on an organization the owner does not own (platform
+// admins excepted); NotFound when the owner does not exist. Scopes only
+// narrow: the token never grants more than its owner has at the time of
+// use.
 func (s *Service) CreateToken(ctx context.Context, ownerID string, nt NewToken) (Token, string, error) {
 	const op = "auth.CreateToken"
 	if nt.Name == "" || len(nt.Name) > 100 {
@@ -105,16 +118,23 @@ func (s *Service) CreateToken(ctx context.Context, ownerID string, nt NewToken) 
 			return Token{}, "", fault.Newf(op, fault.Invalid, "unknown protocol %q", p)
 		}
 	}
+	manage := false
 	for _, a := range nt.Actions {
-		if act, err := ParseAction(a); err != nil || act == Manage {
-			return Token{}, "", fault.Newf(op, fault.Invalid, "token action %q is not one of read, write, delete", a)
+		act, err := ParseAction(a)
+		if err != nil {
+			return Token{}, "", fault.Newf(op, fault.Invalid, "token action %q is not one of read, write, delete, manage", a)
 		}
+		manage = manage || act == Manage
+	}
+	if manage && len(nt.Organizations) == 0 {
+		return Token{}, "", fault.New(op, fault.Invalid, "a token with the manage action names the organizations it manages")
 	}
 	now := time.Now().UTC()
 	if !nt.ExpiresAt.IsZero() && !nt.ExpiresAt.After(now) {
 		return Token{}, "", fault.New(op, fault.Invalid, "expiresAt is in the past")
 	}
-	if _, err := s.GetUser(ctx, ownerID); err != nil {
+	owner, err := s.GetUser(ctx, ownerID)
+	if err != nil {
 		return Token{}, "", fault.Op(op, err)
 	}
 	orgs := make([]string, 0, len(nt.Organizations))
@@ -125,6 +145,18 @@ func (s *Service) CreateToken(ctx context.Context, ownerID string, nt NewToken) 
 		}
 		if err != nil {
 			return Token{}, "", fault.Op(op, err)
+		}
+		if manage && !owner.PlatformAdmin {
+			// Only an owner hands management of its organization to a
+			// script: an admin could otherwise mint a credential that
+			// outlives its own role's review.
+			m, err := s.OrgMember(ctx, org.ID, ownerID)
+			if err != nil && !fault.Is(err, fault.NotFound) {
+				return Token{}, "", fault.Op(op, err)
+			}
+			if err != nil || m.Role != OrgOwner {
+				return Token{}, "", fault.Newf(op, fault.Forbidden, "a management token for %s takes a platform admin or an owner of it", org.Name)
+			}
 		}
 		orgs = append(orgs, org.ID)
 	}

@@ -58,11 +58,11 @@ func TestTokens(t *testing.T) {
 	wantKind(t, err, fault.Unauthorized)
 
 	for name, nt := range map[string]NewToken{
-		"no name":      {},
-		"bad protocol": {Name: "x", Protocols: []string{"svn"}},
-		"manage":       {Name: "x", Actions: []string{"manage"}},
-		"unknown org":  {Name: "x", Organizations: []string{"nope"}},
-		"past expiry":  {Name: "x", ExpiresAt: time.Now().Add(-time.Hour)},
+		"no name":        {},
+		"bad protocol":   {Name: "x", Protocols: []string{"svn"}},
+		"manage, no org": {Name: "x", Actions: []string{"manage"}},
+		"unknown org":    {Name: "x", Organizations: []string{"nope"}},
+		"past expiry":    {Name: "x", ExpiresAt: time.Now().Add(-time.Hour)},
 	} {
 		_, _, err := s.CreateToken(ctx, u.ID, nt)
 		if !fault.Is(err, fault.Invalid) {

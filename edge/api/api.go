@@ -19,11 +19,17 @@
 //     cursor; the cursor is opaque.
 //   - An organization's name works wherever its id is asked; a user's
 //     username works wherever a user id is asked.
-//   - Managing anything needs a signed-in session (a Bearer access token
-//     from /auth/login): API tokens (srg_) never carry the Manage action,
-//     so with one the API only reads and deletes packages within the
-//     token's scopes, and Basic credentials, which a browser replays on
-//     its own (CSRF), only read (GET /auth/me).
+//   - Managing needs a signed-in session (a Bearer access token from
+//     /auth/login) or a management token: an API token (srg_) whose
+//     actions hold manage, which a platform admin or an organization's
+//     owner creates for named organizations; it manages those only
+//     (repositories, teams, members, claims, invitations, tokens for
+//     them), never the platform, accounts or other organizations, and
+//     every call made with it is audited with its id (actorTokenId).
+//     Every API call with a token re-reads it from the store, so that
+//     revocation is immediate on every edge. Other tokens only read and
+//     delete packages within their scopes, and Basic credentials, which
+//     a browser replays on its own (CSRF), only read (GET /auth/me).
 //   - A request body is JSON and says so (Content-Type application/json,
 //     parameters allowed): anything else is 415, so that no cross-site
 //     form can post to the API without a CORS preflight.
@@ -40,6 +46,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -193,7 +200,38 @@ func (h *Handler) who(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	if err != nil {
 		return p, err
 	}
+	if p.TokenID != "" {
+		if p, err = h.current(ctx, p); err != nil {
+			return p, err
+		}
+	}
 	ctx.SetUserValue(principalKey, p)
+	return p, nil
+}
+
+// current re-reads an API token and its owner from the store. The
+// package protocols trust their credential cache and the change feed;
+// the management API does not, so that a revoked or narrowed token, or a
+// deactivated owner, stops managing at once on every edge.
+func (h *Handler) current(ctx *fasthttp.RequestCtx, p auth.Principal) (auth.Principal, error) {
+	t, err := h.r.Auth.GetToken(edge.Context(ctx), p.TokenID)
+	if fault.Is(err, fault.NotFound) || err == nil && t.OwnerID != p.UserID {
+		return auth.Principal{}, fault.New("api", fault.Unauthorized, "the API token was revoked")
+	}
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	if !t.ExpiresAt.IsZero() && !time.Now().Before(t.ExpiresAt) {
+		return auth.Principal{}, fault.New("api", fault.Unauthorized, "the API token has expired")
+	}
+	u, err := h.r.Auth.GetUser(edge.Context(ctx), t.OwnerID)
+	if fault.Is(err, fault.NotFound) || err == nil && !u.Active {
+		return auth.Principal{}, fault.New("api", fault.Unauthorized, "the API token's owner is not active")
+	}
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	p.Username, p.PlatformAdmin, p.Scopes = u.Username, u.PlatformAdmin, t.Scopes()
 	return p, nil
 }
 
@@ -207,24 +245,38 @@ func (h *Handler) user(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 }
 
 // manager returns the caller when it may manage things at all: signed in
-// with a session. API tokens never carry Manage, and a password sent as
+// with a session, or holding a management token (one whose actions hold
+// manage), which orgFor and Authorize then confine to the token's
+// organizations. Other API tokens never manage, and a password sent as
 // Basic credentials is what a browser replays to any site that asks
 // (CSRF): both are Forbidden here.
 func (h *Handler) manager(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	p, err := h.user(ctx)
 	switch {
 	case err != nil:
-	case p.TokenID != "":
-		err = fault.New("api", fault.Forbidden, "API tokens cannot manage; sign in (POST /api/v1/auth/login) and use the access token")
-	case p.SessionID == "":
+	case p.TokenID != "" && (p.Scopes == nil || p.Scopes.Actions&auth.Manage == 0):
+		err = fault.New("api", fault.Forbidden, "this API token cannot manage: sign in (POST /api/v1/auth/login), or create a token with the manage action for your organizations")
+	case p.TokenID == "" && p.SessionID == "":
 		err = fault.New("api", fault.Forbidden, "Basic credentials cannot manage; sign in (POST /api/v1/auth/login) and use the access token")
+	}
+	return p, err
+}
+
+// signedIn returns the caller when it has a signed-in session: what
+// changes an account, its sessions or memberships, creates
+// organizations, or administers the platform takes one. A management
+// token manages its organizations only, so it is Forbidden here.
+func (h *Handler) signedIn(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, err := h.manager(ctx)
+	if err == nil && p.TokenID != "" {
+		err = fault.New("api", fault.Forbidden, "API tokens manage organizations only; sign in (POST /api/v1/auth/login) and use the access token")
 	}
 	return p, err
 }
 
 // admin returns the caller when it is a platform admin with a session.
 func (h *Handler) admin(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
-	p, err := h.manager(ctx)
+	p, err := h.signedIn(ctx)
 	if err == nil && !p.PlatformAdmin {
 		err = fault.New("api", fault.Forbidden, "platform administrators only")
 	}

@@ -132,12 +132,18 @@ func (h *Handler) auditLog(ctx *fasthttp.RequestCtx) error {
 			}
 		}
 	}
-	if o := query(ctx, "org"); o != "" {
+	o := query(ctx, "org")
+	if o == "" && p.TokenID != "" && len(p.Scopes.Organizations) == 1 {
+		o = p.Scopes.Organizations[0]
+	}
+	if o != "" {
 		org, err := h.orgFor(edge.Context(ctx), p, o, needManage)
 		if err != nil {
 			return err
 		}
 		f.Org = org.ID
+	} else if p.TokenID != "" {
+		return invalid("org is required: the token manages several organizations")
 	} else if !p.PlatformAdmin {
 		managed, err := h.managedOrgs(edge.Context(ctx), p, 2)
 		if err != nil {

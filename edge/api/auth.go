@@ -210,7 +210,7 @@ func (h *Handler) sessions(ctx *fasthttp.RequestCtx) error {
 // endSessions: DELETE /api/v1/auth/sessions — sign out everywhere, the
 // calling session included.
 func (h *Handler) endSessions(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, err := h.signedIn(ctx)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (h *Handler) endSessions(ctx *fasthttp.RequestCtx) error {
 // endSession: DELETE /api/v1/auth/sessions/{sessionId} — end one of the
 // caller's sessions; another user's is not found.
 func (h *Handler) endSession(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, err := h.signedIn(ctx)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func (h *Handler) myInvitations(ctx *fasthttp.RequestCtx) error {
 // the caller joins the organization with the invitation's role. 404 for an
 // invitation that is not the caller's.
 func (h *Handler) acceptInvitation(ctx *fasthttp.RequestCtx) error {
-	u, err := h.account(ctx, h.manager)
+	u, err := h.account(ctx, h.signedIn)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (h *Handler) acceptInvitation(ctx *fasthttp.RequestCtx) error {
 
 // declineInvitation: DELETE /api/v1/auth/invitations/{invitationId}.
 func (h *Handler) declineInvitation(ctx *fasthttp.RequestCtx) error {
-	u, err := h.account(ctx, h.manager)
+	u, err := h.account(ctx, h.signedIn)
 	if err != nil {
 		return err
 	}

@@ -262,7 +262,7 @@ func schemas(names []string) obj {
 		}),
 		"Token": o([]string{"id", "name", "createdAt"}, token),
 		"TokenRequest": o([]string{"name"}, obj{
-			"name": str, "protocols": strs, "actions": obj{"type": "array", "items": enum("read", "write", "delete")},
+			"name": str, "protocols": strs, "actions": obj{"type": "array", "items": enum("read", "write", "delete", "manage")},
 			"organizations": obj{"type": "array", "items": str, "description": "organization ids or names"}, "expiresAt": tm,
 		}),
 		"CreatedToken": o([]string{"id", "token", "name"}, created),

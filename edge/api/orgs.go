@@ -167,7 +167,7 @@ func (h *Handler) listOrgs(ctx *fasthttp.RequestCtx) error {
 // createOrg: POST /api/v1/organizations {"name","displayName","description"}
 // — the caller becomes its owner.
 func (h *Handler) createOrg(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, err := h.signedIn(ctx)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (h *Handler) updateOrg(ctx *fasthttp.RequestCtx) error {
 // while it holds packages, unless a platform admin forces it (which
 // deletes the packages too). Its namespace claims are released.
 func (h *Handler) deleteOrg(ctx *fasthttp.RequestCtx) error {
-	p, o, err := h.pathOrg(ctx, h.manager, needOwn)
+	p, o, err := h.pathOrg(ctx, h.signedIn, needOwn)
 	n := takenNote(ctx)
 	n.target = o.Name
 	if err != nil {

@@ -28,7 +28,7 @@ func (h *Handler) mayRepo(ctx context.Context, p auth.Principal, ref auth.RepoRe
 // force a deletion (what: "deletion", "release") of what holds packages.
 func forced(ctx *fasthttp.RequestCtx, p auth.Principal, what string) (bool, error) {
 	force, err := flag(ctx, "force")
-	if err == nil && force && !p.PlatformAdmin {
+	if err == nil && force && (!p.PlatformAdmin || p.TokenID != "") {
 		err = forbidden("only platform administrators may force a " + what)
 	}
 	return force, err

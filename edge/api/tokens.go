@@ -37,7 +37,7 @@ func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
 		if err != nil {
 			return err
 		}
-		if u.ID != p.UserID && !p.PlatformAdmin {
+		if u.ID != p.UserID && (!p.PlatformAdmin || p.TokenID != "") {
 			return notFound("user " + s)
 		}
 		owner = u.ID
@@ -49,7 +49,9 @@ func (h *Handler) listTokens(ctx *fasthttp.RequestCtx) error {
 
 // createToken: POST /api/v1/tokens {"name","protocols","actions",
 // "organizations","expiresAt"} — answers the token with its srg_ secret,
-// shown this once.
+// shown this once. actions may hold manage (a management token) when the
+// caller is a platform admin or an owner of every organization named.
+// A management token may create tokens too, within its own scopes.
 func (h *Handler) createToken(ctx *fasthttp.RequestCtx) error {
 	p, err := h.manager(ctx)
 	if err != nil {
@@ -62,6 +64,11 @@ func (h *Handler) createToken(ctx *fasthttp.RequestCtx) error {
 	nt := auth.NewToken{Name: req.Name, Protocols: req.Protocols, Actions: req.Actions, Organizations: req.Organizations}
 	if req.ExpiresAt != nil {
 		nt.ExpiresAt = *req.ExpiresAt
+	}
+	if p.TokenID != "" {
+		if err := h.narrower(ctx, p, &nt); err != nil {
+			return err
+		}
 	}
 	t, secret, err := h.r.Auth.CreateToken(edge.Context(ctx), p.UserID, nt)
 	if err != nil {
@@ -95,4 +102,35 @@ func (h *Handler) revokeToken(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	return noContent(ctx)
+}
+
+// narrower confines a token that a management token p creates to p's own
+// scopes: some of its organizations (all when none are named), its
+// protocols, and no later expiry. A token minted by a token must never
+// outlive or outreach it.
+func (h *Handler) narrower(ctx *fasthttp.RequestCtx, p auth.Principal, nt *auth.NewToken) error {
+	sc := p.Scopes
+	if len(nt.Organizations) == 0 {
+		nt.Organizations = sc.Organizations
+	}
+	for _, o := range nt.Organizations {
+		org, err := h.r.Auth.GetOrg(edge.Context(ctx), o)
+		if err != nil || !contains(sc.Organizations, org.ID) {
+			return forbidden("a token created with a token names only that token's organizations")
+		}
+	}
+	if len(sc.Protocols) > 0 {
+		if len(nt.Protocols) == 0 {
+			nt.Protocols = sc.Protocols
+		}
+		for _, pr := range nt.Protocols {
+			if !contains(sc.Protocols, pr) {
+				return forbidden("a token created with a token names only that token's protocols")
+			}
+		}
+	}
+	if !sc.ExpiresAt.IsZero() && (nt.ExpiresAt.IsZero() || nt.ExpiresAt.After(sc.ExpiresAt)) {
+		nt.ExpiresAt = sc.ExpiresAt
+	}
+	return nil
 }

@@ -65,7 +65,7 @@ func (h *Handler) pathUser(ctx *fasthttp.RequestCtx, p auth.Principal) (auth.Use
 		id = p.UserID
 	}
 	u, err := h.userFor(edge.Context(ctx), id)
-	if err == nil && u.ID != p.UserID && !p.PlatformAdmin {
+	if err == nil && u.ID != p.UserID && (!p.PlatformAdmin || p.TokenID != "") {
 		return auth.User{}, notFound("user " + id)
 	}
 	if err == nil {
@@ -92,7 +92,7 @@ func (h *Handler) getUser(ctx *fasthttp.RequestCtx) error {
 // username, display name and password (with currentPassword); platform
 // admins change anything of anyone, active and platformAdmin included.
 func (h *Handler) updateUser(ctx *fasthttp.RequestCtx) error {
-	p, err := h.manager(ctx)
+	p, err := h.signedIn(ctx)
 	if err != nil {
 		return err
 	}
