@@ -162,12 +162,26 @@ export function refresh(): Promise<boolean> {
   return refreshing
 }
 
-export async function login(loginName: string, password: string): Promise<User> {
-  const res = await fetch(`${BASE}/auth/login`, {
+export function login(loginName: string, password: string): Promise<User> {
+  return signIn(`${BASE}/auth/login`, { email: loginName, password })
+}
+
+/**
+ * loginLDAP signs in with a directory's username and password at an LDAP
+ * provider's loginUrl (from /auth/providers), which answers like
+ * /auth/login.
+ */
+export function loginLDAP(loginUrl: string, username: string, password: string): Promise<User> {
+  if (!loginUrl.startsWith(`${BASE}/auth/ldap/`)) return Promise.reject(new ApiError(0, 'invalid', 'not an LDAP sign-in address', ''))
+  return signIn(loginUrl, { username, password })
+}
+
+async function signIn(url: string, body: Record<string, string>): Promise<User> {
+  const res = await fetch(url, {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email: loginName, password }),
+    body: JSON.stringify(body),
   })
   if (!res.ok) throw await errorOf(res)
   const s: Session = await res.json()

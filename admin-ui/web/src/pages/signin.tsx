@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import { get, login, type Page, type Provider } from '../api'
+import { get, login, loginLDAP, type Page, type Provider } from '../api'
 import { ErrorBox, useAction, useAsync } from '../ui'
 
 export function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
@@ -43,7 +43,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         <div class="providers">
           <p>Or sign in with</p>
           {active.map((p) =>
-            p.loginUrl && p.loginUrl.startsWith('/') ? (
+            p.kind === 'ldap' && p.loginUrl ? (
+              <LDAPSignIn key={p.id} provider={p} onSignedIn={onSignedIn} />
+            ) : p.loginUrl && p.loginUrl.startsWith('/') ? (
               <a key={p.id} class="button" href={p.loginUrl}>
                 {p.name}
               </a>
@@ -56,5 +58,52 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
         </div>
       ) : null}
     </main>
+  )
+}
+
+// LDAPSignIn is a directory's own username and password form: the
+// provider's button opens it, and it posts to the provider's loginUrl.
+function LDAPSignIn({ provider, onSignedIn }: { provider: Provider; onSignedIn: () => Promise<void> }) {
+  const [open, setOpen] = useState(false)
+  const [name, setName] = useState('')
+  const [password, setPassword] = useState('')
+  const act = useAction()
+  const base = `ldap-${provider.id}`
+  if (!open) {
+    return (
+      <button type="button" onClick={() => setOpen(true)} aria-expanded="false" aria-controls={base}>
+        {provider.name} ({provider.kind})
+      </button>
+    )
+  }
+  const submit = (e: Event) => {
+    e.preventDefault()
+    act.run(async () => {
+      await loginLDAP(provider.loginUrl!, name.trim(), password)
+      setPassword('')
+      await onSignedIn()
+    })
+  }
+  return (
+    <form id={base} class="ldap-signin" onSubmit={submit} aria-label={`Sign in with ${provider.name}`} aria-describedby={`${base}-error`}>
+      <label for={`${base}-user`}>{provider.name} username</label>
+      <input id={`${base}-user`} name="username" autoComplete="username" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <label for={`${base}-password`}>Password</label>
+      <input
+        id={`${base}-password`}
+        name="password"
+        type="password"
+        autoComplete="current-password"
+        required
+        value={password}
+        onInput={(e) => setPassword(e.currentTarget.value)}
+      />
+      <div id={`${base}-error`}>
+        <ErrorBox error={act.error} />
+      </div>
+      <button type="submit" class="primary" disabled={act.busy}>
+        {act.busy ? 'Signing in…' : `Sign in with ${provider.name}`}
+      </button>
+    </form>
   )
 }
