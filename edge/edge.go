@@ -19,9 +19,12 @@ import (
 
 // Config is what the server needs from its wiring.
 type Config struct {
-	Version  string
-	Logger   *slog.Logger
-	Registry *prometheus.Registry // request metrics go here; /metrics serves it
+	Version string
+	Logger  *slog.Logger
+	// AccessLog writes the request lines Logger would (nil: Logger
+	// does), faster; it must write to Logger's output in its format.
+	AccessLog *AccessLog
+	Registry  *prometheus.Registry // request metrics go here; /metrics serves it
 
 	Components []Component      // reported by /health
 	Upstreams  []UpstreamHealth // reported by /health, never required
@@ -90,6 +93,7 @@ func New(cfg Config) *Server {
 	def(&cfg.IdleTimeout, 2*time.Minute)
 
 	m := newMux(cfg.Logger, newMetrics(cfg.Registry))
+	m.access = cfg.AccessLog
 	m.readBudget, m.uploadBudget, m.streamBudget = cfg.ReadTimeout, cfg.UploadTimeout, cfg.WriteTimeout
 	h := &health{version: cfg.Version, components: cfg.Components, upstreams: cfg.Upstreams}
 	s := &Server{mux: m, health: h, pace: pacing{

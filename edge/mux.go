@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -59,6 +60,8 @@ type Mux struct {
 	// root the root paths (RootPaths), nil when none are served.
 	rootSegments []string
 	root         *rootPaths
+	// access writes the access log's Info lines (nil: slog does).
+	access *AccessLog
 }
 
 // AnonymousReads tells the mux whether anonymous callers may read
@@ -259,6 +262,21 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 		if !m.log.Enabled(context.Background(), level) {
 			return
 		}
+		if m.access != nil && level == slog.LevelInfo {
+			e := accessEntry{id: id, method: ctx.Method(), path: ctx.Path(), status: status, size: size, elapsed: elapsed,
+				protocol: rt.Protocol, route: rt.Name, now: time.Now()}
+			if rt.Redact || pattern == "" {
+				e.path = []byte(logPath(ctx, rt, pattern))
+			}
+			if ip, ok := netip.AddrFromSlice(ctx.RemoteIP()); ok {
+				e.remote = ip.Unmap()
+			}
+			if err != nil && m.log.Enabled(context.Background(), slog.LevelDebug) {
+				e.err = Redact(err.Error())
+			}
+			m.access.write(&e)
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", string(ctx.Method())),
@@ -281,6 +299,12 @@ func (m *Mux) wrap(rt Route, pattern string, h HandlerFunc) fasthttp.RequestHand
 func logPath(ctx *fasthttp.RequestCtx, rt Route, pattern string) string {
 	if rt.Redact {
 		return pattern
+	}
+	if pattern == "" {
+		// No route took it (not found, method not allowed): the path is
+		// foreign text, a token of a route's path asked with another
+		// method among what it may hold.
+		return Redact(string(ctx.Path()))
 	}
 	return string(ctx.Path())
 }

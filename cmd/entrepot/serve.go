@@ -182,9 +182,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 
 	srv := edge.New(edge.Config{
-		Version:  version,
-		Logger:   log,
-		Registry: reg,
+		Version:   version,
+		Logger:    log,
+		AccessLog: edge.NewAccessLog(logOut, cfg.LogFormat == "json"),
+		Registry:  reg,
 		Components: []edge.Component{
 			{Name: "metadata", Backend: metaBackend, Pinger: meta, Required: true, Aliases: []string{"mongodb"}},
 			{Name: "blobs", Backend: blobBackend, Pinger: blobs, Required: true, Aliases: []string{"s3"}},
