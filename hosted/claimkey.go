@@ -22,6 +22,8 @@ import (
 //	pypi      PEP 503: lowercase, runs of - _ . as "-"    -           folded (the index normalizes, PEP 503)
 //	rubygems  lowercase, runs of - _ . as "-"            -           as written, lowercase, folded to "-", to "_"
 //	cargo     lowercase, "-" as "_" (as crates.io)       -           every "-"/"_" choice, lowercase
+//	go        lowercase (module paths differ in case only "/" (a module path prefix holds the modules below it)
+//	          on the wire, by ! escapes)                             as written, lowercase
 var claimRules = map[string]claimRule{
 	"npm":      {fold: strings.ToLower, spell: spellLower},
 	"oci":      {fold: strings.ToLower, spell: spellLower},
@@ -30,6 +32,7 @@ var claimRules = map[string]claimRule{
 	"pypi":     {fold: foldSeparators, spell: spellFolded},
 	"rubygems": {fold: foldSeparators, spell: spellSeparators},
 	"cargo":    {fold: foldCrate, spell: spellCrate},
+	"go":       {fold: strings.ToLower, spell: spellLower, sep: "/"},
 }
 
 type claimRule struct {

@@ -40,6 +40,7 @@ type Config struct {
 	UpstreamCacheExpiry time.Duration
 	UpstreamTimeout     time.Duration     // one attempt, until the response headers
 	Upstreams           map[string]string // protocol → base URL, only those configured
+	UpstreamGoSumDB     []OCIUpstream     // UPSTREAM_GOSUMDB: checksum database name (as Prefix) → URL
 	UpstreamOCI         []OCIUpstream
 
 	AdminEmail    string
@@ -333,6 +334,24 @@ func settings() []setting {
 				return fmt.Errorf("%s: %w", prefix, err)
 			}
 			c.UpstreamOCI = append(c.UpstreamOCI, OCIUpstream{Prefix: prefix, URL: strings.TrimRight(u, "/")})
+		}
+		return nil
+	}})
+	s = append(s, setting{env: "UPSTREAM_GOSUMDB", help: "Go checksum databases proxied under /go/sumdb/<name>/ as name=url,... (only these names are served)", parse: func(c *Config, v string) error {
+		seen := map[string]bool{}
+		for _, f := range splitList(v) {
+			name, u, ok := strings.Cut(f, "=")
+			if !ok || name == "" || strings.ContainsAny(name, "/ ") {
+				return fmt.Errorf("%q is not name=url with a checksum database name (such as the one GOSUMDB names)", f)
+			}
+			if seen[name] {
+				return fmt.Errorf("checksum database %q given twice", name)
+			}
+			seen[name] = true
+			if err := checkUpstreamURL(u); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			c.UpstreamGoSumDB = append(c.UpstreamGoSumDB, OCIUpstream{Prefix: name, URL: strings.TrimRight(u, "/") + "/"})
 		}
 		return nil
 	}})

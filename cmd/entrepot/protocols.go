@@ -7,6 +7,7 @@ import (
 	"entrepot/edge/api"
 	"entrepot/edge/cargo"
 	"entrepot/edge/composer"
+	"entrepot/edge/gomod"
 	"entrepot/edge/maven"
 	"entrepot/edge/npm"
 	"entrepot/edge/oci"
@@ -55,14 +56,24 @@ var protocols = []protocol{
 	{name: maven.Protocol, title: "Maven", prefix: "/maven2", upstream: "UPSTREAM_MAVEN", claim: maven.NormalizeClaim, mount: withUpstream(maven.Protocol, maven.New, maven.Options{})},
 	{name: composer.Protocol, title: "Composer", prefix: "/composer", upstream: "UPSTREAM_COMPOSER", claim: composer.NormalizeClaim, mount: withUpstream(composer.Protocol, composer.New, composer.Options{})},
 	{name: rubygems.Protocol, title: "RubyGems", prefix: "/rubygems", upstream: "UPSTREAM_RUBYGEMS", claim: rubygems.NormalizeClaim, mount: withUpstream(rubygems.Protocol, rubygems.New, rubygems.Options{})},
-	// Go modules: the next protocol; its name is valid in token scopes
-	// and reserved already.
-	{name: "go", title: "Go", prefix: "/go"},
+	{name: gomod.Protocol, title: "Go", prefix: "/go", upstream: "UPSTREAM_GO", claim: gomod.NormalizeClaim, mount: mountGo},
 }
 
 // mountOCI mounts OCI, which takes every "oci/<prefix>" upstream.
 func mountOCI(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
 	oci.New(r, oci.Mirrors(ups), oci.Options{}).Mount(g)
+}
+
+// mountGo mounts Go modules, which take the "go" upstream and every
+// "gosumdb/<name>" checksum database (UPSTREAM_GOSUMDB).
+func mountGo(r *edge.Registry, ups map[string]*upstream.Client, g *edge.Group) {
+	dbs := map[string]*upstream.Client{}
+	for n, c := range ups {
+		if name, ok := strings.CutPrefix(n, "gosumdb/"); ok {
+			dbs[name] = c
+		}
+	}
+	gomod.New(r, ups[gomod.Protocol], gomod.Options{SumDBs: dbs}).Mount(g)
 }
 
 // mounter is a protocol's handler.

@@ -371,6 +371,11 @@ func newUpstreams(cfg *Config, reg prometheus.Registerer) ([]*upstream.Client, e
 			return nil, err
 		}
 	}
+	for _, o := range cfg.UpstreamGoSumDB {
+		if err := add("gosumdb/"+o.Prefix, "UPSTREAM_GOSUMDB", o.URL); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

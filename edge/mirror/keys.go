@@ -49,6 +49,17 @@
 //	    info/<name>                         compact index info file                      TTL
 //	    gem/<full name>/<digest>            .gem, verified against its info checksum     forever
 //	    gemspec/<full name>                 quick/Marshal.4.8 gemspec                    forever
+//	go/
+//	    list/<module>, latest/<module>      @v/list, @latest                              TTL
+//	    info/<module>/<version>             .info of a canonical version                  forever
+//	    query/<module>/<query>              .info of any other query (a branch)           TTL
+//	    mod/<module>/<version>              .mod                                          forever
+//	    zip/<module>/<version>              .zip, checked by golang.org/x/mod/zip's rules forever
+//	    sumdb/<name>/latest                 the checksum database's signed tree head      TTL
+//	    sumdb/<name>/<path>                 a lookup or a tile                            forever
+//
+// Go module paths are keyed decoded (capitals as they are), which is
+// one name whatever the client's case encoding.
 //
 // <prefix> is the operator's name of an OCI upstream (UPSTREAM_OCI's
 // "hub=..."), not its URL: it tells two registries' repositories apart.
@@ -84,6 +95,7 @@ const (
 	maven    = "maven"
 	composer = "composer"
 	rubygems = "rubygems"
+	gomod    = "go"
 )
 
 // Prefixes returns the key prefixes of protocol's records, those of the
@@ -246,3 +258,17 @@ func LegacyPyPIFile(base *url.URL, metadata bool, src string, d blob.Digest) str
 	}
 	return pypi + "/" + base.String() + kind + "/" + rest
 }
+
+// GoModule is a Go module proxy file of module: what is "list",
+// "latest", "info", "query", "mod" or "zip"; version is "" for list and
+// latest.
+func GoModule(what, module, version string) string {
+	if version == "" {
+		return key(gomod, what, module)
+	}
+	return key(gomod, what, module, version)
+}
+
+// GoSumDB is a file of the checksum database name: "latest", a
+// lookup/<module>@<version> or a tile/... path.
+func GoSumDB(name, path string) string { return key(gomod, "sumdb", name, path) }
