@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -251,4 +253,48 @@ func gunzip(b []byte, limit int64) ([]byte, error) {
 		return fault.Newf("npm.gunzip", fault.TooLarge, "the inflated request body is over the limit of %d bytes", limit)
 	}
 	return io.ReadAll(archive.Cap(zr, limit, over))
+}
+
+// maxSearchAnswer caps the upstream's search answer.
+const maxSearchAnswer = 4 << 20
+
+// searchUpstream asks the upstream's search for text and returns its
+// objects, without those whose name resolves here (a claimed name's
+// public namesake is not what a client of this registry would install),
+// and its total. An upstream that fails or has no search adds nothing:
+// hosted results still answer.
+func (h *Handler) searchUpstream(ctx *fasthttp.RequestCtx, text string, size, from int) ([]any, int) {
+	q := url.Values{"text": {text}, "size": {strconv.Itoa(size)}, "from": {strconv.Itoa(from)}}
+	u, err := h.up.Resolve("-/v1/search?" + q.Encode())
+	if err != nil {
+		return nil, 0
+	}
+	resp, err := h.up.Get(edge.Context(ctx), u, upstream.Request{Accept: "application/json", MaxSize: maxSearchAnswer})
+	if err != nil {
+		h.r.Log.Info("npm search: the upstream failed", "request_id", edge.RequestID(ctx), "err", err)
+		return nil, 0
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Objects []json.RawMessage `json:"objects"`
+		Total   int               `json:"total"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return nil, 0
+	}
+	out := make([]any, 0, len(answer.Objects))
+	dropped := 0
+	for _, raw := range answer.Objects {
+		var o struct {
+			Package struct {
+				Name string `json:"name"`
+			} `json:"package"`
+		}
+		if json.Unmarshal(raw, &o) != nil || !h.mirrored(edge.Context(ctx), o.Package.Name) {
+			dropped++
+			continue
+		}
+		out = append(out, raw)
+	}
+	return out, max(0, answer.Total-dropped)
 }

@@ -163,3 +163,32 @@ func TestAuditBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestE2ESearchMerged(t *testing.T) {
+	npm := newNPM(t)
+	up := testkit.NewUpstream(t)
+	obj := func(name string) map[string]any {
+		return map[string]any{"package": map[string]any{"name": name, "version": "1.0.0", "description": "greeting " + name, "date": "2026-01-01T00:00:00.000Z",
+			"keywords": []string{}, "maintainers": []any{}, "links": map[string]string{}, "publisher": map[string]string{}},
+			"score": map[string]any{"final": 0.5}, "searchScore": 1}
+	}
+	// The upstream's results include a namesake of the hosted package: it
+	// is dropped.
+	b, _ := json.Marshal(map[string]any{"objects": []any{obj("public-greeting"), obj("@acme/hello")}, "total": 2})
+	up.Handle("/-/v1/search", b, func(r *testkit.Route) { r.ContentType = "application/json" })
+	e := newHostedEnv(t, "UPSTREAM_NPM="+up.URL+"/")
+	rc := npmrc(t, e.s, e.full)
+	npm.must(t, project(t, map[string]any{"name": "@acme/hello", "version": "1.0.0", "description": "greeting hosted"}), rc, t.TempDir(), "publish")
+
+	out := npm.must(t, t.TempDir(), rc, t.TempDir(), "search", "--json", "greeting")
+	var got []struct{ Name, Description string }
+	if err := json.NewDecoder(strings.NewReader(out[strings.Index(out, "["):])).Decode(&got); err != nil {
+		t.Fatalf("npm search: %v\n%s", err, out)
+	}
+	if len(got) != 2 || got[0].Name != "@acme/hello" || got[0].Description != "greeting hosted" || got[1].Name != "public-greeting" {
+		t.Fatalf("npm search: %+v\n%s", got, out)
+	}
+	if up.Hits("/-/v1/search") != 1 {
+		t.Fatalf("upstream search hits: %d", up.Hits("/-/v1/search"))
+	}
+}
