@@ -41,7 +41,7 @@ func newAuditFront(t *testing.T, up *testkit.Upstream) *auditFront {
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 		return err
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/-/npm/v1/security/advisories/bulk" {
 			proxy.ServeHTTP(w, r)
 			return
@@ -53,8 +53,10 @@ func newAuditFront(t *testing.T, up *testkit.Upstream) *auditFront {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"public-dep":[{"id":1,"url":"https://advisories.invalid/1","title":"Prototype pollution","severity":"high","vulnerable_versions":"<3.0.0","cwe":[],"cvss":{"score":0,"vectorString":null}}]}`)
 	}))
+	// The URL is known before the first request reads it.
+	f.URL = "http://" + srv.Listener.Addr().String()
+	srv.Start()
 	t.Cleanup(srv.Close)
-	f.URL = srv.URL
 	return f
 }
 
