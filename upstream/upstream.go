@@ -12,6 +12,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,9 +73,14 @@ type Options struct {
 
 // Request holds the optional parts of a GET.
 type Request struct {
-	// Method is "" (GET) or "HEAD", which returns the headers only (the
-	// Response's Body is then empty).
-	Method          string
+	// Method is "" (GET), "HEAD", which returns the headers only (the
+	// Response's Body is then empty), or "POST", which sends Body (for
+	// the few endpoints that take one, such as npm's audit; a POST sent
+	// here must be safe to repeat: it is retried like a GET).
+	Method string
+	// Body is a POST's body, of type ContentType.
+	Body            []byte
+	ContentType     string
 	Accept          string
 	IfNoneMatch     string // an ETag from a previous response
 	IfModifiedSince string // a Last-Modified from a previous response
@@ -306,10 +312,15 @@ var errStatus = errors.New("unexpected status")
 func (c *Client) attempt(ctx context.Context, u *url.URL, r Request) (*http.Response, context.CancelFunc, error) {
 	actx, cancel := context.WithCancel(ctx)
 	method := http.MethodGet
-	if r.Method == http.MethodHead {
+	var body io.Reader
+	switch r.Method {
+	case http.MethodHead:
 		method = http.MethodHead
+	case http.MethodPost:
+		// A fresh reader per attempt: a retry sends the body again.
+		method, body = http.MethodPost, bytes.NewReader(r.Body)
 	}
-	req, err := http.NewRequestWithContext(actx, method, u.String(), nil)
+	req, err := http.NewRequestWithContext(actx, method, u.String(), body)
 	if err != nil {
 		cancel()
 		return nil, func() {}, err
@@ -320,6 +331,9 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, r Request) (*http.Resp
 	req.Header.Set("User-Agent", c.ua)
 	if r.Accept != "" {
 		req.Header.Set("Accept", r.Accept)
+	}
+	if body != nil && r.ContentType != "" {
+		req.Header.Set("Content-Type", r.ContentType)
 	}
 	if r.IfNoneMatch != "" {
 		req.Header.Set("If-None-Match", r.IfNoneMatch)

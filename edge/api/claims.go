@@ -226,6 +226,27 @@ func holds(protocol, ns, name string) bool {
 	return false
 }
 
+// releaseRepoClaims releases the claims of orgID held by repository
+// repoID, which is being deleted.
+func (h *Handler) releaseRepoClaims(ctx context.Context, orgID, repoID string) (int, error) {
+	cls, err := h.r.Catalog.Claims(ctx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, cl := range cls {
+		if cl.RepoID != repoID {
+			continue
+		}
+		if err := h.r.Catalog.Release(ctx, cl.Protocol, cl.Namespace); err != nil && !fault.Is(err, fault.NotFound) {
+			return n, err
+		}
+		h.r.Forget(cl.Protocol, cl.Namespace)
+		n++
+	}
+	return n, nil
+}
+
 // releaseClaims releases every claim of an organization being deleted,
 // so that its names do not stay hidden from the upstream for good.
 func (h *Handler) releaseClaims(ctx context.Context, orgID string) (int, error) {

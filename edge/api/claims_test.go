@@ -228,3 +228,26 @@ func TestDeleteOrgReleasesClaims(t *testing.T) {
 	e.org(admin, "globex")
 	e.must(201, "POST", "/organizations/globex/claims", admin, claimBody("npm", "acme-tool"), nil)
 }
+
+func TestDeleteRepoReleasesClaims(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	_, ownerTok := e.user(admin, "olga")
+	e.org(ownerTok, "acme")
+	var npmClaim, pypiClaim claimItem
+	e.must(201, "POST", "/organizations/acme/claims", admin, claimBody("npm", "acme-tool"), &npmClaim)
+	e.must(201, "POST", "/organizations/acme/claims", admin, claimBody("pypi", "acme-tools"), &pypiClaim)
+	run(t, e, []step{
+		{"delete the npm repository", "DELETE", "/repositories/" + npmClaim.RepoID, ownerTok, nil, 204},
+	})
+	ctx := context.Background()
+	if _, err := e.reg.Catalog.ClaimOf(ctx, "npm", "acme-tool"); !fault.Is(err, fault.NotFound) || e.hostedNow("npm", "acme-tool") {
+		t.Errorf("npm:acme-tool still claimed: %v", err)
+	}
+	if _, err := e.reg.Catalog.ClaimOf(ctx, "pypi", "acme-tools"); err != nil || !e.hostedNow("pypi", "acme-tools") {
+		t.Errorf("another repository's claim was released: %v", err)
+	}
+	// The name is anyone's again.
+	e.org(admin, "globex")
+	e.must(201, "POST", "/organizations/globex/claims", admin, claimBody("npm", "acme-tool"), nil)
+}

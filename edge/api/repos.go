@@ -212,6 +212,12 @@ func (h *Handler) deleteRepo(ctx *fasthttp.RequestCtx) error {
 	if err := h.r.Auth.DeleteRepo(edge.Context(ctx), repo.ID); err != nil {
 		return err
 	}
+	// Released after the repository is gone, so that a failed deletion
+	// keeps its names; a claim naming no repository would hide its name
+	// from the upstream for good.
+	if _, err := h.releaseRepoClaims(edge.Context(ctx), repo.OrgID, repo.ID); err != nil {
+		return err
+	}
 	return noContent(ctx)
 }
 

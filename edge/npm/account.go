@@ -109,7 +109,8 @@ const (
 
 // search is GET /-/v1/search?text=&size=&from= (npm search): hosted
 // packages the caller may read whose name, description or keywords hold
-// every word of the text. Mirrored packages are not searched.
+// every word of the text, first, then the upstream's results for the same
+// text (searchUpstream) after them.
 func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 	const op = "npm.search"
 	p, err := h.r.Who(ctx)
@@ -167,7 +168,18 @@ func (h *Handler) search(ctx *fasthttp.RequestCtx) error {
 		}
 		after = next
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, map[string]any{"objects": objects, "total": total, "time": time.Now().UTC().Format(time.RFC1123)})
+	out := map[string]any{"objects": objects, "total": total, "time": time.Now().UTC().Format(time.RFC1123)}
+	if h.up != nil && len(terms) > 0 && len(objects) < size {
+		if _, err := h.r.MayMirror(ctx, Protocol); err == nil {
+			up, upTotal := h.searchUpstream(ctx, strings.Join(terms, " "), size-len(objects), max(0, from-total))
+			merged := make([]any, 0, len(objects)+len(up))
+			for _, o := range objects {
+				merged = append(merged, o)
+			}
+			out["objects"], out["total"] = append(merged, up...), total+upTotal
+		}
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, out)
 }
 
 func scopeOrUnscoped(n Name) string {

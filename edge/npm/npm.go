@@ -62,6 +62,8 @@ type Handler struct {
 	index *edge.Shelf[*index]
 	// prep makes one preparation of a cold mirrored document.
 	prep singleflight.Group
+	// audits holds recent upstream audit answers (audit.go).
+	audits *auditCache
 }
 
 // New returns the npm handler over r. up is the upstream registry's
@@ -71,12 +73,13 @@ func New(r *edge.Registry, up *upstream.Client, opts Options) *Handler {
 		opts.MaxPackument = 256 << 20
 	}
 	h := &Handler{
-		r:     r,
-		up:    up,
-		opts:  opts,
-		docs:  newDocuments(r.Budget),
-		files: expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
-		index: edge.NewShelf(r.Budget, "npm.index", 0, (*index).weight),
+		r:      r,
+		up:     up,
+		opts:   opts,
+		docs:   newDocuments(r.Budget),
+		files:  expirable.NewLRU[string, blob.Digest](65536, nil, 5*time.Second),
+		index:  edge.NewShelf(r.Budget, "npm.index", 0, (*index).weight),
+		audits: newAuditCache(),
 	}
 	r.OnChange(h.changed)
 	return h

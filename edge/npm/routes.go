@@ -31,6 +31,13 @@ func (h *Handler) Mount(g *edge.Group) {
 	logout := route("logout")
 	logout.Redact = true // the path carries the token
 	g.Handle("DELETE", "/-/user/token/{token}", logout, h.logout)
+	// GET /-/ping (npm ping) → {}
+	g.Handle("GET", "/-/ping", route("ping"), h.ping)
+	// POST /-/npm/v1/security/advisories/bulk and /-/npm/v1/security/audits/quick
+	// (npm audit, and npm install's audit): passed to the upstream without
+	// the names that resolve here; "no advisories" when it has no audit
+	g.Handle("POST", auditBulk, route("audit"), h.auditBulk)
+	g.Handle("POST", auditQuick, route("audit"), h.auditQuick)
 	// GET /-/v1/search?text=&size=&from= (npm search), hosted packages only
 	g.Handle("GET", "/-/v1/search", route("search"), h.search)
 
