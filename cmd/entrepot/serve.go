@@ -22,6 +22,7 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/hosted"
+	"entrepot/hosted/quota"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/blob/s3"
@@ -154,6 +155,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		Changes:         feed,
 		Budget:          budget,
 	}).Init()
+	quotas := quota.New(meta, registry.Catalog, cfg.Quota)
+	registry.Quota = quotas
 	feed.Subscribe(authSvc.Changed)
 	feed.Subscribe(registry.Changed) // and through it every protocol's caches (Registry.OnChange)
 	// An upload spooled by a publish lives as long as its request, at most
