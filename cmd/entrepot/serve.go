@@ -22,13 +22,13 @@ import (
 	"entrepot/cache"
 	"entrepot/edge"
 	"entrepot/hosted"
-	"entrepot/hosted/quota"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
 	"entrepot/hosted/blob/s3"
 	"entrepot/hosted/bolt"
 	"entrepot/hosted/changes"
 	"entrepot/hosted/mongo"
+	"entrepot/hosted/quota"
 	"entrepot/upstream"
 )
 
