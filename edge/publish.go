@@ -584,7 +584,8 @@ func (u *Upload) ReaderAt() io.ReaderAt { return u.f }
 // accept is the end of a publish whose upload is valid: ClaimForPublish
 // (which authorizes the write and takes the name on a first publish),
 // then check (nil for none: a version that exists is refused only now,
-// so that only a writer learns of it), then the upload is copied into
+// so that only a writer learns of it), then the organization's quota
+// (Quota: TooLarge, 413 in every protocol's format), then the upload is copied into
 // the blob store, where it becomes visible under its sha256. Any error
 // stops it there, with nothing stored. The Upload still needs Close.
 func (r *Registry) accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload, check func() error) (hosted.Claim, auth.RepoRef, blob.Info, error) {
@@ -594,6 +595,11 @@ func (r *Registry) accept(ctx *fasthttp.RequestCtx, req ClaimRequest, up *Upload
 	}
 	if check != nil {
 		if err := check(); err != nil {
+			return cl, ref, blob.Info{}, err
+		}
+	}
+	if r.Quota != nil {
+		if err := r.Quota.Allow(Context(ctx), cl.OrgID, up.Size()); err != nil {
 			return cl, ref, blob.Info{}, err
 		}
 	}

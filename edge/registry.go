@@ -58,6 +58,10 @@ type Registry struct {
 	// Budget is the one byte budget of the protocols' document caches
 	// (CACHE_MEMORY); nil = DefaultCacheMemory, all in memory.
 	Budget *Budget
+	// Quota, nil for none, decides whether an organization may store an
+	// accepted publish's bytes (hosted/quota): asked by every protocol's
+	// publish right before its commit, so that a refusal stores nothing.
+	Quota Quota
 
 	subsMu sync.Mutex
 	subs   []func(hosted.Change) // OnChange's
@@ -499,4 +503,11 @@ func (r *Registry) ClaimForPublish(ctx *fasthttp.RequestCtx, req ClaimRequest) (
 	r.Forget(req.Protocol, req.Namespace)
 	r.Record(ctx, "claim.create", req.Protocol+":"+req.Namespace, req.Org.ID, "success", "first publish")
 	return cl, ref, nil
+}
+
+// Quota is the storage budget of organizations' hosted packages.
+type Quota interface {
+	// Allow returns nil when orgID may store add more bytes, else an error
+	// (TooLarge) whose message the client is shown.
+	Allow(ctx context.Context, orgID string, add int64) error
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// CleanupInterval is how often the repositories' cleanup policies
 	// are applied (0: never; POST .../cleanup/run applies one at once).
 	CleanupInterval time.Duration
+	// Quota is the platform's default storage quota of an organization's
+	// hosted packages, in bytes (0: unlimited).
+	Quota int64
 
 	// Abuse limits of the edge server and the upstream guard.
 	MaxConnsPerIP          int
@@ -302,6 +305,14 @@ func settings() []setting {
 			c.CleanupInterval = d
 			return nil
 		}},
+		{env: "QUOTA", help: "default storage quota of an organization's hosted packages, in bytes or with a unit (500MiB, 10GiB); empty or 0 = unlimited; a platform admin sets an organization's own with PUT /api/v1/organizations/{orgId}/quota", parse: func(c *Config, v string) error {
+			n, err := parseBytes(v)
+			if err != nil {
+				return errors.New("must be a number of bytes or a size with a unit, like 10GiB (0 = unlimited)")
+			}
+			c.Quota = n
+			return nil
+		}},
 	}
 	s = append(s, limitSettings()...)
 	for _, p := range protocols {
@@ -538,4 +549,28 @@ func parseSize(v string) (int64, error) {
 		return 0, errors.New("not a size")
 	}
 	return n * unit, nil
+}
+
+// parseBytes reads a number of bytes ("1048576") or a size with a binary
+// unit as parseSize reads it ("64MiB", "1GiB", "2TiB"); "" is 0.
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	if rest, ok := strings.CutSuffix(v, "TiB"); ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+		if err != nil || n < 0 || n > 1<<20 {
+			return 0, errors.New("not a size")
+		}
+		return n << 40, nil
+	}
+	if strings.HasSuffix(v, "B") {
+		return parseSize(v)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("not a size")
+	}
+	return n, nil
 }

@@ -28,6 +28,7 @@ import (
 	"entrepot/hosted/bolt"
 	"entrepot/hosted/changes"
 	"entrepot/hosted/mongo"
+	"entrepot/hosted/quota"
 	"entrepot/upstream"
 )
 
@@ -154,6 +155,8 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		Changes:         feed,
 		Budget:          budget,
 	}).Init()
+	quotas := quota.New(meta, registry.Catalog, cfg.Quota)
+	registry.Quota = quotas
 	feed.Subscribe(authSvc.Changed)
 	feed.Subscribe(registry.Changed) // and through it every protocol's caches (Registry.OnChange)
 	// An upload spooled by a publish lives as long as its request, at most
