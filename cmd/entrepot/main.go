@@ -9,6 +9,7 @@
 //	entrepot fsck [--repair]  check every referenced blob and the records' agreement
 //	entrepot backup DIR | --verify [DIR]  online backup; check every referenced blob
 //	entrepot restore DIR [--force]  a backup into an empty data directory
+//	entrepot warm LOCKFILE... fill a running server's mirror with what lockfiles pin
 //	entrepot healthcheck      0 if the local server's /healthz answers 200
 //	entrepot version          print version and build information
 package main
@@ -80,6 +81,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitCode(stderr, healthcheck(getenv, stdout))
 	case "migrate":
 		return exitCode(stderr, migrateCmd(args[1:], getenv, stdout))
+	case "warm":
+		return exitCode(stderr, warmCmd(args[1:], getenv, stdout, stderr))
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -102,6 +105,7 @@ Commands:
   backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
   restore   DIR [--force]: a backup into an empty data directory
   migrate   --from URL --from-token T [--to URL] [--token T] [--protocols npm,pypi,rubygems]: re-publish an old registry's hosted packages here, read through its protocols
+  warm      [--url URL] [--token T] LOCKFILE...: fetch every artifact a lockfile pins into the mirror of a running server (package-lock.json, npm-shrinkwrap.json)
   healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"entrepot/auth"
 	"entrepot/cache"
 	"entrepot/edge"
+	"entrepot/edge/api"
+	"entrepot/edge/warm"
 	"entrepot/hosted"
 	"entrepot/hosted/blob"
 	"entrepot/hosted/blob/fs"
@@ -204,6 +207,10 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	cleaner := newCleanup(cfg, registry, auditor, log)
 	mount(srv.Mux(), registry, byName, cleaner)
+	// Warm jobs ask this edge for each artifact over loopback, as a
+	// client would; its address is known once it listens.
+	var self atomic.Value
+	warm.New(registry, func() string { s, _ := self.Load().(string); return s }, srv.Mux().Protocols).Mount(srv.Mux().Group(api.Prefix))
 	if cfg.RootPaths {
 		srv.Mux().RootPaths(rootFallback, rootRules...)
 	}
@@ -232,6 +239,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err != nil {
 		return &ConfigError{Var: "PORT", Err: fmt.Errorf("cannot listen on %s: %w", addr, errors.Unwrap(err))}
 	}
+	self.Store("http://" + ln.Addr().String())
 	log.Info("listening", "addr", ln.Addr().String(), "metadata", metaBackend, "blobs", blobBackend, "version", version)
 
 	served := make(chan error, 1)

@@ -1,0 +1,105 @@
+package warm
+
+import (
+	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sri(b string) string {
+	s := sha512.Sum512([]byte(b))
+	return "sha512-" + base64.StdEncoding.EncodeToString(s[:])
+}
+
+func TestParseNpm(t *testing.T) {
+	cases := []struct {
+		name, file, body string
+		want             []string // paths
+	}{
+		{"v3", "package-lock.json", `{"lockfileVersion":3,"packages":{"":{"name":"app"},
+			"node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz","integrity":"sha1-AAAA"},
+			"node_modules/@acme/x":{"version":"2.0.0","resolved":"https://r.example/@acme/x/-/x-2.0.0.tgz"},
+			"node_modules/a/node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz"},
+			"node_modules/linked":{"resolved":"../linked","link":true},
+			"node_modules/gitdep":{"version":"1.0.0","resolved":"git+ssh://git@h/x.git#abc"},
+			"packages/ws":{"version":"0.0.1"}}}`,
+			[]string{"/@acme/x/-/x-2.0.0.tgz", "/left-pad/-/left-pad-1.0.0.tgz"}},
+		{"v1 nested", "npm-shrinkwrap.json", `{"lockfileVersion":1,"dependencies":{
+			"a":{"version":"1.0.0","resolved":"https://r.example/a/-/a-1.0.0.tgz","dependencies":{"b":{"version":"2.0.0"}}},
+			"c":{"version":"file:../c"}}}`,
+			[]string{"/a/-/a-1.0.0.tgz", "/b/-/b-2.0.0.tgz"}},
+		{"sniffed", "", `{"lockfileVersion":2,"packages":{"node_modules/a":{"version":"1.0.0"}}}`,
+			[]string{"/a/-/a-1.0.0.tgz"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			items, err := Parse(c.file, []byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range items {
+				got = append(got, it.Path)
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Fatalf("paths %v, want %v", got, c.want)
+			}
+		})
+	}
+	for _, bad := range []struct{ file, body string }{{"package-lock.json", "{"}, {"Gemfile.lock", "GEM"}, {"", "not json"}} {
+		if _, err := Parse(bad.file, []byte(bad.body)); err == nil {
+			t.Errorf("Parse(%q, %q) took it", bad.file, bad.body)
+		}
+	}
+}
+
+type fakeFetcher map[string]struct {
+	status int
+	body   string
+}
+
+func (f fakeFetcher) Fetch(_ context.Context, _, path string) (int, io.ReadCloser, error) {
+	a := f[path]
+	return a.status, io.NopCloser(strings.NewReader(a.body)), nil
+}
+
+func TestRunner(t *testing.T) {
+	f := fakeFetcher{
+		"/ok": {200, "good bytes"}, "/bad": {200, "tampered"}, "/gone": {404, `{"error":"not found"}`}, "/down": {502, "upstream 503"},
+	}
+	items := []Item{
+		{Name: "ok", Path: "/ok", Integrity: sri("good bytes")},
+		{Name: "bad", Path: "/bad", Integrity: sri("good bytes")},
+		{Name: "gone", Path: "/gone"},
+		{Name: "down", Path: "/down"},
+		{Name: "weird", Path: "/ok", Integrity: "md5-AAAA"},
+	}
+	want := map[string]string{"ok": Fetched, "bad": Refused, "gone": Refused, "down": Failed, "weird": Refused}
+	r := &Runner{Concurrency: 2}
+	id := r.Start(items, f)
+	var j Job
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		j, _ = r.Get(id)
+		if j.State == "done" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if j.State != "done" || j.Done != 5 || j.Failed != 4 {
+		t.Fatalf("job %+v", j)
+	}
+	for _, res := range j.Items {
+		if res.Status != want[res.Name] {
+			t.Errorf("%s: %s (%s), want %s", res.Name, res.Status, res.Message, want[res.Name])
+		}
+	}
+	if _, ok := r.Get("nope"); ok {
+		t.Error("an unknown job was found")
+	}
+}
