@@ -51,7 +51,9 @@ type npmEntry struct {
 	Link         bool                `json:"link"`
 	Bundled      bool                `json:"inBundle"`
 	BundledV1    bool                `json:"bundled"`
-	Dependencies map[string]npmEntry `json:"dependencies"`
+	// Dependencies are v1's nested entries; in v2 and v3 they are
+	// ranges, so they are decoded only while walking v1.
+	Dependencies json.RawMessage `json:"dependencies"`
 }
 
 func parseNpm(body []byte) ([]Item, error) {
@@ -61,7 +63,7 @@ func parseNpm(body []byte) ([]Item, error) {
 		Dependencies    json.RawMessage     `json:"dependencies"`
 	}
 	if err := json.Unmarshal(body, &lock); err != nil {
-		return nil, fault.WrapMsg("warm", fault.Invalid, "package-lock.json", err)
+		return nil, fault.Newf("warm", fault.Invalid, "package-lock.json is not a lockfile: %v", err)
 	}
 	seen := map[string]bool{}
 	var items []Item
@@ -104,19 +106,25 @@ func parseNpm(body []byte) ([]Item, error) {
 		}
 		return items, nil
 	}
-	var walk func(map[string]npmEntry)
-	walk = func(deps map[string]npmEntry) {
+	var walk func(json.RawMessage) error
+	walk = func(raw json.RawMessage) error {
+		if len(raw) == 0 {
+			return nil
+		}
+		var deps map[string]npmEntry
+		if err := json.Unmarshal(raw, &deps); err != nil {
+			return fault.Newf("warm", fault.Invalid, "package-lock.json: dependencies: %v", err)
+		}
 		for name, e := range deps {
 			add(name, e)
-			walk(e.Dependencies)
+			if err := walk(e.Dependencies); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	var deps map[string]npmEntry
-	if len(lock.Dependencies) > 0 {
-		if err := json.Unmarshal(lock.Dependencies, &deps); err != nil {
-			return nil, fault.WrapMsg("warm", fault.Invalid, "package-lock.json dependencies", err)
-		}
+	if err := walk(lock.Dependencies); err != nil {
+		return nil, err
 	}
-	walk(deps)
 	return items, nil
 }

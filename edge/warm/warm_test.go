@@ -22,7 +22,7 @@ func TestParseNpm(t *testing.T) {
 		want             []string // paths
 	}{
 		{"v3", "package-lock.json", `{"lockfileVersion":3,"packages":{"":{"name":"app"},
-			"node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz","integrity":"sha1-AAAA"},
+			"node_modules/left-pad":{"version":"1.0.0","dependencies":{"x":"^1"},"resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz","integrity":"sha1-AAAA"},
 			"node_modules/@acme/x":{"version":"2.0.0","resolved":"https://r.example/@acme/x/-/x-2.0.0.tgz"},
 			"node_modules/a/node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz"},
 			"node_modules/linked":{"resolved":"../linked","link":true},
@@ -30,7 +30,7 @@ func TestParseNpm(t *testing.T) {
 			"packages/ws":{"version":"0.0.1"}}}`,
 			[]string{"/@acme/x/-/x-2.0.0.tgz", "/left-pad/-/left-pad-1.0.0.tgz"}},
 		{"v1 nested", "npm-shrinkwrap.json", `{"lockfileVersion":1,"dependencies":{
-			"a":{"version":"1.0.0","resolved":"https://r.example/a/-/a-1.0.0.tgz","dependencies":{"b":{"version":"2.0.0"}}},
+			"a":{"version":"1.0.0","resolved":"https://r.example/a/-/a-1.0.0.tgz","requires":{"b":"^2"},"dependencies":{"b":{"version":"2.0.0"}}},
 			"c":{"version":"file:../c"}}}`,
 			[]string{"/a/-/a-1.0.0.tgz", "/b/-/b-2.0.0.tgz"}},
 		{"sniffed", "", `{"lockfileVersion":2,"packages":{"node_modules/a":{"version":"1.0.0"}}}`,
