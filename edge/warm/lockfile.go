@@ -44,13 +44,13 @@ func Parse(name string, body []byte) ([]Item, error) {
 // "packages" keyed by their node_modules path, v1 under "dependencies",
 // nested.
 type npmEntry struct {
-	Name         string              `json:"name"`
-	Version      string              `json:"version"`
-	Resolved     string              `json:"resolved"`
-	Integrity    string              `json:"integrity"`
-	Link         bool                `json:"link"`
-	Bundled      bool                `json:"inBundle"`
-	BundledV1    bool                `json:"bundled"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Resolved  string `json:"resolved"`
+	Integrity string `json:"integrity"`
+	Link      bool   `json:"link"`
+	Bundled   bool   `json:"inBundle"`
+	BundledV1 bool   `json:"bundled"`
 	// Dependencies are v1's nested entries; in v2 and v3 they are
 	// ranges, so they are decoded only while walking v1.
 	Dependencies json.RawMessage `json:"dependencies"`
