@@ -32,12 +32,14 @@ func Parse(name string, body []byte) ([]Item, error) {
 	switch {
 	case base == "package-lock.json" || base == "npm-shrinkwrap.json":
 		return parseNpm(body)
+	case base == "Cargo.lock":
+		return parseCargo(body)
 	case name == "" || base == "." || base == "/":
 		if json.Valid(body) && strings.Contains(string(body), `"lockfileVersion"`) {
 			return parseNpm(body)
 		}
 	}
-	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json)", base)
+	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json, Cargo.lock)", base)
 }
 
 // npmEntry is a package of a package-lock.json: v2 and v3 list them under
