@@ -32,26 +32,30 @@ func Parse(name string, body []byte) ([]Item, error) {
 	switch {
 	case base == "package-lock.json" || base == "npm-shrinkwrap.json":
 		return parseNpm(body)
+	case base == "Cargo.lock":
+		return parseCargo(body)
 	case name == "" || base == "." || base == "/":
 		if json.Valid(body) && strings.Contains(string(body), `"lockfileVersion"`) {
 			return parseNpm(body)
 		}
 	}
-	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json)", base)
+	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json, Cargo.lock)", base)
 }
 
 // npmEntry is a package of a package-lock.json: v2 and v3 list them under
 // "packages" keyed by their node_modules path, v1 under "dependencies",
 // nested.
 type npmEntry struct {
-	Name         string              `json:"name"`
-	Version      string              `json:"version"`
-	Resolved     string              `json:"resolved"`
-	Integrity    string              `json:"integrity"`
-	Link         bool                `json:"link"`
-	Bundled      bool                `json:"inBundle"`
-	BundledV1    bool                `json:"bundled"`
-	Dependencies map[string]npmEntry `json:"dependencies"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Resolved  string `json:"resolved"`
+	Integrity string `json:"integrity"`
+	Link      bool   `json:"link"`
+	Bundled   bool   `json:"inBundle"`
+	BundledV1 bool   `json:"bundled"`
+	// Dependencies are v1's nested entries; in v2 and v3 they are
+	// ranges, so they are decoded only while walking v1.
+	Dependencies json.RawMessage `json:"dependencies"`
 }
 
 func parseNpm(body []byte) ([]Item, error) {
@@ -61,7 +65,7 @@ func parseNpm(body []byte) ([]Item, error) {
 		Dependencies    json.RawMessage     `json:"dependencies"`
 	}
 	if err := json.Unmarshal(body, &lock); err != nil {
-		return nil, fault.WrapMsg("warm", fault.Invalid, "package-lock.json", err)
+		return nil, fault.Newf("warm", fault.Invalid, "package-lock.json is not a lockfile: %v", err)
 	}
 	seen := map[string]bool{}
 	var items []Item
@@ -104,19 +108,25 @@ func parseNpm(body []byte) ([]Item, error) {
 		}
 		return items, nil
 	}
-	var walk func(map[string]npmEntry)
-	walk = func(deps map[string]npmEntry) {
+	var walk func(json.RawMessage) error
+	walk = func(raw json.RawMessage) error {
+		if len(raw) == 0 {
+			return nil
+		}
+		var deps map[string]npmEntry
+		if err := json.Unmarshal(raw, &deps); err != nil {
+			return fault.Newf("warm", fault.Invalid, "package-lock.json: dependencies: %v", err)
+		}
 		for name, e := range deps {
 			add(name, e)
-			walk(e.Dependencies)
+			if err := walk(e.Dependencies); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	var deps map[string]npmEntry
-	if len(lock.Dependencies) > 0 {
-		if err := json.Unmarshal(lock.Dependencies, &deps); err != nil {
-			return nil, fault.WrapMsg("warm", fault.Invalid, "package-lock.json dependencies", err)
-		}
+	if err := walk(lock.Dependencies); err != nil {
+		return nil, err
 	}
-	walk(deps)
 	return items, nil
 }

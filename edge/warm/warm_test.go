@@ -22,7 +22,7 @@ func TestParseNpm(t *testing.T) {
 		want             []string // paths
 	}{
 		{"v3", "package-lock.json", `{"lockfileVersion":3,"packages":{"":{"name":"app"},
-			"node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz","integrity":"sha1-AAAA"},
+			"node_modules/left-pad":{"version":"1.0.0","dependencies":{"x":"^1"},"resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz","integrity":"sha1-AAAA"},
 			"node_modules/@acme/x":{"version":"2.0.0","resolved":"https://r.example/@acme/x/-/x-2.0.0.tgz"},
 			"node_modules/a/node_modules/left-pad":{"version":"1.0.0","resolved":"https://r.example/left-pad/-/left-pad-1.0.0.tgz"},
 			"node_modules/linked":{"resolved":"../linked","link":true},
@@ -30,9 +30,27 @@ func TestParseNpm(t *testing.T) {
 			"packages/ws":{"version":"0.0.1"}}}`,
 			[]string{"/@acme/x/-/x-2.0.0.tgz", "/left-pad/-/left-pad-1.0.0.tgz"}},
 		{"v1 nested", "npm-shrinkwrap.json", `{"lockfileVersion":1,"dependencies":{
-			"a":{"version":"1.0.0","resolved":"https://r.example/a/-/a-1.0.0.tgz","dependencies":{"b":{"version":"2.0.0"}}},
+			"a":{"version":"1.0.0","resolved":"https://r.example/a/-/a-1.0.0.tgz","requires":{"b":"^2"},"dependencies":{"b":{"version":"2.0.0"}}},
 			"c":{"version":"file:../c"}}}`,
 			[]string{"/a/-/a-1.0.0.tgz", "/b/-/b-2.0.0.tgz"}},
+		{"cargo", "Cargo.lock", `version = 4
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["itoa"]
+
+[[package]]
+name = "itoa"
+version = "1.0.11"
+source = "registry+https://r.example/index"
+checksum = "49f1f14873335454500d59611f1cf4a4b0f786f9ac11f4312a78e4cf2566695b"
+
+[[package]]
+name = "gitdep"
+version = "0.1.0"
+source = "git+https://h/x.git#abc"
+`, []string{"/api/v1/crates/itoa/1.0.11/download"}},
 		{"sniffed", "", `{"lockfileVersion":2,"packages":{"node_modules/a":{"version":"1.0.0"}}}`,
 			[]string{"/a/-/a-1.0.0.tgz"}},
 	}
@@ -52,7 +70,7 @@ func TestParseNpm(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []struct{ file, body string }{{"package-lock.json", "{"}, {"Gemfile.lock", "GEM"}, {"", "not json"}} {
+	for _, bad := range []struct{ file, body string }{{"package-lock.json", "{"}, {"Gemfile.lock", "GEM"}, {"", "not json"}, {"Cargo.lock", "[[package]]\nname = \"a\"\nversion = \"1\"\nsource = \"registry+x\"\nchecksum = \"zz\"\n"}} {
 		if _, err := Parse(bad.file, []byte(bad.body)); err == nil {
 			t.Errorf("Parse(%q, %q) took it", bad.file, bad.body)
 		}
