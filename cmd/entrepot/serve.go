@@ -199,7 +199,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	cleaner := newCleanup(cfg, registry, auditor, log)
-	mount(srv.Mux(), registry, byName, cleaner)
+	mount(srv.Mux(), registry, byName, cleaner, newPolicy(registry, auditor, log, reg))
 	if cfg.RootPaths {
 		srv.Mux().RootPaths(rootFallback, rootRules...)
 	}
