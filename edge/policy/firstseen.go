@@ -57,6 +57,7 @@ const maxSeenVersions = 20000
 // lack some). One query reads what is recorded; only new versions are
 // written, so a hot package costs nothing once its versions are known.
 // Concurrent Records of one version keep the first (Create's Conflict).
+// The map returned is shared with other callers: read it, never change it.
 func (f *FirstSeen) Record(ctx context.Context, protocol, name string, versions []string, published map[string]time.Time) (map[string]time.Time, error) {
 	const op = "policy.FirstSeen.Record"
 	key := seenKey(protocol, name)
@@ -104,6 +105,7 @@ func (f *FirstSeen) Record(ctx context.Context, protocol, name string, versions 
 
 // Times returns the recorded first-seen times of (protocol, name)
 // without recording anything; a version missing from it was never seen.
+// The map is shared, as Record's is.
 func (f *FirstSeen) Times(ctx context.Context, protocol, name string) (map[string]time.Time, error) {
 	key := seenKey(protocol, name)
 	if seen, ok := f.known.Get(key); ok {
