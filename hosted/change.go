@@ -46,6 +46,9 @@ const (
 	ChangeAccess ChangeKind = "access"
 	// ChangeSettings: the platform settings changed.
 	ChangeSettings ChangeKind = "settings"
+	// ChangePolicy: a supply-chain policy rule was created, changed or
+	// removed (edge/policy): every edge reloads its rules.
+	ChangePolicy ChangeKind = "policy"
 	// ChangeAll is never recorded: a follower that could not read the
 	// feed for longer than its bound sends it to its subscribers, which
 	// drop everything they hold from the store.

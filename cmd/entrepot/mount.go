@@ -4,6 +4,7 @@ import (
 	adminui "entrepot/admin-ui"
 	"entrepot/edge"
 	"entrepot/edge/api"
+	"entrepot/edge/policy"
 	"entrepot/hosted/cleanup"
 	"entrepot/upstream"
 )
@@ -13,11 +14,12 @@ import (
 // is no registry of modules to discover. ups holds the configured
 // upstream clients, named by protocol ("npm", "pypi", ...,
 // "oci/<prefix>"); cl applies the cleanup policies the API sets (nil:
-// none).
-func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client, cl *cleanup.Runner) {
+// none); pol keeps the supply-chain policy rules (nil: none).
+func mount(mux *edge.Mux, r *edge.Registry, ups map[string]*upstream.Client, cl *cleanup.Runner, pol *policy.Engine) {
 	adminui.New(adminui.Options{}).Mount(mux.Group(""))
 	o := apiOptions()
 	o.Cleanup = cl
+	o.Policy = pol
 	api.New(r, o).Mount(mux.Group(api.Prefix))
 	for _, p := range protocols {
 		if p.mount != nil {

@@ -61,7 +61,7 @@ func TestProtocolTableIsTheSource(t *testing.T) {
 		Auth: svc, Base: &edge.BaseURL{}, Log: log, MaxUpload: 1 << 20, SpoolDir: filepath.Join(dir, "spool"),
 	}).Init()
 	srv := edge.New(edge.Config{Logger: log})
-	mount(srv.Mux(), r, nil, nil)
+	mount(srv.Mux(), r, nil, nil, nil)
 	// Every first segment npm does not take at the root is listed in the
 	// README, where users read which npm names are served under /npm/
 	// only.

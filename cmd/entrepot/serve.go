@@ -206,7 +206,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	})
 	srv.Mux().AnonymousReads(registry.AnonymousMirrorReads)
 	cleaner := newCleanup(cfg, registry, auditor, log)
-	mount(srv.Mux(), registry, byName, cleaner)
+	mount(srv.Mux(), registry, byName, cleaner, newPolicy(registry, auditor, log, reg))
 	// Warm jobs ask this edge for each artifact over loopback, as a
 	// client would; its address is known once it listens.
 	var self atomic.Value

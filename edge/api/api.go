@@ -52,6 +52,7 @@ import (
 
 	"entrepot/auth"
 	"entrepot/edge"
+	"entrepot/edge/policy"
 	"entrepot/hosted"
 	"entrepot/hosted/cleanup"
 	"entrepot/hosted/fault"
@@ -81,6 +82,9 @@ type Options struct {
 	// Cleanup keeps and applies the repositories' cleanup policies
 	// (/repositories/{repoId}/cleanup); nil answers those routes 503.
 	Cleanup *cleanup.Runner
+	// Policy keeps the supply-chain policy rules (/policies); nil answers
+	// those routes 503.
+	Policy *policy.Engine
 }
 
 // Protocol is one package protocol as the API tells it (GET /protocols).

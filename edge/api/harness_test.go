@@ -25,6 +25,7 @@ import (
 	"entrepot/edge/maven"
 	"entrepot/edge/npm"
 	"entrepot/edge/oci"
+	"entrepot/edge/policy"
 	"entrepot/edge/pypi"
 	"entrepot/edge/rubygems"
 	"entrepot/hosted"
@@ -46,6 +47,7 @@ type env struct {
 	log    *syncBuffer
 	client *http.Client
 	srv    *edge.Server
+	policy *policy.Engine
 	closed bool
 }
 
@@ -123,7 +125,11 @@ func newEnvDefaults(t *testing.T) *env {
 		MaxUpload:       1 << 20,
 	}).Init()
 	e.srv = edge.New(edge.Config{Logger: log})
-	api.New(e.reg, api.Options{Claims: claimRules, Protocols: protocols}).Mount(e.srv.Mux().Group(api.Prefix))
+	e.policy = policy.New(st, policy.Options{Protocols: protocolNames(), Notify: e.reg.Notify})
+	if err := e.policy.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api.New(e.reg, api.Options{Claims: claimRules, Protocols: protocols, Policy: e.policy}).Mount(e.srv.Mux().Group(api.Prefix))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

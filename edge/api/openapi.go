@@ -121,6 +121,7 @@ func parameters(names []string) obj {
 		"cursor":   q("cursor", "nextCursor of the previous page", str),
 		"force":    q("force", "delete what it still holds (platform admins)", obj{"type": "boolean"}),
 		"dryRun":   q("dryRun", "list what would be deleted, delete nothing", obj{"type": "boolean"}),
+		"scope":    q("scope", `only the rules of this scope ("platform", "org:<name>")`, obj{"type": "string"}),
 		"q":        q("q", "name prefix", str),
 		"protocol": q("protocol", "one protocol", obj{"type": "string", "enum": names}),
 		"org":      q("org", "organization id or name", str),
@@ -235,6 +236,29 @@ func schemas(names []string) obj {
 			"failed":   obj{"type": "integer", "description": "packages whose cleanup failed (retried next run)"},
 			"deleted": obj{"type": "array", "description": "the versions (a stored lastRun lists the first 100)", "items": o([]string{"protocol", "package", "version", "bytes"}, obj{
 				"protocol": str, "package": str, "version": obj{"type": "string", "description": "npm version, Maven SNAPSHOT/file, OCI manifest digest"}, "bytes": integer,
+			})},
+		}),
+		"PolicyRequest": o([]string{"scope", "protocol", "package"}, obj{
+			"scope":    obj{"type": "string", "description": `"platform" or "org:<name>"`},
+			"protocol": obj{"type": "string", "description": `a protocol name or "*"`},
+			"package":  obj{"type": "string", "description": `a package name or glob ("*" any run of characters, "?" one)`},
+			"minAge":   obj{"type": "string", "description": `a release-age gate: "7d", "36h", "1d12h"`},
+			"deny":     obj{"type": "string", "description": `a block: a version range ("*", "1.2.3", ">=1.0.0 <1.4.2", "1.2.3 || 1.2.4")`},
+			"exempt":   obj{"type": "string", "description": "an exemption from the gates for a version range, until expires"},
+			"expires":  tm, "reason": str,
+		}),
+		"Policy": o([]string{"id", "scope", "protocol", "package", "createdAt", "updatedAt"}, obj{
+			"id": str, "scope": str, "protocol": str, "package": str, "minAge": str, "deny": str, "exempt": str,
+			"expires": tm, "reason": str, "createdAt": tm, "updatedAt": tm, "updatedBy": str,
+		}),
+		"PolicyDryRun": o([]string{"rule", "scanned", "count", "held"}, obj{
+			"rule":      ref("Policy"),
+			"scanned":   obj{"type": "integer", "description": "first-seen records of mirrored versions looked at"},
+			"count":     obj{"type": "integer", "description": "versions the rule would hold back or deny"},
+			"truncated": boolean,
+			"held": obj{"type": "array", "description": "the first 500 of them", "items": o([]string{"protocol", "package", "version", "outcome", "firstSeen"}, obj{
+				"protocol": str, "package": str, "version": str, "outcome": enum("hold", "deny"),
+				"firstSeen": tm, "published": tm, "until": tm,
 			})},
 		}),
 		"Permission": o([]string{"repoId", "userId", "role"}, obj{

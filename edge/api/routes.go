@@ -170,6 +170,21 @@ func (h *Handler) table() []route {
 		{method: "POST", path: "/repositories/{repoId}/cleanup/run", name: "run_cleanup", tag: "repositories", h: h.runCleanup, audit: "repo.cleanup.run", query: []string{"dryRun"},
 			summary: "Apply a repository's cleanup policy now; with dryRun=true only list what it would delete (409 while another run is under way)", out: "CleanupReport"},
 
+		// Supply-chain policy (policies.go): release-age gates, block
+		// rules and exemptions, per platform or organization.
+		{method: "GET", path: "/policies", name: "list_policies", tag: "policies", h: h.listPolicies, query: []string{"scope"},
+			summary: "List the supply-chain policy rules the caller may read (the platform's and its organizations')", out: "Policy", list: true},
+		{method: "POST", path: "/policies", name: "create_policy", tag: "policies", h: h.createPolicy, audit: "policy.create", status: 201,
+			summary: "Create a rule: a release-age gate (minAge), a block (deny, reason) or an exemption (exempt, expires); platform rules are platform admins', org:<name> rules its owners' and admins'", in: "PolicyRequest", out: "Policy"},
+		{method: "POST", path: "/policies/dry-run", name: "dry_run_policy", tag: "policies", h: h.dryRunPolicy,
+			summary: "What a rule would hold back or deny today among the mirrored versions this registry has seen; nothing is stored", in: "PolicyRequest", out: "PolicyDryRun"},
+		{method: "GET", path: "/policies/{policyId}", name: "get_policy", tag: "policies", h: h.getPolicy,
+			summary: "Get a supply-chain policy rule", out: "Policy"},
+		{method: "PUT", path: "/policies/{policyId}", name: "replace_policy", tag: "policies", h: h.replacePolicy, audit: "policy.update",
+			summary: "Replace a supply-chain policy rule", in: "PolicyRequest", out: "Policy"},
+		{method: "DELETE", path: "/policies/{policyId}", name: "delete_policy", tag: "policies", h: h.deletePolicy, audit: "policy.delete",
+			summary: "Remove a supply-chain policy rule"},
+
 		// Hosted packages. A package id is protocol:name, URL-escaped.
 		{method: "GET", path: "/packages", name: "list_packages", tag: "packages", h: h.listPackages, public: true, query: []string{"q", "protocol", "org", "limit", "cursor"},
 			summary: "Search the hosted packages the caller may read", out: "Package", list: true},
