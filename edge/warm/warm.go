@@ -154,7 +154,9 @@ type loopback struct {
 	mounts map[string]string
 }
 
-func (l *loopback) Fetch(ctx context.Context, protocol, path string) (int, io.ReadCloser, error) {
+func (l *loopback) Prefix(protocol string) string { return l.mounts[protocol] }
+
+func (l *loopback) Fetch(ctx context.Context, protocol, path, accept string) (int, io.ReadCloser, error) {
 	prefix, ok := l.mounts[protocol]
 	if !ok {
 		return 0, nil, fault.Newf("warm", fault.NotFound, "protocol %s is not served here", protocol)
@@ -167,6 +169,9 @@ func (l *loopback) Fetch(ctx context.Context, protocol, path string) (int, io.Re
 		req.Header.Set("Authorization", l.auth)
 	}
 	req.Header.Set("User-Agent", "entrepot-warm")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := l.h.client.Do(req)
 	if err != nil {
 		return 0, nil, err
