@@ -19,7 +19,10 @@ import (
 // Outcomes of an item.
 const (
 	Pending = "pending"
-	Cached  = "cached"  // the mirror held it already
+	// Cached is the mirror holding it already. Not reported yet: the
+	// edge's answer does not tell a cache hit from a fill, so every
+	// success is Fetched for now.
+	Cached  = "cached"
 	Fetched = "fetched" // the mirror fetched it now
 	Refused = "refused" // policy, claim or integrity said no
 	Failed  = "failed"  // the upstream (or the edge) failed

@@ -1,5 +1,6 @@
 // Package warm makes a build offline-ready before it runs: it reads
-// lockfiles (package-lock.json v1–v3, npm-shrinkwrap.json, Cargo.lock) into the
+// lockfiles (package-lock.json v1–v3, npm-shrinkwrap.json, requirements*.txt
+// with hashes, Cargo.lock) into the
 // artifacts they pin and asks the edge for each of them exactly as a
 // client configured with the edge would, over loopback HTTP with the
 // caller's credentials. Claims, policies, permissions, digest checks and
