@@ -105,7 +105,7 @@ Commands:
   backup    DIR: online copy of the embedded store and its blobs; --verify [DIR]: check every referenced blob
   restore   DIR [--force]: a backup into an empty data directory
   migrate   --from URL --from-token T [--to URL] [--token T] [--protocols npm,pypi,rubygems]: re-publish an old registry's hosted packages here, read through its protocols
-  warm      [--url URL] [--token T] LOCKFILE...: fetch every artifact a lockfile pins into the mirror of a running server (package-lock.json, npm-shrinkwrap.json, Cargo.lock)
+  warm      [--url URL] [--token T] LOCKFILE...: fetch every artifact a lockfile pins into the mirror of a running server (package-lock.json, npm-shrinkwrap.json, requirements.txt with hashes, Cargo.lock)
   healthcheck  exit 0 if /healthz of the server on PORT answers 200 (the container's health check)
   bench     run the load harness against a fresh instance (see bench/README.md)
   version   print version and build information

@@ -19,7 +19,10 @@ import (
 // Outcomes of an item.
 const (
 	Pending = "pending"
-	Cached  = "cached"  // the mirror held it already
+	// Cached is the mirror holding it already. Not reported yet: the
+	// edge's answer does not tell a cache hit from a fill, so every
+	// success is Fetched for now.
+	Cached  = "cached"
 	Fetched = "fetched" // the mirror fetched it now
 	Refused = "refused" // policy, claim or integrity said no
 	Failed  = "failed"  // the upstream (or the edge) failed
@@ -52,7 +55,11 @@ type Job struct {
 // the caller's credentials: status, the body (the caller closes it),
 // whether the mirror already held it, and the error message of a refusal.
 type Fetcher interface {
-	Fetch(ctx context.Context, protocol, path string) (status int, body io.ReadCloser, err error)
+	// Fetch GETs path under protocol's mount point; accept, if not "",
+	// is the Accept header.
+	Fetch(ctx context.Context, protocol, path, accept string) (status int, body io.ReadCloser, err error)
+	// Prefix is protocol's mount point ("/pypi").
+	Prefix(protocol string) string
 }
 
 // Runner runs jobs and keeps them in memory, per edge, for Keep after
@@ -161,7 +168,18 @@ func warmOne(ctx context.Context, f Fetcher, it Item) Result {
 		res.Status, res.Message = Refused, err.Error()
 		return res
 	}
-	status, body, err := f.Fetch(ctx, it.Protocol, it.Path)
+	if it.Path == "" && it.Index != "" {
+		p, status, msg := locate(ctx, f, it)
+		if p == "" {
+			res.HTTP, res.Message, res.Status = status, msg, Failed
+			if status == 404 || status == 401 || status == 403 || status == 451 {
+				res.Status = Refused
+			}
+			return res
+		}
+		it.Path, res.Path = p, p
+	}
+	status, body, err := f.Fetch(ctx, it.Protocol, it.Path, "")
 	res.HTTP = status
 	if err != nil {
 		res.Status, res.Message = Failed, err.Error()

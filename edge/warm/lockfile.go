@@ -18,7 +18,11 @@ type Item struct {
 	Version string `json:"version"`
 	// Path is the artifact's path under the protocol's mount point, as
 	// a client configured with the edge asks for it ("/left-pad/-/left-pad-1.0.0.tgz").
+	// "" until found on Index, when the lockfile names no file.
 	Path string `json:"path"`
+	// Index is the page (under the mount) that lists the files of a
+	// lockfile entry pinned by hash only (requirements.txt).
+	Index string `json:"index,omitempty"`
 	// Integrity is the lockfile's own digest of the artifact, in SRI
 	// form ("sha512-<base64>", "sha1-<base64>"); "" when it has none.
 	Integrity string `json:"integrity,omitempty"`
@@ -32,6 +36,8 @@ func Parse(name string, body []byte) ([]Item, error) {
 	switch {
 	case base == "package-lock.json" || base == "npm-shrinkwrap.json":
 		return parseNpm(body)
+	case strings.HasSuffix(base, ".txt") && strings.HasPrefix(base, "requirements"):
+		return parseRequirements(body)
 	case base == "Cargo.lock":
 		return parseCargo(body)
 	case name == "" || base == "." || base == "/":
@@ -39,7 +45,7 @@ func Parse(name string, body []byte) ([]Item, error) {
 			return parseNpm(body)
 		}
 	}
-	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json, Cargo.lock)", base)
+	return nil, fault.Newf("warm", fault.Invalid, "lockfile %q: format not supported (package-lock.json, npm-shrinkwrap.json, requirements*.txt with hashes, Cargo.lock)", base)
 }
 
 // npmEntry is a package of a package-lock.json: v2 and v3 list them under

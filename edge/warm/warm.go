@@ -1,5 +1,6 @@
 // Package warm makes a build offline-ready before it runs: it reads
-// lockfiles (package-lock.json v1–v3, npm-shrinkwrap.json, Cargo.lock) into the
+// lockfiles (package-lock.json v1–v3, npm-shrinkwrap.json, requirements*.txt
+// with hashes, Cargo.lock) into the
 // artifacts they pin and asks the edge for each of them exactly as a
 // client configured with the edge would, over loopback HTTP with the
 // caller's credentials. Claims, policies, permissions, digest checks and
@@ -154,7 +155,9 @@ type loopback struct {
 	mounts map[string]string
 }
 
-func (l *loopback) Fetch(ctx context.Context, protocol, path string) (int, io.ReadCloser, error) {
+func (l *loopback) Prefix(protocol string) string { return l.mounts[protocol] }
+
+func (l *loopback) Fetch(ctx context.Context, protocol, path, accept string) (int, io.ReadCloser, error) {
 	prefix, ok := l.mounts[protocol]
 	if !ok {
 		return 0, nil, fault.Newf("warm", fault.NotFound, "protocol %s is not served here", protocol)
@@ -167,6 +170,9 @@ func (l *loopback) Fetch(ctx context.Context, protocol, path string) (int, io.Re
 		req.Header.Set("Authorization", l.auth)
 	}
 	req.Header.Set("User-Agent", "entrepot-warm")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := l.h.client.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -2,8 +2,10 @@ package warm
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"sort"
 	"strings"
@@ -51,6 +53,8 @@ name = "gitdep"
 version = "0.1.0"
 source = "git+https://h/x.git#abc"
 `, []string{"/api/v1/crates/itoa/1.0.11/download"}},
+		{"requirements", "requirements.txt", "# via pip-compile\n--index-url https://r.example/simple\nDemo_Pkg[x]==1.0 ; python_version>'3' \\\n    --hash=sha256:" + hex256("a") + " \\\n    --hash=sha256:" + hex256("b") + "\n",
+			[]string{"", ""}},
 		{"sniffed", "", `{"lockfileVersion":2,"packages":{"node_modules/a":{"version":"1.0.0"}}}`,
 			[]string{"/a/-/a-1.0.0.tgz"}},
 	}
@@ -70,11 +74,17 @@ source = "git+https://h/x.git#abc"
 			}
 		})
 	}
-	for _, bad := range []struct{ file, body string }{{"package-lock.json", "{"}, {"Gemfile.lock", "GEM"}, {"", "not json"}, {"Cargo.lock", "[[package]]\nname = \"a\"\nversion = \"1\"\nsource = \"registry+x\"\nchecksum = \"zz\"\n"}} {
+	for _, bad := range []struct{ file, body string }{{"package-lock.json", "{"}, {"Gemfile.lock", "GEM"}, {"", "not json"}, {"requirements.txt", "a>=1 --hash=sha256:00"}, {"requirements.txt", "a==1"}, {"Cargo.lock", "[[package]]\nname = \"a\"\nversion = \"1\"\nsource = \"registry+x\"\nchecksum = \"zz\"\n"}} {
 		if _, err := Parse(bad.file, []byte(bad.body)); err == nil {
 			t.Errorf("Parse(%q, %q) took it", bad.file, bad.body)
 		}
 	}
+}
+
+func hex256(b string) string { s := sha256.Sum256([]byte(b)); return hex.EncodeToString(s[:]) }
+func sri256(b string) string {
+	s := sha256.Sum256([]byte(b))
+	return "sha256-" + base64.StdEncoding.EncodeToString(s[:])
 }
 
 type fakeFetcher map[string]struct {
@@ -82,14 +92,18 @@ type fakeFetcher map[string]struct {
 	body   string
 }
 
-func (f fakeFetcher) Fetch(_ context.Context, _, path string) (int, io.ReadCloser, error) {
+func (f fakeFetcher) Prefix(string) string { return "/pypi" }
+
+func (f fakeFetcher) Fetch(_ context.Context, _, path, _ string) (int, io.ReadCloser, error) {
 	a := f[path]
 	return a.status, io.NopCloser(strings.NewReader(a.body)), nil
 }
 
 func TestRunner(t *testing.T) {
 	f := fakeFetcher{
-		"/ok": {200, "good bytes"}, "/bad": {200, "tampered"}, "/gone": {404, `{"error":"not found"}`}, "/down": {502, "upstream 503"},
+		"/simple/demo/":       {200, `{"files":[{"filename":"demo-1.0.whl","url":"../../files/demo-1.0.whl","hashes":{"sha256":"` + hex256("wheel") + `"}}]}`},
+		"/files/demo-1.0.whl": {200, "wheel"},
+		"/ok":                 {200, "good bytes"}, "/bad": {200, "tampered"}, "/gone": {404, `{"error":"not found"}`}, "/down": {502, "upstream 503"},
 	}
 	items := []Item{
 		{Name: "ok", Path: "/ok", Integrity: sri("good bytes")},
@@ -97,8 +111,10 @@ func TestRunner(t *testing.T) {
 		{Name: "gone", Path: "/gone"},
 		{Name: "down", Path: "/down"},
 		{Name: "weird", Path: "/ok", Integrity: "md5-AAAA"},
+		{Name: "demo", Protocol: "pypi", Index: "/simple/demo/", Integrity: sri256("wheel")},
+		{Name: "nofile", Protocol: "pypi", Index: "/simple/demo/", Integrity: sri256("other")},
 	}
-	want := map[string]string{"ok": Fetched, "bad": Refused, "gone": Refused, "down": Failed, "weird": Refused}
+	want := map[string]string{"ok": Fetched, "bad": Refused, "gone": Refused, "down": Failed, "weird": Refused, "demo": Fetched, "nofile": Refused}
 	r := &Runner{Concurrency: 2}
 	id := r.Start(items, f)
 	var j Job
@@ -109,7 +125,7 @@ func TestRunner(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if j.State != "done" || j.Done != 5 || j.Failed != 4 {
+	if j.State != "done" || j.Done != 7 || j.Failed != 5 {
 		t.Fatalf("job %+v", j)
 	}
 	for _, res := range j.Items {
