@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -28,15 +29,16 @@ import (
 // (GET /api/v1/packages), which both share. A version the target already
 // has is reported and skipped, so the command can be run again.
 //
-//	entrepot migrate --from URL --from-token T [--to URL] [--token T] [--protocols npm,pypi,rubygems]
+//	entrepot migrate --from URL --from-token T [--to URL] [--token T] [--protocols npm,pypi,rubygems,composer]
 func migrateCmd(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	from := fs.String("from", "", "base URL of the old registry (its protocols at the root)")
 	fromToken := fs.String("from-token", getenv("MIGRATE_FROM_TOKEN"), "token of the old registry (default $MIGRATE_FROM_TOKEN)")
 	to := fs.String("to", getenv("ENTREPOT_URL"), "base URL of this Entrepot (default $ENTREPOT_URL)")
 	token := fs.String("token", getenv("ENTREPOT_TOKEN"), "srg_ token with publish rights on the target (default $ENTREPOT_TOKEN)")
-	protos := fs.String("protocols", "npm,pypi,rubygems", "protocols to migrate")
+	protos := fs.String("protocols", "npm,pypi,rubygems,composer", "protocols to migrate")
 	timeout := fs.Duration("timeout", 2*time.Minute, "deadline of each request")
+	maxSize := fs.Int64("max-size", 1<<30, "largest document or file read from the old registry, in bytes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,14 +48,14 @@ func migrateCmd(args []string, getenv func(string) string, stdout io.Writer) err
 	m := &migration{
 		from: strings.TrimSuffix(*from, "/"), fromToken: *fromToken,
 		to: strings.TrimSuffix(*to, "/"), token: *token,
-		client: &http.Client{Timeout: *timeout}, out: stdout,
+		client: &http.Client{Timeout: *timeout}, out: stdout, maxSize: *maxSize,
 	}
-	kinds := map[string]func(context.Context, string) error{"npm": m.npm, "pypi": m.pypi, "rubygems": m.gem}
+	kinds := map[string]func(context.Context, string) error{"npm": m.npm, "pypi": m.pypi, "rubygems": m.gem, "composer": m.composer}
 	ctx := context.Background()
 	for _, p := range strings.Split(*protos, ",") {
 		migrate, ok := kinds[p]
 		if !ok {
-			return fmt.Errorf("migrate: protocol %q is not migrated (npm, pypi, rubygems)", p)
+			return fmt.Errorf("migrate: protocol %q is not migrated (npm, pypi, rubygems, composer)", p)
 		}
 		names, err := m.packages(ctx, p)
 		if err != nil {
@@ -76,6 +78,7 @@ type migration struct {
 	from, fromToken, to, token string
 	client                     *http.Client
 	out                        io.Writer
+	maxSize                    int64
 	done, skipped, failed      int
 }
 
@@ -97,7 +100,9 @@ func (m *migration) get(ctx context.Context, u string, accept string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if m.fromToken != "" {
+	// The old registry's token goes to the old registry only, never to
+	// a host its documents link to.
+	if m.fromToken != "" && (u == m.from || strings.HasPrefix(u, m.from+"/")) {
 		req.Header.Set("Authorization", "Bearer "+m.fromToken)
 	}
 	if accept != "" {
@@ -108,12 +113,18 @@ func (m *migration) get(ctx context.Context, u string, accept string) ([]byte, e
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if resp.ContentLength > m.maxSize {
+		return nil, fmt.Errorf("GET %s: %d bytes, over --max-size", u, resp.ContentLength)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, m.maxSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	if int64(len(b)) > m.maxSize {
+		return nil, fmt.Errorf("GET %s: over --max-size (%d bytes)", u, m.maxSize)
 	}
 	return b, nil
 }
@@ -136,10 +147,12 @@ func (m *migration) send(ctx context.Context, method, u, ctype, authz string, bo
 	switch {
 	case resp.StatusCode < 300:
 		return "migrated", nil
-	// Each protocol says "already there" its own way: 409 (PyPI,
-	// RubyGems), npm's 403 "cannot publish over".
-	case resp.StatusCode == http.StatusConflict || bytes.Contains(bytes.ToLower(msg), []byte("already exist")) ||
-		bytes.Contains(msg, []byte("cannot publish over")):
+	// Each protocol says "already there" its own way: a 409 that says
+	// the version or file exists (PyPI, RubyGems, Composer), npm's 403
+	// "cannot publish over". Another 409 (a name another organization
+	// holds) is a failure.
+	case resp.StatusCode == http.StatusConflict && bytes.Contains(bytes.ToLower(msg), []byte("exist")) ||
+		resp.StatusCode == http.StatusForbidden && bytes.Contains(msg, []byte("cannot publish over")):
 		return "exists", nil
 	}
 	return "", fmt.Errorf("%s %s: %s %s", method, u, resp.Status, bytes.TrimSpace(msg))
@@ -315,4 +328,116 @@ func (m *migration) gem(ctx context.Context, name string) error {
 		m.report("rubygems", name, v, what)
 	}
 	return nil
+}
+
+// composer publishes every tagged version of a package, read as Composer
+// reads it: packages.json's metadata-url (Composer 2, minified or not),
+// else its providers-url (Composer 1), and each version's dist archive.
+// Development versions (branches) are not migrated: they are published
+// again from their branches.
+func (m *migration) composer(ctx context.Context, name string) error {
+	rootURL := m.from + "/packages.json"
+	raw, err := m.get(ctx, rootURL, "application/json")
+	if err != nil {
+		return err
+	}
+	var root struct {
+		MetadataURL  string `json:"metadata-url"`
+		ProvidersURL string `json:"providers-url"`
+	}
+	if err := json.Unmarshal(raw, &root); err != nil {
+		return fmt.Errorf("packages.json: %w", err)
+	}
+	tmpl := root.MetadataURL
+	if tmpl == "" {
+		tmpl = root.ProvidersURL
+	}
+	if tmpl == "" {
+		return fmt.Errorf("packages.json names neither metadata-url nor providers-url")
+	}
+	base, _ := url.Parse(rootURL)
+	ref, err := url.Parse(strings.ReplaceAll(tmpl, "%package%", name))
+	if err != nil {
+		return fmt.Errorf("packages.json: %w", err)
+	}
+	if raw, err = m.get(ctx, base.ResolveReference(ref).String(), "application/json"); err != nil {
+		return err
+	}
+	versions, err := composerVersions(raw, name)
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		var ver struct {
+			Version string `json:"version"`
+			Dist    struct {
+				URL string `json:"url"`
+			} `json:"dist"`
+		}
+		json.Unmarshal(v, &ver)
+		if ver.Version == "" || strings.HasPrefix(ver.Version, "dev-") || strings.HasSuffix(ver.Version, "-dev") {
+			continue
+		}
+		zip, err := m.get(ctx, ver.Dist.URL, "")
+		if err != nil {
+			m.report("composer", name, ver.Version, "failed: "+err.Error())
+			continue
+		}
+		what, err := m.send(ctx, "PUT", m.to+"/composer/packages/"+name+"?version="+url.QueryEscape(ver.Version), "application/zip", "Bearer "+m.token, zip)
+		if err != nil {
+			what = "failed: " + err.Error()
+		}
+		m.report("composer", name, ver.Version, what)
+	}
+	return nil
+}
+
+// composerVersions reads a package's versions from a Composer 2 metadata
+// file ({"packages": {NAME: [v, ...]}}, expanded when "minified": each
+// version then holds only what differs from the one before, "__unset"
+// removing a key) or a Composer 1 provider file ({"packages": {NAME:
+// {VERSION: v}}}).
+func composerVersions(raw []byte, name string) ([]json.RawMessage, error) {
+	var doc struct {
+		Packages map[string]json.RawMessage `json:"packages"`
+		Minified string                     `json:"minified"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", name, err)
+	}
+	pkg, ok := doc.Packages[name]
+	if !ok {
+		return nil, fmt.Errorf("metadata of %s does not name it", name)
+	}
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(pkg, &list); err != nil {
+		var byVersion map[string]json.RawMessage
+		if err := json.Unmarshal(pkg, &byVersion); err != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", name, err)
+		}
+		out := make([]json.RawMessage, 0, len(byVersion))
+		for _, k := range slices.Sorted(maps.Keys(byVersion)) {
+			out = append(out, byVersion[k])
+		}
+		return out, nil
+	}
+	out := make([]json.RawMessage, 0, len(list))
+	prev := map[string]json.RawMessage{}
+	for _, v := range list {
+		cur := v
+		if doc.Minified != "" {
+			cur = maps.Clone(prev)
+			for k, val := range v {
+				if string(val) == `"__unset"` {
+					delete(cur, k)
+				} else {
+					cur[k] = val
+				}
+			}
+			prev = cur
+		}
+		b, _ := json.Marshal(cur)
+		out = append(out, b)
+	}
+	return out, nil
 }
