@@ -289,6 +289,12 @@ func (c *Client) get(ctx context.Context, rawURL string, r Request) (*Response, 
 			drain(resp.Body)
 		}
 		cancel()
+		if !retry && ctx.Err() != nil && attempt < c.retries {
+			// The caller left while a retry was due: that, not the
+			// failed attempt, is why no answer came.
+			return nil, fault.WrapMsg("upstream.retry", fault.Unavailable,
+				fmt.Sprintf("%s: gave up on %s", c.name, shown), ctx.Err())
+		}
 		if !retry {
 			return nil, c.classify(ctx, resp, shown, err)
 		}
